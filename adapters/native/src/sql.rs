@@ -1,0 +1,154 @@
+//! The core's SQL on libSQL: a local file by default (WAL, busy timeout), one connection per
+//! operation from a small pool so a statement's row count and a batch's transaction are never
+//! interleaved with another task's.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use gateway_core::{Rows, SqlError, SqlExec, Stmt, Value, async_trait};
+use libsql::{Connection, Database, TransactionBehavior};
+
+const POOL_MAX: usize = 16;
+const SQLITE_CONSTRAINT: i32 = 19;
+
+pub struct LibsqlExec {
+    db: Database,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for LibsqlExec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LibsqlExec")
+    }
+}
+
+/// Opens the database named by `DATABASE_URL`: a path or `file:` URL (directories are created).
+pub async fn open_database(url: &str) -> Result<Arc<LibsqlExec>, String> {
+    let path = url.strip_prefix("file://").or_else(|| url.strip_prefix("file:")).unwrap_or(url);
+    if path.starts_with("libsql://") || path.starts_with("http://") || path.starts_with("https://")
+    {
+        return Err(format!(
+            "DATABASE_URL {path:?}: remote libSQL (Turso) is not supported by this build yet; use a file path"
+        ));
+    }
+    if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create database directory {}: {e}", dir.display()))?;
+    }
+    let db = libsql::Builder::new_local(path)
+        .build()
+        .await
+        .map_err(|e| format!("cannot open database {path}: {e}"))?;
+    let exec = LibsqlExec { db, idle: Mutex::new(Vec::new()) };
+    let conn = exec.acquire().map_err(|e| e.to_string())?;
+    // WAL lets readers run beside the writer and several processes share the file.
+    let mut rows = conn
+        .query("PRAGMA journal_mode = WAL", ())
+        .await
+        .map_err(|e| format!("cannot enable WAL on {path}: {e}"))?;
+    while rows.next().await.map_err(|e| e.to_string())?.is_some() {}
+    exec.release(conn);
+    Ok(Arc::new(exec))
+}
+
+impl LibsqlExec {
+    fn acquire(&self) -> Result<Connection, SqlError> {
+        if let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            return Ok(conn);
+        }
+        let conn = self.db.connect().map_err(map_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(map_err)?;
+        Ok(conn)
+    }
+
+    fn release(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < POOL_MAX
+        {
+            idle.push(conn);
+        }
+    }
+}
+
+fn params(values: Vec<Value>) -> Vec<libsql::Value> {
+    values
+        .into_iter()
+        .map(|v| match v {
+            Value::Null => libsql::Value::Null,
+            Value::Integer(i) => libsql::Value::Integer(i),
+            Value::Real(f) => libsql::Value::Real(f),
+            Value::Text(s) => libsql::Value::Text(s),
+            Value::Blob(b) => libsql::Value::Blob(b),
+        })
+        .collect()
+}
+
+fn map_err(e: libsql::Error) -> SqlError {
+    match e {
+        libsql::Error::SqliteFailure(code, message) if code & 0xff == SQLITE_CONSTRAINT => {
+            SqlError::Constraint(message)
+        }
+        other => SqlError::Other(other.to_string()),
+    }
+}
+
+async fn run_query(conn: &Connection, stmt: Stmt) -> Result<Rows, SqlError> {
+    let mut rows = conn.query(&stmt.sql, params(stmt.params)).await.map_err(map_err)?;
+    let count = rows.column_count();
+    let columns = (0..count).map(|i| rows.column_name(i).unwrap_or("").to_owned()).collect();
+    let mut out = Rows { columns, rows: Vec::new() };
+    while let Some(row) = rows.next().await.map_err(map_err)? {
+        let mut values = Vec::with_capacity(count as usize);
+        for i in 0..count {
+            values.push(match row.get_value(i).map_err(map_err)? {
+                libsql::Value::Null => Value::Null,
+                libsql::Value::Integer(i) => Value::Integer(i),
+                libsql::Value::Real(f) => Value::Real(f),
+                libsql::Value::Text(s) => Value::Text(s),
+                libsql::Value::Blob(b) => Value::Blob(b),
+            });
+        }
+        out.rows.push(values);
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl SqlExec for LibsqlExec {
+    async fn execute(&self, stmt: Stmt) -> Result<u64, SqlError> {
+        let conn = self.acquire()?;
+        let result = conn.execute(&stmt.sql, params(stmt.params)).await.map_err(map_err);
+        self.release(conn);
+        result
+    }
+
+    async fn query(&self, stmt: Stmt) -> Result<Rows, SqlError> {
+        let conn = self.acquire()?;
+        let result = run_query(&conn, stmt).await;
+        self.release(conn);
+        result
+    }
+
+    async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<u64>, SqlError> {
+        let conn = self.acquire()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .await
+            .map_err(map_err)?;
+        let mut changed = Vec::with_capacity(stmts.len());
+        for stmt in stmts {
+            match tx.execute(&stmt.sql, params(stmt.params)).await {
+                Ok(n) => changed.push(n),
+                Err(e) => {
+                    // Roll back explicitly (libsql's drop-time rollback panics if it fails), and
+                    // retire the connection rather than pool one in an unknown state.
+                    let _ = tx.rollback().await;
+                    return Err(map_err(e));
+                }
+            }
+        }
+        tx.commit().await.map_err(map_err)?;
+        self.release(conn);
+        Ok(changed)
+    }
+}

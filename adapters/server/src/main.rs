@@ -1,0 +1,97 @@
+//! `llm-gateway`: the standalone server. Reads the environment, opens the libSQL database, starts
+//! the core and serves it with axum until SIGINT/SIGTERM, then drains background work.
+
+mod host;
+mod settings;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway_core::{Config, Deps, Gateway, RawConfig};
+use gateway_native::{NativePlatform, ReqwestClient, open_database};
+use tokio_util::task::TaskTracker;
+
+use crate::settings::ServerSettings;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    if std::env::args().any(|a| a == "--help" || a == "-h") {
+        print_help();
+        return ExitCode::SUCCESS;
+    }
+    let settings = ServerSettings::from_env();
+    settings.init_tracing();
+    match run(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            tracing::error!("{problem}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: ServerSettings) -> Result<(), String> {
+    let config = Config::validate(RawConfig::from_lookup(|name| std::env::var(name).ok()))
+        .map_err(|problems| format!("invalid configuration:\n  {}", problems.join("\n  ")))?;
+    let db = open_database(&settings.database_url).await?;
+    let http = ReqwestClient::new().map_err(|e| format!("HTTP client: {e}"))?;
+    let deps = Deps { http: Arc::new(http), db, platform: Arc::new(NativePlatform) };
+    let gateway =
+        Gateway::start(config, deps).await.map_err(|e| format!("start-up failed: {e}"))?;
+    tracing::info!(database = %settings.database_url, "gateway ready");
+
+    let tracker = TaskTracker::new();
+    let app = host::router(host::App {
+        gateway,
+        tracker: tracker.clone(),
+        admin_ui: settings.admin_ui_dir.clone(),
+        body_limit: settings.body_limit,
+    });
+    let listener = tokio::net::TcpListener::bind((settings.host.as_str(), settings.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", settings.host, settings.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!("listening on http://{addr}");
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+
+    tracker.close();
+    if tokio::time::timeout(Duration::from_secs(15), tracker.wait()).await.is_err() {
+        tracing::warn!("gave up waiting for background work after 15 s");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_help() {
+    println!("llm-gateway {}: LLM gateway, standalone server\n", env!("CARGO_PKG_VERSION"));
+    println!("Configured by environment variables:");
+    for (name, what) in settings::NAMES.iter().chain(RawConfig::NAMES) {
+        println!("  {name:<20} {what}");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing open requests and pending log writes");
+}

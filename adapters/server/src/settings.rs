@@ -1,0 +1,51 @@
+//! Settings only the standalone server has: where to listen, where the database and the admin UI
+//! are, logging. Everything the gateway itself needs is read by the core's `RawConfig`.
+
+use std::path::PathBuf;
+
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub database_url: String,
+    pub admin_ui_dir: PathBuf,
+    pub body_limit: usize,
+    json_logs: bool,
+}
+
+/// Server-only environment variables, documented in the README.
+pub const NAMES: &[(&str, &str)] = &[
+    ("HOST", "address to listen on (default 127.0.0.1; 0.0.0.0 in the Docker image)"),
+    ("PORT", "port to listen on (default 8080; 0 picks a free one)"),
+    ("DATABASE_URL", "libSQL database file (default ./data/gateway.db)"),
+    ("ADMIN_UI_DIR", "directory of the static admin UI (default ./admin-ui)"),
+    ("MAX_BODY_BYTES", "largest request body accepted (default 10485760)"),
+    ("LOG_FORMAT", "text (default) or json"),
+    ("RUST_LOG", "log filter (default info)"),
+];
+
+impl ServerSettings {
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
+            port: var("PORT").and_then(|p| p.parse().ok()).unwrap_or(8080),
+            database_url: var("DATABASE_URL").unwrap_or_else(|| "./data/gateway.db".into()),
+            admin_ui_dir: var("ADMIN_UI_DIR")
+                .map_or_else(|| PathBuf::from("admin-ui"), PathBuf::from),
+            body_limit: var("MAX_BODY_BYTES").and_then(|v| v.parse().ok()).unwrap_or(10 << 20),
+            json_logs: var("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
+        }
+    }
+
+    pub fn init_tracing(&self) {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi);
+        if self.json_logs {
+            builder.json().init();
+        } else {
+            builder.init();
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! `/api/admin/keys`: virtual keys. The full key is returned once, by create; only its SHA-256 and
+//! a display prefix are stored.
+
+use serde::Deserialize;
+
+use super::{AdminResult, Op, Req, conflict, created, list, no_content, not_found, ok, validate};
+use crate::auth::vkey;
+use crate::error::{GatewayError, RequestError};
+use crate::gateway::Inner;
+use crate::store::keys::VirtualKey;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Input {
+    name: Option<String>,
+    /// Create only: a caller-chosen key instead of a generated one.
+    key: Option<String>,
+    enabled: Option<bool>,
+    /// Unix milliseconds; `null` for never.
+    #[serde(default, deserialize_with = "validate::nullable")]
+    expires_at: Option<Option<i64>>,
+    /// Model names; `null` for every model.
+    #[serde(default, deserialize_with = "validate::nullable")]
+    allowed_models: Option<Option<Vec<String>>>,
+}
+
+pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
+    match req.op()? {
+        Op::List => Ok(list(&inner.store.list_keys().await?)),
+        Op::Get(id) => Ok(ok(&load(inner, id).await?)),
+        Op::Create => {
+            let mut input: Input = validate::body(req.body)?;
+            let secret = match input.key.take() {
+                Some(custom) => {
+                    vkey::check_custom(&custom).map_err(|m| RequestError::field("key", m))?;
+                    custom
+                }
+                None => vkey::generate(|b| inner.platform.random_bytes(b)),
+            };
+            let now = inner.platform.now_ms();
+            let blank = VirtualKey {
+                id: crate::ids::new_id(inner.platform.as_ref(), "key"),
+                name: validate::required(input.name.clone(), "name")?,
+                key_hash: vkey::hash(&secret),
+                key_prefix: vkey::display_prefix(&secret),
+                enabled: true,
+                expires_at: None,
+                allowed_models: None,
+                created_at: now,
+                updated_at: now,
+            };
+            let key = apply(input, blank)?;
+            inner.store.insert_key(&key).await.map_err(conflict("this key already exists"))?;
+            let mut view = serde_json::to_value(&key).unwrap_or_default();
+            view["key"] = secret.into();
+            Ok(created(&view))
+        }
+        Op::Update(id) => {
+            let input: Input = validate::body(req.body)?;
+            if input.key.is_some() {
+                return Err(RequestError::field(
+                    "key",
+                    "a key's secret cannot be changed; create a new key",
+                )
+                .into());
+            }
+            let mut key = apply(input, load(inner, id).await?)?;
+            key.updated_at = inner.platform.now_ms();
+            inner.store.update_key(&key).await?;
+            Ok(ok(&key))
+        }
+        Op::Delete(id) => {
+            if inner.store.delete_key(id).await? {
+                Ok(no_content())
+            } else {
+                Err(not_found("key", id))
+            }
+        }
+    }
+}
+
+async fn load(inner: &Inner, id: &str) -> Result<VirtualKey, GatewayError> {
+    inner.store.key(id).await?.ok_or_else(|| not_found("key", id))
+}
+
+fn apply(input: Input, mut k: VirtualKey) -> Result<VirtualKey, GatewayError> {
+    if let Some(name) = input.name {
+        k.name = name;
+    }
+    k.name = validate::name("name", &k.name, 100)?;
+    if let Some(enabled) = input.enabled {
+        k.enabled = enabled;
+    }
+    if let Some(expires) = input.expires_at {
+        k.expires_at = expires;
+    }
+    if let Some(models) = input.allowed_models {
+        k.allowed_models = models
+            .map(|list| {
+                if list.len() > 1000 {
+                    return Err(RequestError::field("allowed_models", "at most 1000 models"));
+                }
+                list.iter().map(|m| validate::identifier("allowed_models", m)).collect()
+            })
+            .transpose()?;
+    }
+    Ok(k)
+}

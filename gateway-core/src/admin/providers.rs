@@ -1,0 +1,116 @@
+//! `/api/admin/providers`: upstream providers; credentials go in, never come out.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{AdminResult, Op, Req, conflict, created, list, no_content, not_found, ok, validate};
+use crate::error::{GatewayError, RequestError};
+use crate::gateway::Inner;
+use crate::provider::{AuthScheme, Protocol, Provider};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Input {
+    name: Option<String>,
+    protocol: Option<Protocol>,
+    base_url: Option<String>,
+    auth_scheme: Option<AuthScheme>,
+    /// Write-only. `null` removes the stored credential.
+    #[serde(default, deserialize_with = "validate::nullable")]
+    api_key: Option<Option<String>>,
+    extra_headers: Option<BTreeMap<String, String>>,
+    enabled: Option<bool>,
+}
+
+pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
+    match req.op()? {
+        Op::List => {
+            let views: Vec<_> =
+                inner.store.list_providers().await?.iter().map(Provider::public_view).collect();
+            Ok(list(&views))
+        }
+        Op::Get(id) => Ok(ok(&load(inner, id).await?.public_view())),
+        Op::Create => {
+            let input: Input = validate::body(req.body)?;
+            let now = inner.platform.now_ms();
+            let protocol = input.protocol.unwrap_or(Protocol::OpenaiChat);
+            let blank = Provider {
+                id: crate::ids::new_id(inner.platform.as_ref(), "prv"),
+                name: validate::required(input.name.clone(), "name")?,
+                protocol,
+                base_url: validate::required(input.base_url.clone(), "base_url")?,
+                auth_scheme: input.auth_scheme.unwrap_or(protocol.default_auth()),
+                credentials_enc: None,
+                extra_headers: BTreeMap::new(),
+                enabled: true,
+                created_at: now,
+                updated_at: now,
+            };
+            let provider = apply(inner, input, blank)?;
+            inner.store.insert_provider(&provider).await.map_err(conflict(format!(
+                "a provider named `{}` already exists",
+                provider.name
+            )))?;
+            Ok(created(&provider.public_view()))
+        }
+        Op::Update(id) => {
+            let input: Input = validate::body(req.body)?;
+            let mut provider = apply(inner, input, load(inner, id).await?)?;
+            provider.updated_at = inner.platform.now_ms();
+            inner.store.update_provider(&provider).await.map_err(conflict(format!(
+                "a provider named `{}` already exists",
+                provider.name
+            )))?;
+            Ok(ok(&provider.public_view()))
+        }
+        Op::Delete(id) => match inner.store.delete_provider(id).await? {
+            Some(true) => Ok(no_content()),
+            Some(false) => Err(not_found("provider", id)),
+            None => Err(RequestError::Conflict(format!(
+                "provider {id} is used by models; delete or move them first"
+            ))
+            .into()),
+        },
+    }
+}
+
+async fn load(inner: &Inner, id: &str) -> Result<Provider, GatewayError> {
+    inner.store.provider(id).await?.ok_or_else(|| not_found("provider", id))
+}
+
+/// Applies the fields present in `input` to `p` and checks the result.
+fn apply(inner: &Inner, input: Input, mut p: Provider) -> Result<Provider, GatewayError> {
+    if let Some(name) = input.name {
+        p.name = name;
+    }
+    p.name = validate::name("name", &p.name, 100)?;
+    if let Some(protocol) = input.protocol {
+        p.protocol = protocol;
+    }
+    if let Some(url) = input.base_url {
+        p.base_url = url;
+    }
+    p.base_url = validate::base_url(&p.base_url)?;
+    if let Some(scheme) = input.auth_scheme {
+        p.auth_scheme = scheme;
+    }
+    if let Some(headers) = input.extra_headers {
+        validate::extra_headers(&headers)?;
+        p.extra_headers = headers;
+    }
+    if let Some(enabled) = input.enabled {
+        p.enabled = enabled;
+    }
+    match input.api_key {
+        Some(Some(key)) => {
+            let key = validate::credential(&key)?;
+            let mut nonce = [0u8; 12];
+            inner.platform.random_bytes(&mut nonce);
+            p.credentials_enc = Some(inner.sealer.seal(&key, nonce)?);
+        }
+        Some(None) => p.credentials_enc = None,
+        None => {}
+    }
+    Ok(p)
+}

@@ -1,0 +1,95 @@
+//! Per-IP throttling of failed admin logins, in memory (per instance).
+//!
+//! After `MAX_FAILURES` failures inside `WINDOW_MS` an address is refused until the window ends.
+//! A success clears the address. The table is bounded so a flood of addresses cannot grow it forever.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::AuthError;
+
+const MAX_FAILURES: u32 = 5;
+const WINDOW_MS: i64 = 15 * 60 * 1000;
+const MAX_ENTRIES: usize = 10_000;
+
+#[derive(Debug, Default)]
+pub struct LoginLimiter {
+    entries: Mutex<HashMap<String, (u32, i64)>>,
+}
+
+impl LoginLimiter {
+    /// Refuses an address that has used up its failures in the current window.
+    pub fn check(&self, ip: &str, now_ms: i64) -> Result<(), AuthError> {
+        let Ok(entries) = self.entries.lock() else { return Ok(()) };
+        match entries.get(ip) {
+            Some(&(failures, start)) if failures >= MAX_FAILURES && now_ms < start + WINDOW_MS => {
+                let secs = (start + WINDOW_MS - now_ms + 999) / 1000;
+                Err(AuthError::TooManyAttempts { retry_after_secs: secs.max(1) as u64 })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn record_failure(&self, ip: &str, now_ms: i64) {
+        let Ok(mut entries) = self.entries.lock() else { return };
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(ip) {
+            entries.retain(|_, &mut (_, start)| now_ms < start + WINDOW_MS);
+            if entries.len() >= MAX_ENTRIES {
+                // Still full of live windows: forget the oldest one rather than grow.
+                if let Some(oldest) =
+                    entries.iter().min_by_key(|(_, (_, start))| *start).map(|(k, _)| k.clone())
+                {
+                    entries.remove(&oldest);
+                }
+            }
+        }
+        let entry = entries.entry(ip.to_owned()).or_insert((0, now_ms));
+        if now_ms >= entry.1 + WINDOW_MS {
+            *entry = (0, now_ms);
+        }
+        entry.0 += 1;
+    }
+
+    pub fn record_success(&self, ip: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(ip);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locks_after_max_failures_until_window_ends() {
+        let limiter = LoginLimiter::default();
+        for _ in 0..MAX_FAILURES {
+            assert!(limiter.check("1.2.3.4", 1000).is_ok());
+            limiter.record_failure("1.2.3.4", 1000);
+        }
+        let err = limiter.check("1.2.3.4", 2000).unwrap_err();
+        assert_eq!(err.retry_after_secs(), Some(((WINDOW_MS - 1000) / 1000) as u64));
+        assert!(limiter.check("5.6.7.8", 2000).is_ok(), "other addresses are unaffected");
+        assert!(limiter.check("1.2.3.4", 1000 + WINDOW_MS).is_ok());
+    }
+
+    #[test]
+    fn success_clears_failures() {
+        let limiter = LoginLimiter::default();
+        for _ in 0..MAX_FAILURES {
+            limiter.record_failure("ip", 0);
+        }
+        limiter.record_success("ip");
+        assert!(limiter.check("ip", 1).is_ok());
+    }
+
+    #[test]
+    fn table_stays_bounded() {
+        let limiter = LoginLimiter::default();
+        for i in 0..(MAX_ENTRIES + 50) {
+            limiter.record_failure(&format!("ip{i}"), 0);
+        }
+        assert!(limiter.entries.lock().unwrap().len() <= MAX_ENTRIES);
+    }
+}

@@ -1,0 +1,77 @@
+//! Admin password hashing: Argon2id with a per-password random salt, stored as a PHC string.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+
+/// Bytes of salt the caller supplies (from `Platform::random_bytes`).
+pub const SALT_LEN: usize = 16;
+
+/// A hash checked against when the user does not exist, so a wrong username costs as much time as
+/// a wrong password. Computed once; the result of that check is thrown away.
+fn decoy() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash("decoy password", &[0x5a; SALT_LEN]).unwrap_or_default())
+}
+
+/// Hashes `password` with Argon2id (default parameters: 19 MiB, 2 passes).
+pub fn hash(password: &str, salt: &[u8; SALT_LEN]) -> Result<String, String> {
+    let salt = SaltString::encode_b64(salt).map_err(|e| e.to_string())?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Whether `password` matches the stored PHC string; `None` checks against a decoy and fails.
+pub fn verify(password: &str, stored: Option<&str>) -> bool {
+    let matched = PasswordHash::new(match stored {
+        Some(s) => s,
+        None => decoy(),
+    })
+    .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    .unwrap_or(false);
+    matched && stored.is_some()
+}
+
+/// Rules for a new password; returns the reason when it is too weak.
+pub fn check_strength(password: &str) -> Result<(), &'static str> {
+    if password.chars().count() < 8 {
+        return Err("password must be at least 8 characters");
+    }
+    if password.len() > 256 {
+        return Err("password must be at most 256 bytes");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_verifies_only_the_same_password() {
+        let stored = hash("correct horse", &[7; SALT_LEN]).unwrap();
+        assert!(stored.starts_with("$argon2id$"));
+        assert!(verify("correct horse", Some(&stored)));
+        assert!(!verify("correct horsE", Some(&stored)));
+    }
+
+    #[test]
+    fn different_salts_give_different_hashes() {
+        assert_ne!(
+            hash("pw-pw-pw-pw", &[1; SALT_LEN]).unwrap(),
+            hash("pw-pw-pw-pw", &[2; SALT_LEN]).unwrap()
+        );
+    }
+
+    #[test]
+    fn missing_user_never_verifies() {
+        assert!(!verify("anything", None));
+    }
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        assert!(check_strength("short").is_err());
+        assert!(check_strength("long enough").is_ok());
+    }
+}

@@ -1,0 +1,228 @@
+//! Configuration: the names hosts read (env vars, Worker vars), parsed and validated in one place.
+//!
+//! A host fills [`RawConfig`] through [`RawConfig::from_lookup`] with whatever lookup it has (process
+//! environment, Worker bindings); [`Config::validate`] then reports every problem at once.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A secret string whose `Debug` and `Display` never reveal it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself; call only where it is used, never to log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Every setting as text, exactly as the host found it.
+#[derive(Debug, Clone, Default)]
+pub struct RawConfig {
+    pub env: Option<String>,
+    pub jwt_secret: Option<Secret>,
+    pub gateway_secret: Option<Secret>,
+    pub admin_username: Option<String>,
+    pub admin_password: Option<Secret>,
+    pub upstream_timeout_ms: Option<String>,
+    pub trust_forwarded_for: Option<String>,
+}
+
+impl RawConfig {
+    /// Setting names the hosts read, with what each is for (printed by `--help`-style docs).
+    pub const NAMES: &'static [(&'static str, &'static str)] = &[
+        ("GATEWAY_ENV", "development (default) or production"),
+        ("JWT_SECRET", "HS256 key for admin sessions; at least 32 bytes, required in production"),
+        (
+            "GATEWAY_SECRET",
+            "key material for encrypting provider credentials; required in production",
+        ),
+        ("ADMIN_USERNAME", "name of the first admin user (default admin)"),
+        ("ADMIN_PASSWORD", "password of the first admin user; generated and logged once if unset"),
+        ("UPSTREAM_TIMEOUT_MS", "deadline to the upstream's first byte (default 60000)"),
+        ("TRUST_FORWARDED_FOR", "true to take the client IP from X-Forwarded-For (behind a proxy)"),
+    ];
+
+    /// Builds the raw config from a lookup such as `std::env::var`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        Self {
+            env: get("GATEWAY_ENV"),
+            jwt_secret: get("JWT_SECRET").map(Secret::new),
+            gateway_secret: get("GATEWAY_SECRET").map(Secret::new),
+            admin_username: get("ADMIN_USERNAME"),
+            admin_password: get("ADMIN_PASSWORD").map(Secret::new),
+            upstream_timeout_ms: get("UPSTREAM_TIMEOUT_MS"),
+            trust_forwarded_for: get("TRUST_FORWARDED_FOR"),
+        }
+    }
+}
+
+/// Deployment mode: production refuses weak or missing secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Validated configuration the core runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub env: Environment,
+    /// `None` in development: the core generates one and keeps it in the database.
+    pub jwt_secret: Option<Secret>,
+    /// `None` in development: the core generates one and keeps it in the database.
+    pub gateway_secret: Option<Secret>,
+    pub admin_username: String,
+    pub admin_password: Option<Secret>,
+    pub upstream_timeout: Duration,
+    pub trust_forwarded_for: bool,
+}
+
+/// Minimum length of `JWT_SECRET` and `GATEWAY_SECRET`.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            env: Environment::Development,
+            jwt_secret: None,
+            gateway_secret: None,
+            admin_username: "admin".into(),
+            admin_password: None,
+            upstream_timeout: Duration::from_secs(60),
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+impl Config {
+    /// Checks every setting and returns all problems together, one line each.
+    pub fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut config = Config::default();
+        match raw.env.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("development") | Some("dev") => {}
+            Some("production") | Some("prod") => config.env = Environment::Production,
+            Some(other) => problems
+                .push(format!("GATEWAY_ENV must be development or production, not {other:?}")),
+        }
+        let production = config.env == Environment::Production;
+        for (name, value) in
+            [("JWT_SECRET", &raw.jwt_secret), ("GATEWAY_SECRET", &raw.gateway_secret)]
+        {
+            match value {
+                Some(s) if s.expose().len() < MIN_SECRET_BYTES => problems.push(format!(
+                    "{name} must be at least {MIN_SECRET_BYTES} bytes (it has {})",
+                    s.expose().len()
+                )),
+                None if production => {
+                    problems.push(format!("{name} is required when GATEWAY_ENV=production"))
+                }
+                _ => {}
+            }
+        }
+        config.jwt_secret = raw.jwt_secret;
+        config.gateway_secret = raw.gateway_secret;
+        if let Some(name) = raw.admin_username {
+            if crate::admin::validate::username(&name).is_err() {
+                problems
+                    .push("ADMIN_USERNAME must be 3-64 letters, digits, '.', '_' or '-'".into());
+            }
+            config.admin_username = name;
+        }
+        if let Some(p) = &raw.admin_password
+            && p.expose().len() < 8
+        {
+            problems.push("ADMIN_PASSWORD must be at least 8 characters".into());
+        }
+        config.admin_password = raw.admin_password;
+        if let Some(ms) = raw.upstream_timeout_ms {
+            match ms.trim().parse::<u64>() {
+                Ok(v) if (100..=3_600_000).contains(&v) => {
+                    config.upstream_timeout = Duration::from_millis(v)
+                }
+                _ => problems.push(format!(
+                    "UPSTREAM_TIMEOUT_MS must be a number of milliseconds between 100 and 3600000, not {ms:?}"
+                )),
+            }
+        }
+        if let Some(v) = raw.trust_forwarded_for {
+            match parse_bool(&v) {
+                Some(b) => config.trust_forwarded_for = b,
+                None => {
+                    problems.push(format!("TRUST_FORWARDED_FOR must be true or false, not {v:?}"))
+                }
+            }
+        }
+        if problems.is_empty() { Ok(config) } else { Err(problems) }
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> RawConfig {
+        let pairs: Vec<(String, String)> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        RawConfig::from_lookup(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn development_needs_no_secrets() {
+        let config = Config::validate(raw(&[])).unwrap();
+        assert_eq!(config.env, Environment::Development);
+        assert!(config.jwt_secret.is_none());
+        assert_eq!(config.upstream_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn production_reports_every_missing_secret_at_once() {
+        let problems = Config::validate(raw(&[("GATEWAY_ENV", "production")])).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("JWT_SECRET"));
+        assert!(problems[1].contains("GATEWAY_SECRET"));
+    }
+
+    #[test]
+    fn short_secret_and_bad_numbers_are_rejected() {
+        let problems = Config::validate(raw(&[
+            ("JWT_SECRET", "short"),
+            ("UPSTREAM_TIMEOUT_MS", "soon"),
+            ("TRUST_FORWARDED_FOR", "maybe"),
+        ]))
+        .unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2-hunter2-hunter2-hunter2-xx");
+        assert_eq!(format!("{s:?} {s}"), "*** ***");
+    }
+}

@@ -1,0 +1,183 @@
+//! Talking to one upstream: building the outbound request from a provider row, and turning an
+//! upstream's non-success answer into an error the caller can act on.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http::StatusCode;
+
+use crate::io::{ByteStream, TransportError};
+use crate::provider::{AuthScheme, Provider};
+
+/// An upstream answered, but not with success.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// The upstream refused the provider's credential: the operator's problem, not the caller's.
+    #[error("the upstream provider rejected the gateway's credentials (HTTP {status}): {message}")]
+    Auth { status: u16, message: String },
+    /// The upstream refused the request itself (a 4xx such as context too long); same status.
+    #[error("{message}")]
+    Rejected { status: u16, message: String },
+    /// The upstream is rate limiting the gateway.
+    #[error("the upstream provider is rate limiting: {message}")]
+    RateLimited { message: String, retry_after_secs: Option<u64> },
+    /// The upstream failed on its side (5xx).
+    #[error("the upstream provider failed (HTTP {status}): {message}")]
+    Server { status: u16, message: String },
+    /// The upstream answered with something its protocol does not allow.
+    #[error("the upstream provider sent an invalid response: {0}")]
+    InvalidResponse(String),
+}
+
+impl UpstreamError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Rejected { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
+            }
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Server { status: 503, .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Auth { .. } => "upstream_auth_error",
+            Self::Rejected { .. } => "upstream_rejected",
+            Self::RateLimited { .. } => "upstream_rate_limited",
+            Self::Server { .. } => "upstream_error",
+            Self::InvalidResponse(_) => "upstream_invalid_response",
+        }
+    }
+
+    /// Classifies a non-2xx upstream answer by its status, keeping the upstream's own message.
+    pub fn from_status(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Self {
+        let message = error_message(body);
+        match status {
+            401 | 403 => Self::Auth { status, message },
+            429 => Self::RateLimited { message, retry_after_secs: retry_after(headers) },
+            400..=499 => Self::Rejected { status, message },
+            _ => Self::Server { status, message },
+        }
+    }
+}
+
+/// The human-readable message inside an upstream error body, whatever its protocol, else the
+/// start of the body itself.
+fn error_message(body: &[u8]) -> String {
+    const MAX: usize = 500;
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let from_json = parsed.as_ref().and_then(|v| {
+        v.pointer("/error/message")
+            .or_else(|| v.pointer("/message"))
+            .or_else(|| v.pointer("/error"))
+            .and_then(|m| m.as_str())
+            .map(str::to_owned)
+    });
+    let text = from_json.unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
+    let mut text: String = text.chars().take(MAX).collect();
+    if text.is_empty() {
+        text.push_str("no error message");
+    }
+    text
+}
+
+/// `Retry-After` as seconds (the delta-seconds form; HTTP dates are rare from APIs).
+fn retry_after(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// What to send upstream.
+pub struct Outbound<'a> {
+    pub provider: &'a Provider,
+    pub credential: Option<&'a str>,
+    /// Path below the provider's base URL, e.g. `/chat/completions`.
+    pub path: &'a str,
+    pub body: Bytes,
+    pub stream: bool,
+}
+
+/// Builds the HTTP request for `out`: URL, auth header, extra headers, JSON body.
+pub fn build_request(out: Outbound<'_>) -> Result<http::Request<Bytes>, TransportError> {
+    let url = format!("{}{}", out.provider.base_url.trim_end_matches('/'), out.path);
+    let mut builder = http::Request::post(url)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::USER_AGENT, concat!("llm-gateway/", env!("CARGO_PKG_VERSION")))
+        .header(
+            http::header::ACCEPT,
+            if out.stream { "text/event-stream" } else { "application/json" },
+        );
+    if let (Some(credential), scheme) = (out.credential, out.provider.auth_scheme) {
+        if let Some((name, value)) = scheme.header(credential) {
+            builder = builder.header(name, value);
+        }
+    }
+    if out.provider.auth_scheme == AuthScheme::XApiKey
+        && !has_header(&out.provider.extra_headers, "anthropic-version")
+    {
+        builder = builder.header("anthropic-version", "2023-06-01");
+    }
+    for (name, value) in &out.provider.extra_headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder.body(out.body).map_err(|e| TransportError::InvalidRequest(e.to_string()))
+}
+
+fn has_header(headers: &BTreeMap<String, String>, name: &str) -> bool {
+    headers.keys().any(|k| k.eq_ignore_ascii_case(name))
+}
+
+/// Reads a whole body, refusing more than `limit` bytes.
+pub async fn read_body(mut body: ByteStream, limit: usize) -> Result<Bytes, TransportError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        if out.len() + chunk.len() > limit {
+            return Err(TransportError::Body(format!("response larger than {limit} bytes")));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_classify_with_the_upstream_message() {
+        let body = br#"{"error":{"message":"context too long","type":"invalid_request_error"}}"#;
+        let e = UpstreamError::from_status(400, &http::HeaderMap::new(), body);
+        assert_eq!(e, UpstreamError::Rejected { status: 400, message: "context too long".into() });
+        assert_eq!(e.status(), 400);
+        let e = UpstreamError::from_status(401, &http::HeaderMap::new(), b"nope");
+        assert_eq!(e.status(), 502, "a bad provider credential is not the caller's fault");
+        assert_eq!(e.kind(), "upstream_auth_error");
+        let e = UpstreamError::from_status(503, &http::HeaderMap::new(), b"");
+        assert_eq!(e.status(), 503);
+        let e = UpstreamError::from_status(500, &http::HeaderMap::new(), b"");
+        assert_eq!(e.status(), 502);
+    }
+
+    #[test]
+    fn rate_limit_keeps_retry_after() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, "7".parse().unwrap());
+        let e = UpstreamError::from_status(429, &headers, br#"{"message":"slow down"}"#);
+        assert_eq!(
+            e,
+            UpstreamError::RateLimited { message: "slow down".into(), retry_after_secs: Some(7) }
+        );
+    }
+
+    #[test]
+    fn long_bodies_are_cut() {
+        let body = "x".repeat(2000);
+        match UpstreamError::from_status(500, &http::HeaderMap::new(), body.as_bytes()) {
+            UpstreamError::Server { message, .. } => assert_eq!(message.len(), 500),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Random identifiers: row ids, request ids and the random part of virtual keys, all base62 drawn
+//! without bias from the platform's secure RNG.
+
+use crate::io::Platform;
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// `len` base62 characters from `refill`; bytes ≥ 248 are skipped so every character is equally likely.
+pub fn base62(len: usize, mut refill: impl FnMut(&mut [u8])) -> String {
+    let mut out = String::with_capacity(len);
+    let mut buf = [0u8; 48];
+    while out.len() < len {
+        refill(&mut buf);
+        for &b in &buf {
+            if b < 248 && out.len() < len {
+                out.push(char::from(BASE62[usize::from(b % 62)]));
+            }
+        }
+    }
+    out
+}
+
+/// A new row id such as `prv_3kT…` (20 random characters, ~119 bits).
+pub fn new_id(platform: &dyn Platform, prefix: &str) -> String {
+    format!("{prefix}_{}", base62(20, |b| platform.random_bytes(b)))
+}
+
+/// A request id: the caller's `x-request-id` when it is sane, else a fresh one.
+pub fn request_id(platform: &dyn Platform, incoming: Option<&str>) -> String {
+    match incoming {
+        Some(id) if (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic()) => {
+            id.to_owned()
+        }
+        _ => format!("req_{}", base62(24, |b| platform.random_bytes(b))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn biased_bytes_are_skipped() {
+        let mut calls = 0;
+        let s = base62(32, |buf| {
+            calls += 1;
+            buf.fill(if calls == 1 { 250 } else { 1 });
+        });
+        assert_eq!(calls, 2);
+        assert_eq!(s, "1".repeat(32));
+    }
+
+    #[test]
+    fn every_character_is_reachable() {
+        let mut next = 0u8;
+        let s = base62(62, |buf| {
+            for b in buf.iter_mut() {
+                *b = next;
+                next = next.wrapping_add(1);
+            }
+        });
+        assert_eq!(s.as_bytes(), BASE62);
+    }
+}

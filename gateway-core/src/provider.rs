@@ -1,0 +1,169 @@
+//! What a provider is: a row of data (wire protocol, base URL, auth scheme, extra headers), never a
+//! module of code. Adding an OpenAI-compatible vendor is adding a row.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Upstream wire protocols, named after the API rather than the vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    OpenaiChat,
+    OpenaiResponses,
+    AnthropicMessages,
+    Gemini,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 4] = [
+        Protocol::OpenaiChat,
+        Protocol::OpenaiResponses,
+        Protocol::AnthropicMessages,
+        Protocol::Gemini,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::OpenaiChat => "openai_chat",
+            Protocol::OpenaiResponses => "openai_responses",
+            Protocol::AnthropicMessages => "anthropic_messages",
+            Protocol::Gemini => "gemini",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The auth scheme a provider of this protocol uses unless told otherwise.
+    pub fn default_auth(self) -> AuthScheme {
+        match self {
+            Protocol::OpenaiChat | Protocol::OpenaiResponses => AuthScheme::Bearer,
+            Protocol::AnthropicMessages => AuthScheme::XApiKey,
+            Protocol::Gemini => AuthScheme::XGoogApiKey,
+        }
+    }
+}
+
+/// How the provider's credential is presented upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthScheme {
+    /// `Authorization: Bearer <key>` (OpenAI and compatibles).
+    Bearer,
+    /// `x-api-key: <key>` plus `anthropic-version` (Anthropic).
+    XApiKey,
+    /// `x-goog-api-key: <key>` (Gemini).
+    XGoogApiKey,
+    /// `api-key: <key>` (Azure OpenAI).
+    AzureApiKey,
+    /// No credential (local servers such as Ollama or vLLM).
+    None,
+}
+
+impl AuthScheme {
+    pub const ALL: [AuthScheme; 5] = [
+        AuthScheme::Bearer,
+        AuthScheme::XApiKey,
+        AuthScheme::XGoogApiKey,
+        AuthScheme::AzureApiKey,
+        AuthScheme::None,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthScheme::Bearer => "bearer",
+            AuthScheme::XApiKey => "x_api_key",
+            AuthScheme::XGoogApiKey => "x_goog_api_key",
+            AuthScheme::AzureApiKey => "azure_api_key",
+            AuthScheme::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// Header name and value that carry `credential`, if this scheme sends one.
+    pub fn header(self, credential: &str) -> Option<(&'static str, String)> {
+        match self {
+            AuthScheme::Bearer => Some(("authorization", format!("Bearer {credential}"))),
+            AuthScheme::XApiKey => Some(("x-api-key", credential.to_owned())),
+            AuthScheme::XGoogApiKey => Some(("x-goog-api-key", credential.to_owned())),
+            AuthScheme::AzureApiKey => Some(("api-key", credential.to_owned())),
+            AuthScheme::None => None,
+        }
+    }
+}
+
+/// A configured upstream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provider {
+    pub id: String,
+    pub name: String,
+    pub protocol: Protocol,
+    /// Base URL up to and including the version segment, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    pub auth_scheme: AuthScheme,
+    /// Sealed credential (see `crypto`); never leaves the core in plaintext except upstream.
+    pub credentials_enc: Option<String>,
+    pub extra_headers: BTreeMap<String, String>,
+    pub enabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Provider {
+    /// The admin API's view: everything but the credential, which is reduced to a flag.
+    pub fn public_view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "protocol": self.protocol,
+            "base_url": self.base_url,
+            "auth_scheme": self.auth_scheme,
+            "has_credentials": self.credentials_enc.is_some(),
+            "extra_headers": self.extra_headers,
+            "enabled": self.enabled,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_and_scheme_names_round_trip() {
+        for p in Protocol::ALL {
+            assert_eq!(Protocol::parse(p.as_str()), Some(p));
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
+        }
+        for a in AuthScheme::ALL {
+            assert_eq!(AuthScheme::parse(a.as_str()), Some(a));
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+        }
+    }
+
+    #[test]
+    fn public_view_never_contains_the_credential() {
+        let p = Provider {
+            id: "p".into(),
+            name: "n".into(),
+            protocol: Protocol::OpenaiChat,
+            base_url: "http://x".into(),
+            auth_scheme: AuthScheme::Bearer,
+            credentials_enc: Some("v1:SEALED".into()),
+            extra_headers: BTreeMap::new(),
+            enabled: true,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let text = p.public_view().to_string();
+        assert!(!text.contains("SEALED"));
+        assert!(text.contains("\"has_credentials\":true"));
+    }
+}

@@ -1,0 +1,102 @@
+//! Providers table.
+
+use super::{Row, Store, StoreError, StoreResult};
+use crate::io::Value;
+use crate::provider::{AuthScheme, Protocol, Provider};
+
+const COLUMNS: &str = "id, name, protocol, base_url, auth_scheme, credentials_enc, extra_headers, \
+                       enabled, created_at, updated_at";
+
+fn decode(r: &Row<'_>) -> StoreResult<Provider> {
+    let bad = |column: &str, value: String| StoreError::Decode {
+        column: column.into(),
+        detail: format!("unknown value {value:?}"),
+    };
+    let protocol = r.text("protocol")?;
+    let auth = r.text("auth_scheme")?;
+    Ok(Provider {
+        id: r.text("id")?,
+        name: r.text("name")?,
+        protocol: Protocol::parse(&protocol).ok_or_else(|| bad("protocol", protocol.clone()))?,
+        base_url: r.text("base_url")?,
+        auth_scheme: AuthScheme::parse(&auth).ok_or_else(|| bad("auth_scheme", auth.clone()))?,
+        credentials_enc: r.opt_text("credentials_enc")?,
+        extra_headers: r.json("extra_headers")?,
+        enabled: r.bool("enabled")?,
+        created_at: r.int("created_at")?,
+        updated_at: r.int("updated_at")?,
+    })
+}
+
+fn params(p: &Provider) -> Vec<Value> {
+    vec![
+        p.name.clone().into(),
+        p.protocol.as_str().into(),
+        p.base_url.clone().into(),
+        p.auth_scheme.as_str().into(),
+        p.credentials_enc.clone().into(),
+        serde_json::to_string(&p.extra_headers).unwrap_or_else(|_| "{}".into()).into(),
+        p.enabled.into(),
+        Value::Integer(p.updated_at),
+    ]
+}
+
+impl Store {
+    pub async fn list_providers(&self) -> StoreResult<Vec<Provider>> {
+        let sql = format!("SELECT {COLUMNS} FROM providers ORDER BY name");
+        self.query_as(&sql, vec![], decode).await
+    }
+
+    pub async fn provider(&self, id: &str) -> StoreResult<Option<Provider>> {
+        let sql = format!("SELECT {COLUMNS} FROM providers WHERE id = ?");
+        self.query_one(&sql, vec![id.into()], decode).await
+    }
+
+    pub async fn insert_provider(&self, p: &Provider) -> StoreResult<()> {
+        let mut values = params(p);
+        values.insert(0, p.id.clone().into());
+        values.push(Value::Integer(p.created_at));
+        self.execute(
+            "INSERT INTO providers (id, name, protocol, base_url, auth_scheme, credentials_enc, \
+             extra_headers, enabled, updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            values,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn update_provider(&self, p: &Provider) -> StoreResult<bool> {
+        let mut values = params(p);
+        values.push(p.id.clone().into());
+        let changed = self
+            .execute(
+                "UPDATE providers SET name = ?, protocol = ?, base_url = ?, auth_scheme = ?, \
+                 credentials_enc = ?, extra_headers = ?, enabled = ?, updated_at = ? WHERE id = ?",
+                values,
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Deletes a provider no model uses; `Ok(None)` when models still point at it.
+    pub async fn delete_provider(&self, id: &str) -> StoreResult<Option<bool>> {
+        let in_use = self
+            .query_one(
+                "SELECT COUNT(*) AS n FROM models WHERE provider_id = ?",
+                vec![id.into()],
+                |r| r.int("n"),
+            )
+            .await?
+            .unwrap_or(0);
+        if in_use > 0 {
+            return Ok(None);
+        }
+        let changed = self
+            .execute(
+                "DELETE FROM providers WHERE id = ? AND NOT EXISTS (SELECT 1 FROM models WHERE provider_id = ?)",
+                vec![id.into(), id.into()],
+            )
+            .await?;
+        Ok(Some(changed == 1))
+    }
+}
