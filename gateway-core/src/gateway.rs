@@ -86,6 +86,8 @@ pub fn is_api_path(path: &str) -> bool {
 
 impl Gateway {
     /// Migrates the database, settles secrets and the first admin, and returns a ready gateway.
+    // On wasm the IO objects are not Send (one thread per isolate); one `Arc` serves both targets.
+    #[allow(clippy::arc_with_non_send_sync)]
     pub async fn start(config: Config, deps: Deps) -> Result<Gateway, StartError> {
         let store = Store::new(deps.db.clone());
         let now = deps.platform.now_ms();

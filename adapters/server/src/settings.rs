@@ -23,6 +23,16 @@ pub const NAMES: &[(&str, &str)] = &[
     ("RUST_LOG", "log filter (default info)"),
 ];
 
+/// `./admin-ui` when it exists (the repo root, the Docker image), else the checkout this binary
+/// was built from, so the UI is found wherever `cargo run` or the tests start the binary.
+fn default_admin_ui() -> PathBuf {
+    let local = PathBuf::from("admin-ui");
+    if local.is_dir() {
+        return local;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../admin-ui"))
+}
+
 impl ServerSettings {
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
@@ -30,8 +40,7 @@ impl ServerSettings {
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: var("PORT").and_then(|p| p.parse().ok()).unwrap_or(8080),
             database_url: var("DATABASE_URL").unwrap_or_else(|| "./data/gateway.db".into()),
-            admin_ui_dir: var("ADMIN_UI_DIR")
-                .map_or_else(|| PathBuf::from("admin-ui"), PathBuf::from),
+            admin_ui_dir: var("ADMIN_UI_DIR").map_or_else(default_admin_ui, PathBuf::from),
             body_limit: var("MAX_BODY_BYTES").and_then(|v| v.parse().ok()).unwrap_or(10 << 20),
             json_logs: var("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
         }

@@ -29,17 +29,29 @@ use crate::{ids, provider::Provider};
 /// Largest non-streaming upstream body the gateway will hold.
 const MAX_UPSTREAM_BODY: usize = 64 << 20;
 
-/// Finds and checks the caller's virtual key.
-async fn authorize(inner: &Inner, headers: &http::HeaderMap) -> Result<VirtualKey, GatewayError> {
+/// Finds the caller's virtual key (401 when missing or unknown).
+async fn lookup_key(inner: &Inner, headers: &http::HeaderMap) -> Result<VirtualKey, GatewayError> {
     let presented = vkey::from_headers(headers).ok_or(AuthError::MissingKey)?;
     let key =
         inner.store.key_by_hash(&vkey::hash(presented)).await?.ok_or(AuthError::InvalidKey)?;
+    Ok(key)
+}
+
+/// Checks a known key may be used now (403 when disabled or expired).
+fn check_key(key: &VirtualKey, now_ms: i64) -> Result<(), AuthError> {
     if !key.enabled {
-        return Err(AuthError::KeyDisabled.into());
+        return Err(AuthError::KeyDisabled);
     }
-    if key.expires_at.is_some_and(|t| t <= inner.platform.now_ms()) {
-        return Err(AuthError::KeyExpired.into());
+    if key.expires_at.is_some_and(|t| t <= now_ms) {
+        return Err(AuthError::KeyExpired);
     }
+    Ok(())
+}
+
+/// Finds and checks the caller's key.
+async fn authorize(inner: &Inner, headers: &http::HeaderMap) -> Result<VirtualKey, GatewayError> {
+    let key = lookup_key(inner, headers).await?;
+    check_key(&key, inner.platform.now_ms())?;
     Ok(key)
 }
 
@@ -208,8 +220,9 @@ async fn forward_chat(
     log: &mut LogRecord,
     model_for_cost: &mut Option<Model>,
 ) -> Result<Forwarded, GatewayError> {
-    let key = authorize(inner, request.headers()).await?;
+    let key = lookup_key(inner, request.headers()).await?;
     log.key_id = Some(key.id.clone());
+    check_key(&key, inner.platform.now_ms())?;
     let chat = parse_chat(request.body())?;
     log.model_requested = Some(chat.model.clone());
     log.stream = chat.stream;

@@ -1,0 +1,376 @@
+//! The whole gateway pipeline in-process: a real libSQL file, a scripted HTTP client standing in
+//! for the provider's cloud, and a manual clock, so time-dependent behaviour (key expiry, session
+//! expiry) and upstream failures are tested exactly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use gateway_core::{
+    Body, BoxFuture, ByteStream, Config, Deps, Gateway, Handled, HttpClient, Platform, Secret,
+    TransportError, async_trait,
+};
+use gateway_native::open_database;
+use serde_json::{Value, json};
+
+const T0: i64 = 1_800_000_000_000;
+
+struct ManualClock {
+    now: AtomicI64,
+    counter: AtomicU64,
+}
+
+impl Platform for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.now.load(Ordering::SeqCst)
+    }
+    fn random_bytes(&self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let n = self.counter.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::SeqCst).to_le_bytes();
+            chunk.copy_from_slice(&n[..chunk.len()]);
+        }
+    }
+    fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+}
+
+type Scripted = Result<(u16, Vec<(&'static str, &'static str)>, Vec<&'static str>), TransportError>;
+
+#[derive(Default)]
+struct ScriptedHttp {
+    answers: Mutex<VecDeque<Scripted>>,
+    seen: Mutex<Vec<http::Request<Bytes>>>,
+}
+
+#[async_trait]
+impl HttpClient for ScriptedHttp {
+    async fn send(
+        &self,
+        request: http::Request<Bytes>,
+        _timeout: Duration,
+    ) -> Result<http::Response<ByteStream>, TransportError> {
+        self.seen.lock().unwrap().push(request);
+        let (status, headers, chunks) =
+            self.answers.lock().unwrap().pop_front().expect("a scripted answer")?;
+        let body: ByteStream = Box::pin(futures::stream::iter(
+            chunks.into_iter().map(|c| Ok(Bytes::from_static(c.as_bytes()))),
+        ));
+        let mut response = http::Response::builder().status(status);
+        for (k, v) in headers {
+            response = response.header(k, v);
+        }
+        Ok(response.body(body).unwrap())
+    }
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    gateway: Gateway,
+    clock: Arc<ManualClock>,
+    http: Arc<ScriptedHttp>,
+    token: String,
+}
+
+struct Reply {
+    status: u16,
+    headers: http::HeaderMap,
+    json: Value,
+    background: Option<BoxFuture<'static, ()>>,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_database(dir.path().join("g.db").to_str().unwrap()).await.unwrap();
+        let clock = Arc::new(ManualClock { now: AtomicI64::new(T0), counter: AtomicU64::new(7) });
+        let http = Arc::new(ScriptedHttp::default());
+        let config =
+            Config { admin_password: Some(Secret::new("pipeline-pass")), ..Config::default() };
+        let deps = Deps { http: http.clone(), db, platform: clock.clone() };
+        let gateway = Gateway::start(config, deps).await.unwrap();
+        let mut h = Harness { _dir: dir, gateway, clock, http, token: String::new() };
+        let login = h
+            .call(
+                "POST",
+                "/api/auth/login",
+                None,
+                json!({"username":"admin","password":"pipeline-pass"}),
+            )
+            .await;
+        h.token = login.json["token"].as_str().unwrap().to_owned();
+        h
+    }
+
+    async fn handle(&self, method: &str, path: &str, auth: Option<&str>, body: Bytes) -> Handled {
+        let mut request = http::Request::builder().method(method).uri(path);
+        if let Some(auth) = auth {
+            request = request.header("authorization", format!("Bearer {auth}"));
+        }
+        self.gateway.handle(request.body(body).unwrap()).await
+    }
+
+    async fn call(&self, method: &str, path: &str, auth: Option<&str>, body: Value) -> Reply {
+        let bytes = if body.is_null() { Bytes::new() } else { Bytes::from(body.to_string()) };
+        let handled = self.handle(method, path, auth, bytes).await;
+        let (parts, body) = handled.response.into_parts();
+        let bytes = body.collect().await.unwrap();
+        Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            background: handled.background,
+        }
+    }
+
+    async fn admin(&self, method: &str, path: &str, body: Value) -> Value {
+        let token = self.token.clone();
+        let reply = self.call(method, path, Some(&token), body).await;
+        assert!(reply.status < 300, "{path}: {} {}", reply.status, reply.json);
+        reply.json
+    }
+
+    /// A provider (protocol as given), a model `m` on it, and a key for every model.
+    async fn setup(&self, protocol: &str) -> String {
+        let provider = self
+            .admin(
+                "POST",
+                "/api/admin/providers",
+                json!({"name": "up", "base_url": "http://up.test/v1",
+                    "protocol": protocol, "api_key": "sealed-secret"}),
+            )
+            .await;
+        self.admin(
+            "POST",
+            "/api/admin/models",
+            json!({"name": "m", "provider_id": provider["id"]}),
+        )
+        .await;
+        let key = self
+            .admin("POST", "/api/admin/keys", json!({"name": "k", "expires_at": T0 + 60_000}))
+            .await;
+        key["key"].as_str().unwrap().to_owned()
+    }
+
+    fn script(&self, answer: Scripted) {
+        self.http.answers.lock().unwrap().push_back(answer);
+    }
+
+    async fn latest_log(&self) -> Value {
+        let logs = self.admin("GET", "/api/admin/logs?limit=1", Value::Null).await;
+        logs["data"][0].clone()
+    }
+}
+
+fn chat_body(stream: bool) -> Value {
+    json!({"model": "m", "stream": stream, "messages": [{"role": "user", "content": "hi"}]})
+}
+
+#[tokio::test]
+async fn keys_expire_by_the_platform_clock() {
+    let h = Harness::new().await;
+    let key = h.setup("openai_chat").await;
+    h.script(Ok((200, vec![], vec![r#"{"choices":[],"usage":{"prompt_tokens":1}}"#])));
+    assert_eq!(
+        h.call("POST", "/v1/chat/completions", Some(&key), chat_body(false)).await.status,
+        200
+    );
+    h.clock.now.store(T0 + 60_000, Ordering::SeqCst);
+    let reply = h.call("POST", "/v1/chat/completions", Some(&key), chat_body(false)).await;
+    assert_eq!((reply.status, reply.json["error"]["code"].as_str()), (403, Some("key_expired")));
+}
+
+#[tokio::test]
+async fn admin_sessions_expire_after_twelve_hours() {
+    let h = Harness::new().await;
+    let token = h.token.clone();
+    assert_eq!(h.call("GET", "/api/auth/me", Some(&token), Value::Null).await.status, 200);
+    h.clock.now.store(T0 + 12 * 3600 * 1000 + 60_000, Ordering::SeqCst);
+    let reply = h.call("GET", "/api/auth/me", Some(&token), Value::Null).await;
+    assert_eq!((reply.status, reply.json["error"]["code"].as_str()), (401, Some("invalid_token")));
+}
+
+#[tokio::test]
+async fn transport_failures_map_to_gateway_statuses_and_are_logged() {
+    let h = Harness::new().await;
+    let key = h.setup("openai_chat").await;
+    let cases = [
+        (Err(TransportError::Timeout(60_000)), 504, "upstream_timeout"),
+        (Err(TransportError::Connect("refused".into())), 502, "upstream_connection_error"),
+        (Ok((401, vec![], vec![r#"{"error":{"message":"bad key"}}"#])), 502, "upstream_auth_error"),
+        (Ok((503, vec![], vec!["overloaded"])), 503, "upstream_error"),
+        (Ok((200, vec![], vec!["not json"])), 502, "upstream_invalid_response"),
+        (
+            Ok((400, vec![], vec![r#"{"error":{"message":"context too long"}}"#])),
+            400,
+            "upstream_rejected",
+        ),
+    ];
+    for (answer, status, code) in cases {
+        h.clock.now.fetch_add(1, Ordering::SeqCst); // newest-first order needs distinct times
+        h.script(answer);
+        let reply = h.call("POST", "/v1/chat/completions", Some(&key), chat_body(false)).await;
+        assert_eq!(
+            (reply.status, reply.json["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{}",
+            reply.json
+        );
+        reply.background.expect("failed requests of known keys are logged too").await;
+        let log = h.latest_log().await;
+        assert_eq!(
+            (log["status"].as_i64(), log["error_kind"].as_str()),
+            (Some(i64::from(status)), Some(code))
+        );
+    }
+    let seen = h.http.seen.lock().unwrap();
+    let first = &seen[0];
+    assert_eq!(first.uri(), "http://up.test/v1/chat/completions");
+    assert_eq!(first.headers()["authorization"], "Bearer sealed-secret");
+}
+
+#[tokio::test]
+async fn the_upstream_message_reaches_the_caller() {
+    let h = Harness::new().await;
+    let key = h.setup("openai_chat").await;
+    h.script(Ok((400, vec![], vec![r#"{"error":{"message":"context too long"}}"#])));
+    let reply = h.call("POST", "/v1/chat/completions", Some(&key), chat_body(false)).await;
+    assert_eq!(reply.json["error"]["message"], "context too long");
+    assert_eq!(reply.json["error"]["type"], "invalid_request_error");
+}
+
+#[tokio::test]
+async fn providers_of_other_protocols_answer_501_until_translation_lands() {
+    let h = Harness::new().await;
+    let key = h.setup("anthropic_messages").await;
+    let reply = h.call("POST", "/v1/chat/completions", Some(&key), chat_body(false)).await;
+    assert_eq!((reply.status, reply.json["error"]["code"].as_str()), (501, Some("unsupported")));
+    assert!(h.http.seen.lock().unwrap().is_empty(), "nothing was sent upstream");
+}
+
+#[tokio::test]
+async fn disabled_provider_hides_its_models() {
+    let h = Harness::new().await;
+    let key = h.setup("openai_chat").await;
+    let providers = h.admin("GET", "/api/admin/providers", Value::Null).await;
+    let id = providers["data"][0]["id"].as_str().unwrap();
+    h.admin("PATCH", &format!("/api/admin/providers/{id}"), json!({"enabled": false})).await;
+    let reply = h.call("POST", "/v1/chat/completions", Some(&key), chat_body(false)).await;
+    assert_eq!(
+        (reply.status, reply.json["error"]["code"].as_str()),
+        (404, Some("model_not_found"))
+    );
+    let models = h.call("GET", "/v1/models", Some(&key), Value::Null).await;
+    assert_eq!(models.json["data"], json!([]));
+}
+
+#[tokio::test]
+async fn a_client_leaving_mid_stream_is_logged_with_what_arrived() {
+    let h = Harness::new().await;
+    let key = h.setup("openai_chat").await;
+    h.script(Ok((
+        200,
+        vec![("content-type", "text/event-stream")],
+        vec![
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":null}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"},\"finish_reason\":null}]}\n\n",
+        ],
+    )));
+    let handled = h
+        .handle(
+            "POST",
+            "/v1/chat/completions",
+            Some(&key),
+            Bytes::from(chat_body(true).to_string()),
+        )
+        .await;
+    let background = handled.background.expect("streams log in the background");
+    let Body::Stream(mut stream) = handled.response.into_body() else { panic!("a stream") };
+    h.clock.now.fetch_add(25, Ordering::SeqCst);
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(first.starts_with(b"data: "));
+    drop(stream);
+    background.await;
+    let log = h.latest_log().await;
+    assert_eq!(log["error_kind"], "client_disconnected");
+    assert_eq!(log["stream"], true);
+    assert_eq!(log["ttft_ms"], 25);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_in_the_callers_shape() {
+    let h = Harness::new().await;
+    let (parts, body) = h.gateway.body_too_large("/v1/chat/completions", 10).into_parts();
+    let json: Value = serde_json::from_slice(&body.collect().await.unwrap()).unwrap();
+    assert_eq!(
+        (parts.status.as_u16(), json["error"]["code"].as_str()),
+        (413, Some("request_too_large"))
+    );
+    assert_eq!(json["error"]["type"], "invalid_request_error");
+    let (_, body) = h.gateway.body_too_large("/api/admin/models", 10).into_parts();
+    let json: Value = serde_json::from_slice(&body.collect().await.unwrap()).unwrap();
+    assert_eq!(json["error"]["code"], "request_too_large");
+    assert!(json["error"].get("type").is_none(), "admin shape");
+}
+
+#[tokio::test]
+async fn admin_validation_names_the_field() {
+    let h = Harness::new().await;
+    let token = h.token.clone();
+    let cases = [
+        (
+            "/api/admin/providers",
+            json!({"name": "p", "base_url": "http://x", "enabled": "yes"}),
+            "enabled",
+        ),
+        ("/api/admin/providers", json!({"base_url": "http://x"}), "name"),
+        (
+            "/api/admin/providers",
+            json!({"name": "p", "base_url": "http://x", "colour": 1}),
+            "colour",
+        ),
+        ("/api/admin/keys", json!({"name": "k", "key": "short"}), "key"),
+        (
+            "/api/admin/keys",
+            json!({"name": "k", "allowed_models": ["has space"]}),
+            "allowed_models",
+        ),
+        (
+            "/api/admin/models",
+            json!({"name": "m", "provider_id": "x", "context_window": -1}),
+            "provider_id",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let reply = h.call("POST", path, Some(&token), body.clone()).await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.json);
+        assert_eq!(reply.json["error"]["code"], "validation_error");
+        let got = reply.json["error"]["field"].as_str().unwrap_or("");
+        assert!(got.contains(field), "{body}: field {got:?}, want {field}");
+    }
+    let reply = h.call("DELETE", "/api/admin/providers/prv_nope", Some(&token), Value::Null).await;
+    assert_eq!((reply.status, reply.json["error"]["code"].as_str()), (404, Some("not_found")));
+    let reply = h.call("POST", "/api/admin/providers/prv_nope", Some(&token), json!({})).await;
+    assert_eq!(reply.status, 405);
+    let reply = h.call("GET", "/api/admin/nothing", Some(&token), Value::Null).await;
+    assert_eq!(reply.status, 404);
+    let reply = h.call("GET", "/api/nothing", None, Value::Null).await;
+    assert_eq!(reply.status, 404);
+}
+
+#[tokio::test]
+async fn every_response_has_a_request_id_and_keeps_a_sane_incoming_one() {
+    let h = Harness::new().await;
+    let reply = h.call("GET", "/healthz", None, Value::Null).await;
+    assert!(reply.headers["x-request-id"].to_str().unwrap().starts_with("req_"));
+    let request = http::Request::get("/healthz")
+        .header("x-request-id", "trace-123")
+        .body(Bytes::new())
+        .unwrap();
+    let handled = h.gateway.handle(request).await;
+    assert_eq!(handled.response.headers()["x-request-id"], "trace-123");
+}

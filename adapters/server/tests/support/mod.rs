@@ -1,0 +1,163 @@
+//! Test support: the real `llm-gateway` binary as a child process, and a mock OpenAI-compatible
+//! upstream on 127.0.0.1 (a stand-in for a provider's cloud, which cannot run here).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod mock;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A running gateway process; killed on drop.
+pub struct GatewayProcess {
+    child: Child,
+    pub base: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl GatewayProcess {
+    /// Starts the binary on a free port with `db` as its database and waits until it listens.
+    pub fn start(db: &Path, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_llm-gateway"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PORT", "0")
+            .env("HOST", "127.0.0.1")
+            .env("DATABASE_URL", db)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start llm-gateway");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let base = loop {
+            if let Some(addr) = log
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.split("listening on ").nth(1).map(|a| a.trim().to_owned()))
+            {
+                break addr;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("gateway exited with {status}: {:#?}", log.lock().unwrap());
+            }
+            assert!(Instant::now() < deadline, "gateway did not start: {:#?}", log.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Self { child, base, log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The admin password the gateway generated and logged on first start.
+    pub fn generated_password(&self) -> Option<String> {
+        self.log_lines().iter().find_map(|l| {
+            l.split("generated password ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_owned)
+        })
+    }
+
+    /// Sends SIGTERM and waits for a clean exit (pending log writes are flushed first).
+    pub fn stop(mut self) -> Vec<String> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "gateway exited with {status}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "gateway did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.log_lines()
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A reqwest client for the admin API with a session token.
+pub struct Admin {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: String,
+}
+
+impl Admin {
+    pub async fn login(base: &str, username: &str, password: &str) -> Self {
+        let http = reqwest::Client::new();
+        let response = http
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "login failed: {}", response.text().await.unwrap());
+        let body: Value = response.json().await.unwrap();
+        Self { http, base: base.to_owned(), token: body["token"].as_str().unwrap().to_owned() }
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request =
+            self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+}
+
+/// A temp dir holding the test's database file.
+pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data/gateway.db");
+    (dir, path)
+}
