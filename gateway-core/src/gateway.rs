@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::crypto::Sealer;
 use crate::error::{GatewayError, RequestError};
 use crate::io::{HttpClient, Platform, SqlExec};
+use crate::provider::Protocol;
 use crate::reply::{self, ErrorShape};
 use crate::store::{Store, StoreError};
 use crate::{admin, bootstrap, dispatch, ids};
@@ -133,7 +134,14 @@ impl Gateway {
     /// The response for a request whose body the host refused to read past `limit` bytes,
     /// rendered in the protocol the path speaks.
     pub fn body_too_large(&self, path: &str, limit: usize) -> http::Response<crate::body::Body> {
-        let shape = if path.starts_with("/api/") { ErrorShape::Admin } else { ErrorShape::OpenAi };
+        let data_path = path.strip_prefix("/v1").unwrap_or(path);
+        let shape = if path.starts_with("/api/") {
+            ErrorShape::Admin
+        } else if data_path.starts_with("/messages") {
+            ErrorShape::Anthropic
+        } else {
+            ErrorShape::OpenAi
+        };
         reply::error(shape, &RequestError::BodyTooLarge(limit).into())
     }
 
@@ -155,23 +163,36 @@ impl Gateway {
         }
         let data_path = path.strip_prefix("/v1").unwrap_or(&path);
         let method = request.method().clone();
-        match (data_path, method) {
-            ("/chat/completions", Method::POST) => {
-                dispatch::chat_completions(inner, ctx, request).await
+        let inbound = match data_path {
+            "/chat/completions" => Some(Protocol::OpenaiChat),
+            "/responses" => Some(Protocol::OpenaiResponses),
+            "/messages" => Some(Protocol::AnthropicMessages),
+            _ => None,
+        };
+        match (inbound, data_path, method) {
+            (Some(protocol), _, Method::POST) => {
+                dispatch::forward(inner, ctx, request, protocol).await
             }
-            ("/models", Method::GET) => dispatch::list_models(inner, request).await,
-            ("/chat/completions", _) | ("/models", _) => {
-                not_handled(ctx, RequestError::MethodNotAllowed)
+            (None, "/models", Method::GET) => dispatch::list_models(inner, request).await,
+            (Some(protocol), _, _) => {
+                not_handled(ctx, dispatch::error_shape(protocol), RequestError::MethodNotAllowed)
             }
-            _ => not_handled(ctx, RequestError::NotFound(format!("route {path}"))),
+            (None, "/models", _) => {
+                not_handled(ctx, ErrorShape::OpenAi, RequestError::MethodNotAllowed)
+            }
+            _ => not_handled(
+                ctx,
+                ErrorShape::OpenAi,
+                RequestError::NotFound(format!("route {path}")),
+            ),
         }
     }
 }
 
-fn not_handled(ctx: &Ctx, err: RequestError) -> Handled {
+fn not_handled(ctx: &Ctx, shape: ErrorShape, err: RequestError) -> Handled {
     let err = GatewayError::from(err);
     log_internal(ctx, &err);
-    Handled::now(reply::error(ErrorShape::OpenAi, &err))
+    Handled::now(reply::error(shape, &err))
 }
 
 /// Internal failures are logged with their details, which the caller never sees.

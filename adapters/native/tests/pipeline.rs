@@ -244,12 +244,35 @@ async fn the_upstream_message_reaches_the_caller() {
 }
 
 #[tokio::test]
-async fn providers_of_other_protocols_answer_501_until_translation_lands() {
+async fn chat_callers_reach_an_anthropic_upstream_through_translation() {
     let h = Harness::new().await;
     let key = h.setup("anthropic_messages").await;
-    let reply = h.call("POST", "/v1/chat/completions", Some(&key), chat_body(false)).await;
-    assert_eq!((reply.status, reply.json["error"]["code"].as_str()), (501, Some("unsupported")));
-    assert!(h.http.seen.lock().unwrap().is_empty(), "nothing was sent upstream");
+    h.script(Ok((
+        200,
+        vec![],
+        vec![r#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"Bonjour"}],"stop_reason":"end_turn","usage":{"input_tokens":9,"output_tokens":3,"cache_read_input_tokens":2}}"#],
+    )));
+    let body = json!({"model": "m", "max_tokens": 50, "messages": [
+        {"role": "system", "content": "be French"}, {"role": "user", "content": "hi"}]});
+    let reply = h.call("POST", "/v1/chat/completions", Some(&key), body).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(reply.json["object"], "chat.completion");
+    assert_eq!(reply.json["choices"][0]["message"]["content"], "Bonjour");
+    assert_eq!(reply.json["choices"][0]["finish_reason"], "stop");
+    assert_eq!(reply.json["usage"]["prompt_tokens"], 11, "cached input counts as input");
+    assert_eq!(reply.json["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
+    let seen = h.http.seen.lock().unwrap();
+    let sent = &seen[0];
+    assert_eq!(sent.uri(), "http://up.test/v1/messages");
+    assert_eq!(sent.headers()["x-api-key"], "sealed-secret");
+    assert_eq!(sent.headers()["anthropic-version"], "2023-06-01");
+    let upstream: Value = serde_json::from_slice(sent.body()).unwrap();
+    assert_eq!(upstream["system"], "be French");
+    assert_eq!(upstream["max_tokens"], 50);
+    assert_eq!(
+        upstream["messages"],
+        json!([{"role": "user", "content": [{"type": "text", "text": "hi"}]}])
+    );
 }
 
 #[tokio::test]

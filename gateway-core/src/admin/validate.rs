@@ -7,20 +7,10 @@ use serde::{Deserialize, Deserializer};
 
 use crate::error::RequestError;
 
-/// Parses a JSON body; on failure the error names the field (`extra_headers.x`, `enabled`…).
+/// Parses a JSON body (empty means `{}`); on failure the error names the field.
 pub fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RequestError> {
     let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { bytes };
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            RequestError::InvalidJson(inner.to_string())
-        } else {
-            let field = if path == "." { "body".to_owned() } else { path };
-            RequestError::field(field, inner.to_string())
-        }
-    })
+    crate::json::parse(bytes)
 }
 
 /// For `Option<Option<T>>` fields: absent → `None`, `null` → `Some(None)`, value → `Some(Some(v))`.

@@ -1,7 +1,7 @@
-//! The data plane: authorize the virtual key, resolve the model, forward to the provider, relay the
-//! answer, and hand the request-log write to the host as background work.
+//! The data plane: authorize the virtual key, resolve the model, forward to the provider in its
+//! own protocol (translating through the canonical model when it differs from the caller's),
+//! relay the answer, and hand the request-log write to the host as background work.
 
-pub mod relay;
 pub mod upstream;
 pub mod usage;
 
@@ -10,24 +10,42 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
-use self::relay::relay_openai_chat;
 use self::upstream::{Outbound, UpstreamError, build_request, read_body};
-use self::usage::{OpenAiUsage, Usage};
+use self::usage::Usage;
 use crate::auth::{AuthError, vkey};
 use crate::body::{Body, Handled};
+use crate::codec::glue::{self, Plan};
+use crate::codec::{self, EncodeOptions};
 use crate::error::{GatewayError, RequestError};
 use crate::gateway::{Ctx, Inner, log_internal};
+use crate::ids;
 use crate::maybe_send::boxed;
-use crate::provider::Protocol;
+use crate::provider::{Protocol, Provider};
 use crate::reply::{self, ErrorShape};
 use crate::store::Store;
 use crate::store::keys::VirtualKey;
 use crate::store::logs::LogRecord;
 use crate::store::models::Model;
-use crate::{ids, provider::Provider};
 
 /// Largest non-streaming upstream body the gateway will hold.
 const MAX_UPSTREAM_BODY: usize = 64 << 20;
+
+/// The error shape a caller of `protocol` understands.
+pub fn error_shape(protocol: Protocol) -> ErrorShape {
+    match protocol {
+        Protocol::AnthropicMessages => ErrorShape::Anthropic,
+        _ => ErrorShape::OpenAi,
+    }
+}
+
+fn endpoint(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::OpenaiChat => "/v1/chat/completions",
+        Protocol::OpenaiResponses => "/v1/responses",
+        Protocol::AnthropicMessages => "/v1/messages",
+        Protocol::Gemini => "/v1beta/models",
+    }
+}
 
 /// Finds the caller's virtual key (401 when missing or unknown).
 async fn lookup_key(inner: &Inner, headers: &http::HeaderMap) -> Result<VirtualKey, GatewayError> {
@@ -48,17 +66,11 @@ fn check_key(key: &VirtualKey, now_ms: i64) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// Finds and checks the caller's key.
-async fn authorize(inner: &Inner, headers: &http::HeaderMap) -> Result<VirtualKey, GatewayError> {
-    let key = lookup_key(inner, headers).await?;
-    check_key(&key, inner.platform.now_ms())?;
-    Ok(key)
-}
-
 /// `GET /v1/models`: the models this key may use, in OpenAI's list shape.
 pub(crate) async fn list_models(inner: &Inner, request: http::Request<Bytes>) -> Handled {
     let result = async {
-        let key = authorize(inner, request.headers()).await?;
+        let key = lookup_key(inner, request.headers()).await?;
+        check_key(&key, inner.platform.now_ms())?;
         let models = inner.store.list_servable_models().await?;
         let data: Vec<_> = models
             .into_iter()
@@ -79,15 +91,16 @@ pub(crate) async fn list_models(inner: &Inner, request: http::Request<Bytes>) ->
     })
 }
 
-/// The parts of a chat request the gateway reads; every other field is kept as raw JSON.
-struct ChatRequest {
+/// A request body read only at the top level; every field stays raw JSON so the same-protocol
+/// path forwards it untouched.
+struct RawRequest {
     fields: BTreeMap<String, Box<RawValue>>,
     model: String,
     stream: bool,
     include_usage: bool,
 }
 
-fn parse_chat(body: &[u8]) -> Result<ChatRequest, RequestError> {
+fn peek(body: &[u8]) -> Result<RawRequest, RequestError> {
     let fields: BTreeMap<String, Box<RawValue>> =
         serde_json::from_slice(body).map_err(|e| RequestError::InvalidJson(e.to_string()))?;
     let model = match fields.get("model").map(|v| serde_json::from_str::<String>(v.get())) {
@@ -105,65 +118,59 @@ fn parse_chat(body: &[u8]) -> Result<ChatRequest, RequestError> {
         .and_then(|v| serde_json::from_str::<serde_json::Value>(v.get()).ok())
         .and_then(|v| v.get("include_usage").and_then(|b| b.as_bool()))
         .unwrap_or(false);
-    if !fields.contains_key("messages") {
-        return Err(RequestError::field("messages", "`messages` is required"));
-    }
-    Ok(ChatRequest { fields, model, stream, include_usage })
+    Ok(RawRequest { fields, model, stream, include_usage })
 }
 
-/// The request as the upstream gets it: same JSON, the upstream's model id, and usage asked for
-/// in streams (the gateway needs it for the log; the relay hides it again if the caller did not ask).
-fn upstream_body(mut chat: ChatRequest, upstream_model: &str) -> Result<Bytes, RequestError> {
-    let model = serde_json::value::to_raw_value(upstream_model)
-        .map_err(|e| RequestError::InvalidJson(e.to_string()))?;
-    chat.fields.insert("model".into(), model);
-    if chat.stream && !chat.include_usage {
-        let mut options: serde_json::Map<String, serde_json::Value> = chat
+/// The caller's JSON as the upstream of the same protocol gets it: the upstream's model id and,
+/// for chat streams, usage asked for (the relay hides it again if the caller did not ask).
+fn passthrough_body(
+    mut raw: RawRequest,
+    protocol: Protocol,
+    upstream_model: &str,
+) -> Result<Bytes, RequestError> {
+    let to_raw = |v: &serde_json::Value| {
+        serde_json::value::to_raw_value(v).map_err(|e| RequestError::InvalidJson(e.to_string()))
+    };
+    raw.fields.insert("model".into(), to_raw(&upstream_model.into())?);
+    if protocol == Protocol::OpenaiChat && raw.stream && !raw.include_usage {
+        let mut options: serde_json::Map<String, serde_json::Value> = raw
             .fields
             .get("stream_options")
             .and_then(|v| serde_json::from_str(v.get()).ok())
             .unwrap_or_default();
         options.insert("include_usage".into(), true.into());
-        let raw = serde_json::value::to_raw_value(&options)
-            .map_err(|e| RequestError::InvalidJson(e.to_string()))?;
-        chat.fields.insert("stream_options".into(), raw);
+        raw.fields.insert("stream_options".into(), to_raw(&options.into())?);
     }
-    serde_json::to_vec(&chat.fields)
+    serde_json::to_vec(&raw.fields)
         .map(Bytes::from)
         .map_err(|e| RequestError::InvalidJson(e.to_string()))
 }
 
 /// What a successful forward produced.
 enum Forwarded {
-    Full {
-        body: Bytes,
-        usage: Usage,
-    },
-    /// `caller_wants_usage`: the caller asked for the usage chunk itself, so the relay keeps it.
-    Stream {
-        body: crate::io::ByteStream,
-        caller_wants_usage: bool,
-    },
+    Full { body: Bytes, usage: Usage },
+    Stream { body: crate::io::ByteStream, plan: Plan },
 }
 
-/// `POST /v1/chat/completions`.
-pub(crate) async fn chat_completions(
+/// `POST /v1/chat/completions`, `/v1/responses`, `/v1/messages`.
+pub(crate) async fn forward(
     inner: &Inner,
     ctx: &Ctx,
     request: http::Request<Bytes>,
+    inbound: Protocol,
 ) -> Handled {
     let mut log = LogRecord {
         id: ids::new_id(inner.platform.as_ref(), "log"),
         created_at: ctx.started_ms,
         request_id: ctx.request_id.clone(),
-        endpoint: "/v1/chat/completions".into(),
-        protocol_in: Some(Protocol::OpenaiChat.as_str().into()),
+        endpoint: endpoint(inbound).into(),
+        protocol_in: Some(inbound.as_str().into()),
         client_ip: ctx.client_ip.clone(),
         user_agent: ctx.user_agent.clone(),
         ..Default::default()
     };
     let mut model_for_cost = None;
-    let result = forward_chat(inner, request, &mut log, &mut model_for_cost).await;
+    let result = forward_inner(inner, request, inbound, &mut log, &mut model_for_cost).await;
     let store = inner.store.clone();
     match result {
         Ok(Forwarded::Full { body, usage }) => {
@@ -174,22 +181,19 @@ pub(crate) async fn chat_completions(
                 model_for_cost.as_ref(),
             );
             log.status = 200;
-            let background = log.key_id.is_some().then(|| boxed(write_log(store, log)));
-            Handled { response: reply::raw_json(http::StatusCode::OK, body), background }
+            Handled {
+                response: reply::raw_json(http::StatusCode::OK, body),
+                background: Some(boxed(write_log(store, log))),
+            }
         }
-        Ok(Forwarded::Stream { body, caller_wants_usage }) => {
-            let (stream, summary) = relay_openai_chat(
-                body,
-                inner.platform.clone(),
-                ctx.started_ms,
-                !caller_wants_usage,
-            );
+        Ok(Forwarded::Stream { body, plan }) => {
+            let (stream, summary) = glue::relay(body, plan, inner.platform.clone(), ctx.started_ms);
             log.status = 200;
             let started = ctx.started_ms;
             let background = boxed(async move {
                 let summary = summary.await.unwrap_or_default();
                 log.ttft_ms = summary.ttft_ms;
-                log.error_kind = summary.error_kind.map(str::to_owned);
+                log.error_kind = summary.error_kind;
                 if summary.client_gone && log.error_kind.is_none() {
                     log.error_kind = Some("client_disconnected".into());
                 }
@@ -209,47 +213,54 @@ pub(crate) async fn chat_completions(
             log.error_kind = Some(err.kind().into());
             log.latency_ms = inner.platform.now_ms() - ctx.started_ms;
             let background = log.key_id.is_some().then(|| boxed(write_log(store, log)));
-            Handled { response: reply::error(ErrorShape::OpenAi, &err), background }
+            Handled { response: reply::error(error_shape(inbound), &err), background }
         }
     }
 }
 
-async fn forward_chat(
+async fn forward_inner(
     inner: &Inner,
     request: http::Request<Bytes>,
+    inbound: Protocol,
     log: &mut LogRecord,
     model_for_cost: &mut Option<Model>,
 ) -> Result<Forwarded, GatewayError> {
     let key = lookup_key(inner, request.headers()).await?;
     log.key_id = Some(key.id.clone());
     check_key(&key, inner.platform.now_ms())?;
-    let chat = parse_chat(request.body())?;
-    log.model_requested = Some(chat.model.clone());
-    log.stream = chat.stream;
-    if !key.allows(&chat.model) {
-        return Err(AuthError::ModelNotAllowed(chat.model).into());
+    let raw = peek(request.body())?;
+    log.model_requested = Some(raw.model.clone());
+    log.stream = raw.stream;
+    if !key.allows(&raw.model) {
+        return Err(AuthError::ModelNotAllowed(raw.model).into());
     }
-    let (model, provider) = resolve(&inner.store, &chat.model).await?;
+    let (model, provider) = resolve(&inner.store, &raw.model).await?;
     log.model_served = Some(model.upstream_model.clone());
     log.provider_id = Some(provider.id.clone());
-    log.attempts = 1;
-    if provider.protocol != Protocol::OpenaiChat {
-        return Err(RequestError::Unsupported(format!(
-            "provider `{}` speaks {}; translation between protocols is not available yet",
-            provider.name,
-            provider.protocol.as_str()
-        ))
-        .into());
-    }
     log.protocol_out = Some(provider.protocol.as_str().into());
+    log.attempts = 1;
+    let upstream = provider.protocol;
+    let passthrough = upstream == inbound;
+    let (stream, include_usage) = (raw.stream, raw.include_usage);
+    let body = if passthrough {
+        passthrough_body(raw, upstream, &model.upstream_model)?
+    } else {
+        let mut canonical = codec::decode_request(inbound, request.body())?;
+        canonical.stream = stream;
+        let options = EncodeOptions {
+            default_max_tokens: model
+                .max_output_tokens
+                .and_then(|m| u32::try_from(m).ok())
+                .unwrap_or(0),
+        };
+        codec::encode_request(upstream, &canonical, &model.upstream_model, &options)?
+    };
     let credential =
         provider.credentials_enc.as_deref().map(|c| inner.sealer.open(c)).transpose()?;
-    let (stream, caller_wants_usage) = (chat.stream, chat.include_usage);
-    let body = upstream_body(chat, &model.upstream_model)?;
     let outbound = build_request(Outbound {
         provider: &provider,
         credential: credential.as_deref(),
-        path: "/chat/completions",
+        path: &codec::upstream_path(upstream, &model.upstream_model, stream),
         body,
         stream,
     })?;
@@ -263,20 +274,29 @@ async fn forward_chat(
         );
     }
     if stream {
-        return Ok(Forwarded::Stream { body, caller_wants_usage });
+        let plan = Plan { upstream, client: inbound, passthrough, include_usage };
+        return Ok(Forwarded::Stream { body, plan });
     }
     let bytes = read_body(body, MAX_UPSTREAM_BODY).await?;
-    let usage = serde_json::from_slice::<UsageEnvelope>(&bytes)
-        .map_err(|e| UpstreamError::InvalidResponse(format!("not a JSON object: {e}")))?
-        .usage
-        .map(Usage::from)
-        .unwrap_or_default();
-    Ok(Forwarded::Full { body: bytes, usage })
-}
-
-#[derive(serde::Deserialize)]
-struct UsageEnvelope {
-    usage: Option<OpenAiUsage>,
+    let decoded = codec::decode_response(upstream, &bytes);
+    if passthrough {
+        // The caller gets the upstream's bytes as they are (if they are JSON at all); usage is
+        // read on the side.
+        let usage = match decoded {
+            Ok(r) => r.usage,
+            Err(e) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() => {
+                return Err(e.into());
+            }
+            Err(_) => Usage::default(),
+        };
+        return Ok(Forwarded::Full { body: bytes, usage });
+    }
+    let mut response = decoded?;
+    if response.created == 0 {
+        response.created = inner.platform.now_ms() / 1000;
+    }
+    let usage = response.usage;
+    Ok(Forwarded::Full { body: codec::encode_response(inbound, &response), usage })
 }
 
 /// The model a caller named, with its provider; both must exist and be enabled.

@@ -1,7 +1,5 @@
 //! Token usage as upstreams report it, and what it costs at a model's prices.
 
-use serde::Deserialize;
-
 use crate::store::models::Model;
 
 /// Tokens of one request. `None` where the upstream did not say.
@@ -11,36 +9,6 @@ pub struct Usage {
     pub output: Option<i64>,
     pub cached: Option<i64>,
     pub reasoning: Option<i64>,
-}
-
-/// OpenAI Chat Completions `usage`.
-#[derive(Debug, Deserialize)]
-pub struct OpenAiUsage {
-    prompt_tokens: Option<i64>,
-    completion_tokens: Option<i64>,
-    prompt_tokens_details: Option<PromptDetails>,
-    completion_tokens_details: Option<CompletionDetails>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PromptDetails {
-    cached_tokens: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CompletionDetails {
-    reasoning_tokens: Option<i64>,
-}
-
-impl From<OpenAiUsage> for Usage {
-    fn from(u: OpenAiUsage) -> Self {
-        Usage {
-            input: u.prompt_tokens,
-            output: u.completion_tokens,
-            cached: u.prompt_tokens_details.and_then(|d| d.cached_tokens),
-            reasoning: u.completion_tokens_details.and_then(|d| d.reasoning_tokens),
-        }
-    }
 }
 
 impl Usage {
@@ -88,20 +56,6 @@ mod tests {
             created_at: 0,
             updated_at: 0,
         }
-    }
-
-    #[test]
-    fn parses_openai_usage_with_details() {
-        let u: OpenAiUsage = serde_json::from_str(
-            r#"{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,
-                "prompt_tokens_details":{"cached_tokens":4},
-                "completion_tokens_details":{"reasoning_tokens":2}}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            Usage::from(u),
-            Usage { input: Some(10), output: Some(5), cached: Some(4), reasoning: Some(2) }
-        );
     }
 
     #[test]

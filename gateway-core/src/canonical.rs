@@ -1,0 +1,254 @@
+//! The canonical model every wire protocol decodes into and encodes from (hub and spoke): a
+//! request, a response, and the stream event vocabulary. It is at least as rich as the richest
+//! protocol the gateway speaks, so a trip through it loses only what a codec drops on purpose
+//! (each codec's module doc lists what it maps, approximates and drops).
+
+use serde_json::Value;
+
+/// Who said a message. Tool results travel inside user messages (as Anthropic and Gemini do);
+/// OpenAI's `tool` role is decoded into that and encoded back out of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// Where an image comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageSource {
+    Url(String),
+    Base64 { media_type: String, data: String },
+}
+
+/// One ordered piece of a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Text(String),
+    Image(ImageSource),
+    /// The model asks for a tool; `arguments` is JSON text (as streamed, possibly `{}`).
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: String,
+    },
+    /// The answer to a tool call, referring to its id.
+    ToolResult {
+        call_id: String,
+        content: Vec<Block>,
+        is_error: bool,
+    },
+    /// Reasoning shown by the model; `signature` is Anthropic's integrity token when known.
+    Thinking {
+        text: String,
+        signature: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<Block>,
+}
+
+/// A function the model may call; `parameters` is a JSON Schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub description: Option<String>,
+    pub parameters: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolChoice {
+    Auto,
+    None,
+    /// Must call some tool.
+    Required,
+    /// Must call this tool.
+    Tool(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema { name: String, schema: Value, strict: Option<bool> },
+}
+
+/// Reasoning controls: an effort level (OpenAI) and/or a token budget (Anthropic, Gemini).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reasoning {
+    pub effort: Option<String>,
+    pub budget_tokens: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Request {
+    /// The model name the caller asked for (replaced by the upstream id when encoding).
+    pub model: String,
+    /// System and developer instructions, in order.
+    pub system: Vec<String>,
+    pub messages: Vec<Message>,
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    pub parallel_tool_calls: Option<bool>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub stop: Vec<String>,
+    pub response_format: Option<ResponseFormat>,
+    pub reasoning: Option<Reasoning>,
+    pub stream: bool,
+    /// OpenAI chat callers that asked for the final usage chunk.
+    pub include_usage: bool,
+    /// End-user id for abuse tracking (`user` / `metadata.user_id`).
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ToolCalls,
+    ContentFilter,
+    /// Anthropic's stop on a stop sequence; other protocols call it `stop`.
+    StopSequence,
+    Other(String),
+}
+
+pub use crate::dispatch::usage::Usage;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub id: String,
+    pub model: String,
+    /// Unix seconds; 0 when the upstream did not say (the dispatcher fills it in).
+    pub created: i64,
+    pub content: Vec<Block>,
+    pub finish: FinishReason,
+    pub usage: Usage,
+}
+
+/// What kind of block a stream is opening.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BlockKind {
+    Text,
+    Thinking,
+    ToolCall { id: String, name: String },
+}
+
+/// The canonical stream vocabulary. Block indices count every block of the response from 0, in
+/// order; a block is started, receives deltas of its own kind, and is stopped before the next starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Start {
+        id: String,
+        model: String,
+        created: i64,
+    },
+    BlockStart {
+        index: usize,
+        kind: BlockKind,
+    },
+    TextDelta {
+        index: usize,
+        text: String,
+    },
+    ThinkingDelta {
+        index: usize,
+        text: String,
+    },
+    SignatureDelta {
+        index: usize,
+        signature: String,
+    },
+    ToolArgsDelta {
+        index: usize,
+        json: String,
+    },
+    BlockStop {
+        index: usize,
+    },
+    /// Usage so far; later values replace earlier ones field by field.
+    Usage(Usage),
+    Finish(FinishReason),
+    /// The upstream reported an error inside the stream.
+    Error {
+        kind: String,
+        message: String,
+    },
+}
+
+impl Usage {
+    /// Takes every field `newer` knows, keeping the rest.
+    pub fn merge(&mut self, newer: Usage) {
+        self.input = newer.input.or(self.input);
+        self.output = newer.output.or(self.output);
+        self.cached = newer.cached.or(self.cached);
+        self.reasoning = newer.reasoning.or(self.reasoning);
+    }
+}
+
+impl Request {
+    /// The text of the system prompt, parts joined by blank lines.
+    pub fn system_text(&self) -> Option<String> {
+        (!self.system.is_empty()).then(|| self.system.join("\n\n"))
+    }
+
+    /// The tool name of a call id, searching the history (Gemini answers tools by name).
+    pub fn tool_name(&self, call_id: &str) -> Option<&str> {
+        self.messages.iter().flat_map(|m| &m.content).find_map(|b| match b {
+            Block::ToolCall { id, name, .. } if id == call_id => Some(name.as_str()),
+            _ => None,
+        })
+    }
+}
+
+/// Splits a `data:` URL into media type and base64 payload.
+pub fn parse_data_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("data:")?;
+    let (meta, data) = rest.split_once(',')?;
+    let media_type = meta.strip_suffix(";base64")?;
+    Some((media_type.to_owned(), data.to_owned()))
+}
+
+impl ImageSource {
+    /// From a URL that may be a `data:` URL.
+    pub fn from_url(url: &str) -> Self {
+        match parse_data_url(url) {
+            Some((media_type, data)) => ImageSource::Base64 { media_type, data },
+            None => ImageSource::Url(url.to_owned()),
+        }
+    }
+
+    /// As a URL, turning inline data into a `data:` URL.
+    pub fn to_url(&self) -> String {
+        match self {
+            ImageSource::Url(u) => u.clone(),
+            ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
+        }
+    }
+}
+
+/// Tool-call arguments as a JSON object (what Anthropic and Gemini want); invalid or empty JSON
+/// becomes `{}` rather than failing the whole request.
+pub fn arguments_object(arguments: &str) -> Value {
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => Value::Object(Default::default()),
+    }
+}
+
+/// The text of tool-result content (for protocols whose tool results are plain strings).
+pub fn blocks_text(blocks: &[Block]) -> String {
+    let mut out = String::new();
+    for b in blocks {
+        if let Block::Text(t) = b {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(t);
+        }
+    }
+    out
+}

@@ -1,0 +1,29 @@
+//! Anthropic Messages (`/messages`).
+//!
+//! | canonical | Messages | |
+//! |---|---|---|
+//! | `system` | `system` (string or text blocks) | mapped (parts joined by blank lines) |
+//! | text, image | `text`, `image` (`base64` or `url` source) | mapped; empty text blocks are never sent |
+//! | tool call | `tool_use` (`input` object) | mapped; arguments that are not a JSON object become `{}` |
+//! | tool result | `tool_result` (`content` string or blocks, `is_error`) | mapped |
+//! | thinking | `thinking` with `signature` | mapped; thinking without a signature (from another protocol) is dropped from requests, since Anthropic rejects it |
+//! | tools, tool choice | `tools[].input_schema`; `tool_choice` `auto`/`any`/`tool`/`none` | mapped |
+//! | parallel tool calls | `tool_choice.disable_parallel_tool_use` | mapped |
+//! | max tokens | `max_tokens` (required) | mapped; the model's max output or 4096 when the caller gave none |
+//! | stop | `stop_sequences` | mapped |
+//! | temperature, top_p | same | mapped |
+//! | reasoning | `thinking: {type: enabled, budget_tokens}` | budget mapped; an effort alone becomes a budget (low 1024, medium 4096, high 16384) |
+//! | response format | — | dropped (no equivalent in the stable API) |
+//! | user | `metadata.user_id` | mapped |
+//! | usage | `input_tokens` + `cache_read_input_tokens` + `cache_creation_input_tokens`, `output_tokens` | canonical input counts cached tokens too (as OpenAI does); re-split when encoding |
+//! | finish | `stop_reason` `end_turn`/`max_tokens`/`stop_sequence`/`tool_use`/`refusal` | mapped |
+//! | — | `top_k`, server tools, documents, `cache_control`, redacted thinking | dropped when translating (kept on the same-protocol path) |
+
+mod request;
+mod response;
+mod stream;
+mod wire;
+
+pub use request::{decode_request, encode_request};
+pub use response::{decode_response, encode_response};
+pub use stream::{MessagesStreamDecoder, MessagesStreamEncoder};

@@ -1,0 +1,218 @@
+//! Messages requests ⇄ canonical.
+
+use serde_json::{Map, Value, json};
+
+use super::wire::{ImageSource as WireImage, MessagesRequest, TextOrBlocks, WireBlock};
+use crate::canonical::{
+    Block, ImageSource, Message, Reasoning, Request, Role, Tool, ToolChoice, arguments_object,
+};
+use crate::codec::EncodeOptions;
+use crate::error::RequestError;
+
+pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
+    let wire: MessagesRequest = crate::json::parse(body)?;
+    let mut request = Request {
+        model: wire.model,
+        max_tokens: wire.max_tokens,
+        temperature: wire.temperature,
+        top_p: wire.top_p,
+        stop: wire.stop_sequences,
+        stream: wire.stream.unwrap_or(false),
+        user: wire.metadata.and_then(|m| m.user_id),
+        reasoning: wire
+            .thinking
+            .filter(|t| t.kind == "enabled")
+            .map(|t| Reasoning { effort: None, budget_tokens: t.budget_tokens }),
+        system: match wire.system {
+            None => vec![],
+            Some(TextOrBlocks::Text(t)) => vec![t],
+            Some(TextOrBlocks::Blocks(blocks)) => blocks
+                .into_iter()
+                .filter_map(|b| if let WireBlock::Text { text } = b { Some(text) } else { None })
+                .collect(),
+        },
+        tools: wire
+            .tools
+            .into_iter()
+            .map(|t| Tool {
+                name: t.name,
+                description: t.description,
+                parameters: t.input_schema.unwrap_or_else(|| json!({"type": "object"})),
+            })
+            .collect(),
+        ..Request::default()
+    };
+    if let Some(choice) = wire.tool_choice {
+        request.parallel_tool_calls = choice.disable_parallel_tool_use.map(|d| !d);
+        request.tool_choice = Some(match (choice.kind.as_str(), choice.name) {
+            ("auto", _) => ToolChoice::Auto,
+            ("any", _) => ToolChoice::Required,
+            ("none", _) => ToolChoice::None,
+            ("tool", Some(name)) => ToolChoice::Tool(name),
+            _ => return Err(RequestError::field("tool_choice", "unknown tool_choice")),
+        });
+    }
+    for (i, m) in wire.messages.into_iter().enumerate() {
+        let role = match m.role.as_str() {
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            other => {
+                return Err(RequestError::field(
+                    format!("messages[{i}].role"),
+                    format!("unknown role {other:?}"),
+                ));
+            }
+        };
+        request.messages.push(Message { role, content: decode_content(m.content) });
+    }
+    Ok(request)
+}
+
+pub(super) fn decode_block(b: WireBlock) -> Option<Block> {
+    Some(match b {
+        WireBlock::Text { text } => Block::Text(text),
+        WireBlock::Image { source: WireImage::Base64 { media_type, data } } => {
+            Block::Image(ImageSource::Base64 { media_type, data })
+        }
+        WireBlock::Image { source: WireImage::Url { url } } => Block::Image(ImageSource::Url(url)),
+        WireBlock::ToolUse { id, name, input } => {
+            let arguments = if input.is_null() { "{}".to_owned() } else { input.to_string() };
+            Block::ToolCall { id, name, arguments }
+        }
+        WireBlock::ToolResult { tool_use_id, content, is_error } => Block::ToolResult {
+            call_id: tool_use_id,
+            content: content.map(decode_content).unwrap_or_default(),
+            is_error,
+        },
+        WireBlock::Thinking { thinking, signature } => {
+            Block::Thinking { text: thinking, signature }
+        }
+        WireBlock::Image { source: WireImage::Other } | WireBlock::Other => return None,
+    })
+}
+
+fn decode_content(content: TextOrBlocks) -> Vec<Block> {
+    match content {
+        TextOrBlocks::Text(t) => vec![Block::Text(t)],
+        TextOrBlocks::Blocks(blocks) => blocks.into_iter().filter_map(decode_block).collect(),
+    }
+}
+
+fn image_json(src: &ImageSource) -> Value {
+    match src {
+        ImageSource::Url(url) => json!({"type": "image", "source": {"type": "url", "url": url}}),
+        ImageSource::Base64 { media_type, data } => {
+            json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}})
+        }
+    }
+}
+
+/// A block in Messages shape, or `None` for what Anthropic would reject.
+pub(super) fn encode_block(b: &Block) -> Option<Value> {
+    Some(match b {
+        Block::Text(t) if t.is_empty() => return None,
+        Block::Text(t) => json!({"type": "text", "text": t}),
+        Block::Image(src) => image_json(src),
+        Block::ToolCall { id, name, arguments } => {
+            json!({"type": "tool_use", "id": id, "name": name, "input": arguments_object(arguments)})
+        }
+        Block::ToolResult { call_id, content, is_error } => {
+            let inner: Vec<Value> = content.iter().filter_map(encode_block).collect();
+            let mut v = json!({"type": "tool_result", "tool_use_id": call_id, "content": inner});
+            if *is_error {
+                v["is_error"] = true.into();
+            }
+            v
+        }
+        Block::Thinking { text, signature: Some(sig) } => {
+            json!({"type": "thinking", "thinking": text, "signature": sig})
+        }
+        Block::Thinking { signature: None, .. } => return None,
+    })
+}
+
+fn budget(reasoning: &Reasoning) -> Option<u32> {
+    reasoning.budget_tokens.or_else(|| match reasoning.effort.as_deref()? {
+        "minimal" | "low" => Some(1024),
+        "medium" => Some(4096),
+        "high" => Some(16384),
+        _ => None,
+    })
+}
+
+pub fn encode_request(
+    request: &Request,
+    model: &str,
+    options: &EncodeOptions,
+) -> Result<Value, RequestError> {
+    let mut messages: Vec<Value> = Vec::new();
+    for m in &request.messages {
+        let role = if m.role == Role::User { "user" } else { "assistant" };
+        let mut content: Vec<Value> = m.content.iter().filter_map(encode_block).collect();
+        // Tool results must come first in their user turn.
+        content.sort_by_key(|b| b["type"] != "tool_result");
+        if content.is_empty() {
+            continue;
+        }
+        match messages.last_mut() {
+            Some(last) if last["role"] == role => {
+                if let Some(list) = last["content"].as_array_mut() {
+                    list.extend(content);
+                }
+            }
+            _ => messages.push(json!({"role": role, "content": content})),
+        }
+    }
+    let default_max =
+        if options.default_max_tokens == 0 { 4096 } else { options.default_max_tokens };
+    let mut body = Map::new();
+    body.insert("model".into(), model.into());
+    body.insert("max_tokens".into(), request.max_tokens.unwrap_or(default_max).into());
+    body.insert("messages".into(), messages.into());
+    if let Some(system) = request.system_text() {
+        body.insert("system".into(), system.into());
+    }
+    if !request.tools.is_empty() {
+        let tools: Vec<Value> = request
+            .tools
+            .iter()
+            .map(|t| {
+                let mut v = json!({"name": t.name, "input_schema": t.parameters});
+                if let Some(d) = &t.description {
+                    v["description"] = d.clone().into();
+                }
+                v
+            })
+            .collect();
+        body.insert("tools".into(), tools.into());
+        let mut choice = match &request.tool_choice {
+            None | Some(ToolChoice::Auto) => json!({"type": "auto"}),
+            Some(ToolChoice::None) => json!({"type": "none"}),
+            Some(ToolChoice::Required) => json!({"type": "any"}),
+            Some(ToolChoice::Tool(name)) => json!({"type": "tool", "name": name}),
+        };
+        if request.parallel_tool_calls == Some(false) && choice["type"] != "none" {
+            choice["disable_parallel_tool_use"] = true.into();
+        }
+        body.insert("tool_choice".into(), choice);
+    }
+    if !request.stop.is_empty() {
+        body.insert("stop_sequences".into(), request.stop.clone().into());
+    }
+    if let Some(t) = request.temperature {
+        body.insert("temperature".into(), t.into());
+    }
+    if let Some(p) = request.top_p {
+        body.insert("top_p".into(), p.into());
+    }
+    if let Some(budget) = request.reasoning.as_ref().and_then(budget) {
+        body.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": budget}));
+    }
+    if let Some(user) = &request.user {
+        body.insert("metadata".into(), json!({"user_id": user}));
+    }
+    if request.stream {
+        body.insert("stream".into(), true.into());
+    }
+    Ok(Value::Object(body))
+}

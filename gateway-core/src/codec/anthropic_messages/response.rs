@@ -1,0 +1,80 @@
+//! Messages responses ⇄ canonical.
+
+use serde_json::{Value, json};
+
+use super::request::{decode_block, encode_block};
+use super::wire::WireResponse;
+use crate::canonical::{Block, FinishReason, Response, Usage};
+use crate::codec::upstream_json;
+use crate::dispatch::upstream::UpstreamError;
+
+pub fn finish_reason(s: &str) -> FinishReason {
+    match s {
+        "end_turn" | "pause_turn" => FinishReason::Stop,
+        "max_tokens" => FinishReason::Length,
+        "stop_sequence" => FinishReason::StopSequence,
+        "tool_use" => FinishReason::ToolCalls,
+        "refusal" => FinishReason::ContentFilter,
+        other => FinishReason::Other(other.to_owned()),
+    }
+}
+
+pub fn stop_reason(f: &FinishReason) -> &str {
+    match f {
+        FinishReason::Stop => "end_turn",
+        FinishReason::Length => "max_tokens",
+        FinishReason::StopSequence => "stop_sequence",
+        FinishReason::ToolCalls => "tool_use",
+        FinishReason::ContentFilter => "refusal",
+        FinishReason::Other(s) => s,
+    }
+}
+
+/// `usage` in Messages shape: input without the cached part, which is reported on its own.
+pub fn usage_json(u: &Usage) -> Value {
+    let cached = u.cached.unwrap_or(0);
+    let mut v = json!({
+        "input_tokens": (u.input.unwrap_or(0) - cached).max(0),
+        "output_tokens": u.output.unwrap_or(0),
+    });
+    if u.cached.is_some() {
+        v["cache_read_input_tokens"] = cached.into();
+    }
+    v
+}
+
+pub fn decode_response(body: &[u8]) -> Result<Response, UpstreamError> {
+    let wire: WireResponse = upstream_json(body)?;
+    Ok(Response {
+        id: wire.id,
+        model: wire.model,
+        created: 0,
+        content: wire.content.into_iter().filter_map(decode_block).collect(),
+        finish: wire.stop_reason.as_deref().map_or(FinishReason::Stop, finish_reason),
+        usage: wire.usage.map(Usage::from).unwrap_or_default(),
+    })
+}
+
+pub fn encode_response(r: &Response) -> Value {
+    let content: Vec<Value> = r
+        .content
+        .iter()
+        .filter_map(|b| match b {
+            // A response may show reasoning from an upstream that does not sign it.
+            Block::Thinking { text, signature: None } => {
+                Some(json!({"type": "thinking", "thinking": text, "signature": ""}))
+            }
+            other => encode_block(other),
+        })
+        .collect();
+    json!({
+        "id": r.id,
+        "type": "message",
+        "role": "assistant",
+        "model": r.model,
+        "content": content,
+        "stop_reason": stop_reason(&r.finish),
+        "stop_sequence": null,
+        "usage": usage_json(&r.usage),
+    })
+}

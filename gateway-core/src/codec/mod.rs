@@ -1,0 +1,153 @@
+//! Wire codecs: one per API, named after the API (not the vendor), meeting only in the canonical
+//! model. Each decodes and encodes requests, responses and streams; none calls another.
+//!
+//! | codec | inbound endpoint | upstream |
+//! |---|---|---|
+//! | [`openai_chat`] | `POST /v1/chat/completions` | OpenAI and every compatible vendor |
+//! | [`openai_responses`] | `POST /v1/responses` | OpenAI Responses |
+//! | [`anthropic_messages`] | `POST /v1/messages` | Anthropic |
+//! | [`gemini`] | — | Gemini `generateContent` / `streamGenerateContent` (SSE) |
+//!
+//! [`glue`] is the one place where upstream bytes become client bytes.
+
+pub mod anthropic_messages;
+pub mod gemini;
+pub mod glue;
+pub mod openai_chat;
+pub mod openai_responses;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::canonical::{Event, Request, Response};
+use crate::dispatch::upstream::UpstreamError;
+use crate::error::RequestError;
+use crate::maybe_send::MaybeSend;
+use crate::provider::Protocol;
+use crate::sse::SseEvent;
+
+/// Settings an encoder needs that the canonical request does not carry.
+#[derive(Debug, Clone, Default)]
+pub struct EncodeOptions {
+    /// `max_tokens` to send when the caller gave none and the upstream requires one (Anthropic).
+    pub default_max_tokens: u32,
+}
+
+/// Turns an upstream's SSE events into canonical events.
+pub trait StreamDecoder: MaybeSend {
+    fn push(&mut self, event: &SseEvent) -> Vec<Event>;
+    /// The upstream ended; closes what is open.
+    fn finish(&mut self) -> Vec<Event>;
+    /// Whether the protocol's own end marker arrived (`[DONE]`, `message_stop`, …).
+    fn saw_terminal(&self) -> bool;
+}
+
+/// Turns canonical events into a client's SSE bytes.
+pub trait StreamEncoder: MaybeSend {
+    fn push(&mut self, event: &Event, out: &mut BytesMut);
+    /// The stream ended normally: closing events and the protocol's end marker.
+    fn finish(&mut self, out: &mut BytesMut);
+    /// The stream broke: an error in the protocol's own shape.
+    fn error(&mut self, kind: &str, message: &str, out: &mut BytesMut);
+    /// Only the end marker, for a relayed stream whose upstream forgot it.
+    fn terminal(&mut self, out: &mut BytesMut);
+}
+
+pub fn decode_request(protocol: Protocol, body: &[u8]) -> Result<Request, RequestError> {
+    match protocol {
+        Protocol::OpenaiChat => openai_chat::decode_request(body),
+        Protocol::OpenaiResponses => openai_responses::decode_request(body),
+        Protocol::AnthropicMessages => anthropic_messages::decode_request(body),
+        Protocol::Gemini => gemini::decode_request(body),
+    }
+}
+
+/// Encodes `request` for an upstream, with `model` as the upstream's model id.
+pub fn encode_request(
+    protocol: Protocol,
+    request: &Request,
+    model: &str,
+    options: &EncodeOptions,
+) -> Result<Bytes, RequestError> {
+    let value = match protocol {
+        Protocol::OpenaiChat => openai_chat::encode_request(request, model),
+        Protocol::OpenaiResponses => openai_responses::encode_request(request, model),
+        Protocol::AnthropicMessages => anthropic_messages::encode_request(request, model, options),
+        Protocol::Gemini => gemini::encode_request(request),
+    }?;
+    Ok(Bytes::from(value.to_string()))
+}
+
+/// The path below the provider's base URL for a request to `model`.
+pub fn upstream_path(protocol: Protocol, model: &str, stream: bool) -> String {
+    match protocol {
+        Protocol::OpenaiChat => "/chat/completions".into(),
+        Protocol::OpenaiResponses => "/responses".into(),
+        Protocol::AnthropicMessages => "/messages".into(),
+        Protocol::Gemini => gemini::path(model, stream),
+    }
+}
+
+pub fn decode_response(protocol: Protocol, body: &[u8]) -> Result<Response, UpstreamError> {
+    match protocol {
+        Protocol::OpenaiChat => openai_chat::decode_response(body),
+        Protocol::OpenaiResponses => openai_responses::decode_response(body),
+        Protocol::AnthropicMessages => anthropic_messages::decode_response(body),
+        Protocol::Gemini => gemini::decode_response(body),
+    }
+}
+
+/// Encodes a response for a client of `protocol` (Gemini is not an inbound protocol).
+pub fn encode_response(protocol: Protocol, response: &Response) -> Bytes {
+    let value = match protocol {
+        Protocol::OpenaiChat | Protocol::Gemini => openai_chat::encode_response(response),
+        Protocol::OpenaiResponses => openai_responses::encode_response(response),
+        Protocol::AnthropicMessages => anthropic_messages::encode_response(response),
+    };
+    Bytes::from(value.to_string())
+}
+
+pub fn stream_decoder(protocol: Protocol) -> Box<dyn StreamDecoder> {
+    match protocol {
+        Protocol::OpenaiChat => Box::new(openai_chat::ChatStreamDecoder::default()),
+        Protocol::OpenaiResponses => Box::new(openai_responses::ResponsesStreamDecoder::default()),
+        Protocol::AnthropicMessages => {
+            Box::new(anthropic_messages::MessagesStreamDecoder::default())
+        }
+        Protocol::Gemini => Box::new(gemini::GeminiStreamDecoder::default()),
+    }
+}
+
+/// An encoder for a client of `protocol`; `include_usage` is the chat caller's `stream_options`.
+pub fn stream_encoder(protocol: Protocol, include_usage: bool) -> Box<dyn StreamEncoder> {
+    match protocol {
+        Protocol::OpenaiChat | Protocol::Gemini => {
+            Box::new(openai_chat::ChatStreamEncoder::new(include_usage))
+        }
+        Protocol::OpenaiResponses => Box::new(openai_responses::ResponsesStreamEncoder::default()),
+        Protocol::AnthropicMessages => {
+            Box::new(anthropic_messages::MessagesStreamEncoder::default())
+        }
+    }
+}
+
+/// Writes one SSE event: an optional `event:` line, then `data:` lines.
+pub fn write_sse(out: &mut BytesMut, event: Option<&str>, data: &str) {
+    if let Some(name) = event {
+        out.put_slice(b"event: ");
+        out.put_slice(name.as_bytes());
+        out.put_u8(b'\n');
+    }
+    for line in data.split('\n') {
+        out.put_slice(b"data: ");
+        out.put_slice(line.as_bytes());
+        out.put_u8(b'\n');
+    }
+    out.put_u8(b'\n');
+}
+
+/// Parses an upstream body as `T`, or says what is wrong with it.
+pub(crate) fn upstream_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, UpstreamError> {
+    serde_json::from_slice(body).map_err(|e| UpstreamError::InvalidResponse(e.to_string()))
+}

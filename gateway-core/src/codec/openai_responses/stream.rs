@@ -1,0 +1,327 @@
+//! Responses streams ⇄ canonical events.
+
+use std::collections::{HashMap, HashSet};
+
+use bytes::BytesMut;
+use serde_json::{Value, json};
+
+use super::response::{finish, item_json, response_json};
+use super::wire::StreamEvent;
+use crate::canonical::{Block, BlockKind, Event, FinishReason, Usage};
+use crate::codec::{StreamDecoder, StreamEncoder, write_sse};
+use crate::sse::SseEvent;
+
+/// Responses events in, canonical events out.
+#[derive(Debug, Default)]
+pub struct ResponsesStreamDecoder {
+    /// The open block: canonical index and the `(output_index, is_thinking)` it belongs to.
+    open: Option<(usize, usize, bool)>,
+    next_index: usize,
+    /// Function-call items by output index.
+    calls: HashMap<usize, usize>,
+    streamed_args: HashSet<usize>,
+    saw_calls: bool,
+    saw_end: bool,
+}
+
+impl ResponsesStreamDecoder {
+    fn close(&mut self, out: &mut Vec<Event>) {
+        if let Some((index, _, _)) = self.open.take() {
+            out.push(Event::BlockStop { index });
+        }
+    }
+
+    fn ensure(&mut self, output_index: usize, thinking: bool, out: &mut Vec<Event>) -> usize {
+        if let Some((index, oi, t)) = self.open
+            && oi == output_index
+            && t == thinking
+        {
+            return index;
+        }
+        self.close(out);
+        let index = self.next_index;
+        self.next_index += 1;
+        self.open = Some((index, output_index, thinking));
+        let kind = if thinking { BlockKind::Thinking } else { BlockKind::Text };
+        out.push(Event::BlockStart { index, kind });
+        index
+    }
+}
+
+impl StreamDecoder for ResponsesStreamDecoder {
+    fn push(&mut self, event: &SseEvent) -> Vec<Event> {
+        let Ok(e) = serde_json::from_str::<StreamEvent>(&event.data) else { return vec![] };
+        let mut out = Vec::new();
+        let oi = e.output_index.unwrap_or(0);
+        match e.kind.as_str() {
+            "response.created" => {
+                if let Some(r) = e.response {
+                    out.push(Event::Start { id: r.id, model: r.model, created: r.created_at });
+                }
+            }
+            "response.output_item.added" => {
+                if let Some(item) = e.item.filter(|i| i.kind.as_deref() == Some("function_call")) {
+                    self.close(&mut out);
+                    let index = self.next_index;
+                    self.next_index += 1;
+                    self.calls.insert(oi, index);
+                    self.saw_calls = true;
+                    self.open = Some((index, oi, false));
+                    let id = item.call_id.unwrap_or_default();
+                    let name = item.name.unwrap_or_default();
+                    out.push(Event::BlockStart { index, kind: BlockKind::ToolCall { id, name } });
+                }
+            }
+            "response.output_text.delta" | "response.refusal.delta" => {
+                if let Some(text) = e.delta.filter(|d| !d.is_empty()) {
+                    let index = self.ensure(oi, false, &mut out);
+                    out.push(Event::TextDelta { index, text });
+                }
+            }
+            "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
+                if let Some(text) = e.delta.filter(|d| !d.is_empty()) {
+                    let index = self.ensure(oi, true, &mut out);
+                    out.push(Event::ThinkingDelta { index, text });
+                }
+            }
+            "response.function_call_arguments.delta" => {
+                if let (Some(&index), Some(json)) =
+                    (self.calls.get(&oi), e.delta.filter(|d| !d.is_empty()))
+                {
+                    self.streamed_args.insert(oi);
+                    out.push(Event::ToolArgsDelta { index, json });
+                }
+            }
+            "response.output_item.done" => {
+                if let Some(&index) = self.calls.get(&oi)
+                    && !self.streamed_args.contains(&oi)
+                    && let Some(json) = e.item.and_then(|i| i.arguments).filter(|a| !a.is_empty())
+                {
+                    out.push(Event::ToolArgsDelta { index, json });
+                }
+                if self.open.is_some_and(|(_, o, _)| o == oi) {
+                    self.close(&mut out);
+                }
+            }
+            "response.completed" | "response.incomplete" => {
+                self.close(&mut out);
+                self.saw_end = true;
+                if let Some(r) = e.response {
+                    if let Some(u) = r.usage {
+                        out.push(Event::Usage(u.into()));
+                    }
+                    let reason = r.incomplete_details.and_then(|d| d.reason);
+                    out.push(Event::Finish(finish(
+                        r.status.as_deref(),
+                        reason.as_deref(),
+                        self.saw_calls,
+                    )));
+                }
+            }
+            "response.failed" => {
+                let message = e
+                    .response
+                    .and_then(|r| r.error)
+                    .and_then(|err| err["message"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "upstream response failed".into());
+                out.push(Event::Error { kind: "upstream_stream_error".into(), message });
+            }
+            "error" => out.push(Event::Error {
+                kind: e.code.unwrap_or_else(|| "upstream_stream_error".into()),
+                message: e.message.unwrap_or_else(|| "upstream error".into()),
+            }),
+            _ => {}
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Vec<Event> {
+        let mut out = Vec::new();
+        self.close(&mut out);
+        out
+    }
+
+    fn saw_terminal(&self) -> bool {
+        self.saw_end
+    }
+}
+
+/// The block being streamed to the client.
+#[derive(Debug)]
+struct OpenItem {
+    index: usize,
+    item_id: String,
+    kind: BlockKind,
+    text: String,
+}
+
+/// Canonical events in, Responses SSE out, with `sequence_number` on every event.
+#[derive(Debug, Default)]
+pub struct ResponsesStreamEncoder {
+    seq: u64,
+    id: String,
+    model: String,
+    created: i64,
+    open: Option<OpenItem>,
+    items: Vec<Value>,
+    finish: Option<FinishReason>,
+    usage: Usage,
+}
+
+impl ResponsesStreamEncoder {
+    fn emit(&mut self, kind: &str, mut payload: Value, out: &mut BytesMut) {
+        payload["type"] = kind.into();
+        payload["sequence_number"] = self.seq.into();
+        self.seq += 1;
+        write_sse(out, Some(kind), &payload.to_string());
+    }
+
+    fn start_block(&mut self, index: usize, kind: &BlockKind, out: &mut BytesMut) {
+        let (item_id, item) = match kind {
+            BlockKind::Text => (
+                format!("msg_{index}"),
+                json!({"type": "message", "id": format!("msg_{index}"),
+                "status": "in_progress", "role": "assistant", "content": []}),
+            ),
+            BlockKind::Thinking => (
+                format!("rs_{index}"),
+                json!({"type": "reasoning", "id": format!("rs_{index}"), "summary": []}),
+            ),
+            BlockKind::ToolCall { id, name } => (
+                format!("fc_{index}"),
+                json!({"type": "function_call",
+                "id": format!("fc_{index}"), "call_id": id, "name": name, "arguments": "", "status": "in_progress"}),
+            ),
+        };
+        self.emit("response.output_item.added", json!({"output_index": index, "item": item}), out);
+        match kind {
+            BlockKind::Text => self.emit("response.content_part.added", json!({"item_id": item_id,
+                "output_index": index, "content_index": 0,
+                "part": {"type": "output_text", "text": "", "annotations": []}}), out),
+            BlockKind::Thinking => self.emit("response.reasoning_summary_part.added", json!({"item_id": item_id,
+                "output_index": index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}}), out),
+            BlockKind::ToolCall { .. } => {}
+        }
+        self.open = Some(OpenItem { index, item_id, kind: kind.clone(), text: String::new() });
+    }
+
+    fn delta(&mut self, text: &str, out: &mut BytesMut) {
+        let Some(open) = self.open.as_mut() else { return };
+        open.text.push_str(text);
+        let (item_id, index) = (open.item_id.clone(), open.index);
+        let (kind, payload) = match open.kind {
+            BlockKind::Text => (
+                "response.output_text.delta",
+                json!({"item_id": item_id, "output_index": index,
+                "content_index": 0, "delta": text, "logprobs": []}),
+            ),
+            BlockKind::Thinking => (
+                "response.reasoning_summary_text.delta",
+                json!({"item_id": item_id,
+                "output_index": index, "summary_index": 0, "delta": text}),
+            ),
+            BlockKind::ToolCall { .. } => (
+                "response.function_call_arguments.delta",
+                json!({"item_id": item_id,
+                "output_index": index, "delta": text}),
+            ),
+        };
+        self.emit(kind, payload, out);
+    }
+
+    fn stop_block(&mut self, out: &mut BytesMut) {
+        let Some(open) = self.open.take() else { return };
+        let (id, i, text) = (open.item_id.clone(), open.index, open.text.clone());
+        let block = match &open.kind {
+            BlockKind::Text => {
+                self.emit(
+                    "response.output_text.done",
+                    json!({"item_id": id, "output_index": i,
+                    "content_index": 0, "text": text, "logprobs": []}),
+                    out,
+                );
+                self.emit("response.content_part.done", json!({"item_id": id, "output_index": i,
+                    "content_index": 0, "part": {"type": "output_text", "text": text, "annotations": []}}), out);
+                Block::Text(text)
+            }
+            BlockKind::Thinking => {
+                self.emit(
+                    "response.reasoning_summary_text.done",
+                    json!({"item_id": id, "output_index": i,
+                    "summary_index": 0, "text": text}),
+                    out,
+                );
+                self.emit(
+                    "response.reasoning_summary_part.done",
+                    json!({"item_id": id, "output_index": i,
+                    "summary_index": 0, "part": {"type": "summary_text", "text": text}}),
+                    out,
+                );
+                Block::Thinking { text, signature: None }
+            }
+            BlockKind::ToolCall { id: call_id, name } => {
+                self.emit(
+                    "response.function_call_arguments.done",
+                    json!({"item_id": id, "output_index": i,
+                    "name": name, "arguments": text}),
+                    out,
+                );
+                Block::ToolCall { id: call_id.clone(), name: name.clone(), arguments: text }
+            }
+        };
+        if let Some(item) = item_json(i, &block) {
+            self.emit(
+                "response.output_item.done",
+                json!({"output_index": i, "item": item.clone()}),
+                out,
+            );
+            self.items.push(item);
+        }
+    }
+}
+
+impl StreamEncoder for ResponsesStreamEncoder {
+    fn push(&mut self, event: &Event, out: &mut BytesMut) {
+        match event {
+            Event::Start { id, model, created } => {
+                (self.id, self.model, self.created) = (id.clone(), model.clone(), *created);
+                let response = response_json(id, model, *created, vec![], None);
+                self.emit("response.created", json!({"response": response.clone()}), out);
+                self.emit("response.in_progress", json!({"response": response}), out);
+            }
+            Event::BlockStart { index, kind } => {
+                self.stop_block(out);
+                self.start_block(*index, kind, out);
+            }
+            Event::TextDelta { text, .. } | Event::ThinkingDelta { text, .. } => {
+                self.delta(text, out)
+            }
+            Event::ToolArgsDelta { json, .. } => self.delta(json, out),
+            Event::BlockStop { .. } => self.stop_block(out),
+            Event::Usage(u) => self.usage.merge(*u),
+            Event::Finish(reason) => self.finish = Some(reason.clone()),
+            Event::Error { kind, message } => self.error(kind, message, out),
+            Event::SignatureDelta { .. } => {}
+        }
+    }
+
+    fn finish(&mut self, out: &mut BytesMut) {
+        self.stop_block(out);
+        let reason = self.finish.clone().unwrap_or(FinishReason::Stop);
+        let (id, model, created) = (self.id.clone(), self.model.clone(), self.created);
+        let response =
+            response_json(&id, &model, created, self.items.clone(), Some((&reason, &self.usage)));
+        let kind = if response["status"] == "incomplete" {
+            "response.incomplete"
+        } else {
+            "response.completed"
+        };
+        self.emit(kind, json!({"response": response}), out);
+    }
+
+    fn error(&mut self, kind: &str, message: &str, out: &mut BytesMut) {
+        self.emit("error", json!({"code": kind, "message": message, "param": null}), out);
+    }
+
+    fn terminal(&mut self, _out: &mut BytesMut) {}
+}
