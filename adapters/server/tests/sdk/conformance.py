@@ -1,0 +1,205 @@
+"""SDK conformance matrix: the official `openai` and `anthropic` Python SDKs against the gateway.
+
+For every inbound endpoint (chat completions, responses, messages) x upstream protocol (OpenAI chat,
+OpenAI responses, Anthropic messages, Gemini) x streaming or not x scenario (plain text, one tool
+call, parallel tool calls, tool-result round trip, upstream rate limit), call the gateway through
+the SDK's own high-level API -- including the stream helpers' final-object accumulation -- and check
+that the SDK parsed everything and that text, tool names, tool arguments (as parsed JSON), finish
+reason and usage are what the mock upstream produced.
+
+Environment: GATEWAY_URL (e.g. http://127.0.0.1:8080), GATEWAY_KEY (a virtual key for every model).
+Models are named "<upstream>-<scenario>" (see the Rust test that sets them up).
+Prints one line per failure, then "N passed, M failed"; exits 1 on any failure.
+"""
+
+import json
+import os
+import sys
+import traceback
+
+import anthropic
+import openai
+
+BASE = os.environ["GATEWAY_URL"]
+KEY = os.environ["GATEWAY_KEY"]
+ONLY = os.environ.get("ONLY", "")
+
+oa = openai.OpenAI(base_url=BASE + "/v1", api_key=KEY, max_retries=0, timeout=20)
+an = anthropic.Anthropic(base_url=BASE, api_key=KEY, max_retries=0, timeout=20)
+
+UPSTREAMS = ["openai_chat", "openai_responses", "anthropic_messages", "gemini"]
+INBOUNDS = ["chat", "responses", "messages"]
+SCENARIOS = ["text", "tool", "parallel", "tool_result", "error"]
+
+SYSTEM = "You are terse."
+USER = "Hi there"
+WEATHER = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "description": "City name"},
+        "unit": {"type": ["string", "null"], "enum": ["celsius", "fahrenheit", None]},
+    },
+    "required": ["city"],
+    "additionalProperties": False,
+}
+TIME = {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]}
+TOOLS = [("get_weather", "Current weather", WEATHER), ("get_time", "Local time", TIME)]
+CALLS = [("call_a", "get_weather", {"city": "Paris"}), ("call_b", "get_time", {"zone": "Asia/Tokyo"})]
+RESULTS = ["18°C and sunny", "09:30"]
+
+EXPECTED = {
+    "text": {"text": f"Hello, 世界! 👋 You said: {USER}. System: {SYSTEM}.", "calls": [], "finish": "stop"},
+    "tool": {"text": "", "calls": [("get_weather", {"city": "Paris", "unit": "celsius"})], "finish": "tool"},
+    "parallel": {"text": "", "calls": [(n, a) for _, n, a in CALLS], "finish": "tool"},
+    "tool_result": {"text": "Tool results: " + " | ".join(RESULTS), "calls": [], "finish": "stop"},
+}
+USAGE = (21, 9)
+
+
+def model_for(upstream, scenario):
+    return f"{upstream}-{'text' if scenario == 'tool_result' else scenario}"
+
+
+# --- chat completions -------------------------------------------------------------------------
+
+def chat_messages(scenario):
+    msgs = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]
+    if scenario == "tool_result":
+        msgs.append({"role": "assistant", "content": None, "tool_calls": [
+            {"id": i, "type": "function", "function": {"name": n, "arguments": json.dumps(a)}} for i, n, a in CALLS]})
+        msgs += [{"role": "tool", "tool_call_id": i, "content": r} for (i, _, _), r in zip(CALLS, RESULTS)]
+    return msgs
+
+
+def chat_tools():
+    return [{"type": "function", "function": {"name": n, "description": d, "parameters": p}} for n, d, p in TOOLS]
+
+
+def run_chat(model, scenario, stream):
+    kwargs = dict(model=model, messages=chat_messages(scenario), tools=chat_tools())
+    if stream:
+        with oa.chat.completions.stream(stream_options={"include_usage": True}, **kwargs) as s:
+            for _ in s:
+                pass
+            completion = s.get_final_completion()
+    else:
+        completion = oa.chat.completions.create(**kwargs)
+    choice = completion.choices[0]
+    calls = [(c.function.name, json.loads(c.function.arguments)) for c in (choice.message.tool_calls or [])]
+    finish = {"stop": "stop", "tool_calls": "tool"}.get(choice.finish_reason, choice.finish_reason)
+    usage = (completion.usage.prompt_tokens, completion.usage.completion_tokens) if completion.usage else None
+    return choice.message.content or "", calls, finish, usage
+
+
+# --- responses --------------------------------------------------------------------------------
+
+def responses_input(scenario):
+    items = [{"role": "user", "content": USER}]
+    if scenario == "tool_result":
+        items += [{"type": "function_call", "call_id": i, "name": n, "arguments": json.dumps(a)} for i, n, a in CALLS]
+        items += [{"type": "function_call_output", "call_id": i, "output": r} for (i, _, _), r in zip(CALLS, RESULTS)]
+    return items
+
+
+def run_responses(model, scenario, stream):
+    tools = [{"type": "function", "name": n, "description": d, "parameters": p, "strict": False} for n, d, p in TOOLS]
+    kwargs = dict(model=model, instructions=SYSTEM, input=responses_input(scenario), tools=tools)
+    if stream:
+        with oa.responses.stream(**kwargs) as s:
+            for _ in s:
+                pass
+            response = s.get_final_response()
+    else:
+        response = oa.responses.create(**kwargs)
+    calls = [(o.name, json.loads(o.arguments)) for o in response.output if o.type == "function_call"]
+    finish = "tool" if calls else ("stop" if response.status == "completed" else response.status)
+    usage = (response.usage.input_tokens, response.usage.output_tokens) if response.usage else None
+    return response.output_text, calls, finish, usage
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+def messages_input(scenario):
+    msgs = [{"role": "user", "content": USER}]
+    if scenario == "tool_result":
+        msgs.append({"role": "assistant", "content": [
+            {"type": "tool_use", "id": i, "name": n, "input": a} for i, n, a in CALLS]})
+        msgs.append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": i, "content": r} for (i, _, _), r in zip(CALLS, RESULTS)]})
+    return msgs
+
+
+def run_messages(model, scenario, stream):
+    tools = [{"name": n, "description": d, "input_schema": p} for n, d, p in TOOLS]
+    kwargs = dict(model=model, max_tokens=256, system=SYSTEM, messages=messages_input(scenario), tools=tools)
+    if stream:
+        with an.messages.stream(**kwargs) as s:
+            for _ in s:
+                pass
+            message = s.get_final_message()
+    else:
+        message = an.messages.create(**kwargs)
+    text = "".join(b.text for b in message.content if b.type == "text")
+    calls = [(b.name, b.input) for b in message.content if b.type == "tool_use"]
+    finish = {"end_turn": "stop", "tool_use": "tool"}.get(message.stop_reason, message.stop_reason)
+    u = message.usage
+    usage = (u.input_tokens + (u.cache_read_input_tokens or 0) + (u.cache_creation_input_tokens or 0), u.output_tokens)
+    return text, calls, finish, usage
+
+
+RUNNERS = {"chat": run_chat, "responses": run_responses, "messages": run_messages}
+RATE_LIMIT = {"chat": openai.RateLimitError, "responses": openai.RateLimitError, "messages": anthropic.RateLimitError}
+
+
+def check(inbound, upstream, stream, scenario):
+    model = model_for(upstream, scenario)
+    if scenario == "error":
+        try:
+            RUNNERS[inbound](model, "text", stream)
+        except RATE_LIMIT[inbound] as e:
+            if e.status_code != 429:
+                return f"status {e.status_code}"
+            return None
+        return "no RateLimitError raised"
+    text, calls, finish, usage = RUNNERS[inbound](model, scenario, stream)
+    want = EXPECTED[scenario]
+    problems = []
+    if text != want["text"]:
+        problems.append(f"text {text!r} != {want['text']!r}")
+    if calls != want["calls"]:
+        problems.append(f"calls {calls!r} != {want['calls']!r}")
+    if finish != want["finish"]:
+        problems.append(f"finish {finish!r} != {want['finish']!r}")
+    if usage != USAGE:
+        problems.append(f"usage {usage!r} != {USAGE!r}")
+    return "; ".join(problems) or None
+
+
+def main():
+    passed = failed = 0
+    for inbound in INBOUNDS:
+        for upstream in UPSTREAMS:
+            for stream in (False, True):
+                for scenario in SCENARIOS:
+                    name = f"{inbound} -> {upstream} {'stream' if stream else 'json'} {scenario}"
+                    if ONLY and ONLY not in name:
+                        continue
+                    try:
+                        problem = check(inbound, upstream, stream, scenario)
+                    except Exception as e:  # the SDK could not parse what it got
+                        problem = f"{type(e).__name__}: {e}"
+                        if os.environ.get("VERBOSE"):
+                            traceback.print_exc()
+                    if problem:
+                        failed += 1
+                        print(f"FAIL {name}: {problem}", flush=True)
+                    else:
+                        passed += 1
+    print(f"SDK matrix (openai {openai.__version__}, anthropic {anthropic.__version__}): "
+          f"{passed}/{passed + failed} cases")
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

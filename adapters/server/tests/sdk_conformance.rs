@@ -1,0 +1,97 @@
+//! The official OpenAI and Anthropic Python SDKs against the real gateway binary and the mock
+//! upstream speaking all four protocols: every inbound endpoint × upstream protocol × stream or not
+//! × scenario (see `tests/sdk/conformance.py`). The SDKs are installed, pinned, into a virtualenv
+//! under `target/` on first run (PyPI must be reachable then).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::json;
+use support::{Admin, GatewayProcess, temp_db};
+
+const SDKS: [&str; 2] = ["openai==3.57.0", "anthropic==2.14.0"];
+
+/// A Python with the pinned SDKs, creating the virtualenv when it is missing or stale.
+fn sdk_python() -> PathBuf {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    let venv = target.join("sdk-venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join("sdks.txt");
+    let wanted = SDKS.join("\n");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && python.exists() {
+        return python;
+    }
+    let status =
+        Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 -m venv");
+    assert!(status.success(), "could not create {}", venv.display());
+    let status = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args(SDKS)
+        .status()
+        .expect("pip install");
+    assert!(status.success(), "pip install {SDKS:?} failed");
+    std::fs::write(&stamp, wanted).unwrap();
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_sdks_parse_every_endpoint_upstream_and_stream_combination() {
+    let python = tokio::task::spawn_blocking(sdk_python).await.unwrap();
+    let (mock_addr, _mock) = mock_upstream::spawn(Default::default(), 0).await.unwrap();
+    let (_dir, db) = temp_db();
+    let gw = GatewayProcess::start(&db, &[("ADMIN_PASSWORD", "sdk-suite-pass")]);
+    let admin = Admin::login(&gw.base, "admin", "sdk-suite-pass").await;
+
+    let protocols = [
+        ("openai_chat", "v1"),
+        ("openai_responses", "v1"),
+        ("anthropic_messages", "v1"),
+        ("gemini", "v1beta"),
+    ];
+    for (protocol, version) in protocols {
+        let (status, provider) = admin
+            .post(
+                "/api/admin/providers",
+                json!({"name": protocol, "protocol": protocol, "api_key": "mock-key",
+                       "base_url": format!("http://{mock_addr}/{version}")}),
+            )
+            .await;
+        assert_eq!(status, 201, "{provider}");
+        for scenario in ["text", "tool", "parallel", "error"] {
+            let upstream_model = if scenario == "error" {
+                "mock-error-429".to_owned()
+            } else {
+                format!("mock-{scenario}")
+            };
+            let (status, model) = admin
+                .post(
+                    "/api/admin/models",
+                    json!({"name": format!("{protocol}-{scenario}"), "provider_id": provider["id"],
+                           "upstream_model": upstream_model}),
+                )
+                .await;
+            assert_eq!(status, 201, "{model}");
+        }
+    }
+    let (_, key) = admin.post("/api/admin/keys", json!({"name": "sdk"})).await;
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/conformance.py");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .env("GATEWAY_URL", &gw.base)
+            .env("GATEWAY_KEY", key["key"].as_str().unwrap())
+            .env("ONLY", std::env::var("ONLY").unwrap_or_default())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "SDK conformance failures:\n{stdout}");
+    assert!(stdout.contains("120/120 cases") || std::env::var("ONLY").is_ok(), "{stdout}");
+}

@@ -1,0 +1,163 @@
+//! OpenAI Chat Completions, as the API reference describes it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::{Answer, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
+use crate::{
+    answer, json_pieces, json_response, pause, sse_event, sse_response, text_of, text_pieces,
+};
+
+fn error(status: StatusCode, message: &str) -> Response {
+    json_response(
+        status,
+        json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": null}}),
+    )
+}
+
+/// Checks what OpenAI checks, and reads what the scenario needs.
+fn read(body: &Value) -> Result<Seen, String> {
+    if body.get("stream_options").is_some() && body["stream"] != true {
+        return Err("stream_options is only allowed when stream is true".into());
+    }
+    let messages = body["messages"]
+        .as_array()
+        .filter(|m| !m.is_empty())
+        .ok_or("messages must be a non-empty array")?;
+    let mut seen = Seen::default();
+    let mut call_ids = HashSet::new();
+    for m in messages {
+        match m["role"].as_str() {
+            Some("system" | "developer") => seen.system = text_of(&m["content"]),
+            Some("user") => seen.user = text_of(&m["content"]),
+            Some("assistant") => {
+                for call in m["tool_calls"].as_array().into_iter().flatten() {
+                    let args = call["function"]["arguments"]
+                        .as_str()
+                        .ok_or("tool call arguments must be a string")?;
+                    serde_json::from_str::<Value>(args)
+                        .map_err(|_| "tool call arguments must be JSON")?;
+                    call_ids.insert(call["id"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+            Some("tool") => {
+                let id = m["tool_call_id"].as_str().unwrap_or_default();
+                if !call_ids.contains(id) {
+                    return Err(format!("tool message for unknown tool_call_id {id:?}"));
+                }
+                seen.tool_results.push(text_of(&m["content"]));
+            }
+            other => return Err(format!("invalid role {other:?}")),
+        }
+    }
+    for tool in body["tools"].as_array().into_iter().flatten() {
+        seen.tools.push(
+            tool["function"]["name"]
+                .as_str()
+                .ok_or("tools[].function.name is required")?
+                .to_owned(),
+        );
+    }
+    Ok(seen)
+}
+
+fn usage() -> Value {
+    json!({"prompt_tokens": USAGE_INPUT, "completion_tokens": USAGE_OUTPUT,
+           "total_tokens": USAGE_INPUT + USAGE_OUTPUT, "prompt_tokens_details": {"cached_tokens": USAGE_CACHED}})
+}
+
+pub(crate) async fn handle(State(mock): State<Arc<Mock>>, body: String) -> Response {
+    let Ok(body) = serde_json::from_str::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "body is not JSON");
+    };
+    mock.record("/v1/chat/completions", &body);
+    pause(&mock).await;
+    let seen = match read(&body) {
+        Ok(seen) => seen,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    let model = body["model"].as_str().unwrap_or("mock").to_owned();
+    let answer = match answer(&model, &seen) {
+        Ok(a) => a,
+        Err((status, message)) => return error(status, &message),
+    };
+    if body["stream"] == true {
+        return sse_response(
+            &mock,
+            stream(&model, &answer, body["stream_options"]["include_usage"] == true),
+        );
+    }
+    let (content, calls, finish) = match &answer {
+        Answer::Text(t) => (json!(t), Value::Null, "stop"),
+        Answer::Calls(calls) => {
+            let calls: Vec<Value> = calls
+                .iter()
+                .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.args.to_string()}}))
+                .collect();
+            (Value::Null, json!(calls), "tool_calls")
+        }
+    };
+    let mut message = json!({"role": "assistant", "content": content, "refusal": null});
+    if !calls.is_null() {
+        message["tool_calls"] = calls;
+    }
+    json_response(
+        StatusCode::OK,
+        json!({
+            "id": "chatcmpl-mock123", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
+            "usage": usage(), "system_fingerprint": "fp_mock",
+        }),
+    )
+}
+
+fn stream(model: &str, answer: &Answer, include_usage: bool) -> Vec<String> {
+    let chunk = |delta: Value, finish: Value| {
+        sse_event(
+            None,
+            &json!({"id": "chatcmpl-mock123", "object": "chat.completion.chunk", "created": 1_700_000_000,
+            "model": model, "system_fingerprint": "fp_mock",
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]}),
+            "\n",
+        )
+    };
+    let mut events =
+        vec![chunk(json!({"role": "assistant", "content": "", "refusal": null}), Value::Null)];
+    let finish = match answer {
+        Answer::Text(t) => {
+            for piece in text_pieces(t) {
+                events.push(chunk(json!({"content": piece}), Value::Null));
+            }
+            "stop"
+        }
+        Answer::Calls(calls) => {
+            for (i, c) in calls.iter().enumerate() {
+                let first = json!({"index": i, "id": c.id, "type": "function", "function": {"name": c.name, "arguments": ""}});
+                events.push(chunk(json!({"tool_calls": [first]}), Value::Null));
+                for piece in json_pieces(&c.args) {
+                    events.push(chunk(
+                        json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                        Value::Null,
+                    ));
+                }
+            }
+            "tool_calls"
+        }
+    };
+    events.push(chunk(json!({}), json!(finish)));
+    if include_usage {
+        events.push(sse_event(
+            None,
+            &json!({"id": "chatcmpl-mock123", "object": "chat.completion.chunk",
+            "created": 1_700_000_000, "model": model, "choices": [], "usage": usage()}),
+            "\n",
+        ));
+    }
+    events.push("data: [DONE]\n\n".into());
+    events
+}

@@ -1,0 +1,187 @@
+//! Gemini `generateContent` / `streamGenerateContent?alt=sse`, as the API reference describes it
+//! (including its quirks: CRLF line ends in SSE, usage on every chunk, calls without ids).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::{Answer, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
+use crate::{answer, json_response, pause, sse_event, sse_response, text_pieces};
+
+fn error(status: StatusCode, message: &str) -> Response {
+    let label = match status.as_u16() {
+        400 => "INVALID_ARGUMENT",
+        429 => "RESOURCE_EXHAUSTED",
+        401 | 403 => "PERMISSION_DENIED",
+        _ => "INTERNAL",
+    };
+    json_response(
+        status,
+        json!({"error": {"code": status.as_u16(), "message": message, "status": label}}),
+    )
+}
+
+/// Gemini's schema is an OpenAPI subset: these JSON Schema keywords are rejected.
+fn check_schema(schema: &Value, path: &str) -> Result<(), String> {
+    if let Value::Object(map) = schema {
+        for (k, v) in map {
+            if matches!(
+                k.as_str(),
+                "additionalProperties" | "$schema" | "$ref" | "$defs" | "strict" | "const"
+            ) {
+                return Err(format!(
+                    "Invalid JSON payload received. Unknown name \"{k}\" at '{path}'"
+                ));
+            }
+            if k == "properties" {
+                for (name, s) in v.as_object().into_iter().flatten() {
+                    check_schema(s, &format!("{path}.properties[{name}]"))?;
+                }
+            } else if k == "items" {
+                check_schema(v, &format!("{path}.items"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read(body: &Value) -> Result<Seen, String> {
+    let mut seen = Seen::default();
+    for part in body["systemInstruction"]["parts"].as_array().into_iter().flatten() {
+        seen.system.push_str(part["text"].as_str().unwrap_or_default());
+    }
+    let contents =
+        body["contents"].as_array().filter(|c| !c.is_empty()).ok_or("contents is not specified")?;
+    let mut last_calls: Vec<String> = Vec::new();
+    for (i, c) in contents.iter().enumerate() {
+        let role = c["role"].as_str().unwrap_or("user");
+        if role != "user" && role != "model" {
+            return Err(format!("contents[{i}].role must be user or model"));
+        }
+        let mut calls = Vec::new();
+        for part in c["parts"].as_array().into_iter().flatten() {
+            if let Some(text) = part["text"].as_str() {
+                if role == "user" {
+                    seen.user = text.to_owned();
+                }
+            } else if let Some(call) = part.get("functionCall") {
+                if !call["args"].is_object() {
+                    return Err(format!("contents[{i}]: functionCall.args must be an object"));
+                }
+                calls.push(call["name"].as_str().unwrap_or_default().to_owned());
+            } else if let Some(resp) = part.get("functionResponse") {
+                if !resp["response"].is_object() {
+                    return Err(format!(
+                        "contents[{i}]: functionResponse.response must be an object"
+                    ));
+                }
+                let name = resp["name"].as_str().unwrap_or_default();
+                if !last_calls.iter().any(|c| c == name) {
+                    return Err(format!(
+                        "contents[{i}]: functionResponse {name:?} answers no functionCall of the previous turn"
+                    ));
+                }
+                let r = &resp["response"];
+                seen.tool_results
+                    .push(r["result"].as_str().map_or_else(|| r.to_string(), str::to_owned));
+            } else if part.get("inlineData").is_none() && part.get("fileData").is_none() {
+                return Err(format!("contents[{i}]: unknown part {part}"));
+            }
+        }
+        last_calls = calls;
+    }
+    for set in body["tools"].as_array().into_iter().flatten() {
+        for decl in set["functionDeclarations"].as_array().into_iter().flatten() {
+            check_schema(&decl["parameters"], "parameters")?;
+            seen.tools.push(decl["name"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    Ok(seen)
+}
+
+fn usage(candidates: i64) -> Value {
+    json!({"promptTokenCount": USAGE_INPUT, "candidatesTokenCount": candidates,
+           "totalTokenCount": USAGE_INPUT + candidates, "cachedContentTokenCount": USAGE_CACHED})
+}
+
+fn chunk(model: &str, parts: Vec<Value>, finish: Option<&str>, candidates: i64) -> Value {
+    let mut candidate = json!({"content": {"role": "model", "parts": parts}, "index": 0});
+    if let Some(f) = finish {
+        candidate["finishReason"] = f.into();
+    }
+    json!({"candidates": [candidate], "usageMetadata": usage(candidates), "modelVersion": model,
+           "responseId": "gemini-mock123"})
+}
+
+pub(crate) async fn handle(
+    State(mock): State<Arc<Mock>>,
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if !headers.contains_key("x-goog-api-key") {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Method doesn't allow unregistered callers. Please use an API key.",
+        );
+    }
+    let Some((model, method)) = rest.split_once(':') else {
+        return error(StatusCode::NOT_FOUND, "unknown method");
+    };
+    let stream = match method {
+        "generateContent" => false,
+        "streamGenerateContent" => true,
+        _ => return error(StatusCode::NOT_FOUND, "unknown method"),
+    };
+    let Ok(body) = serde_json::from_str::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "body is not JSON");
+    };
+    mock.record(&format!("/v1beta/models/{rest}"), &body);
+    pause(&mock).await;
+    let seen = match read(&body) {
+        Ok(seen) => seen,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    let answer = match answer(model, &seen) {
+        Ok(a) => a,
+        Err((status, message)) => return error(status, &message),
+    };
+    let call_parts = |calls: &[crate::Call]| -> Vec<Value> {
+        calls.iter().map(|c| json!({"functionCall": {"name": c.name, "args": c.args}})).collect()
+    };
+    if !stream {
+        let parts = match &answer {
+            Answer::Text(t) => vec![json!({"text": t})],
+            Answer::Calls(calls) => call_parts(calls),
+        };
+        return json_response(StatusCode::OK, chunk(model, parts, Some("STOP"), USAGE_OUTPUT));
+    }
+    let mut events = Vec::new();
+    match &answer {
+        Answer::Text(t) => {
+            let pieces = text_pieces(t);
+            let n = pieces.len();
+            for (i, piece) in pieces.into_iter().enumerate() {
+                let last = i + 1 == n;
+                let c = chunk(
+                    model,
+                    vec![json!({"text": piece})],
+                    last.then_some("STOP"),
+                    if last { USAGE_OUTPUT } else { i as i64 + 1 },
+                );
+                events.push(sse_event(None, &c, "\r\n"));
+            }
+        }
+        Answer::Calls(calls) => {
+            events.push(sse_event(
+                None,
+                &chunk(model, call_parts(calls), Some("STOP"), USAGE_OUTPUT),
+                "\r\n",
+            ));
+        }
+    }
+    sse_response(&mock, events)
+}

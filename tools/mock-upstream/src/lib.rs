@@ -1,0 +1,226 @@
+//! A mock LLM provider for tests and benchmarks: OpenAI Chat (`/v1/chat/completions`), OpenAI
+//! Responses (`/v1/responses`), Anthropic Messages (`/v1/messages`) and Gemini
+//! (`/v1beta/models/{model}:generateContent|streamGenerateContent?alt=sse`), on 127.0.0.1.
+//!
+//! It stands in for the providers' clouds, which cannot run here. It is written from the
+//! providers' API references, independently of the gateway's codecs, and it is strict where the
+//! providers are (Anthropic's required `max_tokens`, no empty text blocks, tool results answering
+//! the previous turn's calls, Gemini's object-only `functionResponse.response`, …): a request a real
+//! provider would reject gets a 400 here too.
+//!
+//! What it answers depends on the upstream model name:
+//! - `…text…` (default): text echoing the last user message and the system prompt, or, when the
+//!   request carries tool results, `Tool results: <r1> | <r2>`;
+//! - `…tool…`: one call `get_weather {"city":"Paris","unit":"celsius"}`;
+//! - `…parallel…`: two calls, `get_weather {"city":"Paris"}` and `get_time {"zone":"Asia/Tokyo"}`;
+//! - `…error-500…` / `…error-429…`: that status with a protocol-shaped error body.
+//!
+//! Every answer reports usage: 21 input tokens (4 of them cached) and 9 output tokens. Streams
+//! split text into small deltas, tool arguments into fragments, and split multi-byte UTF-8
+//! characters across network chunks.
+
+mod anthropic;
+mod chat;
+mod gemini;
+mod responses;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+/// Input, output and cached tokens every answer reports.
+pub const USAGE_INPUT: i64 = 21;
+pub const USAGE_OUTPUT: i64 = 9;
+pub const USAGE_CACHED: i64 = 4;
+
+/// How the mock behaves.
+#[derive(Debug, Clone, Default)]
+pub struct MockConfig {
+    /// Pause before answering (time to first byte).
+    pub latency: Duration,
+    /// Pause between stream chunks.
+    pub chunk_delay: Duration,
+}
+
+/// Shared state: the configuration and every request received (path, JSON body).
+#[derive(Debug, Default)]
+pub struct Mock {
+    pub config: MockConfig,
+    pub received: Mutex<Vec<(String, Value)>>,
+}
+
+impl Mock {
+    fn record(&self, path: &str, body: &Value) {
+        if let Ok(mut received) = self.received.lock() {
+            received.push((path.to_owned(), body.clone()));
+        }
+    }
+
+    /// The last request received on a path containing `fragment`.
+    pub fn last(&self, fragment: &str) -> Option<Value> {
+        self.received
+            .lock()
+            .ok()?
+            .iter()
+            .rev()
+            .find(|(p, _)| p.contains(fragment))
+            .map(|(_, b)| b.clone())
+    }
+}
+
+/// The router serving every protocol.
+pub fn router(mock: Arc<Mock>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat::handle))
+        .route("/v1/responses", post(responses::handle))
+        .route("/v1/messages", post(anthropic::handle))
+        .route("/v1beta/models/{*rest}", post(gemini::handle))
+        .with_state(mock)
+}
+
+/// Binds 127.0.0.1 on `port` (0: any free port), serves in the background, returns the address.
+pub async fn spawn(
+    config: MockConfig,
+    port: u16,
+) -> std::io::Result<(std::net::SocketAddr, Arc<Mock>)> {
+    let mock = Arc::new(Mock { config, received: Mutex::new(Vec::new()) });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    let app = router(mock.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((addr, mock))
+}
+
+/// What the request contained, as each protocol module reads it.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    pub system: String,
+    pub user: String,
+    pub tool_results: Vec<String>,
+    pub tools: Vec<String>,
+}
+
+pub(crate) struct Call {
+    pub id: String,
+    pub name: &'static str,
+    pub args: Value,
+}
+
+pub(crate) enum Answer {
+    Text(String),
+    Calls(Vec<Call>),
+}
+
+/// The scenario's answer, or the error status and message to send instead.
+pub(crate) fn answer(model: &str, seen: &Seen) -> Result<Answer, (StatusCode, String)> {
+    if model.contains("error-500") {
+        return Err((StatusCode::INTERNAL_SERVER_ERROR, "mock upstream failure".into()));
+    }
+    if model.contains("error-429") {
+        return Err((StatusCode::TOO_MANY_REQUESTS, "mock rate limit".into()));
+    }
+    let call = |n: usize, name: &'static str, args: Value| Call {
+        id: format!("call_mock_{n}"),
+        name,
+        args,
+    };
+    if model.contains("parallel") || model.contains("tool") {
+        if seen.tools.is_empty() {
+            return Err((StatusCode::BAD_REQUEST, "this mock model needs tools".into()));
+        }
+        let mut calls = vec![call(1, "get_weather", json!({"city": "Paris", "unit": "celsius"}))];
+        if model.contains("parallel") {
+            calls[0].args = json!({"city": "Paris"});
+            calls.push(call(2, "get_time", json!({"zone": "Asia/Tokyo"})));
+        }
+        return Ok(Answer::Calls(calls));
+    }
+    if !seen.tool_results.is_empty() {
+        return Ok(Answer::Text(format!("Tool results: {}", seen.tool_results.join(" | "))));
+    }
+    Ok(Answer::Text(format!("Hello, 世界! 👋 You said: {}. System: {}.", seen.user, seen.system)))
+}
+
+/// Text cut into small deltas on character boundaries.
+pub(crate) fn text_pieces(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(7).map(|c| c.iter().collect()).collect()
+}
+
+/// JSON text cut into three fragments (the first may split a key, the second a value).
+pub(crate) fn json_pieces(args: &Value) -> Vec<String> {
+    let text = args.to_string();
+    let chars: Vec<char> = text.chars().collect();
+    let third = chars.len().div_ceil(3).max(1);
+    chars.chunks(third).map(|c| c.iter().collect()).collect()
+}
+
+pub(crate) fn json_response(status: StatusCode, body: Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+/// An SSE response sending `events` one network chunk each (multi-byte characters split across
+/// two chunks), with the configured delays.
+pub(crate) fn sse_response(mock: &Mock, events: Vec<String>) -> Response {
+    let mut chunks: Vec<Bytes> = Vec::new();
+    for event in events {
+        let bytes = event.into_bytes();
+        match bytes.iter().position(|&b| b >= 0xC0) {
+            Some(p) => {
+                chunks.push(Bytes::copy_from_slice(&bytes[..=p]));
+                chunks.push(Bytes::copy_from_slice(&bytes[p + 1..]));
+            }
+            None => chunks.push(Bytes::from(bytes)),
+        }
+    }
+    let delay = mock.config.chunk_delay;
+    let stream = futures::stream::unfold(chunks.into_iter(), move |mut rest| async move {
+        let chunk = rest.next()?;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        Some((Ok::<Bytes, std::io::Error>(chunk), rest))
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(stream))
+        .unwrap_or_default()
+}
+
+/// `data: …` (and `event: …`) lines for one event, with the given line ending.
+pub(crate) fn sse_event(name: Option<&str>, data: &Value, eol: &str) -> String {
+    match name {
+        Some(n) => format!("event: {n}{eol}data: {data}{eol}{eol}"),
+        None => format!("data: {data}{eol}{eol}"),
+    }
+}
+
+pub(crate) async fn pause(mock: &Mock) {
+    if !mock.config.latency.is_zero() {
+        tokio::time::sleep(mock.config.latency).await;
+    }
+}
+
+/// Text of a content value that is a string or a list of `{type, text}` parts.
+pub(crate) fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => {
+            parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join(" ")
+        }
+        _ => String::new(),
+    }
+}
