@@ -20,6 +20,7 @@ pub mod ids;
 pub mod io;
 pub mod json;
 pub mod maybe_send;
+pub mod presets;
 pub mod provider;
 pub mod reply;
 pub mod sse;

@@ -397,3 +397,55 @@ async fn every_response_has_a_request_id_and_keeps_a_sane_incoming_one() {
     let handled = h.gateway.handle(request).await;
     assert_eq!(handled.response.headers()["x-request-id"], "trace-123");
 }
+
+#[tokio::test]
+async fn providers_are_created_from_presets_with_only_a_key() {
+    let h = Harness::new().await;
+    let presets = h.admin("GET", "/api/admin/presets", Value::Null).await;
+    let list = presets["data"].as_array().unwrap();
+    assert!(list.len() >= 25);
+    let anthropic = list.iter().find(|p| p["id"] == "anthropic").unwrap();
+    assert_eq!(anthropic["extra_headers"], json!({"anthropic-version": "2023-06-01"}));
+
+    let created = h
+        .admin("POST", "/api/admin/providers", json!({"preset": "deepseek", "api_key": "sk-ds"}))
+        .await;
+    assert_eq!(created["name"], "DeepSeek");
+    assert_eq!(created["base_url"], "https://api.deepseek.com/v1");
+    assert_eq!(created["protocol"], "openai_chat");
+    assert_eq!(created["has_credentials"], true);
+    let gemini = h
+        .admin(
+            "POST",
+            "/api/admin/providers",
+            json!({"preset": "gemini", "name": "Gemini EU", "api_key": "g"}),
+        )
+        .await;
+    assert_eq!(
+        (gemini["name"].as_str(), gemini["auth_scheme"].as_str()),
+        (Some("Gemini EU"), Some("x_goog_api_key"))
+    );
+
+    let token = h.token.clone();
+    let reply = h
+        .call(
+            "POST",
+            "/api/admin/providers",
+            Some(&token),
+            json!({"preset": "azure-openai", "api_key": "k"}),
+        )
+        .await;
+    assert_eq!((reply.status, reply.json["error"]["field"].as_str()), (400, Some("base_url")));
+    let reply =
+        h.call("POST", "/api/admin/providers", Some(&token), json!({"preset": "nope"})).await;
+    assert_eq!((reply.status, reply.json["error"]["field"].as_str()), (400, Some("preset")));
+    let azure = h
+        .admin(
+            "POST",
+            "/api/admin/providers",
+            json!({"preset": "azure-openai", "api_key": "k",
+                "base_url": "https://contoso.openai.azure.com/openai/v1"}),
+        )
+        .await;
+    assert_eq!(azure["auth_scheme"], "azure_api_key");
+}

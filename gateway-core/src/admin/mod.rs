@@ -56,6 +56,10 @@ pub(crate) async fn handle(inner: &Inner, ctx: &Ctx, request: http::Request<Byte
                 "keys" => keys::route(inner, req).await,
                 "users" => users::route(inner, &user, req).await,
                 "logs" => logs::route(inner, req).await,
+                "presets" => match req.op()? {
+                    Op::List => Ok(list(crate::presets::PRESETS)),
+                    _ => Err(RequestError::MethodNotAllowed.into()),
+                },
                 _ => Err(RequestError::NotFound(format!("route {path}")).into()),
             }
         }

@@ -7,11 +7,14 @@ use serde::Deserialize;
 use super::{AdminResult, Op, Req, conflict, created, list, no_content, not_found, ok, validate};
 use crate::error::{GatewayError, RequestError};
 use crate::gateway::Inner;
+use crate::presets;
 use crate::provider::{AuthScheme, Protocol, Provider};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Input {
+    /// Create only: fill protocol, base URL, auth scheme and headers from a preset.
+    preset: Option<String>,
     name: Option<String>,
     protocol: Option<Protocol>,
     base_url: Option<String>,
@@ -34,18 +37,29 @@ pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
         Op::Create => {
             let input: Input = validate::body(req.body)?;
             let now = inner.platform.now_ms();
-            let protocol = input.protocol.unwrap_or(Protocol::OpenaiChat);
+            let blank = match input.preset.as_deref() {
+                Some(id) => from_preset(id, &input)?,
+                None => {
+                    let protocol = input.protocol.unwrap_or(Protocol::OpenaiChat);
+                    Provider {
+                        id: String::new(),
+                        name: validate::required(input.name.clone(), "name")?,
+                        protocol,
+                        base_url: validate::required(input.base_url.clone(), "base_url")?,
+                        auth_scheme: input.auth_scheme.unwrap_or(protocol.default_auth()),
+                        credentials_enc: None,
+                        extra_headers: BTreeMap::new(),
+                        enabled: true,
+                        created_at: now,
+                        updated_at: now,
+                    }
+                }
+            };
             let blank = Provider {
                 id: crate::ids::new_id(inner.platform.as_ref(), "prv"),
-                name: validate::required(input.name.clone(), "name")?,
-                protocol,
-                base_url: validate::required(input.base_url.clone(), "base_url")?,
-                auth_scheme: input.auth_scheme.unwrap_or(protocol.default_auth()),
-                credentials_enc: None,
-                extra_headers: BTreeMap::new(),
-                enabled: true,
                 created_at: now,
                 updated_at: now,
+                ..blank
             };
             let provider = apply(inner, input, blank)?;
             inner.store.insert_provider(&provider).await.map_err(conflict(format!(
@@ -56,6 +70,11 @@ pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
         }
         Op::Update(id) => {
             let input: Input = validate::body(req.body)?;
+            if input.preset.is_some() {
+                return Err(
+                    RequestError::field("preset", "presets apply only when creating").into()
+                );
+            }
             let mut provider = apply(inner, input, load(inner, id).await?)?;
             provider.updated_at = inner.platform.now_ms();
             inner.store.update_provider(&provider).await.map_err(conflict(format!(
@@ -73,6 +92,36 @@ pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
             .into()),
         },
     }
+}
+
+/// A provider filled from preset `id`; the input's own fields still override it in `apply`.
+fn from_preset(id: &str, input: &Input) -> Result<Provider, GatewayError> {
+    let preset = presets::find(id).ok_or_else(|| {
+        RequestError::field("preset", format!("unknown preset `{id}`; see GET /api/admin/presets"))
+    })?;
+    if preset.needs_base_url && input.base_url.is_none() {
+        return Err(RequestError::field(
+            "base_url",
+            format!("preset `{id}` needs base_url: {}", preset.notes),
+        )
+        .into());
+    }
+    Ok(Provider {
+        id: String::new(),
+        name: preset.name.to_owned(),
+        protocol: preset.protocol,
+        base_url: preset.base_url.to_owned(),
+        auth_scheme: preset.auth_scheme,
+        credentials_enc: None,
+        extra_headers: preset
+            .extra_headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        enabled: true,
+        created_at: 0,
+        updated_at: 0,
+    })
 }
 
 async fn load(inner: &Inner, id: &str) -> Result<Provider, GatewayError> {

@@ -1,0 +1,165 @@
+//! Provider presets: the vendors the gateway knows, as data (protocol, base URL, auth scheme,
+//! extra headers, notes). Creating a provider from a preset needs only an API key; adding an
+//! OpenAI-compatible vendor is adding a row here.
+
+use serde::Serialize;
+
+use crate::provider::{AuthScheme, Protocol};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Preset {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub protocol: Protocol,
+    pub base_url: &'static str,
+    pub auth_scheme: AuthScheme,
+    #[serde(serialize_with = "as_map")]
+    pub extra_headers: &'static [(&'static str, &'static str)],
+    /// The base URL has a placeholder (resource, account) the admin must fill in.
+    pub needs_base_url: bool,
+    pub notes: &'static str,
+}
+
+fn as_map<S: serde::Serializer>(pairs: &[(&str, &str)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().copied())
+}
+
+const fn preset(id: &'static str, name: &'static str, base_url: &'static str) -> Preset {
+    Preset {
+        id,
+        name,
+        protocol: Protocol::OpenaiChat,
+        base_url,
+        auth_scheme: AuthScheme::Bearer,
+        extra_headers: &[],
+        needs_base_url: false,
+        notes: "",
+    }
+}
+
+const fn local(
+    id: &'static str,
+    name: &'static str,
+    base_url: &'static str,
+    notes: &'static str,
+) -> Preset {
+    Preset { auth_scheme: AuthScheme::None, notes, ..preset(id, name, base_url) }
+}
+
+/// Every preset, in the order the admin UI offers them.
+pub const PRESETS: &[Preset] = &[
+    preset("openai", "OpenAI", "https://api.openai.com/v1"),
+    Preset {
+        protocol: Protocol::OpenaiResponses,
+        notes: "The Responses API (reasoning items, built-in state) of the same account.",
+        ..preset("openai-responses", "OpenAI (Responses API)", "https://api.openai.com/v1")
+    },
+    Preset {
+        auth_scheme: AuthScheme::AzureApiKey,
+        needs_base_url: true,
+        notes: "Replace YOUR-RESOURCE with the Azure OpenAI resource name; a model's upstream id is its deployment name (v1 API, no api-version needed).",
+        ..preset("azure-openai", "Azure OpenAI", "https://YOUR-RESOURCE.openai.azure.com/openai/v1")
+    },
+    Preset {
+        protocol: Protocol::AnthropicMessages,
+        auth_scheme: AuthScheme::XApiKey,
+        extra_headers: &[("anthropic-version", "2023-06-01")],
+        ..preset("anthropic", "Anthropic", "https://api.anthropic.com/v1")
+    },
+    Preset {
+        protocol: Protocol::Gemini,
+        auth_scheme: AuthScheme::XGoogApiKey,
+        ..preset("gemini", "Google Gemini", "https://generativelanguage.googleapis.com/v1beta")
+    },
+    preset("deepseek", "DeepSeek", "https://api.deepseek.com/v1"),
+    preset("mistral", "Mistral", "https://api.mistral.ai/v1"),
+    preset("groq", "Groq", "https://api.groq.com/openai/v1"),
+    preset("xai", "xAI (Grok)", "https://api.x.ai/v1"),
+    preset("openrouter", "OpenRouter", "https://openrouter.ai/api/v1"),
+    preset("together", "Together AI", "https://api.together.xyz/v1"),
+    preset("fireworks", "Fireworks AI", "https://api.fireworks.ai/inference/v1"),
+    preset("perplexity", "Perplexity", "https://api.perplexity.ai"),
+    Preset {
+        notes: "Cohere's OpenAI-compatible endpoint.",
+        ..preset("cohere", "Cohere (compatibility API)", "https://api.cohere.ai/compatibility/v1")
+    },
+    Preset {
+        notes: "Mainland China accounts use https://api.moonshot.cn/v1.",
+        ..preset("moonshot", "Moonshot AI (Kimi)", "https://api.moonshot.ai/v1")
+    },
+    preset("zhipu", "Zhipu AI (GLM)", "https://open.bigmodel.cn/api/paas/v4"),
+    Preset {
+        notes: "International accounts use https://dashscope-intl.aliyuncs.com/compatible-mode/v1.",
+        ..preset(
+            "qwen",
+            "Alibaba Qwen (DashScope)",
+            "https://dashscope.aliyuncs.com/compatible-mode/v1",
+        )
+    },
+    preset("siliconflow", "SiliconFlow", "https://api.siliconflow.cn/v1"),
+    Preset {
+        notes: "Mainland China accounts use https://api.minimaxi.com/v1.",
+        ..preset("minimax", "MiniMax", "https://api.minimax.io/v1")
+    },
+    Preset {
+        notes: "A model's upstream id is the model id or an endpoint id (ep-…).",
+        ..preset(
+            "volcengine",
+            "Volcengine Ark (Doubao)",
+            "https://ark.cn-beijing.volces.com/api/v3",
+        )
+    },
+    preset("qianfan", "Baidu Qianfan", "https://qianfan.baidubce.com/v2"),
+    preset("hunyuan", "Tencent Hunyuan", "https://api.hunyuan.cloud.tencent.com/v1"),
+    Preset {
+        needs_base_url: true,
+        notes: "Replace YOUR-ACCOUNT-ID with the Cloudflare account id; the key is an API token with Workers AI access.",
+        ..preset(
+            "workers-ai",
+            "Cloudflare Workers AI",
+            "https://api.cloudflare.com/client/v4/accounts/YOUR-ACCOUNT-ID/ai/v1",
+        )
+    },
+    local("ollama", "Ollama", "http://127.0.0.1:11434/v1", "Local server; no key needed."),
+    local(
+        "vllm",
+        "vLLM",
+        "http://127.0.0.1:8000/v1",
+        "Local server; set a key if vLLM runs with --api-key.",
+    ),
+    local("lmstudio", "LM Studio", "http://127.0.0.1:1234/v1", "Local server; no key needed."),
+];
+
+/// The preset with this id.
+pub fn find(id: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_least_twenty_five_presets_with_unique_ids_and_valid_urls() {
+        assert!(PRESETS.len() >= 25, "{}", PRESETS.len());
+        let mut ids: Vec<&str> = PRESETS.iter().map(|p| p.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), PRESETS.len(), "duplicate preset id");
+        for p in PRESETS {
+            let url = crate::admin::validate::base_url(p.base_url).unwrap();
+            assert_eq!(url, p.base_url, "{} base URL is not normalised", p.id);
+            assert_eq!(p.needs_base_url, p.base_url.contains("YOUR-"), "{}", p.id);
+        }
+    }
+
+    #[test]
+    fn every_protocol_and_auth_scheme_has_a_preset() {
+        for protocol in Protocol::ALL {
+            assert!(PRESETS.iter().any(|p| p.protocol == protocol), "{protocol:?}");
+        }
+        for scheme in AuthScheme::ALL {
+            assert!(PRESETS.iter().any(|p| p.auth_scheme == scheme), "{scheme:?}");
+        }
+    }
+}
