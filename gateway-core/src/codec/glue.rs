@@ -144,12 +144,30 @@ impl Relay {
             }
         } else {
             for event in &events {
-                self.encoder.push(event, out);
+                match event {
+                    Event::Start { id, model, created } if id.is_empty() || *created == 0 => {
+                        self.encoder.push(&self.complete_start(id, model, *created), out)
+                    }
+                    other => self.encoder.push(other, out),
+                }
             }
         }
         if events.iter().any(|e| matches!(e, Event::Error { .. })) {
             self.ended = true;
         }
+    }
+
+    /// Fills what some upstreams leave out of their first event (Anthropic and Gemini send no
+    /// creation time, Gemini sometimes no id) but clients expect.
+    fn complete_start(&self, id: &str, model: &str, created: i64) -> Event {
+        let platform = &self.reporter.platform;
+        let id = if id.is_empty() {
+            format!("gen-{}", crate::ids::base62(24, |b| platform.random_bytes(b)))
+        } else {
+            id.to_owned()
+        };
+        let created = if created == 0 { platform.now_ms() / 1000 } else { created };
+        Event::Start { id, model: model.to_owned(), created }
     }
 
     fn tap(&mut self, events: &[Event]) {
@@ -172,21 +190,24 @@ impl Relay {
         if self.ended {
             return;
         }
+        // Complete when the upstream said how it finished or sent its own end marker.
+        if !self.finished && !self.decoder.saw_terminal() {
+            self.fail(out, "upstream_stream_error", "upstream stream ended before it finished");
+            return;
+        }
+        self.ended = true;
         let tail = self.decoder.finish();
         self.tap(&tail);
-        if !self.plan.passthrough {
+        if self.plan.passthrough {
+            if !self.decoder.saw_terminal() {
+                // Some compatible servers finish properly but forget the end marker.
+                self.encoder.terminal(out);
+            }
+        } else {
             for event in &tail {
                 self.encoder.push(event, out);
             }
-        }
-        self.ended = true;
-        if !self.finished {
-            self.fail(out, "upstream_stream_error", "upstream stream ended before it finished");
-        } else if !self.plan.passthrough {
             self.encoder.finish(out);
-        } else if !self.decoder.saw_terminal() {
-            // Some compatible servers finish properly but forget the end marker.
-            self.encoder.terminal(out);
         }
     }
 
@@ -195,5 +216,165 @@ impl Relay {
         self.ended = true;
         self.reporter.summary.error_kind = Some(kind.to_owned());
         self.encoder.error(kind, message, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::maybe_send::BoxFuture;
+
+    struct FixedClock;
+    impl Platform for FixedClock {
+        fn now_ms(&self) -> i64 {
+            1_000
+        }
+        fn random_bytes(&self, buf: &mut [u8]) {
+            buf.fill(1);
+        }
+        fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    fn upstream(chunks: Vec<Result<&'static str, TransportError>>) -> ByteStream {
+        boxed_stream(futures::stream::iter(
+            chunks.into_iter().map(|c| c.map(|s| Bytes::from_static(s.as_bytes()))),
+        ))
+    }
+
+    fn plan(upstream: Protocol, client: Protocol, include_usage: bool) -> Plan {
+        Plan { upstream, client, passthrough: upstream == client, include_usage }
+    }
+
+    fn run(
+        chunks: Vec<Result<&'static str, TransportError>>,
+        plan: Plan,
+    ) -> (Vec<String>, StreamSummary) {
+        let (stream, rx) = relay(upstream(chunks), plan, Arc::new(FixedClock), 900);
+        let out: Vec<String> =
+            block_on(stream.map(|c| String::from_utf8(c.unwrap().to_vec()).unwrap()).collect());
+        (out, block_on(rx).unwrap())
+    }
+
+    const DELTA: &str = "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}]}\n\n";
+    const FINISH: &str = "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+    const USAGE: &str = "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\n";
+    const DONE: &str = "data: [DONE]\n\n";
+    const CHAT: Protocol = Protocol::OpenaiChat;
+
+    #[test]
+    fn passthrough_relays_each_event_as_it_arrives_and_captures_usage() {
+        let (out, summary) =
+            run(vec![Ok(DELTA), Ok(FINISH), Ok(USAGE), Ok(DONE)], plan(CHAT, CHAT, true));
+        assert_eq!(out, vec![DELTA, FINISH, USAGE, DONE], "one output per upstream event");
+        assert_eq!(summary.usage.input, Some(3));
+        assert_eq!(summary.usage.output, Some(2));
+        assert_eq!(summary.ttft_ms, Some(100));
+        assert_eq!(summary.error_kind, None);
+        assert!(!summary.client_gone);
+    }
+
+    #[test]
+    fn usage_chunk_the_caller_did_not_ask_for_is_removed() {
+        let (out, summary) =
+            run(vec![Ok(DELTA), Ok(FINISH), Ok(USAGE), Ok(DONE)], plan(CHAT, CHAT, false));
+        assert_eq!(out, vec![DELTA, FINISH, DONE]);
+        assert_eq!(summary.usage.output, Some(2));
+    }
+
+    #[test]
+    fn events_split_across_chunks_are_joined() {
+        let (out, _) = run(
+            vec![Ok("data: {\"choices\":[{\"delta\":"), Ok("{}}]}\n"), Ok("\ndata: [DONE]\n\n")],
+            plan(CHAT, CHAT, false),
+        );
+        assert_eq!(out, vec!["data: {\"choices\":[{\"delta\":{}}]}\n\ndata: [DONE]\n\n"]);
+    }
+
+    #[test]
+    fn missing_done_after_finish_is_added() {
+        let (out, summary) = run(vec![Ok(DELTA), Ok(FINISH)], plan(CHAT, CHAT, false));
+        assert_eq!(out.last().unwrap(), DONE);
+        assert_eq!(summary.error_kind, None);
+    }
+
+    #[test]
+    fn truncated_stream_ends_with_an_error_in_the_callers_protocol() {
+        let (out, summary) = run(vec![Ok(DELTA)], plan(CHAT, CHAT, false));
+        assert!(out.last().unwrap().contains("\"code\":\"upstream_stream_error\""));
+        assert_eq!(summary.error_kind.as_deref(), Some("upstream_stream_error"));
+        let (out, _) = run(vec![Ok(DELTA)], plan(CHAT, Protocol::AnthropicMessages, false));
+        let last = out.last().unwrap();
+        assert!(
+            last.starts_with("event: error\n") && last.contains("\"type\":\"api_error\""),
+            "{last}"
+        );
+        assert!(!out.concat().contains("message_stop"));
+    }
+
+    #[test]
+    fn broken_upstream_body_ends_with_an_error_event() {
+        let (out, summary) = run(
+            vec![Ok(DELTA), Err(TransportError::Body("reset".into()))],
+            plan(CHAT, CHAT, false),
+        );
+        assert_eq!(out.len(), 2);
+        assert!(out[1].starts_with("data: {\"error\""));
+        assert_eq!(summary.error_kind.as_deref(), Some("upstream_stream_error"));
+    }
+
+    #[test]
+    fn upstream_error_event_mid_stream_is_rendered_for_the_client() {
+        let error = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"busy\"}}\n\n";
+        let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\",\"usage\":{\"input_tokens\":1}}}\n\n";
+        let (out, summary) =
+            run(vec![Ok(start), Ok(error)], plan(Protocol::AnthropicMessages, CHAT, false));
+        let text = out.concat();
+        assert!(text.contains("\"message\":\"busy\""), "{text}");
+        assert!(!text.contains("[DONE]"));
+        assert_eq!(summary.error_kind.as_deref(), Some("upstream_stream_error"));
+    }
+
+    #[test]
+    fn translated_stream_ends_with_the_clients_own_lifecycle() {
+        let (out, summary) = run(
+            vec![Ok(DELTA), Ok(FINISH), Ok(USAGE), Ok(DONE)],
+            plan(CHAT, Protocol::AnthropicMessages, false),
+        );
+        let text = out.concat();
+        let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+        assert_eq!(
+            names,
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        assert!(text.contains("\"output_tokens\":2"));
+        assert_eq!(summary.usage.input, Some(3));
+    }
+
+    #[test]
+    fn dropping_the_stream_still_reports() {
+        let (mut stream, rx) = relay(
+            upstream(vec![Ok(DELTA), Ok(FINISH)]),
+            plan(CHAT, CHAT, false),
+            Arc::new(FixedClock),
+            0,
+        );
+        let first = block_on(stream.next()).unwrap().unwrap();
+        assert!(first.starts_with(b"data: "));
+        drop(stream);
+        let summary = block_on(rx).unwrap();
+        assert!(summary.client_gone);
     }
 }

@@ -12,7 +12,7 @@
 //! | max tokens | `max_tokens` (required) | mapped; the model's max output or 4096 when the caller gave none |
 //! | stop | `stop_sequences` | mapped |
 //! | temperature, top_p | same | mapped |
-//! | reasoning | `thinking: {type: enabled, budget_tokens}` | budget mapped; an effort alone becomes a budget (low 1024, medium 4096, high 16384) |
+//! | reasoning | `thinking: {type: enabled, budget_tokens}` | budget mapped; an effort alone becomes a budget (low 1024, medium 4096, high 16384); dropped when Anthropic would refuse it (forced tool use, budget under 1024 or not below `max_tokens`); with thinking on, `temperature`/`top_p` are dropped |
 //! | response format | — | dropped (no equivalent in the stable API) |
 //! | user | `metadata.user_id` | mapped |
 //! | usage | `input_tokens` + `cache_read_input_tokens` + `cache_creation_input_tokens`, `output_tokens` | canonical input counts cached tokens too (as OpenAI does); re-split when encoding |

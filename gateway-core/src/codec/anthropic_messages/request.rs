@@ -185,16 +185,19 @@ pub fn encode_request(
             })
             .collect();
         body.insert("tools".into(), tools.into());
-        let mut choice = match &request.tool_choice {
-            None | Some(ToolChoice::Auto) => json!({"type": "auto"}),
-            Some(ToolChoice::None) => json!({"type": "none"}),
-            Some(ToolChoice::Required) => json!({"type": "any"}),
-            Some(ToolChoice::Tool(name)) => json!({"type": "tool", "name": name}),
-        };
-        if request.parallel_tool_calls == Some(false) && choice["type"] != "none" {
-            choice["disable_parallel_tool_use"] = true.into();
+        let no_parallel = request.parallel_tool_calls == Some(false);
+        if request.tool_choice.is_some() || no_parallel {
+            let mut choice = match &request.tool_choice {
+                None | Some(ToolChoice::Auto) => json!({"type": "auto"}),
+                Some(ToolChoice::None) => json!({"type": "none"}),
+                Some(ToolChoice::Required) => json!({"type": "any"}),
+                Some(ToolChoice::Tool(name)) => json!({"type": "tool", "name": name}),
+            };
+            if no_parallel && choice["type"] != "none" {
+                choice["disable_parallel_tool_use"] = true.into();
+            }
+            body.insert("tool_choice".into(), choice);
         }
-        body.insert("tool_choice".into(), choice);
     }
     if !request.stop.is_empty() {
         body.insert("stop_sequences".into(), request.stop.clone().into());
@@ -205,8 +208,19 @@ pub fn encode_request(
     if let Some(p) = request.top_p {
         body.insert("top_p".into(), p.into());
     }
-    if let Some(budget) = request.reasoning.as_ref().and_then(budget) {
+    // Anthropic refuses thinking together with forced tool use, with a budget not below
+    // max_tokens, or with a sampling temperature other than 1; thinking yields in those cases.
+    let max_tokens = request.max_tokens.unwrap_or(default_max);
+    let forced_tool =
+        matches!(request.tool_choice, Some(ToolChoice::Required | ToolChoice::Tool(_)));
+    if let Some(budget) = request.reasoning.as_ref().and_then(budget)
+        && budget >= 1024
+        && budget < max_tokens
+        && !forced_tool
+    {
         body.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": budget}));
+        body.remove("temperature");
+        body.remove("top_p");
     }
     if let Some(user) = &request.user {
         body.insert("metadata".into(), json!({"user_id": user}));

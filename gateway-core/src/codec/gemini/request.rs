@@ -56,6 +56,16 @@ pub fn sanitize_schema(schema: &Value) -> Value {
                 other => other.clone(),
             },
             "items" => sanitize_schema(v),
+            "enum" => match v {
+                // Gemini enums are strings; a null member becomes `nullable`.
+                Value::Array(members) => {
+                    if members.iter().any(Value::is_null) {
+                        out.insert("nullable".into(), true.into());
+                    }
+                    Value::Array(members.iter().filter(|m| !m.is_null()).cloned().collect())
+                }
+                other => other.clone(),
+            },
             "anyOf" => Value::Array(
                 v.as_array().map(|a| a.iter().map(sanitize_schema).collect()).unwrap_or_default(),
             ),
@@ -222,9 +232,14 @@ fn decode_content(content: Content, next_call: &mut usize) -> Vec<Block> {
             }
             if let Some(resp) = p.function_response {
                 let id = resp.id.unwrap_or(resp.name);
+                // `{"result": text}` is how text results are wrapped on the way out; unwrap it.
+                let text = match resp.response.as_object().map(|o| (o.len(), o.get("result"))) {
+                    Some((1, Some(Value::String(s)))) => s.clone(),
+                    _ => resp.response.to_string(),
+                };
                 return Some(Block::ToolResult {
                     call_id: id,
-                    content: vec![Block::Text(resp.response.to_string())],
+                    content: vec![Block::Text(text)],
                     is_error: false,
                 });
             }
