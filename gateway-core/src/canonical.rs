@@ -195,6 +195,15 @@ impl Request {
         (!self.system.is_empty()).then(|| self.system.join("\n\n"))
     }
 
+    /// Appends `blocks` to the last message when it has the same role, else starts a new message
+    /// (protocols that split one turn into several messages or items come out as one turn).
+    pub fn push(&mut self, role: Role, blocks: Vec<Block>) {
+        match self.messages.last_mut() {
+            Some(last) if last.role == role => last.content.extend(blocks),
+            _ => self.messages.push(Message { role, content: blocks }),
+        }
+    }
+
     /// The tool name of a call id, searching the history (Gemini answers tools by name).
     pub fn tool_name(&self, call_id: &str) -> Option<&str> {
         self.messages.iter().flat_map(|m| &m.content).find_map(|b| match b {

@@ -9,18 +9,14 @@ use bytes::BytesMut;
 use gateway_core::canonical::{BlockKind, Event, FinishReason, Usage};
 use gateway_core::codec::{self, EncodeOptions};
 use gateway_core::provider::Protocol;
-use gateway_core::sse::SseDecoder;
 use serde_json::Value;
+
+mod common;
+use common::{decode_pieces, fixture};
 
 const ALL: [Protocol; 4] = Protocol::ALL;
 const CLIENTS: [Protocol; 3] =
     [Protocol::OpenaiChat, Protocol::OpenaiResponses, Protocol::AnthropicMessages];
-
-fn fixture(protocol: Protocol, name: &str) -> Vec<u8> {
-    let path =
-        format!("{}/tests/fixtures/{}/{name}", env!("CARGO_MANIFEST_DIR"), protocol.as_str());
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 fn pretty(bytes: &[u8]) -> String {
     serde_json::to_string_pretty(&serde_json::from_slice::<Value>(bytes).unwrap()).unwrap()
@@ -28,20 +24,8 @@ fn pretty(bytes: &[u8]) -> String {
 
 /// Decodes an upstream SSE byte stream cut into `chunk`-byte pieces (0: whole).
 fn decode_stream(protocol: Protocol, bytes: &[u8], chunk: usize) -> Vec<Event> {
-    let mut sse = SseDecoder::new();
-    let mut decoder = codec::stream_decoder(protocol);
-    let mut events = Vec::new();
     let pieces: Vec<&[u8]> = if chunk == 0 { vec![bytes] } else { bytes.chunks(chunk).collect() };
-    for piece in pieces {
-        for e in sse.push(piece).unwrap() {
-            events.extend(decoder.push(&e));
-        }
-    }
-    if let Some(e) = sse.finish() {
-        events.extend(decoder.push(&e));
-    }
-    events.extend(decoder.finish());
-    events
+    decode_pieces(protocol, &pieces)
 }
 
 fn encode_stream(client: Protocol, events: &[Event]) -> String {

@@ -2,12 +2,14 @@
 //! every protocol can carry, and any chunking of a valid upstream stream decodes to the same events.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use gateway_core::canonical::{Block, Event, Message, Request, Role, Tool, ToolChoice};
+use gateway_core::canonical::{Block, Message, Request, Role, Tool, ToolChoice};
 use gateway_core::codec::{self, EncodeOptions};
 use gateway_core::provider::Protocol;
-use gateway_core::sse::SseDecoder;
 use proptest::prelude::*;
 use serde_json::json;
+
+mod common;
+use common::{decode_pieces, fixture};
 
 const TOOLS: [&str; 2] = ["get_weather", "lookup_stock"];
 
@@ -112,31 +114,6 @@ proptest! {
     }
 }
 
-fn fixture(protocol: Protocol, name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/{}/{name}",
-        env!("CARGO_MANIFEST_DIR"),
-        protocol.as_str()
-    ))
-    .unwrap()
-}
-
-fn decode(protocol: Protocol, pieces: &[&[u8]]) -> Vec<Event> {
-    let mut sse = SseDecoder::new();
-    let mut decoder = codec::stream_decoder(protocol);
-    let mut events = Vec::new();
-    for piece in pieces {
-        for e in sse.push(piece).unwrap() {
-            events.extend(decoder.push(&e));
-        }
-    }
-    if let Some(e) = sse.finish() {
-        events.extend(decoder.push(&e));
-    }
-    events.extend(decoder.finish());
-    events
-}
-
 proptest! {
     #[test]
     fn any_chunking_of_a_stream_decodes_to_the_same_events(cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12)) {
@@ -152,7 +129,7 @@ proptest! {
                     start = p;
                 }
                 pieces.push(&bytes[start..]);
-                prop_assert_eq!(decode(protocol, &pieces), decode(protocol, &[&bytes]), "{:?} {}", protocol, name);
+                prop_assert_eq!(decode_pieces(protocol, &pieces), decode_pieces(protocol, &[&bytes]), "{:?} {}", protocol, name);
             }
         }
     }

@@ -18,7 +18,7 @@ pub mod openai_responses;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::canonical::{Event, Request, Response};
+use crate::canonical::{BlockKind, Event, Request, Response};
 use crate::dispatch::upstream::UpstreamError;
 use crate::error::RequestError;
 use crate::maybe_send::MaybeSend;
@@ -127,6 +127,58 @@ pub fn stream_encoder(protocol: Protocol, include_usage: bool) -> Box<dyn Stream
         Protocol::AnthropicMessages => {
             Box::new(anthropic_messages::MessagesStreamEncoder::default())
         }
+    }
+}
+
+/// Block bookkeeping for stream decoders: at most one block is open, identified by whatever key
+/// the upstream uses for it; canonical indices count blocks from 0 in order of appearance.
+#[derive(Debug)]
+pub(crate) struct OpenBlock<K> {
+    open: Option<(usize, K)>,
+    next_index: usize,
+}
+
+impl<K> Default for OpenBlock<K> {
+    fn default() -> Self {
+        Self { open: None, next_index: 0 }
+    }
+}
+
+impl<K: PartialEq + Copy> OpenBlock<K> {
+    /// Stops the open block, if any.
+    pub fn close(&mut self, out: &mut Vec<Event>) {
+        if let Some((index, _)) = self.open.take() {
+            out.push(Event::BlockStop { index });
+        }
+    }
+
+    /// The index of the block open under `key`, if that is the open one.
+    pub fn get(&self, key: K) -> Option<usize> {
+        self.open.filter(|(_, k)| *k == key).map(|(index, _)| index)
+    }
+
+    /// The block open under `key`, or a new one of `kind` (stopping the previous one).
+    pub fn ensure(
+        &mut self,
+        key: K,
+        kind: impl FnOnce() -> BlockKind,
+        out: &mut Vec<Event>,
+    ) -> usize {
+        if let Some(index) = self.get(key) {
+            return index;
+        }
+        let index = self.start(kind(), out);
+        self.open = Some((index, key));
+        index
+    }
+
+    /// Starts a block that is not kept open (the caller stops it), stopping the open one first.
+    pub fn start(&mut self, kind: BlockKind, out: &mut Vec<Event>) -> usize {
+        self.close(out);
+        let index = self.next_index;
+        self.next_index += 1;
+        out.push(Event::BlockStart { index, kind });
+        index
     }
 }
 

@@ -32,6 +32,19 @@ fn decode(r: &Row<'_>) -> StoreResult<User> {
 
 const COLUMNS: &str = "id, username, password_hash, role, token_version, created_at, updated_at";
 
+/// Values for `INSERT … (id, username, password_hash, role, token_version, created_at, updated_at)`
+/// with a fresh token version.
+fn insert_params(user: &User) -> Vec<Value> {
+    vec![
+        user.id.clone().into(),
+        user.username.clone().into(),
+        user.password_hash.clone().into(),
+        user.role.clone().into(),
+        Value::Integer(user.created_at),
+        Value::Integer(user.updated_at),
+    ]
+}
+
 impl Store {
     pub async fn count_users(&self) -> StoreResult<i64> {
         Ok(self
@@ -46,14 +59,7 @@ impl Store {
             .execute(
                 "INSERT INTO users (id, username, password_hash, role, token_version, created_at, updated_at) \
                  SELECT ?, ?, ?, ?, 0, ?, ? WHERE NOT EXISTS (SELECT 1 FROM users)",
-                vec![
-                    user.id.clone().into(),
-                    user.username.clone().into(),
-                    user.password_hash.clone().into(),
-                    user.role.clone().into(),
-                    Value::Integer(user.created_at),
-                    Value::Integer(user.updated_at),
-                ],
+                insert_params(user),
             )
             .await?;
         Ok(changed == 1)
@@ -63,14 +69,7 @@ impl Store {
         self.execute(
             "INSERT INTO users (id, username, password_hash, role, token_version, created_at, updated_at) \
              VALUES (?, ?, ?, ?, 0, ?, ?)",
-            vec![
-                user.id.clone().into(),
-                user.username.clone().into(),
-                user.password_hash.clone().into(),
-                user.role.clone().into(),
-                Value::Integer(user.created_at),
-                Value::Integer(user.updated_at),
-            ],
+            insert_params(user),
         )
         .await?;
         Ok(())

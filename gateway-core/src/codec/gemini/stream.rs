@@ -4,34 +4,17 @@ use super::request::decode_parts;
 use super::response::finish_reason;
 use super::wire::GenerateResponse;
 use crate::canonical::{Block, BlockKind, Event};
-use crate::codec::StreamDecoder;
+use crate::codec::{OpenBlock, StreamDecoder};
 use crate::sse::SseEvent;
 
 #[derive(Debug, Default)]
 pub struct GeminiStreamDecoder {
     started: bool,
-    /// Open text or thinking block: canonical index and whether it is thinking.
-    open: Option<(usize, bool)>,
-    next_index: usize,
+    /// The open text (`false`) or thinking (`true`) block.
+    blocks: OpenBlock<bool>,
     next_call: usize,
     saw_calls: bool,
     saw_finish: bool,
-}
-
-impl GeminiStreamDecoder {
-    fn close(&mut self, out: &mut Vec<Event>) {
-        if let Some((index, _)) = self.open.take() {
-            out.push(Event::BlockStop { index });
-        }
-    }
-
-    fn open_new(&mut self, kind: BlockKind, out: &mut Vec<Event>) -> usize {
-        self.close(out);
-        let index = self.next_index;
-        self.next_index += 1;
-        out.push(Event::BlockStart { index, kind });
-        index
-    }
 }
 
 impl StreamDecoder for GeminiStreamDecoder {
@@ -60,30 +43,17 @@ impl StreamDecoder for GeminiStreamDecoder {
                 match block {
                     Block::Text(text) | Block::Thinking { text, .. } if text.is_empty() => {}
                     Block::Text(text) => {
-                        let index = match self.open {
-                            Some((i, false)) => i,
-                            _ => {
-                                let i = self.open_new(BlockKind::Text, &mut out);
-                                self.open = Some((i, false));
-                                i
-                            }
-                        };
+                        let index = self.blocks.ensure(false, || BlockKind::Text, &mut out);
                         out.push(Event::TextDelta { index, text });
                     }
                     Block::Thinking { text, .. } => {
-                        let index = match self.open {
-                            Some((i, true)) => i,
-                            _ => {
-                                let i = self.open_new(BlockKind::Thinking, &mut out);
-                                self.open = Some((i, true));
-                                i
-                            }
-                        };
+                        let index = self.blocks.ensure(true, || BlockKind::Thinking, &mut out);
                         out.push(Event::ThinkingDelta { index, text });
                     }
                     Block::ToolCall { id, name, arguments } => {
+                        // Gemini sends calls whole: start, all arguments, stop.
                         self.saw_calls = true;
-                        let index = self.open_new(BlockKind::ToolCall { id, name }, &mut out);
+                        let index = self.blocks.start(BlockKind::ToolCall { id, name }, &mut out);
                         out.push(Event::ToolArgsDelta { index, json: arguments });
                         out.push(Event::BlockStop { index });
                     }
@@ -95,7 +65,7 @@ impl StreamDecoder for GeminiStreamDecoder {
             out.push(Event::Usage(usage.into()));
         }
         if let Some(reason) = finish {
-            self.close(&mut out);
+            self.blocks.close(&mut out);
             self.saw_finish = true;
             out.push(Event::Finish(finish_reason(&reason, self.saw_calls)));
         }
@@ -104,7 +74,7 @@ impl StreamDecoder for GeminiStreamDecoder {
 
     fn finish(&mut self) -> Vec<Event> {
         let mut out = Vec::new();
-        self.close(&mut out);
+        self.blocks.close(&mut out);
         out
     }
 

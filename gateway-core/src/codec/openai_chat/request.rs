@@ -87,21 +87,13 @@ fn content_blocks(content: Option<Content>) -> Vec<Block> {
     }
 }
 
-/// Appends `blocks` to the last message when it has the same role, else starts a new message.
-fn push(request: &mut Request, role: Role, blocks: Vec<Block>) {
-    match request.messages.last_mut() {
-        Some(last) if last.role == role => last.content.extend(blocks),
-        _ => request.messages.push(Message { role, content: blocks }),
-    }
-}
-
 fn decode_message(request: &mut Request, m: wire::ChatMessage) -> Result<(), String> {
     match m.role.as_str() {
         "system" | "developer" => {
             let text = blocks_text(&content_blocks(m.content));
             request.system.push(text);
         }
-        "user" => push(request, Role::User, content_blocks(m.content)),
+        "user" => request.push(Role::User, content_blocks(m.content)),
         "assistant" => {
             let mut blocks = Vec::new();
             if let Some(thinking) = m.reasoning_content.filter(|t| !t.is_empty()) {
@@ -119,16 +111,12 @@ fn decode_message(request: &mut Request, m: wire::ChatMessage) -> Result<(), Str
                     arguments: call.function.arguments,
                 });
             }
-            push(request, Role::Assistant, blocks);
+            request.push(Role::Assistant, blocks);
         }
         "tool" => {
             let call_id = m.tool_call_id.ok_or("a tool message needs tool_call_id")?;
             let content = content_blocks(m.content);
-            push(
-                request,
-                Role::User,
-                vec![Block::ToolResult { call_id, content, is_error: false }],
-            );
+            request.push(Role::User, vec![Block::ToolResult { call_id, content, is_error: false }]);
         }
         other => return Err(format!("unknown role {other:?}")),
     }
@@ -245,15 +233,7 @@ fn encode_message(m: &Message, out: &mut Vec<Value>) {
                 .iter()
                 .filter_map(|b| if let Block::Text(t) = b { Some(t.as_str()) } else { None })
                 .collect();
-            let calls: Vec<Value> = m
-                .content
-                .iter()
-                .filter_map(|b| match b {
-                    Block::ToolCall { id, name, arguments } => Some(json!({"id": id, "type": "function",
-                        "function": {"name": name, "arguments": if arguments.is_empty() { "{}" } else { arguments }}})),
-                    _ => None,
-                })
-                .collect();
+            let calls = super::response::tool_calls_json(&m.content);
             let mut msg = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { text.into() }});
             if !calls.is_empty() {
                 msg["tool_calls"] = calls.into();

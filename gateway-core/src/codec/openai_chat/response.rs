@@ -76,6 +76,21 @@ pub fn usage_json(u: &Usage) -> Value {
     v
 }
 
+/// The `tool_calls` array for the tool-call blocks among `blocks`.
+pub(super) fn tool_calls_json(blocks: &[Block]) -> Vec<Value> {
+    blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::ToolCall { id, name, arguments } => {
+                let arguments = if arguments.is_empty() { "{}" } else { arguments };
+                Some(json!({"id": id, "type": "function",
+                    "function": {"name": name, "arguments": arguments}}))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn encode_response(r: &Response) -> Value {
     let text: String = r
         .content
@@ -89,15 +104,7 @@ pub fn encode_response(r: &Response) -> Value {
             |b| if let Block::Thinking { text, .. } = b { Some(text.as_str()) } else { None },
         )
         .collect();
-    let calls: Vec<Value> = r
-        .content
-        .iter()
-        .filter_map(|b| match b {
-            Block::ToolCall { id, name, arguments } => Some(json!({"id": id, "type": "function",
-                "function": {"name": name, "arguments": if arguments.is_empty() { "{}" } else { arguments }}})),
-            _ => None,
-        })
-        .collect();
+    let calls = tool_calls_json(&r.content);
     let mut message = json!({"role": "assistant", "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { text.into() }});
     if !thinking.is_empty() {
         message["reasoning_content"] = thinking.into();

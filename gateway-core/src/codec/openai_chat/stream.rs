@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::response::{finish_reason, finish_str, usage_json};
 use super::wire::Chunk;
 use crate::canonical::{BlockKind, Event, FinishReason, Usage};
-use crate::codec::{StreamDecoder, StreamEncoder, write_sse};
+use crate::codec::{OpenBlock, StreamDecoder, StreamEncoder, write_sse};
 use crate::sse::SseEvent;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,38 +23,10 @@ enum Open {
 #[derive(Debug, Default)]
 pub struct ChatStreamDecoder {
     started: bool,
-    open: Option<(usize, Open)>,
-    next_index: usize,
+    blocks: OpenBlock<Open>,
+    /// `tool_calls[].index` → canonical index.
     tools: HashMap<usize, usize>,
     saw_done: bool,
-}
-
-impl ChatStreamDecoder {
-    fn close(&mut self, out: &mut Vec<Event>) {
-        if let Some((index, _)) = self.open.take() {
-            out.push(Event::BlockStop { index });
-        }
-    }
-
-    /// The open block of `kind`, opening it (and closing another) when needed.
-    fn ensure(
-        &mut self,
-        kind: Open,
-        start: impl FnOnce() -> BlockKind,
-        out: &mut Vec<Event>,
-    ) -> usize {
-        if let Some((index, open)) = self.open
-            && open == kind
-        {
-            return index;
-        }
-        self.close(out);
-        let index = self.next_index;
-        self.next_index += 1;
-        self.open = Some((index, kind));
-        out.push(Event::BlockStart { index, kind: start() });
-        index
-    }
 }
 
 impl StreamDecoder for ChatStreamDecoder {
@@ -88,37 +60,35 @@ impl StreamDecoder for ChatStreamDecoder {
             if let Some(text) =
                 delta.reasoning_content.or(delta.reasoning).filter(|t| !t.is_empty())
             {
-                let index = self.ensure(Open::Thinking, || BlockKind::Thinking, &mut out);
+                let index = self.blocks.ensure(Open::Thinking, || BlockKind::Thinking, &mut out);
                 out.push(Event::ThinkingDelta { index, text });
             }
             if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
-                let index = self.ensure(Open::Text, || BlockKind::Text, &mut out);
+                let index = self.blocks.ensure(Open::Text, || BlockKind::Text, &mut out);
                 out.push(Event::TextDelta { index, text });
             }
             for (pos, call) in delta.tool_calls.unwrap_or_default().into_iter().enumerate() {
                 let tool = call.index.unwrap_or(pos);
                 let (name, args) = call.function.map_or((None, None), |f| (f.name, f.arguments));
-                let index = match self.tools.get(&tool) {
-                    Some(&index) if self.open == Some((index, Open::Tool(tool))) => index,
-                    Some(_) => continue, // a call resumed after another began: cannot be re-opened
-                    None => {
-                        let id = call.id.unwrap_or_else(|| format!("call_{tool}"));
-                        let name = name.unwrap_or_default();
-                        let index = self.ensure(
-                            Open::Tool(tool),
-                            || BlockKind::ToolCall { id, name },
-                            &mut out,
-                        );
-                        self.tools.insert(tool, index);
-                        index
-                    }
-                };
+                let index =
+                    match (self.blocks.get(Open::Tool(tool)), self.tools.contains_key(&tool)) {
+                        (Some(index), _) => index,
+                        (None, true) => continue, // a call resumed after another began: cannot reopen
+                        (None, false) => {
+                            let id = call.id.unwrap_or_else(|| format!("call_{tool}"));
+                            let name = name.unwrap_or_default();
+                            let kind = || BlockKind::ToolCall { id, name };
+                            let index = self.blocks.ensure(Open::Tool(tool), kind, &mut out);
+                            self.tools.insert(tool, index);
+                            index
+                        }
+                    };
                 if let Some(json) = args.filter(|a| !a.is_empty()) {
                     out.push(Event::ToolArgsDelta { index, json });
                 }
             }
             if let Some(reason) = choice.finish_reason {
-                self.close(&mut out);
+                self.blocks.close(&mut out);
                 out.push(Event::Finish(finish_reason(&reason)));
             }
         }
@@ -130,7 +100,7 @@ impl StreamDecoder for ChatStreamDecoder {
 
     fn finish(&mut self) -> Vec<Event> {
         let mut out = Vec::new();
-        self.close(&mut out);
+        self.blocks.close(&mut out);
         out
     }
 

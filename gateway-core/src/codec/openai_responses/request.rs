@@ -98,25 +98,17 @@ fn content_blocks(content: Option<ItemContent>) -> Vec<Block> {
     }
 }
 
-fn push(request: &mut Request, role: Role, blocks: Vec<Block>) {
-    match request.messages.last_mut() {
-        Some(last) if last.role == role => last.content.extend(blocks),
-        _ => request.messages.push(Message { role, content: blocks }),
-    }
-}
-
 fn decode_item(request: &mut Request, item: Item) -> Result<(), String> {
     match item.kind.as_deref().unwrap_or("message") {
         "message" => match item.role.as_deref() {
             Some("system" | "developer") => {
                 request.system.push(blocks_text(&content_blocks(item.content)))
             }
-            Some("user") => push(request, Role::User, content_blocks(item.content)),
-            Some("assistant") => push(request, Role::Assistant, content_blocks(item.content)),
+            Some("user") => request.push(Role::User, content_blocks(item.content)),
+            Some("assistant") => request.push(Role::Assistant, content_blocks(item.content)),
             other => return Err(format!("unknown role {other:?}")),
         },
-        "function_call" => push(
-            request,
+        "function_call" => request.push(
             Role::Assistant,
             vec![Block::ToolCall {
                 id: item.call_id.ok_or("function_call needs call_id")?,
@@ -130,8 +122,7 @@ fn decode_item(request: &mut Request, item: Item) -> Result<(), String> {
                 Some(other) => other.to_string(),
                 None => String::new(),
             };
-            push(
-                request,
+            request.push(
                 Role::User,
                 vec![Block::ToolResult {
                     call_id: item.call_id.ok_or("function_call_output needs call_id")?,
@@ -142,8 +133,7 @@ fn decode_item(request: &mut Request, item: Item) -> Result<(), String> {
         }
         "reasoning" => {
             let text: Vec<String> = item.summary.into_iter().map(|s| s.text).collect();
-            push(
-                request,
+            request.push(
                 Role::Assistant,
                 vec![Block::Thinking { text: text.join("\n"), signature: None }],
             );

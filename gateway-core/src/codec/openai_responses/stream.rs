@@ -8,15 +8,14 @@ use serde_json::{Value, json};
 use super::response::{finish, item_json, response_json};
 use super::wire::StreamEvent;
 use crate::canonical::{Block, BlockKind, Event, FinishReason, Usage};
-use crate::codec::{StreamDecoder, StreamEncoder, write_sse};
+use crate::codec::{OpenBlock, StreamDecoder, StreamEncoder, write_sse};
 use crate::sse::SseEvent;
 
 /// Responses events in, canonical events out.
 #[derive(Debug, Default)]
 pub struct ResponsesStreamDecoder {
-    /// The open block: canonical index and the `(output_index, is_thinking)` it belongs to.
-    open: Option<(usize, usize, bool)>,
-    next_index: usize,
+    /// Open block, keyed by `(output_index, is_thinking)`.
+    blocks: OpenBlock<(usize, bool)>,
     /// Function-call items by output index.
     calls: HashMap<usize, usize>,
     streamed_args: HashSet<usize>,
@@ -24,28 +23,8 @@ pub struct ResponsesStreamDecoder {
     saw_end: bool,
 }
 
-impl ResponsesStreamDecoder {
-    fn close(&mut self, out: &mut Vec<Event>) {
-        if let Some((index, _, _)) = self.open.take() {
-            out.push(Event::BlockStop { index });
-        }
-    }
-
-    fn ensure(&mut self, output_index: usize, thinking: bool, out: &mut Vec<Event>) -> usize {
-        if let Some((index, oi, t)) = self.open
-            && oi == output_index
-            && t == thinking
-        {
-            return index;
-        }
-        self.close(out);
-        let index = self.next_index;
-        self.next_index += 1;
-        self.open = Some((index, output_index, thinking));
-        let kind = if thinking { BlockKind::Thinking } else { BlockKind::Text };
-        out.push(Event::BlockStart { index, kind });
-        index
-    }
+fn text_kind(thinking: bool) -> BlockKind {
+    if thinking { BlockKind::Thinking } else { BlockKind::Text }
 }
 
 impl StreamDecoder for ResponsesStreamDecoder {
@@ -61,26 +40,23 @@ impl StreamDecoder for ResponsesStreamDecoder {
             }
             "response.output_item.added" => {
                 if let Some(item) = e.item.filter(|i| i.kind.as_deref() == Some("function_call")) {
-                    self.close(&mut out);
-                    let index = self.next_index;
-                    self.next_index += 1;
-                    self.calls.insert(oi, index);
-                    self.saw_calls = true;
-                    self.open = Some((index, oi, false));
                     let id = item.call_id.unwrap_or_default();
                     let name = item.name.unwrap_or_default();
-                    out.push(Event::BlockStart { index, kind: BlockKind::ToolCall { id, name } });
+                    let kind = || BlockKind::ToolCall { id, name };
+                    let index = self.blocks.ensure((oi, false), kind, &mut out);
+                    self.calls.insert(oi, index);
+                    self.saw_calls = true;
                 }
             }
             "response.output_text.delta" | "response.refusal.delta" => {
                 if let Some(text) = e.delta.filter(|d| !d.is_empty()) {
-                    let index = self.ensure(oi, false, &mut out);
+                    let index = self.blocks.ensure((oi, false), || text_kind(false), &mut out);
                     out.push(Event::TextDelta { index, text });
                 }
             }
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
                 if let Some(text) = e.delta.filter(|d| !d.is_empty()) {
-                    let index = self.ensure(oi, true, &mut out);
+                    let index = self.blocks.ensure((oi, true), || text_kind(true), &mut out);
                     out.push(Event::ThinkingDelta { index, text });
                 }
             }
@@ -99,12 +75,12 @@ impl StreamDecoder for ResponsesStreamDecoder {
                 {
                     out.push(Event::ToolArgsDelta { index, json });
                 }
-                if self.open.is_some_and(|(_, o, _)| o == oi) {
-                    self.close(&mut out);
+                if self.blocks.get((oi, false)).or(self.blocks.get((oi, true))).is_some() {
+                    self.blocks.close(&mut out);
                 }
             }
             "response.completed" | "response.incomplete" => {
-                self.close(&mut out);
+                self.blocks.close(&mut out);
                 self.saw_end = true;
                 if let Some(r) = e.response {
                     if let Some(u) = r.usage {
@@ -137,7 +113,7 @@ impl StreamDecoder for ResponsesStreamDecoder {
 
     fn finish(&mut self) -> Vec<Event> {
         let mut out = Vec::new();
-        self.close(&mut out);
+        self.blocks.close(&mut out);
         out
     }
 
