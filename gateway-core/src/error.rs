@@ -7,6 +7,7 @@ use crate::auth::AuthError;
 use crate::crypto::CryptoError;
 use crate::dispatch::upstream::UpstreamError;
 use crate::io::TransportError;
+use crate::routing::NoTarget;
 use crate::store::StoreError;
 
 /// Problems with what the caller sent.
@@ -76,6 +77,8 @@ pub enum GatewayError {
     Upstream(#[from] UpstreamError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    NoTarget(#[from] NoTarget),
 }
 
 impl GatewayError {
@@ -87,6 +90,8 @@ impl GatewayError {
             Self::Store(_) | Self::Crypto(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Transport(e) => e.status(),
             Self::Upstream(e) => e.status(),
+            Self::NoTarget(e) if e.rate_limited => StatusCode::TOO_MANY_REQUESTS,
+            Self::NoTarget(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -99,6 +104,8 @@ impl GatewayError {
             Self::Crypto(_) => "internal_error",
             Self::Transport(e) => e.kind(),
             Self::Upstream(e) => e.kind(),
+            Self::NoTarget(e) if e.rate_limited => "upstream_rate_limited",
+            Self::NoTarget(_) => "no_available_target",
         }
     }
 
@@ -107,7 +114,12 @@ impl GatewayError {
         matches!(
             self,
             Self::Transport(TransportError::Connect(_) | TransportError::Timeout(_))
-                | Self::Upstream(UpstreamError::Server { .. } | UpstreamError::RateLimited { .. })
+                | Self::Upstream(
+                    UpstreamError::Server { .. }
+                        | UpstreamError::RateLimited { .. }
+                        | UpstreamError::InvalidResponse(_)
+                        | UpstreamError::Stream(_)
+                )
         )
     }
 

@@ -48,6 +48,7 @@ pub(crate) struct Inner {
     pub signer: Signer,
     pub sealer: Sealer,
     pub login_limiter: LoginLimiter,
+    pub router: crate::routing::Router,
 }
 
 /// Per-request facts every handler may need.
@@ -104,6 +105,7 @@ impl Gateway {
                 http: deps.http,
                 platform: deps.platform,
                 login_limiter: LoginLimiter::default(),
+                router: crate::routing::Router::default(),
             }),
         })
     }

@@ -18,11 +18,14 @@ pub mod error;
 pub mod gateway;
 pub mod ids;
 pub mod io;
+pub mod isolation;
 pub mod json;
 pub mod maybe_send;
 pub mod presets;
 pub mod provider;
 pub mod reply;
+pub mod routing;
+pub mod rules;
 pub mod sse;
 pub mod store;
 

@@ -97,6 +97,26 @@ impl AuthScheme {
     }
 }
 
+/// Relay-station isolation: some relays in front of Codex-style backends inject their own
+/// `instructions` and echo them back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Isolation {
+    /// Remove the `instructions` the upstream echoes in responses (top level and inside Responses
+    /// stream events), so its injected prompt never reaches the caller.
+    pub strip_instructions: bool,
+    /// Send the caller's system prompt as a message instead of the system slot the upstream
+    /// overrides: `developer` (OpenAI protocols) or `user` (any protocol).
+    pub system_to: Option<SystemTo>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemTo {
+    Developer,
+    User,
+}
+
 /// A configured upstream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Provider {
@@ -109,6 +129,7 @@ pub struct Provider {
     /// Sealed credential (see `crypto`); never leaves the core in plaintext except upstream.
     pub credentials_enc: Option<String>,
     pub extra_headers: BTreeMap<String, String>,
+    pub isolation: Isolation,
     pub enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
@@ -125,6 +146,7 @@ impl Provider {
             "auth_scheme": self.auth_scheme,
             "has_credentials": self.credentials_enc.is_some(),
             "extra_headers": self.extra_headers,
+            "isolation": self.isolation,
             "enabled": self.enabled,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -158,6 +180,7 @@ mod tests {
             auth_scheme: AuthScheme::Bearer,
             credentials_enc: Some("v1:SEALED".into()),
             extra_headers: BTreeMap::new(),
+            isolation: Isolation::default(),
             enabled: true,
             created_at: 0,
             updated_at: 0,

@@ -46,7 +46,7 @@ fn requests_decode_to_canonical_and_encode_for_every_upstream() {
         let request = codec::decode_request(protocol, &fixture(protocol, "request.json")).unwrap();
         insta::assert_debug_snapshot!(format!("request_{}_canonical", protocol.as_str()), request);
         for target in ALL {
-            let options = EncodeOptions { default_max_tokens: 4096 };
+            let options = EncodeOptions { default_max_tokens: 4096, ..EncodeOptions::default() };
             let body = codec::encode_request(target, &request, "upstream-model", &options).unwrap();
             insta::assert_snapshot!(
                 format!("request_{}_to_{}", protocol.as_str(), target.as_str()),

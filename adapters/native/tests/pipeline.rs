@@ -18,6 +18,7 @@ use gateway_native::open_database;
 use serde_json::{Value, json};
 
 const T0: i64 = 1_800_000_000_000;
+const TEN_DAYS: i64 = 10 * 86_400_000;
 
 struct ManualClock {
     now: AtomicI64,
@@ -151,7 +152,7 @@ impl Harness {
         )
         .await;
         let key = self
-            .admin("POST", "/api/admin/keys", json!({"name": "k", "expires_at": T0 + 60_000}))
+            .admin("POST", "/api/admin/keys", json!({"name": "k", "expires_at": T0 + TEN_DAYS}))
             .await;
         key["key"].as_str().unwrap().to_owned()
     }
@@ -179,7 +180,7 @@ async fn keys_expire_by_the_platform_clock() {
         h.call("POST", "/v1/chat/completions", Some(&key), chat_body(false)).await.status,
         200
     );
-    h.clock.now.store(T0 + 60_000, Ordering::SeqCst);
+    h.clock.now.store(T0 + TEN_DAYS, Ordering::SeqCst);
     let reply = h.call("POST", "/v1/chat/completions", Some(&key), chat_body(false)).await;
     assert_eq!((reply.status, reply.json["error"]["code"].as_str()), (403, Some("key_expired")));
 }
@@ -211,7 +212,8 @@ async fn transport_failures_map_to_gateway_statuses_and_are_logged() {
         ),
     ];
     for (answer, status, code) in cases {
-        h.clock.now.fetch_add(1, Ordering::SeqCst); // newest-first order needs distinct times
+        // Past the breaker's cool-down, so each case meets a closed breaker.
+        h.clock.now.fetch_add(31_000, Ordering::SeqCst);
         h.script(answer);
         let reply = h.call("POST", "/v1/chat/completions", Some(&key), chat_body(false)).await;
         assert_eq!(

@@ -8,7 +8,7 @@ use super::{AdminResult, Op, Req, conflict, created, list, no_content, not_found
 use crate::error::{GatewayError, RequestError};
 use crate::gateway::Inner;
 use crate::presets;
-use crate::provider::{AuthScheme, Protocol, Provider};
+use crate::provider::{AuthScheme, Isolation, Protocol, Provider};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +23,7 @@ struct Input {
     #[serde(default, deserialize_with = "validate::nullable")]
     api_key: Option<Option<String>>,
     extra_headers: Option<BTreeMap<String, String>>,
+    isolation: Option<Isolation>,
     enabled: Option<bool>,
 }
 
@@ -49,6 +50,7 @@ pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
                         auth_scheme: input.auth_scheme.unwrap_or(protocol.default_auth()),
                         credentials_enc: None,
                         extra_headers: BTreeMap::new(),
+                        isolation: Isolation::default(),
                         enabled: true,
                         created_at: now,
                         updated_at: now,
@@ -118,6 +120,7 @@ fn from_preset(id: &str, input: &Input) -> Result<Provider, GatewayError> {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
+        isolation: Isolation::default(),
         enabled: true,
         created_at: 0,
         updated_at: 0,
@@ -150,6 +153,9 @@ fn apply(inner: &Inner, input: Input, mut p: Provider) -> Result<Provider, Gatew
     }
     if let Some(enabled) = input.enabled {
         p.enabled = enabled;
+    }
+    if let Some(isolation) = input.isolation {
+        p.isolation = isolation;
     }
     match input.api_key {
         Some(Some(key)) => {

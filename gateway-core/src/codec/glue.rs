@@ -41,6 +41,57 @@ pub struct Plan {
     pub passthrough: bool,
     /// Chat callers: whether they asked for the usage chunk themselves.
     pub include_usage: bool,
+    /// Relay isolation: remove `instructions` the upstream echoes in its events.
+    pub strip_instructions: bool,
+}
+
+/// Reads an upstream stream until its first event, within `timeout`, so a failed attempt can still
+/// fail over before anything reaches the caller. Returns the stream with what was read put back in
+/// front; an upstream error event, an early end or the timeout is an error.
+pub async fn first_event(
+    mut upstream: ByteStream,
+    protocol: Protocol,
+    platform: &dyn Platform,
+    timeout: std::time::Duration,
+) -> Result<ByteStream, crate::error::GatewayError> {
+    use crate::dispatch::upstream::UpstreamError;
+    use futures::future::{Either, select};
+    let mut sse = SseDecoder::new();
+    let mut decoder = stream_decoder(protocol);
+    let mut prefix: Vec<Bytes> = Vec::new();
+    let mut sleep = platform.sleep(timeout);
+    loop {
+        let chunk = match select(upstream.next(), &mut sleep).await {
+            Either::Right(_) => {
+                return Err(TransportError::Timeout(
+                    u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                )
+                .into());
+            }
+            Either::Left((None, _)) => {
+                return Err(UpstreamError::InvalidResponse(
+                    "stream ended before its first event".into(),
+                )
+                .into());
+            }
+            Either::Left((Some(chunk), _)) => chunk?,
+        };
+        prefix.push(chunk.clone());
+        let events = sse.push(&chunk).map_err(|e| UpstreamError::InvalidResponse(e.to_string()))?;
+        let mut started = false;
+        for sse_event in &events {
+            for event in decoder.push(sse_event) {
+                if let Event::Error { message, .. } = event {
+                    return Err(UpstreamError::Stream(message).into());
+                }
+                started = true;
+            }
+        }
+        if started {
+            let replay = futures::stream::iter(prefix.into_iter().map(Ok));
+            return Ok(boxed_stream(replay.chain(upstream)));
+        }
+    }
 }
 
 /// Sends the summary exactly once: at the end, or on drop if the stream never finished.
@@ -140,7 +191,12 @@ impl Relay {
                 !events.is_empty() && events.iter().all(|e| matches!(e, Event::Usage(_)));
             if !(usage_only && self.plan.client == Protocol::OpenaiChat && !self.plan.include_usage)
             {
-                write_sse(out, sse.event.as_deref(), &sse.data);
+                let scrubbed = if self.plan.strip_instructions {
+                    crate::isolation::scrub_event(&sse.data)
+                } else {
+                    None
+                };
+                write_sse(out, sse.event.as_deref(), scrubbed.as_deref().unwrap_or(&sse.data));
             }
         } else {
             for event in &events {
@@ -248,7 +304,13 @@ mod tests {
     }
 
     fn plan(upstream: Protocol, client: Protocol, include_usage: bool) -> Plan {
-        Plan { upstream, client, passthrough: upstream == client, include_usage }
+        Plan {
+            upstream,
+            client,
+            passthrough: upstream == client,
+            include_usage,
+            strip_instructions: false,
+        }
     }
 
     fn run(

@@ -30,6 +30,9 @@ use crate::sse::SseEvent;
 pub struct EncodeOptions {
     /// `max_tokens` to send when the caller gave none and the upstream requires one (Anthropic).
     pub default_max_tokens: u32,
+    /// Send the system prompt as `developer` messages (OpenAI protocols) instead of the system
+    /// slot (relay isolation).
+    pub system_as_developer: bool,
 }
 
 /// Turns an upstream's SSE events into canonical events.
@@ -69,8 +72,8 @@ pub fn encode_request(
     options: &EncodeOptions,
 ) -> Result<Bytes, RequestError> {
     let value = match protocol {
-        Protocol::OpenaiChat => openai_chat::encode_request(request, model),
-        Protocol::OpenaiResponses => openai_responses::encode_request(request, model),
+        Protocol::OpenaiChat => openai_chat::encode_request(request, model, options),
+        Protocol::OpenaiResponses => openai_responses::encode_request(request, model, options),
         Protocol::AnthropicMessages => anthropic_messages::encode_request(request, model, options),
         Protocol::Gemini => gemini::encode_request(request),
     }?;

@@ -2,6 +2,8 @@
 //! own protocol (translating through the canonical model when it differs from the caller's),
 //! relay the answer, and hand the request-log write to the host as background work.
 
+mod attempt;
+mod resolve;
 pub mod upstream;
 pub mod usage;
 
@@ -10,25 +12,24 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
-use self::upstream::{Outbound, UpstreamError, build_request, read_body};
+use self::attempt::{Forwarded, Prepared};
+use self::resolve::resolve;
 use self::usage::Usage;
 use crate::auth::{AuthError, vkey};
 use crate::body::{Body, Handled};
-use crate::codec::glue::{self, Plan};
-use crate::codec::{self, EncodeOptions};
+use crate::codec::{self, glue};
 use crate::error::{GatewayError, RequestError};
 use crate::gateway::{Ctx, Inner, log_internal};
 use crate::ids;
 use crate::maybe_send::boxed;
-use crate::provider::{Protocol, Provider};
+use crate::provider::Protocol;
 use crate::reply::{self, ErrorShape};
+use crate::routing;
+use crate::rules::{self, Vars};
 use crate::store::Store;
 use crate::store::keys::VirtualKey;
 use crate::store::logs::LogRecord;
 use crate::store::models::Model;
-
-/// Largest non-streaming upstream body the gateway will hold.
-const MAX_UPSTREAM_BODY: usize = 64 << 20;
 
 /// The error shape a caller of `protocol` understands.
 pub fn error_shape(protocol: Protocol) -> ErrorShape {
@@ -124,32 +125,50 @@ fn peek(body: &[u8]) -> Result<RawRequest, RequestError> {
 /// The caller's JSON as the upstream of the same protocol gets it: the upstream's model id and,
 /// for chat streams, usage asked for (the relay hides it again if the caller did not ask).
 fn passthrough_body(
-    mut raw: RawRequest,
+    raw: &RawRequest,
     protocol: Protocol,
     upstream_model: &str,
 ) -> Result<Bytes, RequestError> {
+    let mut fields = raw.fields.clone();
     let to_raw = |v: &serde_json::Value| {
         serde_json::value::to_raw_value(v).map_err(|e| RequestError::InvalidJson(e.to_string()))
     };
-    raw.fields.insert("model".into(), to_raw(&upstream_model.into())?);
+    fields.insert("model".into(), to_raw(&upstream_model.into())?);
     if protocol == Protocol::OpenaiChat && raw.stream && !raw.include_usage {
-        let mut options: serde_json::Map<String, serde_json::Value> = raw
-            .fields
+        let mut options: serde_json::Map<String, serde_json::Value> = fields
             .get("stream_options")
             .and_then(|v| serde_json::from_str(v.get()).ok())
             .unwrap_or_default();
         options.insert("include_usage".into(), true.into());
-        raw.fields.insert("stream_options".into(), to_raw(&options.into())?);
+        fields.insert("stream_options".into(), to_raw(&options.into())?);
     }
-    serde_json::to_vec(&raw.fields)
+    serde_json::to_vec(&fields)
         .map(Bytes::from)
         .map_err(|e| RequestError::InvalidJson(e.to_string()))
 }
 
-/// What a successful forward produced.
-enum Forwarded {
-    Full { body: Bytes, usage: Usage },
-    Stream { body: crate::io::ByteStream, plan: Plan },
+/// Facts about the attempt that served (or last failed) a request, for the log and the headers.
+#[derive(Default)]
+struct ServedBy {
+    provider: Option<(String, String)>,
+    model: Option<Model>,
+    attempts: u32,
+}
+
+impl ServedBy {
+    fn headers(&self, response: &mut http::Response<Body>) {
+        let headers = response.headers_mut();
+        if let Some((provider, model)) = &self.provider {
+            for (name, value) in [("x-gateway-provider", provider), ("x-gateway-model", model)] {
+                if let Ok(v) = http::HeaderValue::from_str(value) {
+                    headers.insert(name, v);
+                }
+            }
+        }
+        if self.attempts > 0 {
+            headers.insert("x-gateway-attempts", http::HeaderValue::from(self.attempts));
+        }
+    }
 }
 
 /// `POST /v1/chat/completions`, `/v1/responses`, `/v1/messages`.
@@ -169,27 +188,24 @@ pub(crate) async fn forward(
         user_agent: ctx.user_agent.clone(),
         ..Default::default()
     };
-    let mut model_for_cost = None;
-    let result = forward_inner(inner, request, inbound, &mut log, &mut model_for_cost).await;
+    inner.router.admit(ctx.started_ms);
+    let mut served = ServedBy::default();
+    let result = forward_inner(inner, ctx, request, inbound, &mut log, &mut served).await;
+    log.attempts = i64::from(served.attempts);
     let store = inner.store.clone();
-    match result {
+    let mut handled = match result {
         Ok(Forwarded::Full { body, usage }) => {
-            finish_log(
-                &mut log,
-                inner.platform.now_ms() - ctx.started_ms,
-                usage,
-                model_for_cost.as_ref(),
-            );
+            let latency = inner.platform.now_ms() - ctx.started_ms;
+            finish_log(&mut log, latency, usage, served.model.as_ref());
             log.status = 200;
-            Handled {
-                response: reply::raw_json(http::StatusCode::OK, body),
-                background: Some(boxed(write_log(store, log))),
-            }
+            let response = reply::raw_json(http::StatusCode::OK, body);
+            Handled { response, background: Some(boxed(write_log(store, log))) }
         }
         Ok(Forwarded::Stream { body, plan }) => {
             let (stream, summary) = glue::relay(body, plan, inner.platform.clone(), ctx.started_ms);
             log.status = 200;
             let started = ctx.started_ms;
+            let model = served.model.clone();
             let background = boxed(async move {
                 let summary = summary.await.unwrap_or_default();
                 log.ttft_ms = summary.ttft_ms;
@@ -197,12 +213,7 @@ pub(crate) async fn forward(
                 if summary.client_gone && log.error_kind.is_none() {
                     log.error_kind = Some("client_disconnected".into());
                 }
-                finish_log(
-                    &mut log,
-                    summary.ended_ms - started,
-                    summary.usage,
-                    model_for_cost.as_ref(),
-                );
+                finish_log(&mut log, summary.ended_ms - started, summary.usage, model.as_ref());
                 write_log(store, log).await;
             });
             Handled { response: sse_response(stream), background: Some(background) }
@@ -215,15 +226,18 @@ pub(crate) async fn forward(
             let background = log.key_id.is_some().then(|| boxed(write_log(store, log)));
             Handled { response: reply::error(error_shape(inbound), &err), background }
         }
-    }
+    };
+    served.headers(&mut handled.response);
+    handled
 }
 
 async fn forward_inner(
     inner: &Inner,
+    ctx: &Ctx,
     request: http::Request<Bytes>,
     inbound: Protocol,
     log: &mut LogRecord,
-    model_for_cost: &mut Option<Model>,
+    served: &mut ServedBy,
 ) -> Result<Forwarded, GatewayError> {
     let key = lookup_key(inner, request.headers()).await?;
     log.key_id = Some(key.id.clone());
@@ -234,84 +248,56 @@ async fn forward_inner(
     if !key.allows(&raw.model) {
         return Err(AuthError::ModelNotAllowed(raw.model).into());
     }
-    let (model, provider) = resolve(&inner.store, &raw.model).await?;
-    log.model_served = Some(model.upstream_model.clone());
-    log.provider_id = Some(provider.id.clone());
-    log.protocol_out = Some(provider.protocol.as_str().into());
-    log.attempts = 1;
-    let upstream = provider.protocol;
-    let passthrough = upstream == inbound;
-    let (stream, include_usage) = (raw.stream, raw.include_usage);
-    let body = if passthrough {
-        passthrough_body(raw, upstream, &model.upstream_model)?
-    } else {
-        let mut canonical = codec::decode_request(inbound, request.body())?;
-        canonical.stream = stream;
-        let options = EncodeOptions {
-            default_max_tokens: model
-                .max_output_tokens
-                .and_then(|m| u32::try_from(m).ok())
-                .unwrap_or(0),
-        };
-        codec::encode_request(upstream, &canonical, &model.upstream_model, &options)?
+    let route = resolve(&inner.store, &raw.model, inner.config.upstream_timeout).await?;
+    let needs_canonical = !route.rules.is_empty()
+        || route
+            .targets
+            .iter()
+            .any(|t| t.provider.protocol != inbound || t.provider.isolation.system_to.is_some());
+    let mut canonical = None;
+    let mut rules_changed = false;
+    if needs_canonical {
+        let mut decoded = codec::decode_request(inbound, request.body())?;
+        decoded.stream = raw.stream;
+        let vars = Vars { model: &raw.model, key_name: &key.name, now_ms: ctx.started_ms };
+        rules_changed = rules::apply(&route.rules, &mut decoded, &vars).map_err(|m| {
+            RequestError::field("rules", format!("a prompt rule of `{}` failed: {m}", route.name))
+        })?;
+        canonical = Some(decoded);
+    }
+    let session = request
+        .headers()
+        .get("x-session-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(&key.id)
+        .to_owned();
+    let targets: Vec<_> = route.targets.iter().map(|t| t.target.clone()).collect();
+    let now = inner.platform.now_ms();
+    let order = routing::order(
+        &inner.router,
+        &route.name,
+        route.strategy,
+        &targets,
+        &session,
+        now,
+        inner.platform.as_ref(),
+    )?;
+    let prepared = Prepared { raw: &raw, canonical, rules_changed, inbound };
+    let result =
+        attempt::run(inner, &route, &order, &prepared, ctx.started_ms, raw.include_usage).await;
+    let (target, attempts, outcome) = match result {
+        Ok(s) => (Some(s.target), s.attempts, Ok(s.forwarded)),
+        Err(u) => (u.target, u.attempts, Err(u.error)),
     };
-    let credential =
-        provider.credentials_enc.as_deref().map(|c| inner.sealer.open(c)).transpose()?;
-    let outbound = build_request(Outbound {
-        provider: &provider,
-        credential: credential.as_deref(),
-        path: &codec::upstream_path(upstream, &model.upstream_model, stream),
-        body,
-        stream,
-    })?;
-    *model_for_cost = Some(model);
-    let response = inner.http.send(outbound, inner.config.upstream_timeout).await?;
-    let (parts, body) = response.into_parts();
-    if !parts.status.is_success() {
-        let bytes = read_body(body, 64 << 10).await.unwrap_or_default();
-        return Err(
-            UpstreamError::from_status(parts.status.as_u16(), &parts.headers, &bytes).into()
-        );
+    served.attempts = attempts;
+    if let Some(t) = target.map(|i| &route.targets[i]) {
+        log.provider_id = Some(t.provider.id.clone());
+        log.model_served = Some(t.target.model.clone());
+        log.protocol_out = Some(t.provider.protocol.as_str().into());
+        served.provider = Some((t.provider.name.clone(), t.target.model.clone()));
+        served.model = t.model.clone();
     }
-    if stream {
-        let plan = Plan { upstream, client: inbound, passthrough, include_usage };
-        return Ok(Forwarded::Stream { body, plan });
-    }
-    let bytes = read_body(body, MAX_UPSTREAM_BODY).await?;
-    let decoded = codec::decode_response(upstream, &bytes);
-    if passthrough {
-        // The caller gets the upstream's bytes as they are (if they are JSON at all); usage is
-        // read on the side.
-        let usage = match decoded {
-            Ok(r) => r.usage,
-            Err(e) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() => {
-                return Err(e.into());
-            }
-            Err(_) => Usage::default(),
-        };
-        return Ok(Forwarded::Full { body: bytes, usage });
-    }
-    let mut response = decoded?;
-    if response.created == 0 {
-        response.created = inner.platform.now_ms() / 1000;
-    }
-    let usage = response.usage;
-    Ok(Forwarded::Full { body: codec::encode_response(inbound, &response), usage })
-}
-
-/// The model a caller named, with its provider; both must exist and be enabled.
-async fn resolve(store: &Store, name: &str) -> Result<(Model, Provider), GatewayError> {
-    let model = store
-        .model_by_name(name)
-        .await?
-        .filter(|m| m.enabled)
-        .ok_or_else(|| RequestError::ModelNotFound(name.to_owned()))?;
-    let provider = store
-        .provider(&model.provider_id)
-        .await?
-        .filter(|p| p.enabled)
-        .ok_or_else(|| RequestError::ModelNotFound(name.to_owned()))?;
-    Ok((model, provider))
+    outcome
 }
 
 fn finish_log(log: &mut LogRecord, latency_ms: i64, usage: Usage, model: Option<&Model>) {

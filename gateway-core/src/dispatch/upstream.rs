@@ -28,6 +28,9 @@ pub enum UpstreamError {
     /// The upstream answered with something its protocol does not allow.
     #[error("the upstream provider sent an invalid response: {0}")]
     InvalidResponse(String),
+    /// The upstream's stream reported an error before its first event.
+    #[error("the upstream stream failed: {0}")]
+    Stream(String),
 }
 
 impl UpstreamError {
@@ -49,6 +52,7 @@ impl UpstreamError {
             Self::RateLimited { .. } => "upstream_rate_limited",
             Self::Server { .. } => "upstream_error",
             Self::InvalidResponse(_) => "upstream_invalid_response",
+            Self::Stream(_) => "upstream_stream_error",
         }
     }
 

@@ -7,8 +7,10 @@ use super::{Store, StoreError, StoreResult};
 use crate::io::{Stmt, Value};
 
 /// `(version, name, sql)`, in order. Versions are the file's number.
-pub const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../../migrations/0001_init.sql")),
+    (2, "routing", include_str!("../../../migrations/0002_routing.sql")),
+];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";

@@ -9,6 +9,7 @@ pub mod models;
 pub mod providers;
 pub mod settings;
 pub mod users;
+pub mod virtual_models;
 
 use std::sync::Arc;
 

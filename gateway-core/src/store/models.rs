@@ -92,6 +92,18 @@ impl Store {
         self.query_as(&sql, vec![], |r| Ok((decode(r)?, r.text("provider_name")?))).await
     }
 
+    /// The model row of a provider's upstream model, if one exists (for prices and limits).
+    pub async fn model_by_upstream(
+        &self,
+        provider_id: &str,
+        upstream: &str,
+    ) -> StoreResult<Option<Model>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM models WHERE provider_id = ? AND upstream_model = ? ORDER BY created_at LIMIT 1"
+        );
+        self.query_one(&sql, vec![provider_id.into(), upstream.into()], decode).await
+    }
+
     pub async fn insert_model(&self, m: &Model) -> StoreResult<()> {
         let mut values = params(m);
         values.insert(0, m.id.clone().into());

@@ -5,7 +5,7 @@ use crate::io::Value;
 use crate::provider::{AuthScheme, Protocol, Provider};
 
 const COLUMNS: &str = "id, name, protocol, base_url, auth_scheme, credentials_enc, extra_headers, \
-                       enabled, created_at, updated_at";
+                       isolation, enabled, created_at, updated_at";
 
 fn decode(r: &Row<'_>) -> StoreResult<Provider> {
     let bad = |column: &str, value: String| StoreError::Decode {
@@ -22,6 +22,7 @@ fn decode(r: &Row<'_>) -> StoreResult<Provider> {
         auth_scheme: AuthScheme::parse(&auth).ok_or_else(|| bad("auth_scheme", auth.clone()))?,
         credentials_enc: r.opt_text("credentials_enc")?,
         extra_headers: r.json("extra_headers")?,
+        isolation: r.json("isolation")?,
         enabled: r.bool("enabled")?,
         created_at: r.int("created_at")?,
         updated_at: r.int("updated_at")?,
@@ -36,6 +37,7 @@ fn params(p: &Provider) -> Vec<Value> {
         p.auth_scheme.as_str().into(),
         p.credentials_enc.clone().into(),
         serde_json::to_string(&p.extra_headers).unwrap_or_else(|_| "{}".into()).into(),
+        serde_json::to_string(&p.isolation).unwrap_or_else(|_| "{}".into()).into(),
         p.enabled.into(),
         Value::Integer(p.updated_at),
     ]
@@ -58,7 +60,8 @@ impl Store {
         values.push(Value::Integer(p.created_at));
         self.execute(
             "INSERT INTO providers (id, name, protocol, base_url, auth_scheme, credentials_enc, \
-             extra_headers, enabled, updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             extra_headers, isolation, enabled, updated_at, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             values,
         )
         .await?;
@@ -71,7 +74,8 @@ impl Store {
         let changed = self
             .execute(
                 "UPDATE providers SET name = ?, protocol = ?, base_url = ?, auth_scheme = ?, \
-                 credentials_enc = ?, extra_headers = ?, enabled = ?, updated_at = ? WHERE id = ?",
+                 credentials_enc = ?, extra_headers = ?, isolation = ?, enabled = ?, updated_at = ? \
+                 WHERE id = ?",
                 values,
             )
             .await?;

@@ -7,6 +7,7 @@ use crate::canonical::{
     Block, ImageSource, Message, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice,
     blocks_text,
 };
+use crate::codec::EncodeOptions;
 use crate::error::RequestError;
 
 pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
@@ -123,9 +124,14 @@ fn decode_message(request: &mut Request, m: wire::ChatMessage) -> Result<(), Str
     Ok(())
 }
 
-pub fn encode_request(request: &Request, model: &str) -> Result<Value, RequestError> {
+pub fn encode_request(
+    request: &Request,
+    model: &str,
+    options: &EncodeOptions,
+) -> Result<Value, RequestError> {
+    let role = if options.system_as_developer { "developer" } else { "system" };
     let mut messages: Vec<Value> =
-        request.system.iter().map(|s| json!({"role": "system", "content": s})).collect();
+        request.system.iter().map(|s| json!({"role": role, "content": s})).collect();
     for m in &request.messages {
         encode_message(m, &mut messages);
     }

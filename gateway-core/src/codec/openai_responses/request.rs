@@ -7,6 +7,7 @@ use crate::canonical::{
     Block, ImageSource, Message, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice,
     blocks_text,
 };
+use crate::codec::EncodeOptions;
 use crate::error::RequestError;
 
 pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
@@ -177,8 +178,16 @@ fn encode_items(m: &Message, out: &mut Vec<Value>) {
     flush(&mut parts, out);
 }
 
-pub fn encode_request(request: &Request, model: &str) -> Result<Value, RequestError> {
+pub fn encode_request(
+    request: &Request,
+    model: &str,
+    options: &EncodeOptions,
+) -> Result<Value, RequestError> {
     let mut input = Vec::new();
+    let system = request.system_text();
+    if let Some(text) = system.as_ref().filter(|_| options.system_as_developer) {
+        input.push(json!({"type": "message", "role": "developer", "content": text}));
+    }
     for m in &request.messages {
         encode_items(m, &mut input);
     }
@@ -186,7 +195,7 @@ pub fn encode_request(request: &Request, model: &str) -> Result<Value, RequestEr
     body.insert("model".into(), model.into());
     body.insert("input".into(), input.into());
     body.insert("store".into(), false.into());
-    if let Some(system) = request.system_text() {
+    if let Some(system) = system.filter(|_| !options.system_as_developer) {
         body.insert("instructions".into(), system.into());
     }
     if !request.tools.is_empty() {

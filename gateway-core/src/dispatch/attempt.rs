@@ -1,0 +1,263 @@
+//! Trying a route's targets in order until one answers, under one deadline to the first byte:
+//! failover on connection errors, timeouts, 408, 429 and 5xx (never on other 4xx), breakers
+//! updated with every outcome, retries limited by the instance's retry budget. Streams are read to
+//! their first event before anything is committed, so they can fail over too.
+
+use bytes::Bytes;
+
+use super::resolve::{Route, RouteTarget};
+use super::upstream::{Outbound, UpstreamError, build_request, read_body};
+use super::usage::Usage;
+use super::{RawRequest, passthrough_body};
+use crate::canonical::Request;
+use crate::codec::glue::{self, Plan};
+use crate::codec::{self, EncodeOptions};
+use crate::error::GatewayError;
+use crate::gateway::Inner;
+use crate::io::{ByteStream, TransportError};
+use crate::provider::{Protocol, SystemTo};
+use crate::routing::Outcome;
+
+/// Largest non-streaming upstream body the gateway will hold.
+const MAX_UPSTREAM_BODY: usize = 64 << 20;
+
+/// The caller's request, ready to be sent to any target.
+pub(crate) struct Prepared<'a> {
+    pub raw: &'a RawRequest,
+    /// Present when some target needs translation or the rules changed the request.
+    pub canonical: Option<Request>,
+    pub rules_changed: bool,
+    pub inbound: Protocol,
+}
+
+impl Prepared<'_> {
+    /// Whether `t` gets the caller's own JSON (same protocol, nothing rewritten).
+    pub fn passthrough(&self, t: &RouteTarget) -> bool {
+        t.provider.protocol == self.inbound
+            && !self.rules_changed
+            && t.provider.isolation.system_to.is_none()
+    }
+
+    fn body_for(&self, t: &RouteTarget) -> Result<Bytes, GatewayError> {
+        let upstream = t.provider.protocol;
+        if self.passthrough(t) {
+            return Ok(passthrough_body(self.raw, upstream, &t.target.model)?);
+        }
+        let mut request = self.canonical.clone().unwrap_or_default();
+        let openai = matches!(upstream, Protocol::OpenaiChat | Protocol::OpenaiResponses);
+        let developer = t.provider.isolation.system_to == Some(SystemTo::Developer) && openai;
+        if t.provider.isolation.system_to.is_some() && !developer {
+            crate::isolation::system_into_user(&mut request);
+        }
+        let options = EncodeOptions {
+            default_max_tokens: t
+                .model
+                .as_ref()
+                .and_then(|m| m.max_output_tokens)
+                .and_then(|m| u32::try_from(m).ok())
+                .unwrap_or(0),
+            system_as_developer: developer,
+        };
+        Ok(codec::encode_request(upstream, &request, &t.target.model, &options)?)
+    }
+}
+
+/// What a successful attempt produced.
+pub(crate) enum Forwarded {
+    Full { body: Bytes, usage: Usage },
+    Stream { body: ByteStream, plan: Plan },
+}
+
+/// The answer and who gave it.
+pub(crate) struct Served {
+    pub forwarded: Forwarded,
+    pub target: usize,
+    pub attempts: u32,
+}
+
+/// Why no target answered, after how many attempts, and the last one tried.
+pub(crate) struct Unserved {
+    pub error: GatewayError,
+    pub target: Option<usize>,
+    pub attempts: u32,
+}
+
+/// An attempt's result: keep going or stop.
+enum Step {
+    Done(Forwarded),
+    Retry(GatewayError, Outcome),
+    Stop(GatewayError, Outcome),
+}
+
+pub(crate) async fn run(
+    inner: &Inner,
+    route: &Route,
+    order: &[usize],
+    prepared: &Prepared<'_>,
+    started_ms: i64,
+    include_usage: bool,
+) -> Result<Served, Unserved> {
+    let stream = prepared.raw.stream;
+    let deadline =
+        started_ms.saturating_add(i64::try_from(route.config.deadline_ms).unwrap_or(i64::MAX));
+    let mut attempts = 0u32;
+    let mut last: Option<(GatewayError, usize)> = None;
+    for &i in order {
+        let t = &route.targets[i];
+        let key = t.target.key();
+        let now = inner.platform.now_ms();
+        if now >= deadline || attempts >= route.config.max_attempts.max(1) {
+            break;
+        }
+        if attempts > 0 && !inner.router.spend_retry() {
+            break;
+        }
+        if !inner.router.acquire(&key, now) {
+            continue; // another request is probing this half-open target
+        }
+        attempts += 1;
+        let budget = (deadline - now)
+            .min(i64::try_from(route.config.attempt_timeout_ms).unwrap_or(i64::MAX));
+        let timeout = std::time::Duration::from_millis(u64::try_from(budget.max(1)).unwrap_or(1));
+        let step = attempt(inner, t, prepared, stream, include_usage, timeout).await;
+        let done_at = inner.platform.now_ms();
+        match step {
+            Step::Done(forwarded) => {
+                inner.router.record(
+                    &key,
+                    done_at,
+                    Outcome::Success { latency_ms: done_at - now },
+                    &route.config,
+                );
+                return Ok(Served { forwarded, target: i, attempts });
+            }
+            Step::Retry(error, outcome) => {
+                inner.router.record(&key, done_at, outcome, &route.config);
+                tracing::warn!(route = %route.name, target = %key, kind = error.kind(), "attempt failed; trying the next target");
+                last = Some((error, i));
+            }
+            Step::Stop(error, outcome) => {
+                inner.router.record(&key, done_at, outcome, &route.config);
+                return Err(Unserved { error, target: Some(i), attempts });
+            }
+        }
+    }
+    let (error, target) = match last {
+        Some((e, i)) => (e, Some(i)),
+        None if inner.platform.now_ms() >= deadline => {
+            (TransportError::Timeout(route.config.deadline_ms).into(), None)
+        }
+        None => {
+            (crate::routing::NoTarget { retry_after_secs: 1, rate_limited: false }.into(), None)
+        }
+    };
+    Err(Unserved { error, target, attempts })
+}
+
+/// Classifies a failure: whether to fail over and what it says about the target.
+fn failed(error: GatewayError, now_ms: i64) -> Step {
+    let outcome = match &error {
+        GatewayError::Upstream(UpstreamError::RateLimited { retry_after_secs, .. }) => {
+            Outcome::RateLimited {
+                reset_ms: retry_after_secs.map(|s| now_ms + i64::try_from(s).unwrap_or(0) * 1000),
+            }
+        }
+        GatewayError::Upstream(UpstreamError::Rejected { status: 408, .. }) => Outcome::Failure,
+        e if e.retryable() => Outcome::Failure,
+        _ => Outcome::Neutral,
+    };
+    if matches!(outcome, Outcome::Neutral) {
+        Step::Stop(error, outcome)
+    } else {
+        Step::Retry(error, outcome)
+    }
+}
+
+async fn attempt(
+    inner: &Inner,
+    t: &RouteTarget,
+    prepared: &Prepared<'_>,
+    stream: bool,
+    include_usage: bool,
+    timeout: std::time::Duration,
+) -> Step {
+    let now = inner.platform.now_ms();
+    let body = match prepared.body_for(t) {
+        Ok(b) => b,
+        Err(e) => return Step::Stop(e, Outcome::Neutral),
+    };
+    let credential =
+        match t.provider.credentials_enc.as_deref().map(|c| inner.sealer.open(c)).transpose() {
+            Ok(c) => c,
+            Err(e) => return Step::Stop(e.into(), Outcome::Neutral),
+        };
+    let upstream = t.provider.protocol;
+    let outbound = build_request(Outbound {
+        provider: &t.provider,
+        credential: credential.as_deref(),
+        path: &codec::upstream_path(upstream, &t.target.model, stream),
+        body,
+        stream,
+    });
+    let outbound = match outbound {
+        Ok(o) => o,
+        Err(e) => return Step::Stop(e.into(), Outcome::Neutral),
+    };
+    let response = match inner.http.send(outbound, timeout).await {
+        Ok(r) => r,
+        Err(e) => return failed(e.into(), now),
+    };
+    let (parts, body) = response.into_parts();
+    if !parts.status.is_success() {
+        let bytes = read_body(body, 64 << 10).await.unwrap_or_default();
+        let error = UpstreamError::from_status(parts.status.as_u16(), &parts.headers, &bytes);
+        return failed(error.into(), inner.platform.now_ms());
+    }
+    let passthrough = prepared.passthrough(t);
+    let strip = t.provider.isolation.strip_instructions;
+    if stream {
+        let left = timeout.saturating_sub(std::time::Duration::from_millis(
+            u64::try_from(inner.platform.now_ms() - now).unwrap_or(0),
+        ));
+        return match glue::first_event(body, upstream, inner.platform.as_ref(), left).await {
+            Ok(body) => {
+                let plan = Plan {
+                    upstream,
+                    client: prepared.inbound,
+                    passthrough,
+                    include_usage,
+                    strip_instructions: strip,
+                };
+                Step::Done(Forwarded::Stream { body, plan })
+            }
+            Err(e) => failed(e, inner.platform.now_ms()),
+        };
+    }
+    let bytes = match read_body(body, MAX_UPSTREAM_BODY).await {
+        Ok(b) => b,
+        Err(e) => return failed(e.into(), inner.platform.now_ms()),
+    };
+    let decoded = codec::decode_response(upstream, &bytes);
+    if passthrough {
+        // The caller gets the upstream's bytes as they are (if they are JSON at all); usage is
+        // read on the side.
+        let usage = match decoded {
+            Ok(r) => r.usage,
+            Err(e) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() => {
+                return failed(e.into(), inner.platform.now_ms());
+            }
+            Err(_) => Usage::default(),
+        };
+        let body = if strip { crate::isolation::scrub_body(bytes) } else { bytes };
+        return Step::Done(Forwarded::Full { body, usage });
+    }
+    let mut response = match decoded {
+        Ok(r) => r,
+        Err(e) => return failed(e.into(), inner.platform.now_ms()),
+    };
+    if response.created == 0 {
+        response.created = inner.platform.now_ms() / 1000;
+    }
+    let usage = response.usage;
+    Step::Done(Forwarded::Full { body: codec::encode_response(prepared.inbound, &response), usage })
+}

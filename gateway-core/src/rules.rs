@@ -1,0 +1,401 @@
+//! Prompt rules: ordered rewrites of the canonical request, configured per virtual model, so they
+//! work on every inbound endpoint and every upstream. They only ever add, replace or edit text:
+//! images, tool calls and tool results are never dropped.
+//!
+//! Templates may use `{{user_prompt}}` (the last user message's text), `{{date}}` (UTC,
+//! `YYYY-MM-DD`), `{{model}}` (the model name the caller asked for) and `{{key_name}}`.
+
+use regex::{Regex, RegexBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::{Block, Request, Role};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleOp {
+    /// Replace the system prompt (or add one).
+    SystemSet,
+    SystemPrepend,
+    SystemAppend,
+    /// Add text before the last user message's text.
+    Prepend,
+    /// Add text after the last user message's text.
+    Append,
+    /// Replace the last user message's text.
+    Replace,
+    /// Regex find/replace over user (or all) message text; `template` is the replacement (`$1`…).
+    RegexReplace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    #[default]
+    User,
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub op: RuleOp,
+    #[serde(default)]
+    pub template: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Apply only while the conversation has a single user turn.
+    #[serde(default)]
+    pub first_turn_only: bool,
+    /// `regex_replace`: the pattern.
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// `regex_replace`: which messages' text.
+    #[serde(default)]
+    pub scope: Scope,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What templates can refer to.
+#[derive(Debug, Clone)]
+pub struct Vars<'a> {
+    pub model: &'a str,
+    pub key_name: &'a str,
+    pub now_ms: i64,
+}
+
+const MAX_TEMPLATE: usize = 16 * 1024;
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+fn compile(pattern: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| e.to_string())
+}
+
+/// Checks rules before they are stored; the error names the rule and what is wrong.
+pub fn validate(rules: &[Rule]) -> Result<(), (usize, String)> {
+    if rules.len() > 50 {
+        return Err((50, "at most 50 rules".into()));
+    }
+    for (i, r) in rules.iter().enumerate() {
+        if r.template.len() > MAX_TEMPLATE {
+            return Err((i, format!("template longer than {MAX_TEMPLATE} bytes")));
+        }
+        match (r.op, &r.pattern) {
+            (RuleOp::RegexReplace, None) => return Err((i, "regex_replace needs `match`".into())),
+            (RuleOp::RegexReplace, Some(p)) => compile(p).map(|_| ()).map_err(|e| (i, e))?,
+            (_, Some(_)) => return Err((i, "`match` is only for regex_replace".into())),
+            _ if r.template.trim().is_empty() && r.op != RuleOp::SystemSet => {
+                return Err((i, "template must not be empty".into()));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The Unix day `ms` falls on, as `YYYY-MM-DD` (proleptic Gregorian, UTC).
+pub fn date(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Fills `{{name}}` placeholders (spaces inside the braces allowed); unknown ones stay as written.
+pub fn render(template: &str, request: &Request, vars: &Vars<'_>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        match after[..end].trim() {
+            "user_prompt" => out.push_str(&user_prompt(request)),
+            "date" => out.push_str(&date(vars.now_ms)),
+            "model" => out.push_str(vars.model),
+            "key_name" => out.push_str(vars.key_name),
+            _ => out.push_str(&rest[start..start + 2 + end + 2]),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn is_turn(content: &[Block]) -> bool {
+    content.iter().any(|b| matches!(b, Block::Text(_) | Block::Image(_)))
+}
+
+/// The last user message that the user wrote (not only tool results).
+fn last_user(request: &Request) -> Option<usize> {
+    request.messages.iter().rposition(|m| m.role == Role::User && is_turn(&m.content))
+}
+
+fn user_prompt(request: &Request) -> String {
+    last_user(request)
+        .map_or_else(String::new, |i| crate::canonical::blocks_text(&request.messages[i].content))
+}
+
+/// Applies the enabled rules in order; returns whether the request changed.
+pub fn apply(rules: &[Rule], request: &mut Request, vars: &Vars<'_>) -> Result<bool, String> {
+    let before = request.clone();
+    let first_turn =
+        request.messages.iter().filter(|m| m.role == Role::User && is_turn(&m.content)).count()
+            <= 1;
+    for rule in rules.iter().filter(|r| r.enabled && (first_turn || !r.first_turn_only)) {
+        apply_one(rule, request, vars)?;
+    }
+    Ok(*request != before)
+}
+
+fn apply_one(rule: &Rule, request: &mut Request, vars: &Vars<'_>) -> Result<(), String> {
+    if rule.op == RuleOp::RegexReplace {
+        let re = compile(rule.pattern.as_deref().unwrap_or_default())?;
+        for m in
+            request.messages.iter_mut().filter(|m| rule.scope == Scope::All || m.role == Role::User)
+        {
+            for block in &mut m.content {
+                if let Block::Text(t) = block {
+                    *t = re.replace_all(t, rule.template.as_str()).into_owned();
+                }
+            }
+        }
+        return Ok(());
+    }
+    let text = render(&rule.template, request, vars);
+    match rule.op {
+        RuleOp::SystemSet => request.system = if text.is_empty() { vec![] } else { vec![text] },
+        RuleOp::SystemPrepend => request.system.insert(0, text),
+        RuleOp::SystemAppend => request.system.push(text),
+        RuleOp::Prepend | RuleOp::Append | RuleOp::Replace => {
+            let Some(i) = last_user(request) else { return Ok(()) };
+            edit_user(&mut request.messages[i].content, rule.op, text);
+        }
+        RuleOp::RegexReplace => {}
+    }
+    Ok(())
+}
+
+/// Adds or replaces text in one user message, keeping every non-text block where it is.
+fn edit_user(content: &mut Vec<Block>, op: RuleOp, text: String) {
+    let texts: Vec<usize> = content
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| matches!(b, Block::Text(_)))
+        .map(|(i, _)| i)
+        .collect();
+    // Without text, new text goes after any tool results (which must lead the turn).
+    let after_results =
+        content.iter().take_while(|b| matches!(b, Block::ToolResult { .. })).count();
+    let first = texts.first().copied().unwrap_or(after_results);
+    match op {
+        RuleOp::Prepend if !text.is_empty() => content.insert(first, Block::Text(text)),
+        RuleOp::Append if !text.is_empty() => {
+            let at = texts.last().map_or(content.len(), |i| i + 1);
+            content.insert(at, Block::Text(text));
+        }
+        RuleOp::Replace => {
+            for i in texts.into_iter().rev() {
+                content.remove(i);
+            }
+            if !text.is_empty() {
+                content.insert(first.min(content.len()), Block::Text(text));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::{ImageSource, Message};
+
+    fn rule(op: RuleOp, template: &str) -> Rule {
+        Rule {
+            op,
+            template: template.into(),
+            enabled: true,
+            first_turn_only: false,
+            pattern: None,
+            scope: Scope::User,
+        }
+    }
+
+    fn vars() -> Vars<'static> {
+        Vars { model: "smart", key_name: "team-a", now_ms: 1_767_225_600_000 } // 2026-01-01
+    }
+
+    fn request() -> Request {
+        Request {
+            system: vec!["Be brief.".into()],
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![
+                    Block::Image(ImageSource::Url("https://x/cat.png".into())),
+                    Block::Text("What is this?".into()),
+                ],
+            }],
+            ..Request::default()
+        }
+    }
+
+    #[test]
+    fn dates_are_civil_utc_days() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(951_782_400_000), "2000-02-29");
+        assert_eq!(date(1_767_225_599_999), "2025-12-31");
+        assert_eq!(date(1_767_225_600_000), "2026-01-01");
+    }
+
+    #[test]
+    fn templates_fill_every_variable_and_keep_unknown_ones() {
+        let r = request();
+        let out = render(
+            "{{model}}/{{ key_name }} on {{date}}: {{user_prompt}} {{other}} {{",
+            &r,
+            &vars(),
+        );
+        assert_eq!(out, "smart/team-a on 2026-01-01: What is this? {{other}} {{");
+    }
+
+    #[test]
+    fn system_ops() {
+        let mut r = request();
+        apply(
+            &[rule(RuleOp::SystemPrepend, "A"), rule(RuleOp::SystemAppend, "Z")],
+            &mut r,
+            &vars(),
+        )
+        .unwrap();
+        assert_eq!(r.system, vec!["A", "Be brief.", "Z"]);
+        apply(&[rule(RuleOp::SystemSet, "Only {{model}}")], &mut r, &vars()).unwrap();
+        assert_eq!(r.system, vec!["Only smart"]);
+    }
+
+    #[test]
+    fn user_ops_keep_images_and_tool_blocks() {
+        let mut r = request();
+        let changed = apply(
+            &[rule(RuleOp::Prepend, "Context:"), rule(RuleOp::Append, "Answer in French.")],
+            &mut r,
+            &vars(),
+        )
+        .unwrap();
+        assert!(changed);
+        assert_eq!(
+            r.messages[0].content,
+            vec![
+                Block::Image(ImageSource::Url("https://x/cat.png".into())),
+                Block::Text("Context:".into()),
+                Block::Text("What is this?".into()),
+                Block::Text("Answer in French.".into()),
+            ]
+        );
+        apply(&[rule(RuleOp::Replace, "Q: {{user_prompt}}")], &mut r, &vars()).unwrap();
+        assert_eq!(
+            r.messages[0].content[0],
+            Block::Image(ImageSource::Url("https://x/cat.png".into()))
+        );
+        assert_eq!(
+            r.messages[0].content[1],
+            Block::Text("Q: Context:\nWhat is this?\nAnswer in French.".into())
+        );
+        assert_eq!(r.messages[0].content.len(), 2);
+    }
+
+    #[test]
+    fn tool_results_stay_first_in_their_turn() {
+        let mut r = Request {
+            messages: vec![
+                Message { role: Role::User, content: vec![Block::Text("hi".into())] },
+                Message {
+                    role: Role::Assistant,
+                    content: vec![Block::ToolCall {
+                        id: "c".into(),
+                        name: "f".into(),
+                        arguments: "{}".into(),
+                    }],
+                },
+                Message {
+                    role: Role::User,
+                    content: vec![
+                        Block::ToolResult { call_id: "c".into(), content: vec![], is_error: false },
+                        Block::Text("and?".into()),
+                    ],
+                },
+            ],
+            ..Request::default()
+        };
+        apply(&[rule(RuleOp::Prepend, "P")], &mut r, &vars()).unwrap();
+        assert!(matches!(r.messages[2].content[0], Block::ToolResult { .. }));
+        assert_eq!(r.messages[2].content[1], Block::Text("P".into()));
+        assert_eq!(r.messages[1].content.len(), 1, "assistant tool call untouched");
+    }
+
+    #[test]
+    fn first_turn_only_stops_after_the_first_turn() {
+        let once = Rule { first_turn_only: true, ..rule(RuleOp::Append, "!") };
+        let mut r = request();
+        apply(std::slice::from_ref(&once), &mut r, &vars()).unwrap();
+        assert_eq!(r.messages[0].content.len(), 3);
+        r.messages
+            .push(Message { role: Role::Assistant, content: vec![Block::Text("A cat.".into())] });
+        r.messages.push(Message { role: Role::User, content: vec![Block::Text("Sure?".into())] });
+        assert!(!apply(&[once], &mut r, &vars()).unwrap());
+    }
+
+    #[test]
+    fn regex_replace_over_user_or_all_text() {
+        let mut r = request();
+        r.messages.push(Message {
+            role: Role::Assistant,
+            content: vec![Block::Text("This is a cat".into())],
+        });
+        let user_only =
+            Rule { pattern: Some(r"(?i)\bthis\b".into()), ..rule(RuleOp::RegexReplace, "that") };
+        apply(std::slice::from_ref(&user_only), &mut r, &vars()).unwrap();
+        assert_eq!(r.messages[0].content[1], Block::Text("What is that?".into()));
+        assert_eq!(r.messages[1].content[0], Block::Text("This is a cat".into()));
+        let all = Rule {
+            scope: Scope::All,
+            pattern: Some(r"(\w+) cat".into()),
+            ..rule(RuleOp::RegexReplace, "$1 dog")
+        };
+        apply(&[all], &mut r, &vars()).unwrap();
+        assert_eq!(r.messages[1].content[0], Block::Text("This is a dog".into()));
+    }
+
+    #[test]
+    fn disabled_rules_do_nothing_and_invalid_rules_are_refused() {
+        let mut r = request();
+        let off = Rule { enabled: false, ..rule(RuleOp::SystemSet, "x") };
+        assert!(!apply(&[off], &mut r, &vars()).unwrap());
+        assert!(
+            validate(&[Rule { pattern: Some("(".into()), ..rule(RuleOp::RegexReplace, "") }])
+                .is_err()
+        );
+        assert!(validate(&[rule(RuleOp::RegexReplace, "x")]).is_err());
+        assert!(
+            validate(&[Rule { pattern: Some("a".into()), ..rule(RuleOp::Append, "x") }]).is_err()
+        );
+        assert!(validate(&[rule(RuleOp::Append, " ")]).is_err());
+        assert!(
+            validate(&[rule(RuleOp::SystemSet, "")]).is_ok(),
+            "an empty system_set clears the system prompt"
+        );
+    }
+}
