@@ -146,6 +146,7 @@ impl GatewayError {
             Self::Upstream(UpstreamError::RateLimited { retry_after_secs, .. }) => {
                 *retry_after_secs
             }
+            Self::NoTarget(e) => Some(e.retry_after_secs),
             _ => None,
         }
     }

@@ -189,7 +189,8 @@ fn apply_one(rule: &Rule, request: &mut Request, vars: &Vars<'_>) -> Result<(), 
     Ok(())
 }
 
-/// Adds or replaces text in one user message, keeping every non-text block where it is.
+/// Adds text at the start (after any tool results) or end of one user message, or replaces its
+/// text, keeping every non-text block where it is.
 fn edit_user(content: &mut Vec<Block>, op: RuleOp, text: String) {
     let texts: Vec<usize> = content
         .iter()
@@ -202,11 +203,8 @@ fn edit_user(content: &mut Vec<Block>, op: RuleOp, text: String) {
         content.iter().take_while(|b| matches!(b, Block::ToolResult { .. })).count();
     let first = texts.first().copied().unwrap_or(after_results);
     match op {
-        RuleOp::Prepend if !text.is_empty() => content.insert(first, Block::Text(text)),
-        RuleOp::Append if !text.is_empty() => {
-            let at = texts.last().map_or(content.len(), |i| i + 1);
-            content.insert(at, Block::Text(text));
-        }
+        RuleOp::Prepend if !text.is_empty() => content.insert(after_results, Block::Text(text)),
+        RuleOp::Append if !text.is_empty() => content.push(Block::Text(text)),
         RuleOp::Replace => {
             for i in texts.into_iter().rev() {
                 content.remove(i);
@@ -299,19 +297,19 @@ mod tests {
         assert_eq!(
             r.messages[0].content,
             vec![
-                Block::Image(ImageSource::Url("https://x/cat.png".into())),
                 Block::Text("Context:".into()),
+                Block::Image(ImageSource::Url("https://x/cat.png".into())),
                 Block::Text("What is this?".into()),
                 Block::Text("Answer in French.".into()),
             ]
         );
         apply(&[rule(RuleOp::Replace, "Q: {{user_prompt}}")], &mut r, &vars()).unwrap();
         assert_eq!(
-            r.messages[0].content[0],
+            r.messages[0].content[1],
             Block::Image(ImageSource::Url("https://x/cat.png".into()))
         );
         assert_eq!(
-            r.messages[0].content[1],
+            r.messages[0].content[0],
             Block::Text("Q: Context:\nWhat is this?\nAnswer in French.".into())
         );
         assert_eq!(r.messages[0].content.len(), 2);

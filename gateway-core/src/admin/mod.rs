@@ -7,6 +7,7 @@ mod providers;
 mod session;
 mod users;
 pub mod validate;
+mod virtual_models;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
@@ -56,6 +57,11 @@ pub(crate) async fn handle(inner: &Inner, ctx: &Ctx, request: http::Request<Byte
                 "keys" => keys::route(inner, req).await,
                 "users" => users::route(inner, &user, req).await,
                 "logs" => logs::route(inner, req).await,
+                "virtual-models" => virtual_models::route(inner, req).await,
+                "routing" => match req.op()? {
+                    Op::List => Ok(ok(&serde_json::json!({ "targets": inner.router.status() }))),
+                    _ => Err(RequestError::MethodNotAllowed.into()),
+                },
                 "presets" => match req.op()? {
                     Op::List => Ok(list(crate::presets::PRESETS)),
                     _ => Err(RequestError::MethodNotAllowed.into()),

@@ -91,6 +91,13 @@ async fn apply(inner: &Inner, input: Input, mut m: Model) -> Result<Model, Gatew
         m.name = name;
     }
     m.name = validate::identifier("name", &m.name)?;
+    if inner.store.model_name_taken(&m.name, &m.id).await? {
+        return Err(RequestError::Conflict(format!(
+            "a model or virtual model named `{}` already exists",
+            m.name
+        ))
+        .into());
+    }
     if let Some(upstream) = input.upstream_model {
         m.upstream_model = upstream;
     }

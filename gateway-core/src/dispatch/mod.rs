@@ -73,16 +73,22 @@ pub(crate) async fn list_models(inner: &Inner, request: http::Request<Bytes>) ->
         let key = lookup_key(inner, request.headers()).await?;
         check_key(&key, inner.platform.now_ms())?;
         let models = inner.store.list_servable_models().await?;
-        let data: Vec<_> = models
-            .into_iter()
+        let virtual_models = inner.store.list_virtual_models().await?;
+        let entry = |name: &str, created_ms: i64, owner: &str| {
+            serde_json::json!({"id": name, "object": "model", "created": created_ms / 1000, "owned_by": owner})
+        };
+        let mut data: Vec<_> = models
+            .iter()
             .filter(|(m, _)| key.allows(&m.name))
-            .map(|(m, provider)| {
-                serde_json::json!({
-                    "id": m.name, "object": "model", "created": m.created_at / 1000,
-                    "owned_by": provider,
-                })
-            })
+            .map(|(m, provider)| entry(&m.name, m.created_at, provider))
+            .chain(
+                virtual_models
+                    .iter()
+                    .filter(|v| v.enabled && key.allows(&v.name))
+                    .map(|v| entry(&v.name, v.created_at, "llm-gateway")),
+            )
             .collect();
+        data.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
         Ok::<_, GatewayError>(serde_json::json!({"object": "list", "data": data}))
     }
     .await;
