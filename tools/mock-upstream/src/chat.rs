@@ -76,7 +76,7 @@ pub(crate) async fn handle(State(mock): State<Arc<Mock>>, body: String) -> Respo
         return error(StatusCode::BAD_REQUEST, "body is not JSON");
     };
     mock.record("/v1/chat/completions", &body);
-    pause(&mock).await;
+    pause(&mock, body["model"].as_str().unwrap_or_default()).await;
     let seen = match read(&body) {
         Ok(seen) => seen,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
@@ -159,5 +159,12 @@ fn stream(model: &str, answer: &Answer, include_usage: bool) -> Vec<String> {
         ));
     }
     events.push("data: [DONE]\n\n".into());
+    if model.contains("stream-error-first") {
+        let error = json!({"error": {"message": "mock stream failed to start", "type": "server_error", "param": null, "code": null}});
+        return vec![sse_event(None, &error, "\n")];
+    }
+    if model.contains("stream-cut") {
+        events.truncate(2);
+    }
     events
 }

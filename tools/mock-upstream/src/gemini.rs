@@ -140,7 +140,7 @@ pub(crate) async fn handle(
         return error(StatusCode::BAD_REQUEST, "body is not JSON");
     };
     mock.record(&format!("/v1beta/models/{rest}"), &body);
-    pause(&mock).await;
+    pause(&mock, &rest).await;
     let seen = match read(&body) {
         Ok(seen) => seen,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),

@@ -13,7 +13,11 @@
 //!   request carries tool results, `Tool results: <r1> | <r2>`;
 //! - `…tool…`: one call `get_weather {"city":"Paris","unit":"celsius"}`;
 //! - `…parallel…`: two calls, `get_weather {"city":"Paris"}` and `get_time {"zone":"Asia/Tokyo"}`;
-//! - `…error-500…` / `…error-429…`: that status with a protocol-shaped error body.
+//! - `…error-500…` / `…error-503…` / `…error-429…`: that status with a protocol-shaped error body
+//!   (429 with `Retry-After: 2`);
+//! - `…slow-<ms>…`: waits that long before answering (headers included);
+//! - `…stream-error-first…`: (chat streams) the first event is an error event;
+//! - `…stream-cut…`: (chat streams) the stream ends after its first two chunks, unfinished.
 //!
 //! Every answer reports usage: 21 input tokens (4 of them cached) and 9 output tokens. Streams
 //! split text into small deltas, tool arguments into fragments, and split multi-byte UTF-8
@@ -125,6 +129,9 @@ pub(crate) fn answer(model: &str, seen: &Seen) -> Result<Answer, (StatusCode, St
     if model.contains("error-500") {
         return Err((StatusCode::INTERNAL_SERVER_ERROR, "mock upstream failure".into()));
     }
+    if model.contains("error-503") {
+        return Err((StatusCode::SERVICE_UNAVAILABLE, "mock upstream overloaded".into()));
+    }
     if model.contains("error-429") {
         return Err((StatusCode::TOO_MANY_REQUESTS, "mock rate limit".into()));
     }
@@ -165,11 +172,11 @@ pub(crate) fn json_pieces(args: &Value) -> Vec<String> {
 }
 
 pub(crate) fn json_response(status: StatusCode, body: Value) -> Response {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap_or_default()
+    let mut builder = Response::builder().status(status).header("content-type", "application/json");
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        builder = builder.header("retry-after", "2");
+    }
+    builder.body(Body::from(body.to_string())).unwrap_or_default()
 }
 
 /// An SSE response sending `events` one network chunk each (multi-byte characters split across
@@ -208,9 +215,17 @@ pub(crate) fn sse_event(name: Option<&str>, data: &Value, eol: &str) -> String {
     }
 }
 
-pub(crate) async fn pause(mock: &Mock) {
-    if !mock.config.latency.is_zero() {
-        tokio::time::sleep(mock.config.latency).await;
+/// The configured latency, plus what a `slow-<ms>` model name asks for.
+pub(crate) async fn pause(mock: &Mock, model: &str) {
+    let asked = model
+        .split("slow-")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_millis);
+    let total = mock.config.latency + asked;
+    if !total.is_zero() {
+        tokio::time::sleep(total).await;
     }
 }
 

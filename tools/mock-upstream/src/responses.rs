@@ -142,7 +142,7 @@ pub(crate) async fn handle(State(mock): State<Arc<Mock>>, body: String) -> Respo
         return error(StatusCode::BAD_REQUEST, "body is not JSON");
     };
     mock.record("/v1/responses", &body);
-    pause(&mock).await;
+    pause(&mock, body["model"].as_str().unwrap_or_default()).await;
     let seen = match read(&body) {
         Ok(seen) => seen,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
