@@ -442,3 +442,72 @@ async fn rule_preview_shows_the_rewritten_request_without_sending_it() {
     );
     assert!(h.http.seen.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn each_rule_op_on_each_endpoint() {
+    let h = Harness::new().await;
+    let a = provider(&h, "a", "openai_chat", json!({})).await;
+    let key = key(&h).await;
+    let ops: [(&str, Value, fn(&Value) -> bool); 7] = [
+        ("system_set", json!({"op": "system_set", "template": "S"}), |m| {
+            m[0] == json!({"role": "system", "content": "S"}) && m[1]["role"] == "user"
+        }),
+        ("system_prepend", json!({"op": "system_prepend", "template": "P"}), |m| {
+            m[0]["content"] == "P" && m[1]["content"] == "Sys"
+        }),
+        ("system_append", json!({"op": "system_append", "template": "A"}), |m| {
+            m[0]["content"] == "Sys" && m[1]["content"] == "A"
+        }),
+        ("prepend", json!({"op": "prepend", "template": "X"}), |m| {
+            m[1]["content"][0]["text"] == "X" && m[1]["content"][1]["text"] == "What colour?"
+        }),
+        ("append", json!({"op": "append", "template": "Y"}), |m| m[1]["content"][2]["text"] == "Y"),
+        ("replace", json!({"op": "replace", "template": "Z {{user_prompt}}"}), |m| {
+            m[1]["content"][0]["text"] == "Z What colour?"
+                && m[1]["content"][1]["type"] == "image_url"
+        }),
+        (
+            "regex_replace",
+            json!({"op": "regex_replace", "match": "colour", "template": "color"}),
+            |m| m[1]["content"][0]["text"] == "What color?",
+        ),
+    ];
+    let image = "data:image/png;base64,iVBORw0KGgo=";
+    for (n, (name, rule, check)) in ops.iter().enumerate() {
+        let vm = format!("rules-{n}");
+        h.admin(
+            "POST",
+            "/api/admin/virtual-models",
+            json!({"name": vm, "rules": [rule], "targets": [{"provider_id": a, "model": "gpt"}]}),
+        )
+        .await;
+        let bodies = [
+            (
+                "/v1/chat/completions",
+                json!({"model": vm, "messages": [{"role": "system", "content": "Sys"},
+                {"role": "user", "content": [{"type": "text", "text": "What colour?"}, {"type": "image_url", "image_url": {"url": image}}]}]}),
+            ),
+            (
+                "/v1/responses",
+                json!({"model": vm, "instructions": "Sys",
+                "input": [{"role": "user", "content": [{"type": "input_text", "text": "What colour?"}, {"type": "input_image", "image_url": image}]}]}),
+            ),
+            (
+                "/v1/messages",
+                json!({"model": vm, "max_tokens": 20, "system": "Sys",
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "What colour?"}, {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}]}]}),
+            ),
+        ];
+        for (path, body) in bodies {
+            h.http.seen.lock().unwrap().clear();
+            h.script(ok_chat());
+            let reply = h.call("POST", path, Some(&key), body).await;
+            assert_eq!(reply.status, 200, "{name} {path}: {}", reply.json);
+            let sent: Value =
+                serde_json::from_slice(h.http.seen.lock().unwrap()[0].body()).unwrap();
+            let messages = &sent["messages"];
+            assert!(check(messages), "{name} on {path}: {messages}");
+            assert!(messages.to_string().contains(image), "{name} on {path}: image kept");
+        }
+    }
+}
