@@ -448,7 +448,8 @@ async fn each_rule_op_on_each_endpoint() {
     let h = Harness::new().await;
     let a = provider(&h, "a", "openai_chat", json!({})).await;
     let key = key(&h).await;
-    let ops: [(&str, Value, fn(&Value) -> bool); 7] = [
+    type Check = fn(&Value) -> bool;
+    let ops: [(&str, Value, Check); 7] = [
         ("system_set", json!({"op": "system_set", "template": "S"}), |m| {
             m[0] == json!({"role": "system", "content": "S"}) && m[1]["role"] == "user"
         }),
