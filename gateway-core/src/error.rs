@@ -7,6 +7,7 @@ use crate::auth::AuthError;
 use crate::crypto::CryptoError;
 use crate::dispatch::upstream::UpstreamError;
 use crate::io::TransportError;
+use crate::policy::LimitError;
 use crate::routing::NoTarget;
 use crate::store::StoreError;
 
@@ -79,6 +80,8 @@ pub enum GatewayError {
     Crypto(#[from] CryptoError),
     #[error(transparent)]
     NoTarget(#[from] NoTarget),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
 }
 
 impl GatewayError {
@@ -92,6 +95,7 @@ impl GatewayError {
             Self::Upstream(e) => e.status(),
             Self::NoTarget(e) if e.rate_limited => StatusCode::TOO_MANY_REQUESTS,
             Self::NoTarget(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Limit(e) => e.status(),
         }
     }
 
@@ -106,6 +110,7 @@ impl GatewayError {
             Self::Upstream(e) => e.kind(),
             Self::NoTarget(e) if e.rate_limited => "upstream_rate_limited",
             Self::NoTarget(_) => "no_available_target",
+            Self::Limit(e) => e.kind(),
         }
     }
 
@@ -147,6 +152,7 @@ impl GatewayError {
                 *retry_after_secs
             }
             Self::NoTarget(e) => Some(e.retry_after_secs),
+            Self::Limit(e) => e.reset_secs(),
             _ => None,
         }
     }

@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     pub sealer: Sealer,
     pub login_limiter: LoginLimiter,
     pub router: crate::routing::Router,
+    pub key_cache: crate::keycache::KeyCache,
+    pub logs: Arc<crate::logqueue::LogQueue>,
 }
 
 /// Per-request facts every handler may need.
@@ -106,6 +108,8 @@ impl Gateway {
                 platform: deps.platform,
                 login_limiter: LoginLimiter::default(),
                 router: crate::routing::Router::default(),
+                key_cache: crate::keycache::KeyCache::default(),
+                logs: Arc::default(),
             }),
         })
     }
@@ -131,6 +135,31 @@ impl Gateway {
             handled.response.headers_mut().insert("x-request-id", value);
         }
         handled
+    }
+
+    /// Periodic upkeep, run by each host's scheduler (hourly on the server, the Cron Trigger on
+    /// Workers): daily rollups of the request logs, deletion of logs past the retention setting
+    /// (default 30 days), and of expired limit windows and leases.
+    pub async fn maintenance(&self) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let now = inner.platform.now_ms();
+        let days = inner
+            .store
+            .setting(crate::admin::settings::LOG_RETENTION_DAYS)
+            .await?
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(crate::admin::settings::DEFAULT_RETENTION_DAYS);
+        const DAY: i64 = 86_400_000;
+        let today = now.div_euclid(DAY) * DAY;
+        let deleted = inner.store.roll_up_and_prune(today, now - days * DAY).await?;
+        inner.store.prune_usage(now - 40 * DAY, now).await?;
+        tracing::info!(deleted, retention_days = days, "maintenance done");
+        Ok(())
+    }
+
+    /// How many request logs wait to be written (hosts may report it before exiting).
+    pub fn pending_logs(&self) -> usize {
+        self.inner.logs.pending()
     }
 
     /// The response for a request whose body the host refused to read past `limit` bytes,

@@ -20,13 +20,18 @@ pub mod ids;
 pub mod io;
 pub mod isolation;
 pub mod json;
+pub mod keycache;
+pub mod logqueue;
 pub mod maybe_send;
+pub mod policy;
 pub mod presets;
 pub mod provider;
+pub mod query;
 pub mod reply;
 pub mod routing;
 pub mod rules;
 pub mod sse;
+pub mod stats;
 pub mod store;
 
 pub use async_trait::async_trait;

@@ -62,6 +62,13 @@ pub fn error(shape: ErrorShape, err: &GatewayError) -> http::Response<Body> {
     if let Some(secs) = err.retry_after_secs() {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
+    if let GatewayError::Limit(limit) = err {
+        for (name, value) in limit.headers() {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, v);
+            }
+        }
+    }
     response
 }
 

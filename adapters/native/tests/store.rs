@@ -9,7 +9,8 @@ use gateway_core::io::{SqlExec, Stmt, Value};
 use gateway_core::provider::{AuthScheme, Isolation, Protocol, Provider, SystemTo};
 use gateway_core::store::Store;
 use gateway_core::store::keys::VirtualKey;
-use gateway_core::store::logs::LogRecord;
+use gateway_core::store::limits::{Admission, Reserve};
+use gateway_core::store::logs::{LogFilter, LogRecord};
 use gateway_core::store::models::Model;
 use gateway_core::store::users::User;
 use gateway_native::open_database;
@@ -159,6 +160,14 @@ async fn keys_are_found_by_hash_and_keep_their_policy() {
         enabled: true,
         expires_at: Some(99),
         allowed_models: Some(vec!["gpt-x".into()]),
+        rpm_limit: Some(10),
+        tpm_limit: None,
+        max_concurrent: Some(2),
+        budget_usd: Some(1.5),
+        budget_period: Some(gateway_core::policy::BudgetPeriod::Month),
+        allowed_ips: Some(vec!["10.0.0.0/8".into()]),
+        log_bodies: true,
+        tags: vec!["team-a".into()],
         created_at: 1,
         updated_at: 1,
     };
@@ -189,12 +198,17 @@ async fn logs_are_written_and_read_back_newest_first() {
         };
         store.insert_log(&log).await.unwrap();
     }
-    let all = store.recent_logs(None, 10, 0).await.unwrap();
+    let all_filter = LogFilter::default();
+    let (all, total) = store.search_logs(&all_filter, 10, 0).await.unwrap();
     assert_eq!(all.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(), ["l2", "l1", "l0"]);
-    let one = store.recent_logs(Some("r1"), 10, 0).await.unwrap();
+    assert_eq!(total, 3);
+    let by_id = LogFilter { request_id: Some("r1".into()), ..LogFilter::default() };
+    let (one, _) = store.search_logs(&by_id, 10, 0).await.unwrap();
     assert_eq!(one.len(), 1);
     assert_eq!(one[0].input_tokens, Some(11));
-    assert_eq!(store.recent_logs(None, 1, 1).await.unwrap()[0].id, "l1");
+    assert_eq!(store.search_logs(&all_filter, 1, 1).await.unwrap().0[0].id, "l1");
+    let window = LogFilter { from_ms: Some(1), to_ms: Some(2), ..LogFilter::default() };
+    assert_eq!(store.search_logs(&window, 10, 0).await.unwrap().1, 1);
 }
 
 #[tokio::test]
@@ -235,5 +249,101 @@ async fn concurrent_writers_do_not_lose_rows() {
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(store.recent_logs(None, 500, 0).await.unwrap().len(), 50);
+    assert_eq!(store.search_logs(&LogFilter::default(), 100, 0).await.unwrap().1, 50);
+}
+
+fn admission(
+    store_key: &str,
+    request: &str,
+    requests: Option<i64>,
+    lease: Option<i64>,
+) -> Admission {
+    Admission {
+        key_id: store_key.into(),
+        request_id: request.into(),
+        now_ms: 1_000,
+        requests: requests.map(|limit| Reserve { window: 0, amount: 1, limit }),
+        lease: lease.map(|max| (max, 100_000)),
+        ..Admission::default()
+    }
+}
+
+#[tokio::test]
+async fn admissions_are_exact_across_connections_racing_on_one_file() {
+    let (_dir, store, path) = fresh().await;
+    let other = Store::new(open_database(&path).await.unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let s = if i % 2 == 0 { store.clone() } else { other.clone() };
+        tasks.push(tokio::spawn(async move {
+            s.admit(&admission("k", &format!("r{i}"), Some(7), None)).await.unwrap()
+        }));
+    }
+    let mut admitted = 0;
+    for t in tasks {
+        admitted += usize::from(t.await.unwrap());
+    }
+    assert_eq!(admitted, 7);
+    assert_eq!(store.usage("k", "rpm", 0).await.unwrap(), 7);
+}
+
+#[tokio::test]
+async fn a_refused_admission_reserves_nothing() {
+    let (_dir, store, _) = fresh().await;
+    // Requests still fit, but the lease does not: neither may be kept.
+    assert!(store.admit(&admission("k", "a", Some(10), Some(1))).await.unwrap());
+    assert!(!store.admit(&admission("k", "b", Some(10), Some(1))).await.unwrap());
+    assert_eq!(store.usage("k", "rpm", 0).await.unwrap(), 1);
+    assert_eq!(store.leases("k", 1_000).await.unwrap(), 1);
+    store.release_lease("a").await.unwrap();
+    assert!(store.admit(&admission("k", "c", Some(10), Some(1))).await.unwrap());
+    // An expired lease (its holder died) no longer counts.
+    assert_eq!(store.leases("k", 100_000).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn settling_records_real_usage_even_past_the_limit() {
+    let (_dir, store, _) = fresh().await;
+    let tokens = Admission {
+        key_id: "k".into(),
+        request_id: "r".into(),
+        now_ms: 0,
+        tokens: Some(Reserve { window: 60_000, amount: 100, limit: 150 }),
+        ..Admission::default()
+    };
+    assert!(store.admit(&tokens).await.unwrap());
+    store.settle("k", "tpm", 60_000, 120).await.unwrap(); // really used 220
+    assert_eq!(store.usage("k", "tpm", 60_000).await.unwrap(), 220);
+    assert!(!store.admit(&tokens).await.unwrap(), "over the limit: the next one is refused");
+    store.settle("k", "tpm", 60_000, -500).await.unwrap();
+    assert_eq!(store.usage("k", "tpm", 60_000).await.unwrap(), 0, "never below zero");
+}
+
+#[tokio::test]
+async fn rollups_outlive_pruned_logs() {
+    let (_dir, store, _) = fresh().await;
+    let day = 86_400_000;
+    for (i, (t, status)) in
+        [(day + 5, 200), (day + 9, 502), (2 * day + 1, 200)].into_iter().enumerate()
+    {
+        let log = LogRecord {
+            id: format!("l{i}"),
+            created_at: t,
+            request_id: format!("r{i}"),
+            endpoint: "/v1/chat/completions".into(),
+            model_requested: Some("m".into()),
+            status,
+            latency_ms: 10,
+            input_tokens: Some(3),
+            output_tokens: Some(2),
+            cost_usd: Some(0.25),
+            ..Default::default()
+        };
+        store.insert_log(&log).await.unwrap();
+    }
+    let deleted = store.roll_up_and_prune(2 * day, 2 * day).await.unwrap();
+    assert_eq!(deleted, 2);
+    let rollups = store.rollups("1970-01-01").await.unwrap();
+    assert_eq!(rollups, vec![("1970-01-02".to_string(), 2, 1, 10, 0.5)]);
+    assert_eq!(store.search_logs(&LogFilter::default(), 10, 0).await.unwrap().1, 1);
 }

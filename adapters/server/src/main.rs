@@ -42,6 +42,8 @@ async fn run(settings: ServerSettings) -> Result<(), String> {
     tracing::info!(database = %settings.database_url, "gateway ready");
 
     let tracker = TaskTracker::new();
+    spawn_maintenance(gateway.clone());
+    let gateway_for_exit = gateway.clone();
     let app = host::router(host::App {
         gateway,
         tracker: tracker.clone(),
@@ -62,6 +64,10 @@ async fn run(settings: ServerSettings) -> Result<(), String> {
     if tokio::time::timeout(Duration::from_secs(15), tracker.wait()).await.is_err() {
         tracing::warn!("gave up waiting for background work after 15 s");
     }
+    let pending = gateway_for_exit.pending_logs();
+    if pending > 0 {
+        tracing::error!(pending, "request logs could not be written before exit");
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -72,6 +78,22 @@ fn print_help() {
     for (name, what) in settings::NAMES.iter().chain(RawConfig::NAMES) {
         println!("  {name:<20} {what}");
     }
+}
+
+/// Log rollups and retention, limit-window cleanup: a minute after start, then hourly.
+fn spawn_maintenance(gateway: Gateway) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(60),
+            Duration::from_secs(3600),
+        );
+        loop {
+            interval.tick().await;
+            if let Err(e) = gateway.maintenance().await {
+                tracing::error!(error = %e, "maintenance failed");
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

@@ -7,6 +7,7 @@ use super::{AdminResult, Op, Req, conflict, created, list, no_content, not_found
 use crate::auth::vkey;
 use crate::error::{GatewayError, RequestError};
 use crate::gateway::Inner;
+use crate::policy::BudgetPeriod;
 use crate::store::keys::VirtualKey;
 
 #[derive(Deserialize)]
@@ -22,9 +23,31 @@ struct Input {
     /// Model names; `null` for every model.
     #[serde(default, deserialize_with = "validate::nullable")]
     allowed_models: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "validate::nullable")]
+    rpm_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "validate::nullable")]
+    tpm_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "validate::nullable")]
+    max_concurrent: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "validate::nullable")]
+    budget_usd: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "validate::nullable")]
+    budget_period: Option<Option<BudgetPeriod>>,
+    /// Addresses or CIDR blocks; `null` for any.
+    #[serde(default, deserialize_with = "validate::nullable")]
+    allowed_ips: Option<Option<Vec<String>>>,
+    log_bodies: Option<bool>,
+    tags: Option<Vec<String>>,
 }
 
 pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
+    let result = change(inner, req).await;
+    // Every change (and a failed one costs nothing) invalidates this instance's key cache.
+    inner.key_cache.clear();
+    result
+}
+
+async fn change(inner: &Inner, req: Req<'_>) -> AdminResult {
     match req.op()? {
         Op::List => Ok(list(&inner.store.list_keys().await?)),
         Op::Get(id) => Ok(ok(&load(inner, id).await?)),
@@ -46,6 +69,14 @@ pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
                 enabled: true,
                 expires_at: None,
                 allowed_models: None,
+                rpm_limit: None,
+                tpm_limit: None,
+                max_concurrent: None,
+                budget_usd: None,
+                budget_period: None,
+                allowed_ips: None,
+                log_bodies: false,
+                tags: vec![],
                 created_at: now,
                 updated_at: now,
             };
@@ -103,6 +134,52 @@ fn apply(input: Input, mut k: VirtualKey) -> Result<VirtualKey, GatewayError> {
                 list.iter().map(|m| validate::identifier("allowed_models", m)).collect()
             })
             .transpose()?;
+    }
+    for (field, input, target) in [
+        ("rpm_limit", input.rpm_limit, &mut k.rpm_limit),
+        ("tpm_limit", input.tpm_limit, &mut k.tpm_limit),
+        ("max_concurrent", input.max_concurrent, &mut k.max_concurrent),
+    ] {
+        if let Some(v) = input {
+            if v.is_some_and(|v| !(1..=1_000_000_000).contains(&v)) {
+                return Err(RequestError::field(
+                    field,
+                    format!("`{field}` must be 1 to 1000000000, or null"),
+                )
+                .into());
+            }
+            *target = v;
+        }
+    }
+    if let Some(b) = input.budget_usd {
+        k.budget_usd = validate::price("budget_usd", b)?;
+    }
+    if let Some(p) = input.budget_period {
+        k.budget_period = p;
+    }
+    if let Some(ips) = input.allowed_ips {
+        if let Some(list) = &ips {
+            if list.len() > 100 {
+                return Err(RequestError::field("allowed_ips", "at most 100 entries").into());
+            }
+            if let Some(bad) = list.iter().find(|e| crate::policy::parse_cidr(e).is_none()) {
+                return Err(RequestError::field(
+                    "allowed_ips",
+                    format!("`{bad}` is not an IP address or CIDR block"),
+                )
+                .into());
+            }
+        }
+        k.allowed_ips = ips;
+    }
+    if let Some(b) = input.log_bodies {
+        k.log_bodies = b;
+    }
+    if let Some(tags) = input.tags {
+        if tags.len() > 50 || tags.iter().any(|t| t.is_empty() || t.chars().count() > 64) {
+            return Err(RequestError::field("tags", "at most 50 tags of 1 to 64 characters").into());
+        }
+        k.tags = tags;
     }
     Ok(k)
 }

@@ -5,6 +5,7 @@ mod logs;
 mod models;
 mod providers;
 mod session;
+pub mod settings;
 mod users;
 pub mod validate;
 mod virtual_models;
@@ -57,6 +58,10 @@ pub(crate) async fn handle(inner: &Inner, ctx: &Ctx, request: http::Request<Byte
                 "keys" => keys::route(inner, req).await,
                 "users" => users::route(inner, &user, req).await,
                 "logs" => logs::route(inner, req).await,
+                "stats" => logs::stats_route(inner, req).await,
+                "settings" if req.id.is_none() => {
+                    settings::route(inner, req.method, req.body).await
+                }
                 "virtual-models" => virtual_models::route(inner, req).await,
                 "routing" => match req.op()? {
                     Op::List => Ok(ok(&serde_json::json!({ "targets": inner.router.status() }))),

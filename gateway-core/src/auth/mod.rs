@@ -20,6 +20,8 @@ pub enum AuthError {
     KeyExpired,
     #[error("this API key may not use the model `{0}`")]
     ModelNotAllowed(String),
+    #[error("this API key may not be used from this address")]
+    IpNotAllowed,
     #[error("missing bearer token: log in at POST /api/auth/login")]
     MissingToken,
     #[error("invalid or expired session token")]
@@ -38,9 +40,10 @@ impl AuthError {
             | Self::MissingToken
             | Self::InvalidToken
             | Self::BadCredentials => StatusCode::UNAUTHORIZED,
-            Self::KeyDisabled | Self::KeyExpired | Self::ModelNotAllowed(_) => {
-                StatusCode::FORBIDDEN
-            }
+            Self::KeyDisabled
+            | Self::KeyExpired
+            | Self::ModelNotAllowed(_)
+            | Self::IpNotAllowed => StatusCode::FORBIDDEN,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -52,6 +55,7 @@ impl AuthError {
             Self::KeyDisabled => "key_disabled",
             Self::KeyExpired => "key_expired",
             Self::ModelNotAllowed(_) => "model_not_allowed",
+            Self::IpNotAllowed => "ip_not_allowed",
             Self::MissingToken => "missing_token",
             Self::InvalidToken => "invalid_token",
             Self::BadCredentials => "invalid_credentials",

@@ -18,6 +18,9 @@ use crate::maybe_send::boxed_stream;
 use crate::provider::Protocol;
 use crate::sse::{SseDecoder, SseEvent};
 
+/// The most of a stream kept for the request log.
+const CAPTURE_LIMIT: usize = 64 * 1024;
+
 /// How a relayed stream went.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamSummary {
@@ -30,6 +33,8 @@ pub struct StreamSummary {
     pub error_kind: Option<String>,
     /// The caller stopped reading before the end.
     pub client_gone: bool,
+    /// What the client received, when the plan captures it (truncated).
+    pub body: Option<String>,
 }
 
 /// What the stream connects.
@@ -43,6 +48,8 @@ pub struct Plan {
     pub include_usage: bool,
     /// Relay isolation: remove `instructions` the upstream echoes in its events.
     pub strip_instructions: bool,
+    /// Keep what the client received (up to 64 KiB) for the request log.
+    pub capture_body: bool,
 }
 
 /// Reads an upstream stream until its first event, within `timeout`, so a failed attempt can still
@@ -172,6 +179,11 @@ impl Relay {
                 self.reporter.send(false);
             }
             if !out.is_empty() {
+                if self.plan.capture_body {
+                    let body = self.reporter.summary.body.get_or_insert_with(String::new);
+                    let room = CAPTURE_LIMIT.saturating_sub(body.len());
+                    body.push_str(&String::from_utf8_lossy(&out[..out.len().min(room)]));
+                }
                 if self.reporter.summary.ttft_ms.is_none() {
                     let now = self.reporter.platform.now_ms();
                     self.reporter.summary.ttft_ms = Some(now - self.started_ms);
@@ -310,6 +322,7 @@ mod tests {
             passthrough: upstream == client,
             include_usage,
             strip_instructions: false,
+            capture_body: false,
         }
     }
 

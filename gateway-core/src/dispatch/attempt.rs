@@ -227,6 +227,7 @@ async fn attempt(
                     passthrough,
                     include_usage,
                     strip_instructions: strip,
+                    capture_body: false,
                 };
                 Step::Done(Forwarded::Stream { body, plan })
             }

@@ -3,6 +3,7 @@
 //! relay the answer, and hand the request-log write to the host as background work.
 
 mod attempt;
+mod limits;
 mod resolve;
 pub mod upstream;
 pub mod usage;
@@ -21,7 +22,9 @@ use crate::codec::{self, glue};
 use crate::error::{GatewayError, RequestError};
 use crate::gateway::{Ctx, Inner, log_internal};
 use crate::ids;
+use crate::logqueue::LogQueue;
 use crate::maybe_send::boxed;
+use crate::policy;
 use crate::provider::Protocol;
 use crate::reply::{self, ErrorShape};
 use crate::routing;
@@ -51,9 +54,17 @@ fn endpoint(protocol: Protocol) -> &'static str {
 /// Finds the caller's virtual key (401 when missing or unknown).
 async fn lookup_key(inner: &Inner, headers: &http::HeaderMap) -> Result<VirtualKey, GatewayError> {
     let presented = vkey::from_headers(headers).ok_or(AuthError::MissingKey)?;
-    let key =
-        inner.store.key_by_hash(&vkey::hash(presented)).await?.ok_or(AuthError::InvalidKey)?;
-    Ok(key)
+    let hash = vkey::hash(presented);
+    let now = inner.platform.now_ms();
+    let key = match inner.key_cache.get(&hash, now) {
+        Some(cached) => cached,
+        None => {
+            let found = inner.store.key_by_hash(&hash).await?;
+            inner.key_cache.put(&hash, found.clone(), now);
+            found
+        }
+    };
+    Ok(key.ok_or(AuthError::InvalidKey)?)
 }
 
 /// Checks a known key may be used now (403 when disabled or expired).
@@ -105,6 +116,8 @@ struct RawRequest {
     model: String,
     stream: bool,
     include_usage: bool,
+    /// `max_tokens` / `max_completion_tokens` / `max_output_tokens`, for the token estimate.
+    max_tokens: Option<u32>,
 }
 
 fn peek(body: &[u8]) -> Result<RawRequest, RequestError> {
@@ -125,7 +138,10 @@ fn peek(body: &[u8]) -> Result<RawRequest, RequestError> {
         .and_then(|v| serde_json::from_str::<serde_json::Value>(v.get()).ok())
         .and_then(|v| v.get("include_usage").and_then(|b| b.as_bool()))
         .unwrap_or(false);
-    Ok(RawRequest { fields, model, stream, include_usage })
+    let max_tokens = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
+        .iter()
+        .find_map(|f| fields.get(*f).and_then(|v| v.get().parse::<u32>().ok()));
+    Ok(RawRequest { fields, model, stream, include_usage, max_tokens })
 }
 
 /// The caller's JSON as the upstream of the same protocol gets it: the upstream's model id and,
@@ -153,12 +169,23 @@ fn passthrough_body(
         .map_err(|e| RequestError::InvalidJson(e.to_string()))
 }
 
-/// Facts about the attempt that served (or last failed) a request, for the log and the headers.
+/// Facts gathered while forwarding, for the log, the headers and the background work.
 #[derive(Default)]
 struct ServedBy {
     provider: Option<(String, String)>,
     model: Option<Model>,
     attempts: u32,
+    /// Reservations against the key's limits, settled when the response ends.
+    held: Option<limits::Held>,
+    log_bodies: bool,
+}
+
+/// Bodies kept in the log are cut at this many bytes.
+const LOGGED_BODY: usize = 64 * 1024;
+
+fn truncated(bytes: &[u8]) -> String {
+    let cut = &bytes[..bytes.len().min(LOGGED_BODY)];
+    String::from_utf8_lossy(cut).into_owned()
 }
 
 impl ServedBy {
@@ -196,18 +223,29 @@ pub(crate) async fn forward(
     };
     inner.router.admit(ctx.started_ms);
     let mut served = ServedBy::default();
+    let request_body = request.body().clone();
     let result = forward_inner(inner, ctx, request, inbound, &mut log, &mut served).await;
     log.attempts = i64::from(served.attempts);
+    if served.log_bodies {
+        log.request_body = Some(truncated(&request_body));
+    }
     let store = inner.store.clone();
+    let logs = inner.logs.clone();
+    let held = served.held.take();
     let mut handled = match result {
         Ok(Forwarded::Full { body, usage }) => {
             let latency = inner.platform.now_ms() - ctx.started_ms;
             finish_log(&mut log, latency, usage, served.model.as_ref());
             log.status = 200;
+            if served.log_bodies {
+                log.response_body = Some(truncated(&body));
+            }
             let response = reply::raw_json(http::StatusCode::OK, body);
-            Handled { response, background: Some(boxed(write_log(store, log))) }
+            let background = boxed(finish(store, logs, held, usage, log));
+            Handled { response, background: Some(background) }
         }
-        Ok(Forwarded::Stream { body, plan }) => {
+        Ok(Forwarded::Stream { body, mut plan }) => {
+            plan.capture_body = served.log_bodies;
             let (stream, summary) = glue::relay(body, plan, inner.platform.clone(), ctx.started_ms);
             log.status = 200;
             let started = ctx.started_ms;
@@ -216,11 +254,12 @@ pub(crate) async fn forward(
                 let summary = summary.await.unwrap_or_default();
                 log.ttft_ms = summary.ttft_ms;
                 log.error_kind = summary.error_kind;
+                log.response_body = summary.body;
                 if summary.client_gone && log.error_kind.is_none() {
                     log.error_kind = Some("client_disconnected".into());
                 }
                 finish_log(&mut log, summary.ended_ms - started, summary.usage, model.as_ref());
-                write_log(store, log).await;
+                finish(store, logs, held, summary.usage, log).await;
             });
             Handled { response: sse_response(stream), background: Some(background) }
         }
@@ -229,12 +268,29 @@ pub(crate) async fn forward(
             log.status = i64::from(err.status().as_u16());
             log.error_kind = Some(err.kind().into());
             log.latency_ms = inner.platform.now_ms() - ctx.started_ms;
-            let background = log.key_id.is_some().then(|| boxed(write_log(store, log)));
+            let background = log
+                .key_id
+                .is_some()
+                .then(|| boxed(finish(store, logs, held, Usage::default(), log)));
             Handled { response: reply::error(error_shape(inbound), &err), background }
         }
     };
     served.headers(&mut handled.response);
     handled
+}
+
+/// The background end of every request: settle the key's reservations, then queue the log row.
+async fn finish(
+    store: Store,
+    logs: std::sync::Arc<LogQueue>,
+    held: Option<limits::Held>,
+    usage: Usage,
+    log: LogRecord,
+) {
+    if let Some(held) = &held {
+        limits::settle(&store, held, usage, log.cost_usd).await;
+    }
+    logs.write(&store, log).await;
 }
 
 async fn forward_inner(
@@ -247,7 +303,13 @@ async fn forward_inner(
 ) -> Result<Forwarded, GatewayError> {
     let key = lookup_key(inner, request.headers()).await?;
     log.key_id = Some(key.id.clone());
+    served.log_bodies = key.log_bodies;
     check_key(&key, inner.platform.now_ms())?;
+    if let Some(allowed) = &key.allowed_ips
+        && !policy::ip_allowed(ctx.client_ip.as_deref(), allowed)
+    {
+        return Err(AuthError::IpNotAllowed.into());
+    }
     let raw = peek(request.body())?;
     log.model_requested = Some(raw.model.clone());
     log.stream = raw.stream;
@@ -255,6 +317,12 @@ async fn forward_inner(
         return Err(AuthError::ModelNotAllowed(raw.model).into());
     }
     let route = resolve(&inner.store, &raw.model, inner.config.upstream_timeout).await?;
+    let now = inner.platform.now_ms();
+    let body_len = request.body().len();
+    let held =
+        limits::admit(&inner.store, &key, &route, &ctx.request_id, body_len, raw.max_tokens, now)
+            .await?;
+    served.held = Some(held);
     let needs_canonical = !route.rules.is_empty()
         || route
             .targets
@@ -278,7 +346,6 @@ async fn forward_inner(
         .unwrap_or(&key.id)
         .to_owned();
     let targets: Vec<_> = route.targets.iter().map(|t| t.target.clone()).collect();
-    let now = inner.platform.now_ms();
     let order = routing::order(
         &inner.router,
         &route.name,
@@ -313,12 +380,6 @@ fn finish_log(log: &mut LogRecord, latency_ms: i64, usage: Usage, model: Option<
     log.cached_tokens = usage.cached;
     log.reasoning_tokens = usage.reasoning;
     log.cost_usd = model.and_then(|m| usage.cost(m));
-}
-
-async fn write_log(store: Store, log: LogRecord) {
-    if let Err(e) = store.insert_log(&log).await {
-        tracing::error!(request_id = %log.request_id, error = %e, "could not write request log");
-    }
 }
 
 fn sse_response(stream: crate::io::ByteStream) -> http::Response<Body> {

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::{Row, Store, StoreResult};
 use crate::io::Value;
+use crate::policy::BudgetPeriod;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VirtualKey {
@@ -16,6 +17,17 @@ pub struct VirtualKey {
     pub expires_at: Option<i64>,
     /// `None`: every model. `Some(list)`: only these model names.
     pub allowed_models: Option<Vec<String>>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub max_concurrent: Option<i64>,
+    pub budget_usd: Option<f64>,
+    /// Defaults to `total` when a budget is set without one.
+    pub budget_period: Option<BudgetPeriod>,
+    /// `None`: any client address. `Some(list)`: only these addresses or CIDR blocks.
+    pub allowed_ips: Option<Vec<String>>,
+    /// Keep request and response bodies in the request log (truncated).
+    pub log_bodies: bool,
+    pub tags: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -27,13 +39,18 @@ impl VirtualKey {
     }
 }
 
-const COLUMNS: &str =
-    "id, name, key_hash, key_prefix, enabled, expires_at, allowed_models, created_at, updated_at";
+const COLUMNS: &str = "id, name, key_hash, key_prefix, enabled, expires_at, allowed_models, \
+    rpm_limit, tpm_limit, max_concurrent, budget_usd, budget_period, allowed_ips, log_bodies, tags, \
+    created_at, updated_at";
 
 fn decode(r: &Row<'_>) -> StoreResult<VirtualKey> {
     let allowed = match r.opt_text("allowed_models")? {
         None => None,
         Some(_) => Some(r.json("allowed_models")?),
+    };
+    let allowed_ips = match r.opt_text("allowed_ips")? {
+        None => None,
+        Some(_) => Some(r.json("allowed_ips")?),
     };
     Ok(VirtualKey {
         id: r.text("id")?,
@@ -43,6 +60,14 @@ fn decode(r: &Row<'_>) -> StoreResult<VirtualKey> {
         enabled: r.bool("enabled")?,
         expires_at: r.opt_int("expires_at")?,
         allowed_models: allowed,
+        rpm_limit: r.opt_int("rpm_limit")?,
+        tpm_limit: r.opt_int("tpm_limit")?,
+        max_concurrent: r.opt_int("max_concurrent")?,
+        budget_usd: r.opt_real("budget_usd")?,
+        budget_period: r.opt_text("budget_period")?.as_deref().and_then(BudgetPeriod::parse),
+        allowed_ips,
+        log_bodies: r.bool("log_bodies")?,
+        tags: r.json("tags")?,
         created_at: r.int("created_at")?,
         updated_at: r.int("updated_at")?,
     })
@@ -51,6 +76,23 @@ fn decode(r: &Row<'_>) -> StoreResult<VirtualKey> {
 fn allowed_json(k: &VirtualKey) -> Value {
     k.allowed_models.as_ref().and_then(|list| serde_json::to_string(list).ok()).into()
 }
+
+/// The policy columns, in `POLICY_SET` order.
+fn policy_params(k: &VirtualKey) -> Vec<Value> {
+    vec![
+        k.rpm_limit.into(),
+        k.tpm_limit.into(),
+        k.max_concurrent.into(),
+        k.budget_usd.into(),
+        k.budget_period.map(|p| p.as_str()).into(),
+        k.allowed_ips.as_ref().and_then(|list| serde_json::to_string(list).ok()).into(),
+        k.log_bodies.into(),
+        serde_json::to_string(&k.tags).unwrap_or_else(|_| "[]".into()).into(),
+    ]
+}
+
+const POLICY_SET: &str = "rpm_limit = ?, tpm_limit = ?, max_concurrent = ?, budget_usd = ?, \
+    budget_period = ?, allowed_ips = ?, log_bodies = ?, tags = ?";
 
 impl Store {
     pub async fn list_keys(&self) -> StoreResult<Vec<VirtualKey>> {
@@ -69,42 +111,34 @@ impl Store {
     }
 
     pub async fn insert_key(&self, k: &VirtualKey) -> StoreResult<()> {
-        self.execute(
-            "INSERT INTO virtual_keys (id, name, key_hash, key_prefix, enabled, expires_at, \
-             allowed_models, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            vec![
-                k.id.clone().into(),
-                k.name.clone().into(),
-                k.key_hash.clone().into(),
-                k.key_prefix.clone().into(),
-                k.enabled.into(),
-                k.expires_at.into(),
-                allowed_json(k),
-                Value::Integer(k.created_at),
-                Value::Integer(k.updated_at),
-            ],
-        )
-        .await?;
+        let mut values = vec![
+            k.id.clone().into(),
+            k.name.clone().into(),
+            k.key_hash.clone().into(),
+            k.key_prefix.clone().into(),
+            k.enabled.into(),
+            k.expires_at.into(),
+            allowed_json(k),
+        ];
+        values.extend(policy_params(k));
+        values.extend([Value::Integer(k.created_at), Value::Integer(k.updated_at)]);
+        let placeholders = vec!["?"; values.len()].join(", ");
+        let sql = format!("INSERT INTO virtual_keys ({COLUMNS}) VALUES ({placeholders})");
+        self.execute(&sql, values).await?;
         Ok(())
     }
 
     /// Updates the policy fields (never the hash).
     pub async fn update_key(&self, k: &VirtualKey) -> StoreResult<bool> {
-        let changed = self
-            .execute(
-                "UPDATE virtual_keys SET name = ?, enabled = ?, expires_at = ?, allowed_models = ?, \
-                 updated_at = ? WHERE id = ?",
-                vec![
-                    k.name.clone().into(),
-                    k.enabled.into(),
-                    k.expires_at.into(),
-                    allowed_json(k),
-                    Value::Integer(k.updated_at),
-                    k.id.clone().into(),
-                ],
-            )
-            .await?;
-        Ok(changed == 1)
+        let mut values =
+            vec![k.name.clone().into(), k.enabled.into(), k.expires_at.into(), allowed_json(k)];
+        values.extend(policy_params(k));
+        values.extend([Value::Integer(k.updated_at), k.id.clone().into()]);
+        let sql = format!(
+            "UPDATE virtual_keys SET name = ?, enabled = ?, expires_at = ?, allowed_models = ?, \
+             {POLICY_SET}, updated_at = ? WHERE id = ?"
+        );
+        Ok(self.execute(&sql, values).await? == 1)
     }
 
     pub async fn delete_key(&self, id: &str) -> StoreResult<bool> {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Row, Store, StoreResult};
-use crate::io::Value;
+use crate::io::{Stmt, Value};
 
 /// Everything recorded about one request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -31,11 +31,17 @@ pub struct LogRecord {
     pub cost_usd: Option<f64>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Only when the key logs bodies; truncated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
 }
 
 const COLUMNS: &str = "id, created_at, request_id, key_id, endpoint, model_requested, model_served, \
     provider_id, protocol_in, protocol_out, stream, status, error_kind, attempts, latency_ms, ttft_ms, \
-    input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, client_ip, user_agent";
+    input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, client_ip, user_agent, \
+    request_body, response_body";
 
 fn decode(r: &Row<'_>) -> StoreResult<LogRecord> {
     Ok(LogRecord {
@@ -62,62 +68,210 @@ fn decode(r: &Row<'_>) -> StoreResult<LogRecord> {
         cost_usd: r.opt_real("cost_usd")?,
         client_ip: r.opt_text("client_ip")?,
         user_agent: r.opt_text("user_agent")?,
+        request_body: r.opt_text("request_body")?,
+        response_body: r.opt_text("response_body")?,
     })
+}
+
+fn values(l: &LogRecord) -> Vec<Value> {
+    vec![
+        l.id.clone().into(),
+        Value::Integer(l.created_at),
+        l.request_id.clone().into(),
+        l.key_id.clone().into(),
+        l.endpoint.clone().into(),
+        l.model_requested.clone().into(),
+        l.model_served.clone().into(),
+        l.provider_id.clone().into(),
+        l.protocol_in.clone().into(),
+        l.protocol_out.clone().into(),
+        l.stream.into(),
+        Value::Integer(l.status),
+        l.error_kind.clone().into(),
+        Value::Integer(l.attempts),
+        Value::Integer(l.latency_ms),
+        l.ttft_ms.into(),
+        l.input_tokens.into(),
+        l.output_tokens.into(),
+        l.cached_tokens.into(),
+        l.reasoning_tokens.into(),
+        l.cost_usd.into(),
+        l.client_ip.clone().into(),
+        l.user_agent.clone().into(),
+        l.request_body.clone().into(),
+        l.response_body.clone().into(),
+    ]
+}
+
+/// Filters of the request-log search.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub key_id: Option<String>,
+    pub model: Option<String>,
+    pub status: Option<i64>,
+    pub request_id: Option<String>,
+}
+
+impl LogFilter {
+    /// `WHERE …` and its parameters.
+    fn clause(&self) -> (String, Vec<Value>) {
+        let mut conds = vec!["1 = 1".to_owned()];
+        let mut params = Vec::new();
+        let mut add = |cond: &str, v: Value| {
+            conds.push(cond.to_owned());
+            params.push(v);
+        };
+        if let Some(v) = self.from_ms {
+            add("created_at >= ?", Value::Integer(v));
+        }
+        if let Some(v) = self.to_ms {
+            add("created_at < ?", Value::Integer(v));
+        }
+        if let Some(v) = &self.key_id {
+            add("key_id = ?", v.clone().into());
+        }
+        if let Some(v) = &self.model {
+            add("model_requested = ?", v.clone().into());
+        }
+        if let Some(v) = self.status {
+            add("status = ?", Value::Integer(v));
+        }
+        if let Some(v) = &self.request_id {
+            add("request_id = ?", v.clone().into());
+        }
+        (conds.join(" AND "), params)
+    }
 }
 
 impl Store {
     pub async fn insert_log(&self, l: &LogRecord) -> StoreResult<()> {
-        let placeholders = vec!["?"; COLUMNS.split(',').count()].join(", ");
-        let sql = format!("INSERT INTO request_logs ({COLUMNS}) VALUES ({placeholders})");
-        self.execute(
-            &sql,
-            vec![
-                l.id.clone().into(),
-                Value::Integer(l.created_at),
-                l.request_id.clone().into(),
-                l.key_id.clone().into(),
-                l.endpoint.clone().into(),
-                l.model_requested.clone().into(),
-                l.model_served.clone().into(),
-                l.provider_id.clone().into(),
-                l.protocol_in.clone().into(),
-                l.protocol_out.clone().into(),
-                l.stream.into(),
-                Value::Integer(l.status),
-                l.error_kind.clone().into(),
-                Value::Integer(l.attempts),
-                Value::Integer(l.latency_ms),
-                l.ttft_ms.into(),
-                l.input_tokens.into(),
-                l.output_tokens.into(),
-                l.cached_tokens.into(),
-                l.reasoning_tokens.into(),
-                l.cost_usd.into(),
-                l.client_ip.clone().into(),
-                l.user_agent.clone().into(),
-            ],
-        )
-        .await?;
+        self.insert_logs(std::slice::from_ref(l)).await
+    }
+
+    /// Writes records in one transaction (multi-row inserts of up to 100 rows).
+    pub async fn insert_logs(&self, records: &[LogRecord]) -> StoreResult<()> {
+        let columns = COLUMNS.split(',').count();
+        let row = format!("({})", vec!["?"; columns].join(", "));
+        let stmts: Vec<Stmt> = records
+            .chunks(100)
+            .map(|chunk| {
+                let rows = vec![row.as_str(); chunk.len()].join(", ");
+                let sql = format!("INSERT OR IGNORE INTO request_logs ({COLUMNS}) VALUES {rows}");
+                Stmt::new(sql, chunk.iter().flat_map(values).collect())
+            })
+            .collect();
+        if !stmts.is_empty() {
+            self.batch(stmts).await?;
+        }
         Ok(())
     }
 
-    /// Newest first; `request_id` narrows to one request.
-    pub async fn recent_logs(
+    /// A page of matching logs, newest first, and how many match in all.
+    pub async fn search_logs(
         &self,
-        request_id: Option<&str>,
+        filter: &LogFilter,
         limit: i64,
         offset: i64,
-    ) -> StoreResult<Vec<LogRecord>> {
+    ) -> StoreResult<(Vec<LogRecord>, i64)> {
+        let (clause, params) = filter.clause();
+        let total = self
+            .query_one(
+                &format!("SELECT COUNT(*) AS n FROM request_logs WHERE {clause}"),
+                params.clone(),
+                |r| r.int("n"),
+            )
+            .await?
+            .unwrap_or(0);
+        let mut page_params = params;
+        page_params.extend([Value::Integer(limit), Value::Integer(offset)]);
         let sql = format!(
-            "SELECT {COLUMNS} FROM request_logs WHERE (? IS NULL OR request_id = ?) \
-             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+            "SELECT {COLUMNS} FROM request_logs WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         );
-        let rid: Value = request_id.into();
-        self.query_as(
-            &sql,
-            vec![rid.clone(), rid, Value::Integer(limit), Value::Integer(offset)],
-            decode,
+        Ok((self.query_as(&sql, page_params, decode).await?, total))
+    }
+
+    /// The figures stats are computed from: one tuple per request in the window.
+    pub async fn stat_rows(&self, filter: &LogFilter) -> StoreResult<Vec<StatRow>> {
+        let (clause, params) = filter.clause();
+        let sql = format!(
+            "SELECT created_at, key_id, model_requested, provider_id, status, error_kind, latency_ms, ttft_ms, \
+             input_tokens, output_tokens, cached_tokens, cost_usd FROM request_logs WHERE {clause}"
+        );
+        self.query_as(&sql, params, |r| {
+            Ok(StatRow {
+                created_at: r.int("created_at")?,
+                key_id: r.opt_text("key_id")?,
+                model: r.opt_text("model_requested")?,
+                provider_id: r.opt_text("provider_id")?,
+                status: r.int("status")?,
+                error_kind: r.opt_text("error_kind")?,
+                latency_ms: r.int("latency_ms")?,
+                ttft_ms: r.opt_int("ttft_ms")?,
+                input_tokens: r.opt_int("input_tokens")?.unwrap_or(0),
+                output_tokens: r.opt_int("output_tokens")?.unwrap_or(0),
+                cached_tokens: r.opt_int("cached_tokens")?.unwrap_or(0),
+                cost_usd: r.opt_real("cost_usd")?.unwrap_or(0.0),
+            })
+        })
+        .await
+    }
+
+    /// Rolls up every whole UTC day before `today_start_ms` into `request_rollups` (recomputing the
+    /// days still in the logs), then deletes logs older than `cutoff_ms`. Rollups are kept.
+    pub async fn roll_up_and_prune(&self, today_start_ms: i64, cutoff_ms: i64) -> StoreResult<u64> {
+        self.batch(vec![Stmt::new(
+            "INSERT OR REPLACE INTO request_rollups (day, key_id, model, provider_id, requests, errors, \
+             input_tokens, output_tokens, cached_tokens, cost_usd, latency_ms_sum) \
+             SELECT date(created_at / 1000, 'unixepoch'), COALESCE(key_id, ''), COALESCE(model_requested, ''), \
+             COALESCE(provider_id, ''), COUNT(*), SUM(status >= 400), COALESCE(SUM(input_tokens), 0), \
+             COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(cost_usd), 0), \
+             SUM(latency_ms) FROM request_logs WHERE created_at < ? GROUP BY 1, 2, 3, 4",
+            vec![Value::Integer(today_start_ms)],
+        )])
+        .await?;
+        self.execute(
+            "DELETE FROM request_logs WHERE created_at < ?",
+            vec![Value::Integer(cutoff_ms)],
         )
         .await
     }
+
+    /// Daily rollups from `from_day` (`YYYY-MM-DD`) on: `(day, requests, errors, tokens, cost)`.
+    pub async fn rollups(&self, from_day: &str) -> StoreResult<Vec<(String, i64, i64, i64, f64)>> {
+        self.query_as(
+            "SELECT day, SUM(requests) AS requests, SUM(errors) AS errors, \
+             SUM(input_tokens + output_tokens) AS tokens, SUM(cost_usd) AS cost \
+             FROM request_rollups WHERE day >= ? GROUP BY day ORDER BY day",
+            vec![from_day.into()],
+            |r| {
+                Ok((
+                    r.text("day")?,
+                    r.int("requests")?,
+                    r.int("errors")?,
+                    r.int("tokens")?,
+                    r.opt_real("cost")?.unwrap_or(0.0),
+                ))
+            },
+        )
+        .await
+    }
+}
+
+/// One request as the stats see it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatRow {
+    pub created_at: i64,
+    pub key_id: Option<String>,
+    pub model: Option<String>,
+    pub provider_id: Option<String>,
+    pub status: i64,
+    pub error_kind: Option<String>,
+    pub latency_ms: i64,
+    pub ttft_ms: Option<i64>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_tokens: i64,
+    pub cost_usd: f64,
 }

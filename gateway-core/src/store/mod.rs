@@ -3,6 +3,7 @@
 //! Each submodule owns one table family. Nothing outside `store` writes SQL text.
 
 pub mod keys;
+pub mod limits;
 pub mod logs;
 pub mod migrate;
 pub mod models;

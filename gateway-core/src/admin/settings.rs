@@ -1,0 +1,45 @@
+//! `GET /api/admin/settings`, `PUT/PATCH /api/admin/settings`: gateway-wide settings kept in the
+//! database (so every instance sharing it agrees).
+
+use serde::{Deserialize, Serialize};
+
+use super::{AdminResult, ok, validate};
+use crate::error::{GatewayError, RequestError};
+use crate::gateway::Inner;
+
+pub const LOG_RETENTION_DAYS: &str = "log_retention_days";
+pub const DEFAULT_RETENTION_DAYS: i64 = 30;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    /// Request logs older than this are deleted (daily rollups are kept).
+    log_retention_days: Option<i64>,
+}
+
+async fn current(inner: &Inner) -> Result<Settings, GatewayError> {
+    let days = inner.store.setting(LOG_RETENTION_DAYS).await?.and_then(|v| v.parse().ok());
+    Ok(Settings { log_retention_days: Some(days.unwrap_or(DEFAULT_RETENTION_DAYS)) })
+}
+
+pub(super) async fn route(inner: &Inner, method: &http::Method, body: &[u8]) -> AdminResult {
+    match *method {
+        http::Method::GET => Ok(ok(&current(inner).await?)),
+        http::Method::PUT | http::Method::PATCH => {
+            let input: Settings = validate::body(body)?;
+            if let Some(days) = input.log_retention_days {
+                if !(1..=3650).contains(&days) {
+                    return Err(
+                        RequestError::field("log_retention_days", "must be 1 to 3650").into()
+                    );
+                }
+                inner
+                    .store
+                    .put_setting(LOG_RETENTION_DAYS, &days.to_string(), inner.platform.now_ms())
+                    .await?;
+            }
+            Ok(ok(&current(inner).await?))
+        }
+        _ => Err(RequestError::MethodNotAllowed.into()),
+    }
+}

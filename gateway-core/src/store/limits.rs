@@ -1,0 +1,171 @@
+//! Key limits as reservations in the database, exact across every instance sharing it.
+//!
+//! Admission is one transaction of conditional writes: counters are upserted with `used + n`, and
+//! the table's `CHECK (used <= lim)` fails the statement — and so rolls back the whole transaction —
+//! when a reservation would pass its limit. Concurrency slots are leases whose insert fails a
+//! `NOT NULL` constraint when the key already holds its maximum. No read-then-write anywhere, and the
+//! same statements work on libSQL files, Turso and D1.
+
+use super::{Store, StoreResult};
+use crate::io::{SqlError, Stmt, Value};
+
+/// Counter kinds in `key_usage`.
+pub const REQUESTS: &str = "rpm";
+pub const TOKENS: &str = "tpm";
+pub const BUDGET: &str = "budget";
+
+/// A reservation against one counter: window start, amount, limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reserve {
+    pub window: i64,
+    pub amount: i64,
+    pub limit: i64,
+}
+
+/// Everything one request reserves at admission.
+#[derive(Debug, Clone, Default)]
+pub struct Admission {
+    pub key_id: String,
+    pub request_id: String,
+    pub now_ms: i64,
+    pub requests: Option<Reserve>,
+    pub tokens: Option<Reserve>,
+    pub budget: Option<Reserve>,
+    /// `(max concurrent, lease expiry)`.
+    pub lease: Option<(i64, i64)>,
+}
+
+impl Admission {
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_none()
+            && self.tokens.is_none()
+            && self.budget.is_none()
+            && self.lease.is_none()
+    }
+}
+
+fn upsert(key_id: &str, kind: &str, r: Reserve) -> Stmt {
+    Stmt::new(
+        "INSERT INTO key_usage (key_id, kind, window_start, used, lim) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT(key_id, kind, window_start) DO UPDATE SET used = used + excluded.used, lim = excluded.lim",
+        vec![
+            key_id.into(),
+            kind.into(),
+            Value::Integer(r.window),
+            Value::Integer(r.amount),
+            Value::Integer(r.limit),
+        ],
+    )
+}
+
+impl Store {
+    /// Reserves everything in `a` atomically; `Ok(false)` when some limit would be passed (nothing
+    /// is reserved then).
+    pub async fn admit(&self, a: &Admission) -> StoreResult<bool> {
+        let mut stmts = Vec::new();
+        if let Some((max, expires)) = a.lease {
+            stmts.push(Stmt::new(
+                "DELETE FROM key_leases WHERE key_id = ? AND expires_at <= ?",
+                vec![a.key_id.clone().into(), Value::Integer(a.now_ms)],
+            ));
+            stmts.push(Stmt::new(
+                "INSERT INTO key_leases (request_id, key_id, expires_at, ok) VALUES (?, ?, ?, \
+                 (SELECT 1 WHERE (SELECT COUNT(*) FROM key_leases WHERE key_id = ? AND expires_at > ?) < ?))",
+                vec![
+                    a.request_id.clone().into(),
+                    a.key_id.clone().into(),
+                    Value::Integer(expires),
+                    a.key_id.clone().into(),
+                    Value::Integer(a.now_ms),
+                    Value::Integer(max),
+                ],
+            ));
+        }
+        for (kind, reserve) in [(REQUESTS, a.requests), (TOKENS, a.tokens), (BUDGET, a.budget)] {
+            if let Some(r) = reserve {
+                stmts.push(upsert(&a.key_id, kind, r));
+            }
+        }
+        if stmts.is_empty() {
+            return Ok(true);
+        }
+        match self.batch(stmts).await {
+            Ok(_) => Ok(true),
+            Err(super::StoreError::Sql(SqlError::Constraint(_))) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces a reservation's estimate with what was really used (`delta` = real − estimate).
+    /// The limit moves up if the real usage passed it, so the truth is always recorded; the next
+    /// admission sets the limit back and is refused.
+    pub async fn settle(
+        &self,
+        key_id: &str,
+        kind: &str,
+        window: i64,
+        delta: i64,
+    ) -> StoreResult<()> {
+        if delta == 0 {
+            return Ok(());
+        }
+        self.execute(
+            "UPDATE key_usage SET used = MAX(0, used + ?), lim = MAX(lim, used + ?) \
+             WHERE key_id = ? AND kind = ? AND window_start = ?",
+            vec![
+                Value::Integer(delta),
+                Value::Integer(delta),
+                key_id.into(),
+                kind.into(),
+                Value::Integer(window),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Frees a concurrency lease.
+    pub async fn release_lease(&self, request_id: &str) -> StoreResult<()> {
+        self.execute("DELETE FROM key_leases WHERE request_id = ?", vec![request_id.into()])
+            .await?;
+        Ok(())
+    }
+
+    /// Current use of one counter window (for telling a caller which limit stopped it).
+    pub async fn usage(&self, key_id: &str, kind: &str, window: i64) -> StoreResult<i64> {
+        Ok(self
+            .query_one(
+                "SELECT used FROM key_usage WHERE key_id = ? AND kind = ? AND window_start = ?",
+                vec![key_id.into(), kind.into(), Value::Integer(window)],
+                |r| r.int("used"),
+            )
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// Live leases of a key.
+    pub async fn leases(&self, key_id: &str, now_ms: i64) -> StoreResult<i64> {
+        Ok(self
+            .query_one(
+                "SELECT COUNT(*) AS n FROM key_leases WHERE key_id = ? AND expires_at > ?",
+                vec![key_id.into(), Value::Integer(now_ms)],
+                |r| r.int("n"),
+            )
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// Drops counter windows that started before `before_ms` (total budgets, window 0, are kept),
+    /// and expired leases.
+    pub async fn prune_usage(&self, before_ms: i64, now_ms: i64) -> StoreResult<()> {
+        self.batch(vec![
+            Stmt::new(
+                "DELETE FROM key_usage WHERE window_start > 0 AND window_start < ?",
+                vec![Value::Integer(before_ms)],
+            ),
+            Stmt::new("DELETE FROM key_leases WHERE expires_at <= ?", vec![Value::Integer(now_ms)]),
+        ])
+        .await?;
+        Ok(())
+    }
+}
