@@ -293,3 +293,166 @@ async fn providers_are_created_from_presets_with_only_a_key() {
         .await;
     assert_eq!(azure["auth_scheme"], "azure_api_key");
 }
+
+#[tokio::test]
+async fn stats_match_a_known_set_of_log_rows() {
+    let h = Harness::new().await;
+    let now = T0 + 3_600_000 * 5 + 1_000; // five hours and a second into the day
+    h.clock.now.store(now, Ordering::SeqCst);
+    // 20 requests over the last hours: latencies 10, 20, …, 200 ms; every fifth fails.
+    for i in 0..20i64 {
+        let failed = i % 5 == 4;
+        let log = gateway_core::store::logs::LogRecord {
+            id: format!("log{i}"),
+            created_at: now - (i % 3) * 3_600_000,
+            request_id: format!("r{i}"),
+            key_id: Some(if i < 10 { "key-a" } else { "key-b" }.into()),
+            endpoint: "/v1/chat/completions".into(),
+            model_requested: Some(if i % 2 == 0 { "even" } else { "odd" }.into()),
+            provider_id: Some("p".into()),
+            status: if failed { 502 } else { 200 },
+            error_kind: failed.then(|| "upstream_error".into()),
+            latency_ms: (i + 1) * 10,
+            ttft_ms: Some(i + 1),
+            input_tokens: Some(10),
+            output_tokens: Some(5),
+            cost_usd: Some(0.5),
+            ..Default::default()
+        };
+        h.store.insert_log(&log).await.unwrap();
+    }
+    let old = gateway_core::store::logs::LogRecord {
+        id: "old".into(),
+        created_at: now - 2 * 86_400_000,
+        request_id: "old".into(),
+        endpoint: "/v1/chat/completions".into(),
+        status: 200,
+        ..Default::default()
+    };
+    h.store.insert_log(&old).await.unwrap();
+
+    let stats = h.admin("GET", "/api/admin/stats?window=24h", Value::Null).await;
+    let totals = &stats["totals"];
+    assert_eq!(totals["requests"], 20, "the 2-day-old row is outside 24 h");
+    assert_eq!((totals["successes"].as_i64(), totals["errors"].as_i64()), (Some(16), Some(4)));
+    assert_eq!(totals["success_rate"], 80.0);
+    assert_eq!(
+        (totals["input_tokens"].as_i64(), totals["output_tokens"].as_i64()),
+        (Some(200), Some(100))
+    );
+    assert_eq!(totals["cost_usd"], 10.0);
+    // Nearest rank over 10..200: P50 is the 10th value, P95 the 19th.
+    assert_eq!(
+        (totals["latency_p50_ms"].as_i64(), totals["latency_p95_ms"].as_i64()),
+        (Some(100), Some(190))
+    );
+    assert_eq!(
+        (totals["ttft_p50_ms"].as_i64(), totals["ttft_p95_ms"].as_i64()),
+        (Some(10), Some(19))
+    );
+    assert_eq!(stats["errors_by_kind"], json!([{"kind": "upstream_error", "count": 4}]));
+    let models: Vec<(&str, i64)> = stats["by_model"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["model"].as_str().unwrap(), m["requests"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(models, [("even", 10), ("odd", 10)]);
+    let series = stats["series"].as_array().unwrap();
+    assert_eq!(series.len(), 24);
+    let last: Vec<i64> = series[21..].iter().map(|p| p["requests"].as_i64().unwrap()).collect();
+    assert_eq!(last, [6, 7, 7], "the last three hours hold i % 3 == 2, 1, 0");
+    let by_key = h.admin("GET", "/api/admin/stats?window=7d&key_id=key-a", Value::Null).await;
+    assert_eq!(by_key["totals"]["requests"], 10);
+    assert_eq!(by_key["series"].as_array().unwrap().len(), 7);
+    let token = h.token.clone();
+    let bad = h.call("GET", "/api/admin/stats?window=1y", Some(&token), Value::Null).await;
+    assert_eq!((bad.status, bad.json["error"]["field"].as_str()), (400, Some("window")));
+
+    // The log search filters and pages.
+    let page = h
+        .admin("GET", "/api/admin/logs?model=even&status=502&page_size=1&page=2", Value::Null)
+        .await;
+    assert_eq!(
+        page["pagination"],
+        json!({"page": 2, "page_size": 1, "total": 2, "total_pages": 2})
+    );
+    assert_eq!(page["data"][0]["model_requested"], "even");
+}
+
+#[tokio::test]
+async fn keys_limited_to_addresses_refuse_others_and_policies_are_validated() {
+    let h = Harness::new().await;
+    h.setup("openai_chat").await;
+    let key = h
+        .admin(
+            "POST",
+            "/api/admin/keys",
+            json!({"name": "office", "allowed_ips": ["10.0.0.0/8", "::1"], "tags": ["ops"]}),
+        )
+        .await;
+    assert_eq!(key["allowed_ips"], json!(["10.0.0.0/8", "::1"]));
+    let secret = key["key"].as_str().unwrap();
+    let send = |ip: &str| {
+        let mut request = http::Request::post("/v1/chat/completions")
+            .header("authorization", format!("Bearer {secret}"))
+            .body(Bytes::from(chat_body(false).to_string()))
+            .unwrap();
+        request.extensions_mut().insert(gateway_core::ClientAddr(ip.parse().unwrap()));
+        h.gateway.handle(request)
+    };
+    let refused = send("192.168.1.1").await;
+    assert_eq!(refused.response.status(), 403);
+    h.script(Ok((
+        200,
+        vec![],
+        vec![r#"{"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}]}"#],
+    )));
+    assert_eq!(send("10.20.30.40").await.response.status(), 200);
+
+    let token = h.token.clone();
+    for (body, field) in [
+        (json!({"name": "k", "rpm_limit": 0}), "rpm_limit"),
+        (json!({"name": "k", "max_concurrent": -1}), "max_concurrent"),
+        (json!({"name": "k", "budget_usd": -5}), "budget_usd"),
+        (json!({"name": "k", "budget_period": "week"}), "budget_period"),
+        (json!({"name": "k", "allowed_ips": ["10.0.0.0/99"]}), "allowed_ips"),
+        (json!({"name": "k", "tags": [""]}), "tags"),
+    ] {
+        let reply = h.call("POST", "/api/admin/keys", Some(&token), body.clone()).await;
+        assert_eq!(
+            (reply.status, reply.json["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}"
+        );
+    }
+    let settings = h.admin("PUT", "/api/admin/settings", json!({"log_retention_days": 7})).await;
+    assert_eq!(settings["log_retention_days"], 7);
+    let reply =
+        h.call("PUT", "/api/admin/settings", Some(&token), json!({"log_retention_days": 0})).await;
+    assert_eq!(reply.status, 400);
+    h.gateway.maintenance().await.unwrap();
+}
+
+#[tokio::test]
+async fn admin_changes_to_a_key_apply_at_once_despite_the_key_cache() {
+    let h = Harness::new().await;
+    let secret = h.setup("openai_chat").await;
+    h.script(Ok((
+        200,
+        vec![],
+        vec![r#"{"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}]}"#],
+    )));
+    assert_eq!(
+        h.call("POST", "/v1/chat/completions", Some(&secret), chat_body(false)).await.status,
+        200
+    );
+    let keys = h.admin("GET", "/api/admin/keys", Value::Null).await;
+    let id = keys["data"][0]["id"].as_str().unwrap().to_owned();
+    h.admin("PATCH", &format!("/api/admin/keys/{id}"), json!({"enabled": false})).await;
+    let reply = h.call("POST", "/v1/chat/completions", Some(&secret), chat_body(false)).await;
+    assert_eq!((reply.status, reply.json["error"]["code"].as_str()), (403, Some("key_disabled")));
+    h.admin("DELETE", &format!("/api/admin/keys/{id}"), Value::Null).await;
+    let reply = h.call("POST", "/v1/chat/completions", Some(&secret), chat_body(false)).await;
+    assert_eq!(reply.status, 401);
+}

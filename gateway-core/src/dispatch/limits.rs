@@ -58,7 +58,7 @@ pub(crate) async fn admit(
         }),
         budget: key.budget_usd.map(|usd| Reserve {
             window: period.window(now_ms).0,
-            amount: est_cost.ceil() as i64,
+            amount: est_cost.round() as i64,
             limit: policy::to_nano(usd),
         }),
         lease: key.max_concurrent.map(|max| (max, now_ms + LEASE_MS)),

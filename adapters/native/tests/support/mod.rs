@@ -74,6 +74,8 @@ pub struct Harness {
     pub clock: Arc<ManualClock>,
     pub http: Arc<ScriptedHttp>,
     pub token: String,
+    /// The same database the gateway uses, for arranging and inspecting rows directly.
+    pub store: gateway_core::store::Store,
 }
 
 pub struct Reply {
@@ -92,8 +94,9 @@ impl Harness {
         let config =
             Config { admin_password: Some(Secret::new("pipeline-pass")), ..Config::default() };
         let deps = Deps { http: http.clone(), db, platform: clock.clone() };
+        let store = gateway_core::store::Store::new(deps.db.clone());
         let gateway = Gateway::start(config, deps).await.unwrap();
-        let mut h = Harness { _dir: dir, gateway, clock, http, token: String::new() };
+        let mut h = Harness { _dir: dir, gateway, clock, http, token: String::new(), store };
         let login = h
             .call(
                 "POST",

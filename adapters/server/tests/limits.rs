@@ -1,0 +1,210 @@
+//! Key limits are exact across instances: two `llm-gateway` processes on one libSQL file take a
+//! burst of concurrent requests with one key; exactly the limit is admitted (requests per minute,
+//! a budget, concurrent requests), every request is logged, and a clean shutdown right after a burst
+//! with streams and client disconnects loses no log row.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use support::{Admin, GatewayProcess, temp_db};
+
+const ENV: [(&str, &str); 1] = [("ADMIN_PASSWORD", "limits-pass-1")];
+
+/// Fires `n` requests at once, alternating between the two gateways; returns statuses and bodies.
+async fn burst(
+    gws: &[&GatewayProcess],
+    key: &str,
+    model: &str,
+    n: usize,
+) -> Vec<(u16, Value, reqwest::header::HeaderMap)> {
+    let client = reqwest::Client::new();
+    let calls = (0..n).map(|i| {
+        let url = gws[i % gws.len()].url("/v1/chat/completions");
+        let client = client.clone();
+        let key = key.to_owned();
+        let model = model.to_owned();
+        async move {
+            let response = client
+                .post(url)
+                .bearer_auth(key)
+                .json(&json!({"model": model, "max_tokens": 9, "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            (status, response.json::<Value>().await.unwrap_or(Value::Null), headers)
+        }
+    });
+    futures::future::join_all(calls).await
+}
+
+async fn key(admin: &Admin, policy: Value) -> (String, String) {
+    let mut body = json!({"name": "limited"});
+    body.as_object_mut().unwrap().extend(policy.as_object().unwrap().clone());
+    let (status, key) = admin.post("/api/admin/keys", body).await;
+    assert_eq!(status, 201, "{key}");
+    (key["key"].as_str().unwrap().to_owned(), key["id"].as_str().unwrap().to_owned())
+}
+
+/// Waits for every log row of a key (written off the response path).
+async fn logs(admin: &Admin, key_id: &str, want: i64) -> Vec<Value> {
+    for _ in 0..100 {
+        let (_, page) = admin.get(&format!("/api/admin/logs?key_id={key_id}&page_size=100")).await;
+        if page["pagination"]["total"].as_i64() == Some(want) {
+            return page["data"].as_array().unwrap().clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, page) = admin.get(&format!("/api/admin/logs?key_id={key_id}&page_size=100")).await;
+    panic!("expected {want} log rows, have {}", page["pagination"]["total"]);
+}
+
+fn count(results: &[(u16, Value, reqwest::header::HeaderMap)], status: u16) -> usize {
+    results.iter().filter(|r| r.0 == status).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_hold_exactly_across_two_instances_sharing_one_database() {
+    let (mock, _) = mock_upstream::spawn(Default::default(), 0).await.unwrap();
+    let (_dir, db) = temp_db();
+    let a = GatewayProcess::start(&db, &ENV);
+    let b = GatewayProcess::start(&db, &ENV);
+    let admin = Admin::login(&a.base, "admin", "limits-pass-1").await;
+    let (_, provider) = admin
+        .post(
+            "/api/admin/providers",
+            json!({"name": "mock", "base_url": format!("http://{mock}/v1"), "api_key": "k"}),
+        )
+        .await;
+    // Output tokens cost 1e-4 USD each; the mock answers 9 output tokens, the requests ask for 9:
+    // the budget reservation equals the real cost, so exactness is exact to the request.
+    for (name, upstream) in [("m", "mock-text"), ("slow", "mock-slow-1500")] {
+        let (status, m) = admin
+            .post(
+                "/api/admin/models",
+                json!({"name": name, "provider_id": provider["id"], "upstream_model": upstream,
+                "input_cost_per_token": 0.0, "output_cost_per_token": 0.0001}),
+            )
+            .await;
+        assert_eq!(status, 201, "{m}");
+    }
+    let gws = [&a, &b];
+
+    // Requests per minute. Stay clear of a minute boundary so the burst falls in one window.
+    let second = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() % 60;
+    if second > 50 {
+        tokio::time::sleep(Duration::from_secs(61 - second)).await;
+    }
+    let (rpm_key, rpm_id) = key(&admin, json!({"rpm_limit": 10})).await;
+    let results = burst(&gws, &rpm_key, "m", 40).await;
+    assert_eq!((count(&results, 200), count(&results, 429)), (10, 30));
+    let refused = results.iter().find(|r| r.0 == 429).unwrap();
+    assert_eq!(refused.1["error"]["code"], "rate_limit_requests");
+    assert_eq!(refused.2["x-ratelimit-limit-requests"], "10");
+    let retry: u64 = refused.2["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let rows = logs(&admin, &rpm_id, 40).await;
+    assert_eq!(rows.iter().filter(|r| r["status"] == 200).count(), 10);
+
+    // A budget: 5 requests' worth.
+    let (budget_key, budget_id) =
+        key(&admin, json!({"budget_usd": 0.0045, "budget_period": "total"})).await;
+    let results = burst(&gws, &budget_key, "m", 20).await;
+    assert_eq!((count(&results, 200), count(&results, 429)), (5, 15));
+    assert_eq!(results.iter().find(|r| r.0 == 429).unwrap().1["error"]["code"], "budget_exceeded");
+    let rows = logs(&admin, &budget_id, 20).await;
+    let spent: f64 = rows.iter().filter_map(|r| r["cost_usd"].as_f64()).sum();
+    assert!(spent <= 0.0045 + 1e-12 && spent > 0.0044, "logged spend {spent}");
+
+    // Concurrent requests: 3 slots, upstream takes 1.5 s, 10 at once.
+    let (conc_key, conc_id) = key(&admin, json!({"max_concurrent": 3})).await;
+    let results = burst(&gws, &conc_key, "slow", 10).await;
+    assert_eq!((count(&results, 200), count(&results, 429)), (3, 7));
+    assert_eq!(
+        results.iter().find(|r| r.0 == 429).unwrap().1["error"]["code"],
+        "concurrency_limit"
+    );
+    logs(&admin, &conc_id, 10).await;
+    // The slots were given back: the next three go through.
+    let results = burst(&gws, &conc_key, "m", 3).await;
+    assert_eq!(count(&results, 200), 3);
+
+    // Stats see the bursts.
+    let (status, stats) = admin.get(&format!("/api/admin/stats?window=24h&key_id={rpm_id}")).await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["totals"]["requests"], 40);
+    assert_eq!(stats["totals"]["success_rate"], 25.0);
+    assert_eq!(stats["totals"]["output_tokens"], 90);
+    assert_eq!(stats["errors_by_kind"][0], json!({"kind": "rate_limit_requests", "count": 30}));
+    assert_eq!(stats["series"].as_array().unwrap().len(), 24);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_log_row_is_lost_through_a_burst_with_streams_disconnects_and_a_shutdown() {
+    let slow =
+        mock_upstream::MockConfig { chunk_delay: Duration::from_millis(100), ..Default::default() };
+    let (mock, _) = mock_upstream::spawn(slow, 0).await.unwrap();
+    let (_dir, db) = temp_db();
+    let gw = GatewayProcess::start(&db, &ENV);
+    let admin = Admin::login(&gw.base, "admin", "limits-pass-1").await;
+    let (_, provider) = admin
+        .post(
+            "/api/admin/providers",
+            json!({"name": "mock", "base_url": format!("http://{mock}/v1"), "api_key": "k"}),
+        )
+        .await;
+    admin
+        .post(
+            "/api/admin/models",
+            json!({"name": "m", "provider_id": provider["id"], "upstream_model": "mock-text",
+            "input_cost_per_token": 0.000001, "output_cost_per_token": 0.000002}),
+        )
+        .await;
+    let (key, key_id) = key(&admin, json!({"log_bodies": true})).await;
+    let client = reqwest::Client::new();
+    let request = |stream: bool| {
+        client
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&json!({"model": "m", "stream": stream, "messages": [{"role": "user", "content": "hi"}]}))
+    };
+    let mut calls = Vec::new();
+    for i in 0..12 {
+        let req = request(i % 3 != 0);
+        let disconnect = i % 6 == 1;
+        calls.push(async move {
+            let response = req.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let mut body = response.bytes_stream();
+            if disconnect {
+                body.next().await; // read the first chunk, then hang up mid-stream
+                return;
+            }
+            while body.next().await.is_some() {}
+        });
+    }
+    futures::future::join_all(calls).await;
+    // Shut down at once: pending log writes must be flushed first.
+    gw.stop();
+    let gw = GatewayProcess::start(&db, &ENV);
+    let admin = Admin::login(&gw.base, "admin", "limits-pass-1").await;
+    let rows = logs(&admin, &key_id, 12).await;
+    let complete: Vec<&Value> = rows.iter().filter(|r| r["error_kind"].is_null()).collect();
+    let gone = rows.iter().filter(|r| r["error_kind"] == "client_disconnected").count();
+    assert_eq!((complete.len(), gone), (10, 2), "{rows:#?}");
+    for r in &complete {
+        assert_eq!((r["input_tokens"].as_i64(), r["output_tokens"].as_i64()), (Some(21), Some(9)));
+        let cost = r["cost_usd"].as_f64().unwrap();
+        assert!((cost - (21.0 * 1e-6 + 9.0 * 2e-6)).abs() < 1e-12, "{cost}");
+        assert!(
+            r["request_body"].as_str().unwrap().contains("\"hi\""),
+            "bodies are logged for this key"
+        );
+        assert!(r["response_body"].as_str().unwrap().contains("Hel"));
+    }
+}
