@@ -153,6 +153,10 @@ impl Gateway {
         let today = now.div_euclid(DAY) * DAY;
         let deleted = inner.store.roll_up_and_prune(today, now - days * DAY).await?;
         inner.store.prune_usage(now - 40 * DAY, now).await?;
+        inner
+            .store
+            .put_setting(crate::admin::settings::LAST_MAINTENANCE, &now.to_string(), now)
+            .await?;
         tracing::info!(deleted, retention_days = days, "maintenance done");
         Ok(())
     }

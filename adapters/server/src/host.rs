@@ -1,5 +1,6 @@
-//! The axum side of the server: converts requests for the core, streams its responses back,
-//! runs its background work on a tracked task, and serves the static admin UI for other paths.
+//! The axum side of the gateway, shared by the standalone server and the Lambda function: converts
+//! requests for the core, streams its responses back, runs its background work, and serves the
+//! static admin UI for every other path.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,15 +8,26 @@ use std::path::PathBuf;
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
-use gateway_core::{Body, ClientAddr, Gateway, is_api_path};
+use futures::StreamExt;
+use gateway_core::{Body, BoxFuture, ClientAddr, Gateway, is_api_path};
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
+/// Where a request's background work (log writes, limit settling) runs.
+#[derive(Clone)]
+pub enum Background {
+    /// On a tracked task that shutdown waits for (the long-running server).
+    Tracked(TaskTracker),
+    /// At the end of the response body, so it finishes before the invocation does (Lambda freezes
+    /// the environment once the response has been sent).
+    InBody,
+}
+
 #[derive(Clone)]
 pub struct App {
     pub gateway: Gateway,
-    pub tracker: TaskTracker,
+    pub background: Background,
     pub admin_ui: PathBuf,
     pub body_limit: usize,
 }
@@ -24,36 +36,46 @@ pub fn router(app: App) -> Router {
     Router::new().fallback(handle).with_state(app)
 }
 
-async fn handle(
-    State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
+async fn handle(State(app): State<App>, request: Request) -> Response {
     if !is_api_path(request.uri().path()) {
         return match ServeDir::new(&app.admin_ui).oneshot(request).await {
             Ok(response) => response.into_response(),
             Err(never) => match never {},
         };
     }
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, app.body_limit).await {
         Ok(bytes) => bytes,
-        Err(_) => return to_axum(app.gateway.body_too_large(parts.uri.path(), app.body_limit)),
+        Err(_) => {
+            return to_axum(app.gateway.body_too_large(parts.uri.path(), app.body_limit), None);
+        }
     };
     let mut request = http::Request::from_parts(parts, bytes);
-    request.extensions_mut().insert(ClientAddr(peer.ip()));
-    let handled = app.gateway.handle(request).await;
-    if let Some(background) = handled.background {
-        app.tracker.spawn(background);
+    if let (None, Some(ip)) = (request.extensions().get::<ClientAddr>(), peer) {
+        request.extensions_mut().insert(ClientAddr(ip));
     }
-    to_axum(handled.response)
+    let handled = app.gateway.handle(request).await;
+    match (&app.background, handled.background) {
+        (Background::Tracked(tracker), Some(work)) => {
+            tracker.spawn(work);
+            to_axum(handled.response, None)
+        }
+        (Background::InBody, work) => to_axum(handled.response, work),
+        (_, None) => to_axum(handled.response, None),
+    }
 }
 
-fn to_axum(response: http::Response<Body>) -> Response {
+/// The core's response as axum's; `then` runs after the last body byte is sent.
+fn to_axum(response: http::Response<Body>, then: Option<BoxFuture<'static, ()>>) -> Response {
     let (parts, body) = response.into_parts();
-    let body = match body {
-        Body::Full(bytes) => axum::body::Body::from(bytes),
-        Body::Stream(stream) => axum::body::Body::from_stream(stream),
+    let body = match (body, then) {
+        (Body::Full(bytes), None) => axum::body::Body::from(bytes),
+        (body, None) => axum::body::Body::from_stream(body.into_stream()),
+        (body, Some(work)) => {
+            let tail = futures::stream::once(work).filter_map(|()| async { None });
+            axum::body::Body::from_stream(body.into_stream().chain(tail))
+        }
     };
     Response::from_parts(parts, body)
 }

@@ -1,9 +1,6 @@
 //! `llm-gateway`: the standalone server. Reads the environment, opens the libSQL database, starts
 //! the core and serves it with axum until SIGINT/SIGTERM, then drains background work.
 
-mod host;
-mod settings;
-
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +9,8 @@ use gateway_core::{Config, Deps, Gateway, RawConfig};
 use gateway_native::{NativePlatform, ReqwestClient, open_database};
 use tokio_util::task::TaskTracker;
 
-use crate::settings::ServerSettings;
+use gateway_server::host;
+use gateway_server::settings::{self, ServerSettings};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -42,11 +40,11 @@ async fn run(settings: ServerSettings) -> Result<(), String> {
     tracing::info!(database = %settings.database_url, "gateway ready");
 
     let tracker = TaskTracker::new();
-    spawn_maintenance(gateway.clone());
+    spawn_maintenance(gateway.clone(), settings.maintenance_interval);
     let gateway_for_exit = gateway.clone();
     let app = host::router(host::App {
         gateway,
-        tracker: tracker.clone(),
+        background: host::Background::Tracked(tracker.clone()),
         admin_ui: settings.admin_ui_dir.clone(),
         body_limit: settings.body_limit,
     });
@@ -80,13 +78,12 @@ fn print_help() {
     }
 }
 
-/// Log rollups and retention, limit-window cleanup: a minute after start, then hourly.
-fn spawn_maintenance(gateway: Gateway) {
+/// Log rollups and retention, limit-window cleanup: every `every` (hourly by default), the first
+/// time a minute after start at the latest.
+fn spawn_maintenance(gateway: Gateway, every: Duration) {
     tokio::spawn(async move {
-        let mut interval = tokio::time::interval_at(
-            tokio::time::Instant::now() + Duration::from_secs(60),
-            Duration::from_secs(3600),
-        );
+        let first = tokio::time::Instant::now() + every.min(Duration::from_secs(60));
+        let mut interval = tokio::time::interval_at(first, every);
         loop {
             interval.tick().await;
             if let Err(e) = gateway.maintenance().await {

@@ -9,6 +9,7 @@ pub struct ServerSettings {
     pub database_url: String,
     pub admin_ui_dir: PathBuf,
     pub body_limit: usize,
+    pub maintenance_interval: std::time::Duration,
     json_logs: bool,
 }
 
@@ -19,6 +20,7 @@ pub const NAMES: &[(&str, &str)] = &[
     ("DATABASE_URL", "libSQL database file (default ./data/gateway.db)"),
     ("ADMIN_UI_DIR", "directory of the static admin UI (default ./admin-ui)"),
     ("MAX_BODY_BYTES", "largest request body accepted (default 10485760)"),
+    ("MAINTENANCE_INTERVAL_SECS", "how often log retention and rollups run (default 3600)"),
     ("LOG_FORMAT", "text (default) or json"),
     ("RUST_LOG", "log filter (default info)"),
 ];
@@ -42,6 +44,12 @@ impl ServerSettings {
             database_url: var("DATABASE_URL").unwrap_or_else(|| "./data/gateway.db".into()),
             admin_ui_dir: var("ADMIN_UI_DIR").map_or_else(default_admin_ui, PathBuf::from),
             body_limit: var("MAX_BODY_BYTES").and_then(|v| v.parse().ok()).unwrap_or(10 << 20),
+            maintenance_interval: std::time::Duration::from_secs(
+                var("MAINTENANCE_INTERVAL_SECS")
+                    .and_then(|v| v.parse().ok())
+                    .filter(|s| *s > 0)
+                    .unwrap_or(3600),
+            ),
             json_logs: var("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
         }
     }

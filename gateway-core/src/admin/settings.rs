@@ -9,17 +9,26 @@ use crate::gateway::Inner;
 
 pub const LOG_RETENTION_DAYS: &str = "log_retention_days";
 pub const DEFAULT_RETENTION_DAYS: i64 = 30;
+/// When the periodic jobs last ran (Unix ms), for operators and the hosts' tests.
+pub const LAST_MAINTENANCE: &str = "maintenance.last_run_ms";
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Settings {
     /// Request logs older than this are deleted (daily rollups are kept).
     log_retention_days: Option<i64>,
+    /// Read-only: when the periodic jobs (retention, rollups) last ran, Unix ms.
+    #[serde(default, skip_deserializing)]
+    last_maintenance_at: Option<i64>,
 }
 
 async fn current(inner: &Inner) -> Result<Settings, GatewayError> {
     let days = inner.store.setting(LOG_RETENTION_DAYS).await?.and_then(|v| v.parse().ok());
-    Ok(Settings { log_retention_days: Some(days.unwrap_or(DEFAULT_RETENTION_DAYS)) })
+    let last = inner.store.setting(LAST_MAINTENANCE).await?.and_then(|v| v.parse().ok());
+    Ok(Settings {
+        log_retention_days: Some(days.unwrap_or(DEFAULT_RETENTION_DAYS)),
+        last_maintenance_at: last,
+    })
 }
 
 pub(super) async fn route(inner: &Inner, method: &http::Method, body: &[u8]) -> AdminResult {

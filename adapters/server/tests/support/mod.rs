@@ -2,15 +2,15 @@
 //! upstream on 127.0.0.1 (a stand-in for a provider's cloud, which cannot run here).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod blackbox;
+pub mod client;
 pub mod mock;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use serde_json::{Value, json};
 
 /// A running gateway process; killed on drop.
 pub struct GatewayProcess {
@@ -108,56 +108,5 @@ impl Drop for GatewayProcess {
     }
 }
 
-/// A reqwest client for the admin API with a session token.
-pub struct Admin {
-    pub http: reqwest::Client,
-    pub base: String,
-    pub token: String,
-}
-
-impl Admin {
-    pub async fn login(base: &str, username: &str, password: &str) -> Self {
-        let http = reqwest::Client::new();
-        let response = http
-            .post(format!("{base}/api/auth/login"))
-            .json(&json!({"username": username, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "login failed: {}", response.text().await.unwrap());
-        let body: Value = response.json().await.unwrap();
-        Self { http, base: base.to_owned(), token: body["token"].as_str().unwrap().to_owned() }
-    }
-
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request =
-            self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(body)).await
-    }
-
-    pub async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-}
-
-/// A temp dir holding the test's database file.
-pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("data/gateway.db");
-    (dir, path)
-}
+#[allow(unused_imports)]
+pub use client::{Admin, temp_db};

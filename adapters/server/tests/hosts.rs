@@ -1,0 +1,27 @@
+//! The black-box suite (`support/blackbox.rs`) against the standalone server on a local libSQL
+//! file; the same suite runs against the Lambda host in `adapters/lambda/tests`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use support::blackbox::{self, Host};
+use support::{GatewayProcess, temp_db};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_server_on_a_local_file_passes_the_black_box_suite() {
+    let mock = blackbox::mock().await;
+    let (_dir, db) = temp_db();
+    // The in-process timer is the server's scheduler: every second here.
+    let gw = GatewayProcess::start(
+        &db,
+        &[("ADMIN_PASSWORD", "suite-pass-1"), ("MAINTENANCE_INTERVAL_SECS", "1")],
+    );
+    blackbox::run(Host {
+        name: "server (local file)",
+        base: gw.base.clone(),
+        admin_password: "suite-pass-1",
+        mock: format!("http://{mock}"),
+        tick: Box::new(|| Box::pin(tokio::time::sleep(std::time::Duration::from_millis(1_100)))),
+    })
+    .await;
+}

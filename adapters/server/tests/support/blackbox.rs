@@ -1,0 +1,184 @@
+//! The black-box suite every host must pass unchanged: admin login; provider, model and key through
+//! the admin API; chat completions and messages, streaming (chunks checked to arrive as the upstream
+//! sends them) and not; 400 / 401 / 403 / 429; a scheduled tick runs; the request log is written.
+//! It speaks HTTP only, to whatever base URL the host test gives it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+
+use super::client::Admin;
+
+/// Upstream delay between stream chunks the suite expects the mock to use.
+pub const CHUNK_DELAY: Duration = Duration::from_millis(120);
+
+/// A mock upstream for the suite: streams with a pause between chunks.
+pub async fn mock() -> std::net::SocketAddr {
+    let config = mock_upstream::MockConfig { chunk_delay: CHUNK_DELAY, ..Default::default() };
+    mock_upstream::spawn(config, 0).await.unwrap().0
+}
+
+pub struct Host<'a> {
+    pub name: &'a str,
+    pub base: String,
+    pub admin_password: &'a str,
+    /// The mock's base URL as the host reaches it (`http://127.0.0.1:PORT`).
+    pub mock: String,
+    /// Makes the host run its scheduled jobs once.
+    pub tick: Box<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync + 'a>,
+}
+
+async fn post(base: &str, path: &str, key: &str, body: Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Reads a streamed body; returns the text and how far apart the first and last chunks arrived.
+async fn read_stream(response: reqwest::Response) -> (String, usize, Duration) {
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    let (mut first, mut last, mut chunks) = (None, Instant::now(), 0);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.unwrap();
+        if chunk.is_empty() {
+            continue;
+        }
+        let now = Instant::now();
+        first.get_or_insert(now);
+        last = now;
+        chunks += 1;
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    (text, chunks, first.map_or(Duration::ZERO, |f| last - f))
+}
+
+pub async fn run(host: Host<'_>) {
+    let name = host.name;
+    let base = host.base.clone();
+    let admin = Admin::login(&base, "admin", host.admin_password).await;
+    let (status, provider) = admin
+        .post(
+            "/api/admin/providers",
+            json!({"name": "mock-openai", "base_url": format!("{}/v1", host.mock), "api_key": "k"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{name}: {provider}");
+    let (_, anthropic) = admin
+        .post("/api/admin/providers", json!({"name": "mock-anthropic", "protocol": "anthropic_messages", "base_url": format!("{}/v1", host.mock), "api_key": "k"}))
+        .await;
+    for (model, p) in [("gpt", &provider), ("claude", &anthropic)] {
+        let (status, m) = admin
+            .post("/api/admin/models", json!({"name": model, "provider_id": p["id"], "upstream_model": "mock-text", "output_cost_per_token": 0.000001}))
+            .await;
+        assert_eq!(status, 201, "{name}: {m}");
+    }
+    let (_, key) = admin.post("/api/admin/keys", json!({"name": "suite", "rpm_limit": 8})).await;
+    let key_id = key["id"].as_str().unwrap().to_owned();
+    let key = key["key"].as_str().unwrap().to_owned();
+
+    // Chat completions, JSON, through translation to the Anthropic upstream.
+    let chat = json!({"model": "claude", "messages": [{"role": "user", "content": "ping"}]});
+    let response = post(&base, "/v1/chat/completions", &key, chat.clone()).await;
+    assert_eq!(response.status(), 200, "{name}");
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["choices"][0]["message"]["content"].as_str().unwrap().contains("You said: ping"),
+        "{name}: {body}"
+    );
+
+    // Chat completions, streamed: chunks arrive as the upstream sends them.
+    let mut stream = chat.clone();
+    stream["stream"] = true.into();
+    stream["model"] = "gpt".into();
+    let response = post(&base, "/v1/chat/completions", &key, stream).await;
+    assert_eq!(response.status(), 200, "{name}");
+    let (text, chunks, spread) = read_stream(response).await;
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{name}: {text}");
+    assert!(
+        chunks >= 3 && spread >= CHUNK_DELAY * 3,
+        "{name}: {chunks} chunks over {spread:?}: not incremental"
+    );
+
+    // Messages, JSON and streamed (translated from the OpenAI upstream).
+    let messages = json!({"model": "gpt", "max_tokens": 50, "messages": [{"role": "user", "content": "ping"}]});
+    let response = post(&base, "/v1/messages", &key, messages.clone()).await;
+    assert_eq!(response.status(), 200, "{name}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "message", "{name}: {body}");
+    let mut streamed = messages;
+    streamed["stream"] = true.into();
+    let (text, chunks, spread) =
+        read_stream(post(&base, "/v1/messages", &key, streamed).await).await;
+    assert!(text.contains("event: message_stop"), "{name}: {text}");
+    assert!(chunks >= 3 && spread >= CHUNK_DELAY * 3, "{name}: messages stream not incremental");
+
+    // Errors, each in its protocol's shape.
+    let client = reqwest::Client::new();
+    let r = client.post(format!("{base}/v1/chat/completions")).json(&chat).send().await.unwrap();
+    assert_eq!(r.status(), 401, "{name}");
+    let r = client
+        .post(format!("{base}/v1/messages"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body("{oops")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "{name}");
+    assert_eq!(r.json::<Value>().await.unwrap()["type"], "error", "{name}: Anthropic error shape");
+    let (_, limited) = admin
+        .post("/api/admin/keys", json!({"name": "one-model", "allowed_models": ["gpt"]}))
+        .await;
+    let r =
+        post(&base, "/v1/chat/completions", limited["key"].as_str().unwrap(), chat.clone()).await;
+    assert_eq!(r.status(), 403, "{name}");
+    // The suite's key allows 8 requests a minute; 4 are used: the 5th to 8th pass, the 9th is 429.
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses
+            .push(post(&base, "/v1/chat/completions", &key, chat.clone()).await.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 429], "{name}");
+
+    // The request log has the first request with its tokens.
+    let mut logged = Value::Null;
+    for _ in 0..100 {
+        let (_, page) = admin.get(&format!("/api/admin/logs?request_id={request_id}")).await;
+        if let Some(row) = page["data"].as_array().and_then(|rows| rows.first()) {
+            logged = row.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        (logged["input_tokens"].as_i64(), logged["output_tokens"].as_i64()),
+        (Some(21), Some(9)),
+        "{name}: {logged}"
+    );
+    assert_eq!(logged["key_id"], key_id.as_str());
+
+    // A scheduled tick runs the periodic jobs.
+    let (_, before) = admin.get("/api/admin/settings").await;
+    (host.tick)().await;
+    let mut ran = false;
+    for _ in 0..100 {
+        let (_, now) = admin.get("/api/admin/settings").await;
+        if !now["last_maintenance_at"].is_null()
+            && now["last_maintenance_at"] != before["last_maintenance_at"]
+        {
+            ran = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ran, "{name}: the scheduled tick did not run the periodic jobs");
+}
