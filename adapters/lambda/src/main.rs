@@ -56,7 +56,8 @@ async fn build() -> Result<Gateway, String> {
     let config = Config::validate(RawConfig::from_lookup(|name| std::env::var(name).ok()))
         .map_err(|problems| format!("invalid configuration:\n  {}", problems.join("\n  ")))?;
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "/tmp/gateway.db".into());
-    let db = open_database(&url).await?;
+    let token = std::env::var("DATABASE_AUTH_TOKEN").ok();
+    let db = open_database(&url, token.as_deref()).await?;
     let http = ReqwestClient::new().map_err(|e| format!("HTTP client: {e}"))?;
     let deps = Deps { http: Arc::new(http), db, platform: Arc::new(NativePlatform) };
     Gateway::start(config, deps).await.map_err(|e| format!("start-up failed: {e}"))

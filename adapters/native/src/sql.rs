@@ -14,6 +14,8 @@ const SQLITE_CONSTRAINT: i32 = 19;
 pub struct LibsqlExec {
     db: Database,
     idle: Mutex<Vec<Connection>>,
+    /// Remote connections have no local busy timeout to set.
+    remote: bool,
 }
 
 impl std::fmt::Debug for LibsqlExec {
@@ -22,15 +24,19 @@ impl std::fmt::Debug for LibsqlExec {
     }
 }
 
-/// Opens the database named by `DATABASE_URL`: a path or `file:` URL (directories are created).
-pub async fn open_database(url: &str) -> Result<Arc<LibsqlExec>, String> {
-    let path = url.strip_prefix("file://").or_else(|| url.strip_prefix("file:")).unwrap_or(url);
-    if path.starts_with("libsql://") || path.starts_with("http://") || path.starts_with("https://")
-    {
-        return Err(format!(
-            "DATABASE_URL {path:?}: remote libSQL (Turso) is not supported by this build yet; use a file path"
-        ));
+/// Opens the database named by `DATABASE_URL`: remote libSQL (Turso: `libsql://…`, `https://…`,
+/// or `http://…` for a local server) with `DATABASE_AUTH_TOKEN`, else a file path or `file:` URL
+/// (directories are created).
+pub async fn open_database(url: &str, auth_token: Option<&str>) -> Result<Arc<LibsqlExec>, String> {
+    if ["libsql://", "https://", "http://"].iter().any(|s| url.starts_with(s)) {
+        let db =
+            libsql::Builder::new_remote(url.to_owned(), auth_token.unwrap_or_default().to_owned())
+                .build()
+                .await
+                .map_err(|e| format!("cannot open remote database {url}: {e}"))?;
+        return Ok(Arc::new(LibsqlExec { db, idle: Mutex::new(Vec::new()), remote: true }));
     }
+    let path = url.strip_prefix("file://").or_else(|| url.strip_prefix("file:")).unwrap_or(url);
     if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create database directory {}: {e}", dir.display()))?;
@@ -39,7 +45,7 @@ pub async fn open_database(url: &str) -> Result<Arc<LibsqlExec>, String> {
         .build()
         .await
         .map_err(|e| format!("cannot open database {path}: {e}"))?;
-    let exec = LibsqlExec { db, idle: Mutex::new(Vec::new()) };
+    let exec = LibsqlExec { db, idle: Mutex::new(Vec::new()), remote: false };
     let conn = exec.acquire().map_err(|e| e.to_string())?;
     // WAL lets readers run beside the writer and several processes share the file.
     let mut rows = conn
@@ -57,7 +63,9 @@ impl LibsqlExec {
             return Ok(conn);
         }
         let conn = self.db.connect().map_err(map_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(map_err)?;
+        if !self.remote {
+            conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(map_err)?;
+        }
         Ok(conn)
     }
 
@@ -87,6 +95,13 @@ fn map_err(e: libsql::Error) -> SqlError {
     match e {
         libsql::Error::SqliteFailure(code, message) if code & 0xff == SQLITE_CONSTRAINT => {
             SqlError::Constraint(message)
+        }
+        // Remote (Hrana) errors carry SQLite's code and message as text.
+        other
+            if other.to_string().contains("SQLITE_CONSTRAINT")
+                || other.to_string().contains("constraint failed") =>
+        {
+            SqlError::Constraint(other.to_string())
         }
         other => SqlError::Other(other.to_string()),
     }

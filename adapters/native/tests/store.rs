@@ -18,7 +18,7 @@ use gateway_native::open_database;
 async fn fresh() -> (tempfile::TempDir, Store, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/dir/gateway.db").to_string_lossy().into_owned();
-    let store = Store::new(open_database(&path).await.unwrap());
+    let store = Store::new(open_database(&path, None).await.unwrap());
     store.migrate(1).await.unwrap();
     (dir, store, path)
 }
@@ -63,7 +63,7 @@ async fn migrations_create_the_schema_once_and_directories_on_the_way() {
     let (_dir, store, path) = fresh().await;
     assert!(std::path::Path::new(&path).exists());
     assert_eq!(store.migrate(2).await.unwrap(), Vec::<i64>::new(), "second run applies nothing");
-    let reopened = Store::new(open_database(&path).await.unwrap());
+    let reopened = Store::new(open_database(&path, None).await.unwrap());
     assert!(reopened.migrate(3).await.unwrap().is_empty());
     assert_eq!(reopened.count_users().await.unwrap(), 0);
 }
@@ -71,7 +71,7 @@ async fn migrations_create_the_schema_once_and_directories_on_the_way() {
 #[tokio::test]
 async fn a_newer_schema_is_refused() {
     let (_dir, _store, path) = fresh().await;
-    let db = open_database(&path).await.unwrap();
+    let db = open_database(&path, None).await.unwrap();
     db.execute(Stmt::new(
         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
         vec![],
@@ -86,8 +86,8 @@ async fn a_newer_schema_is_refused() {
 async fn two_instances_migrating_one_file_at_once_both_succeed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shared.db").to_string_lossy().into_owned();
-    let a = Store::new(open_database(&path).await.unwrap());
-    let b = Store::new(open_database(&path).await.unwrap());
+    let a = Store::new(open_database(&path, None).await.unwrap());
+    let b = Store::new(open_database(&path, None).await.unwrap());
     let (ra, rb) = tokio::join!(a.migrate(1), b.migrate(1));
     let applied = ra.unwrap().len() + rb.unwrap().len();
     let known = gateway_core::store::migrate::MIGRATIONS.len();
@@ -214,7 +214,7 @@ async fn logs_are_written_and_read_back_newest_first() {
 #[tokio::test]
 async fn a_failing_batch_leaves_nothing_behind() {
     let (_dir, _store, path) = fresh().await;
-    let db = open_database(&path).await.unwrap();
+    let db = open_database(&path, None).await.unwrap();
     let insert = |k: &str| {
         Stmt::new(
             "INSERT INTO settings (key, value, updated_at) VALUES (?, 'v', 0)",
@@ -271,7 +271,7 @@ fn admission(
 #[tokio::test]
 async fn admissions_are_exact_across_connections_racing_on_one_file() {
     let (_dir, store, path) = fresh().await;
-    let other = Store::new(open_database(&path).await.unwrap());
+    let other = Store::new(open_database(&path, None).await.unwrap());
     let mut tasks = Vec::new();
     for i in 0..40 {
         let s = if i % 2 == 0 { store.clone() } else { other.clone() };

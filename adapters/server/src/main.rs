@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
 async fn run(settings: ServerSettings) -> Result<(), String> {
     let config = Config::validate(RawConfig::from_lookup(|name| std::env::var(name).ok()))
         .map_err(|problems| format!("invalid configuration:\n  {}", problems.join("\n  ")))?;
-    let db = open_database(&settings.database_url).await?;
+    let db = open_database(&settings.database_url, settings.database_auth_token.as_deref()).await?;
     let http = ReqwestClient::new().map_err(|e| format!("HTTP client: {e}"))?;
     let deps = Deps { http: Arc::new(http), db, platform: Arc::new(NativePlatform) };
     let gateway =

@@ -7,6 +7,7 @@ pub struct ServerSettings {
     pub host: String,
     pub port: u16,
     pub database_url: String,
+    pub database_auth_token: Option<String>,
     pub admin_ui_dir: PathBuf,
     pub body_limit: usize,
     pub maintenance_interval: std::time::Duration,
@@ -17,7 +18,11 @@ pub struct ServerSettings {
 pub const NAMES: &[(&str, &str)] = &[
     ("HOST", "address to listen on (default 127.0.0.1; 0.0.0.0 in the Docker image)"),
     ("PORT", "port to listen on (default 8080; 0 picks a free one)"),
-    ("DATABASE_URL", "libSQL database file (default ./data/gateway.db)"),
+    (
+        "DATABASE_URL",
+        "libSQL database: a file (default ./data/gateway.db) or libsql:// / https:// (Turso)",
+    ),
+    ("DATABASE_AUTH_TOKEN", "auth token for a remote (Turso) database"),
     ("ADMIN_UI_DIR", "directory of the static admin UI (default ./admin-ui)"),
     ("MAX_BODY_BYTES", "largest request body accepted (default 10485760)"),
     ("MAINTENANCE_INTERVAL_SECS", "how often log retention and rollups run (default 3600)"),
@@ -42,6 +47,7 @@ impl ServerSettings {
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: var("PORT").and_then(|p| p.parse().ok()).unwrap_or(8080),
             database_url: var("DATABASE_URL").unwrap_or_else(|| "./data/gateway.db".into()),
+            database_auth_token: var("DATABASE_AUTH_TOKEN"),
             admin_ui_dir: var("ADMIN_UI_DIR").map_or_else(default_admin_ui, PathBuf::from),
             body_limit: var("MAX_BODY_BYTES").and_then(|v| v.parse().ok()).unwrap_or(10 << 20),
             maintenance_interval: std::time::Duration::from_secs(

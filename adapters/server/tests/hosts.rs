@@ -25,3 +25,29 @@ async fn standalone_server_on_a_local_file_passes_the_black_box_suite() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_server_on_remote_libsql_passes_the_black_box_suite() {
+    let mock = blackbox::mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("turso.db");
+    // Turso's protocol, served by the project's Hrana v3 test double over a local file.
+    let url = hrana_test_server::spawn(file.to_str().unwrap(), Some("secret-token")).await.unwrap();
+    let gw = GatewayProcess::start_with_url(
+        &url,
+        &[
+            ("ADMIN_PASSWORD", "suite-pass-1"),
+            ("MAINTENANCE_INTERVAL_SECS", "1"),
+            ("DATABASE_AUTH_TOKEN", "secret-token"),
+        ],
+    );
+    blackbox::run(Host {
+        name: "server (remote libSQL)",
+        base: gw.base.clone(),
+        admin_password: "suite-pass-1",
+        mock: format!("http://{mock}"),
+        tick: Box::new(|| Box::pin(tokio::time::sleep(std::time::Duration::from_millis(1_100)))),
+    })
+    .await;
+    assert!(std::fs::metadata(&file).unwrap().len() > 0, "the data went to the remote database");
+}

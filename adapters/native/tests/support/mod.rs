@@ -88,7 +88,7 @@ pub struct Reply {
 impl Harness {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = open_database(dir.path().join("g.db").to_str().unwrap()).await.unwrap();
+        let db = open_database(dir.path().join("g.db").to_str().unwrap(), None).await.unwrap();
         let clock = Arc::new(ManualClock { now: AtomicI64::new(T0), counter: AtomicU64::new(7) });
         let http = Arc::new(ScriptedHttp::default());
         let config =

@@ -22,6 +22,11 @@ pub struct GatewayProcess {
 impl GatewayProcess {
     /// Starts the binary on a free port with `db` as its database and waits until it listens.
     pub fn start(db: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_with_url(&db.to_string_lossy(), env)
+    }
+
+    /// Starts the binary with `DATABASE_URL=url` (a file path or a remote URL).
+    pub fn start_with_url(db: &str, env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_llm-gateway"));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
