@@ -18,6 +18,9 @@ async fn main() -> ExitCode {
         print_help();
         return ExitCode::SUCCESS;
     }
+    if std::env::args().any(|a| a == "--healthcheck") {
+        return healthcheck();
+    }
     let settings = ServerSettings::from_env();
     settings.init_tracing();
     match run(settings).await {
@@ -68,6 +71,22 @@ async fn run(settings: ServerSettings) -> Result<(), String> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `llm-gateway --healthcheck`: exits 0 when `GET /healthz` on this host's port answers 200 (for
+/// container health checks without curl in the image).
+fn healthcheck() -> ExitCode {
+    use std::io::{Read, Write};
+    let port = std::env::var("PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(8080);
+    let check = || -> std::io::Result<bool> {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(3)))?;
+        stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.ends_with(b" 200"))
+    };
+    if check().unwrap_or(false) { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 fn print_help() {
