@@ -1,0 +1,124 @@
+//! The gateway on Cloudflare Workers: the `fetch` handler hands requests to the core and streams
+//! its responses back, background work goes to `wait_until`, and the `scheduled` handler (a Cron
+//! Trigger) runs the periodic jobs. Storage is D1 (the `DB` binding) or Turso over Hrana when
+//! `DATABASE_URL` is set. The admin UI is served by Workers static assets. Nothing here panics: a
+//! panic would kill the isolate.
+
+// The core takes its IO objects as `Arc`s; on wasm they are not Send (one thread per isolate).
+#![allow(clippy::arc_with_non_send_sync)]
+
+mod d1;
+mod http;
+mod platform;
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use gateway_core::hrana::HranaExec;
+use gateway_core::{
+    Body, ClientAddr, Config, Deps, Gateway, HttpClient, RawConfig, Secret, SqlExec,
+};
+use worker::{Context, Env, HttpRequest, ScheduleContext, ScheduledEvent, event};
+
+thread_local! {
+    /// One gateway per isolate, built by the first request.
+    static GATEWAY: RefCell<Option<Gateway>> = const { RefCell::new(None) };
+}
+
+fn lookup(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .ok()
+        .map(|s| s.to_string())
+        .or_else(|| env.var(name).ok().map(|v| v.to_string()))
+}
+
+async fn gateway(env: &Env) -> Result<Gateway, String> {
+    if let Some(g) = GATEWAY.with(|g| g.borrow().clone()) {
+        return Ok(g);
+    }
+    let config = Config::validate(RawConfig::from_lookup(|name| lookup(env, name)))
+        .map_err(|problems| format!("invalid configuration: {}", problems.join("; ")))?;
+    let http: Arc<dyn HttpClient> = Arc::new(http::FetchClient);
+    let db: Arc<dyn SqlExec> = match lookup(env, "DATABASE_URL") {
+        Some(url) => Arc::new(HranaExec::new(
+            http.clone(),
+            &url,
+            lookup(env, "DATABASE_AUTH_TOKEN").map(Secret::new),
+        )),
+        None => Arc::new(d1::D1Exec::new(
+            env.d1("DB").map_err(|e| format!("no DATABASE_URL and no D1 binding DB: {e}"))?,
+        )),
+    };
+    let deps = Deps { http, db, platform: Arc::new(platform::WorkerPlatform) };
+    let gateway =
+        Gateway::start(config, deps).await.map_err(|e| format!("start-up failed: {e}"))?;
+    GATEWAY.with(|g| *g.borrow_mut() = Some(gateway.clone()));
+    Ok(gateway)
+}
+
+fn text(status: u16, message: &str) -> ::http::Response<worker::Body> {
+    let bytes = message.as_bytes().to_vec();
+    let body =
+        worker::Body::from_stream(futures::stream::once(
+            async move { Ok::<Vec<u8>, String>(bytes) },
+        ));
+    let mut response = ::http::Response::new(body.unwrap_or_else(|_| worker::Body::empty()));
+    *response.status_mut() =
+        ::http::StatusCode::from_u16(status).unwrap_or(::http::StatusCode::INTERNAL_SERVER_ERROR);
+    response
+}
+
+#[event(fetch)]
+async fn fetch(
+    request: HttpRequest,
+    env: Env,
+    ctx: Context,
+) -> worker::Result<::http::Response<worker::Body>> {
+    let gateway = match gateway(&env).await {
+        Ok(g) => g,
+        Err(problem) => {
+            worker::console_error!("{problem}");
+            return Ok(text(500, "the gateway could not start; see the Worker's logs"));
+        }
+    };
+    let (parts, body) = request.into_parts();
+    let bytes = match http_body_util::BodyExt::collect(body).await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return Ok(text(400, "could not read the request body")),
+    };
+    let mut request = ::http::Request::from_parts(parts, bytes);
+    if let Some(ip) = request
+        .headers()
+        .get("cf-connecting-ip")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+    {
+        request.extensions_mut().insert(ClientAddr(ip));
+    }
+    let handled = gateway.handle(request).await;
+    if let Some(work) = handled.background {
+        ctx.wait_until(work);
+    }
+    let (parts, body) = handled.response.into_parts();
+    let body = match body {
+        Body::Full(bytes) if bytes.is_empty() => worker::Body::empty(),
+        body => {
+            worker::Body::from_stream(body.into_stream().map(|chunk| chunk.map(|b| b.to_vec())))
+                .unwrap_or_else(|_| worker::Body::empty())
+        }
+    };
+    Ok(::http::Response::from_parts(parts, body))
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    match gateway(&env).await {
+        Ok(g) => {
+            if let Err(e) = g.maintenance().await {
+                worker::console_error!("maintenance failed: {e}");
+            }
+        }
+        Err(problem) => worker::console_error!("{problem}"),
+    }
+}
