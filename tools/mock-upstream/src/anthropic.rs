@@ -8,9 +8,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::{Answer, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
-use crate::{
-    answer, json_pieces, json_response, pause, sse_event, sse_response, text_of, text_pieces,
-};
+use crate::{json_pieces, json_response, prepare, sse_event, sse_response, text_of, text_pieces};
 
 fn error(status: StatusCode, message: &str) -> Response {
     let kind = match status.as_u16() {
@@ -118,19 +116,10 @@ pub(crate) async fn handle(
     if !headers.contains_key("anthropic-version") {
         return error(StatusCode::BAD_REQUEST, "anthropic-version: header is required");
     }
-    let Ok(body) = serde_json::from_str::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "body is not JSON");
-    };
-    mock.record("/v1/messages", &body);
-    pause(&mock, body["model"].as_str().unwrap_or_default()).await;
-    let seen = match read(&body) {
-        Ok(seen) => seen,
-        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
-    };
-    let model = body["model"].as_str().unwrap_or("mock").to_owned();
-    let answer = match answer(&model, &seen) {
-        Ok(a) => a,
-        Err((status, message)) => return error(status, &message),
+    let (body, model, answer) = match prepare(&mock, "/v1/messages", &body, None, read, error).await
+    {
+        Ok(prepared) => prepared,
+        Err(response) => return response,
     };
     if body["stream"] == true {
         return sse_response(&mock, stream(&model, &answer));

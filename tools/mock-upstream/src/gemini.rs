@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::{Answer, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
-use crate::{answer, json_response, pause, sse_event, sse_response, text_pieces};
+use crate::{json_response, prepare, sse_event, sse_response, text_pieces};
 
 fn error(status: StatusCode, message: &str) -> Response {
     let label = match status.as_u16() {
@@ -136,18 +136,10 @@ pub(crate) async fn handle(
         "streamGenerateContent" => true,
         _ => return error(StatusCode::NOT_FOUND, "unknown method"),
     };
-    let Ok(body) = serde_json::from_str::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "body is not JSON");
-    };
-    mock.record(&format!("/v1beta/models/{rest}"), &body);
-    pause(&mock, &rest).await;
-    let seen = match read(&body) {
-        Ok(seen) => seen,
-        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
-    };
-    let answer = match answer(model, &seen) {
-        Ok(a) => a,
-        Err((status, message)) => return error(status, &message),
+    let path = format!("/v1beta/models/{rest}");
+    let (_, _, answer) = match prepare(&mock, &path, &body, Some(model), read, error).await {
+        Ok(prepared) => prepared,
+        Err(response) => return response,
     };
     let call_parts = |calls: &[crate::Call]| -> Vec<Value> {
         calls.iter().map(|c| json!({"functionCall": {"name": c.name, "args": c.args}})).collect()

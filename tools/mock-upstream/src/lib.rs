@@ -157,6 +157,30 @@ pub(crate) fn answer(model: &str, seen: &Seen) -> Result<Answer, (StatusCode, St
     Ok(Answer::Text(format!("Hello, 世界! 👋 You said: {}. System: {}.", seen.user, seen.system)))
 }
 
+/// What every protocol handler does first: parse and record the body, wait as configured, check
+/// the request as the provider would (`read`), and pick the scenario's answer — or the error
+/// response (`error`) to send instead. `model` overrides the body's (Gemini has it in the path).
+pub(crate) async fn prepare(
+    mock: &Mock,
+    path: &str,
+    body: &str,
+    model: Option<&str>,
+    read: fn(&Value) -> Result<Seen, String>,
+    error: fn(StatusCode, &str) -> Response,
+) -> Result<(Value, String, Answer), Response> {
+    let Ok(body) = serde_json::from_str::<Value>(body) else {
+        return Err(error(StatusCode::BAD_REQUEST, "body is not JSON"));
+    };
+    mock.record(path, &body);
+    let model = model
+        .map(str::to_owned)
+        .unwrap_or_else(|| body["model"].as_str().unwrap_or("mock").to_owned());
+    pause(mock, &model).await;
+    let seen = read(&body).map_err(|message| error(StatusCode::BAD_REQUEST, &message))?;
+    let answer = answer(&model, &seen).map_err(|(status, message)| error(status, &message))?;
+    Ok((body, model, answer))
+}
+
 /// Text cut into small deltas on character boundaries.
 pub(crate) fn text_pieces(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
