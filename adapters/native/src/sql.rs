@@ -128,42 +128,88 @@ async fn run_query(conn: &Connection, stmt: Stmt) -> Result<Rows, SqlError> {
     Ok(out)
 }
 
+impl LibsqlExec {
+    /// Runs `op` on a pooled connection. A local database's calls block their thread (SQLite waits
+    /// for locks in place), so they run on tokio's blocking pool: a writer waiting for a lock must
+    /// never hold one of the few async workers that the lock's holder needs to finish.
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(
+            Connection,
+        ) -> futures::future::BoxFuture<
+            'static,
+            (Result<T, SqlError>, Option<Connection>),
+        > + Send
+        + 'static,
+    ) -> Result<T, SqlError> {
+        let conn = self.acquire()?;
+        let (result, conn) = if self.remote {
+            op(conn).await
+        } else {
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || handle.block_on(op(conn)))
+                .await
+                .map_err(|e| SqlError::Other(format!("database task failed: {e}")))?
+        };
+        if let Some(conn) = conn {
+            self.release(conn);
+        }
+        result
+    }
+}
+
 #[async_trait]
 impl SqlExec for LibsqlExec {
     async fn execute(&self, stmt: Stmt) -> Result<u64, SqlError> {
-        let conn = self.acquire()?;
-        let result = conn.execute(&stmt.sql, params(stmt.params)).await.map_err(map_err);
-        self.release(conn);
-        result
+        self.with_conn(move |conn| {
+            Box::pin(async move {
+                let result = conn.execute(&stmt.sql, params(stmt.params)).await.map_err(map_err);
+                (result, Some(conn))
+            })
+        })
+        .await
     }
 
     async fn query(&self, stmt: Stmt) -> Result<Rows, SqlError> {
-        let conn = self.acquire()?;
-        let result = run_query(&conn, stmt).await;
-        self.release(conn);
-        result
+        self.with_conn(move |conn| {
+            Box::pin(async move {
+                let result = run_query(&conn, stmt).await;
+                (result, Some(conn))
+            })
+        })
+        .await
     }
 
     async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<u64>, SqlError> {
-        let conn = self.acquire()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .await
-            .map_err(map_err)?;
-        let mut changed = Vec::with_capacity(stmts.len());
-        for stmt in stmts {
-            match tx.execute(&stmt.sql, params(stmt.params)).await {
-                Ok(n) => changed.push(n),
-                Err(e) => {
-                    // Roll back explicitly (libsql's drop-time rollback panics if it fails), and
-                    // retire the connection rather than pool one in an unknown state.
-                    let _ = tx.rollback().await;
-                    return Err(map_err(e));
-                }
+        self.with_conn(move |conn| Box::pin(batch(conn, stmts))).await
+    }
+}
+
+/// One transaction: all statements or none. The connection comes back only when the transaction
+/// ended cleanly; one whose transaction failed is retired rather than pooled in an unknown state.
+async fn batch(
+    conn: Connection,
+    stmts: Vec<Stmt>,
+) -> (Result<Vec<u64>, SqlError>, Option<Connection>) {
+    let result = run_batch(&conn, stmts).await;
+    let conn = result.is_ok().then_some(conn);
+    (result, conn)
+}
+
+async fn run_batch(conn: &Connection, stmts: Vec<Stmt>) -> Result<Vec<u64>, SqlError> {
+    let tx =
+        conn.transaction_with_behavior(TransactionBehavior::Immediate).await.map_err(map_err)?;
+    let mut changed = Vec::with_capacity(stmts.len());
+    for stmt in stmts {
+        match tx.execute(&stmt.sql, params(stmt.params)).await {
+            Ok(n) => changed.push(n),
+            Err(e) => {
+                // Roll back explicitly (libsql's drop-time rollback panics if it fails).
+                let _ = tx.rollback().await;
+                return Err(map_err(e));
             }
         }
-        tx.commit().await.map_err(map_err)?;
-        self.release(conn);
-        Ok(changed)
     }
+    tx.commit().await.map_err(map_err)?;
+    Ok(changed)
 }

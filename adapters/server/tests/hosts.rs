@@ -41,13 +41,21 @@ async fn standalone_server_on_remote_libsql_passes_the_black_box_suite() {
             ("DATABASE_AUTH_TOKEN", "secret-token"),
         ],
     );
-    blackbox::run(Host {
-        name: "server (remote libSQL)",
-        base: gw.base.clone(),
-        admin_password: "suite-pass-1",
-        mock: format!("http://{mock}"),
-        tick: Box::new(|| Box::pin(tokio::time::sleep(std::time::Duration::from_millis(1_100)))),
-    })
-    .await;
+    let base = gw.base.clone();
+    let suite = tokio::spawn(async move {
+        blackbox::run(Host {
+            name: "server (remote libSQL)",
+            base,
+            admin_password: "suite-pass-1",
+            mock: format!("http://{mock}"),
+            tick: Box::new(|| {
+                Box::pin(tokio::time::sleep(std::time::Duration::from_millis(1_100)))
+            }),
+        })
+        .await;
+    });
+    if let Err(e) = suite.await {
+        panic!("{e}\ngateway log:\n{}", gw.log_lines().join("\n"));
+    }
     assert!(std::fs::metadata(&file).unwrap().len() > 0, "the data went to the remote database");
 }

@@ -37,6 +37,10 @@ struct Wrangler {
 
 impl Drop for Wrangler {
     fn drop(&mut self) {
+        // wrangler starts workerd processes of its own: end the whole process group.
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -84,6 +88,7 @@ fn wrangler(vars: &[(String, String)]) -> Wrangler {
     for (k, v) in vars {
         cmd.arg("--var").arg(format!("{k}:{v}"));
     }
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let child = cmd.spawn().expect("start wrangler dev");
     let base = format!("http://127.0.0.1:{port}");
     let started = Instant::now();

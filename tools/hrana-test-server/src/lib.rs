@@ -38,8 +38,36 @@ struct Server {
 
 /// Serves `path` on 127.0.0.1 (any free port); requests must carry `Authorization: Bearer token`
 /// when a token is given. Returns the base URL (`http://127.0.0.1:PORT`).
+///
+/// The server runs on a runtime of its own with many threads: SQLite waits for locks by blocking
+/// its thread, and a writer blocked on the caller's two-thread test runtime could starve the very
+/// request that would release the lock.
 pub async fn spawn(path: &str, token: Option<&str>) -> std::io::Result<String> {
+    let (path, token) = (path.to_owned(), token.map(str::to_owned));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(16).enable_all().build();
+        let Ok(runtime) = runtime else { return };
+        runtime.block_on(async move {
+            let started = serve(&path, token.as_deref()).await;
+            let ok = started.is_ok();
+            let _ = tx.send(started);
+            if ok {
+                std::future::pending::<()>().await;
+            }
+        });
+    });
+    rx.await.map_err(std::io::Error::other)?
+}
+
+async fn serve(path: &str, token: Option<&str>) -> std::io::Result<String> {
     let db = libsql::Builder::new_local(path).build().await.map_err(std::io::Error::other)?;
+    // Like Turso's server: WAL, so writers queue behind each other instead of deadlocking readers.
+    let conn = db.connect().map_err(std::io::Error::other)?;
+    let mut rows =
+        conn.query("PRAGMA journal_mode = WAL", ()).await.map_err(std::io::Error::other)?;
+    while rows.next().await.map_err(std::io::Error::other)?.is_some() {}
     let server = Arc::new(Server {
         db,
         token: token.map(str::to_owned),
@@ -290,6 +318,19 @@ async fn pipeline(State(server): State<Arc<Server>>, headers: HeaderMap, body: S
     let mut closed = false;
     for req in body["requests"].as_array().into_iter().flatten() {
         let (result, close) = handle_request(&mut stream, req).await;
+        if std::env::var("HRANA_TRACE").is_ok() {
+            let sqls: Vec<&str> = req["batch"]["steps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["stmt"]["sql"].as_str())
+                .collect();
+            let errors = &result["response"]["result"]["step_errors"];
+            eprintln!(
+                "hrana {baton} {} {} {:?} -> {} {}",
+                req["type"], req["stmt"]["sql"], sqls, result["type"], errors
+            );
+        }
         results.push(result);
         closed |= close;
     }

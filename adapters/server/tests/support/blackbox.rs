@@ -145,9 +145,10 @@ pub async fn run(host: Host<'_>) {
         .unwrap();
     assert_eq!(r.status(), 400, "{name}");
     assert_eq!(r.json::<Value>().await.unwrap()["type"], "error", "{name}: Anthropic error shape");
-    let (_, limited) = admin
+    let (status, limited) = admin
         .post("/api/admin/keys", json!({"name": "one-model", "allowed_models": ["gpt"]}))
         .await;
+    assert_eq!(status, 201, "{name}: {limited}");
     let r =
         post(&base, "/v1/chat/completions", limited["key"].as_str().unwrap(), chat.clone()).await;
     assert_eq!(r.status(), 403, "{name}");
