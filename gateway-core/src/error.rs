@@ -82,6 +82,8 @@ pub enum GatewayError {
     NoTarget(#[from] NoTarget),
     #[error(transparent)]
     Limit(#[from] LimitError),
+    #[error(transparent)]
+    Public(#[from] crate::health::public::PublicError),
 }
 
 impl GatewayError {
@@ -96,6 +98,7 @@ impl GatewayError {
             Self::NoTarget(e) if e.rate_limited => StatusCode::TOO_MANY_REQUESTS,
             Self::NoTarget(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Limit(e) => e.status(),
+            Self::Public(e) => e.status(),
         }
     }
 
@@ -111,6 +114,7 @@ impl GatewayError {
             Self::NoTarget(e) if e.rate_limited => "upstream_rate_limited",
             Self::NoTarget(_) => "no_available_target",
             Self::Limit(e) => e.kind(),
+            Self::Public(e) => e.kind(),
         }
     }
 
@@ -153,6 +157,7 @@ impl GatewayError {
             }
             Self::NoTarget(e) => Some(e.retry_after_secs),
             Self::Limit(e) => e.reset_secs(),
+            Self::Public(e) => e.retry_after_secs(),
             _ => None,
         }
     }

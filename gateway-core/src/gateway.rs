@@ -51,6 +51,7 @@ pub(crate) struct Inner {
     pub router: crate::routing::Router,
     pub key_cache: crate::keycache::KeyCache,
     pub logs: Arc<crate::logqueue::LogQueue>,
+    pub public_limiter: crate::health::public::PublicLimiter,
 }
 
 /// Per-request facts every handler may need.
@@ -110,6 +111,7 @@ impl Gateway {
                 router: crate::routing::Router::default(),
                 key_cache: crate::keycache::KeyCache::default(),
                 logs: Arc::default(),
+                public_limiter: crate::health::public::PublicLimiter::default(),
             }),
         })
     }
@@ -180,9 +182,19 @@ impl Gateway {
         reply::error(shape, &RequestError::BodyTooLarge(limit).into())
     }
 
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
     async fn route(&self, ctx: &Ctx, request: http::Request<Bytes>) -> Handled {
         let inner = &self.inner;
         let path = request.uri().path().to_owned();
+        if path.starts_with("/public/health/") && request.method() == Method::GET {
+            let query = request.uri().query();
+            let response =
+                crate::health::public::handle(inner, &path, query, ctx.client_ip.as_deref()).await;
+            return Handled::now(response);
+        }
         if path == "/healthz" {
             return Handled::now(reply::json(
                 http::StatusCode::OK,

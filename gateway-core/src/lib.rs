@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod dispatch;
 pub mod error;
 pub mod gateway;
+pub mod health;
 pub mod hrana;
 pub mod ids;
 pub mod io;

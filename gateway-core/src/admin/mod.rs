@@ -1,5 +1,6 @@
 //! The admin API: `/api/auth/*` (sessions) and `/api/admin/*` (JWT required), JSON in and out.
 
+mod health;
 mod keys;
 mod logs;
 mod models;
@@ -63,6 +64,7 @@ pub(crate) async fn handle(inner: &Inner, ctx: &Ctx, request: http::Request<Byte
                     settings::route(inner, req.method, req.body).await
                 }
                 "virtual-models" => virtual_models::route(inner, req).await,
+                "health-targets" => health::route(inner, req).await,
                 "routing" => match req.op()? {
                     Op::List => Ok(ok(&serde_json::json!({ "targets": inner.router.status() }))),
                     _ => Err(RequestError::MethodNotAllowed.into()),

@@ -20,6 +20,8 @@ struct Settings {
     /// Read-only: when the periodic jobs (retention, rollups) last ran, Unix ms.
     #[serde(default, skip_deserializing)]
     last_maintenance_at: Option<i64>,
+    /// Persistent health monitoring: when on, the scheduler probes every enabled health target.
+    monitoring_enabled: Option<bool>,
 }
 
 async fn current(inner: &Inner) -> Result<Settings, GatewayError> {
@@ -28,6 +30,7 @@ async fn current(inner: &Inner) -> Result<Settings, GatewayError> {
     Ok(Settings {
         log_retention_days: Some(days.unwrap_or(DEFAULT_RETENTION_DAYS)),
         last_maintenance_at: last,
+        monitoring_enabled: Some(crate::health::enabled(&inner.store).await?),
     })
 }
 
@@ -46,6 +49,9 @@ pub(super) async fn route(inner: &Inner, method: &http::Method, body: &[u8]) -> 
                     .store
                     .put_setting(LOG_RETENTION_DAYS, &days.to_string(), inner.platform.now_ms())
                     .await?;
+            }
+            if let Some(on) = input.monitoring_enabled {
+                crate::health::set_monitoring(inner, on).await?;
             }
             Ok(ok(&current(inner).await?))
         }

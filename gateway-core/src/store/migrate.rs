@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../../migrations/0001_init.sql")),
     (2, "routing", include_str!("../../../migrations/0002_routing.sql")),
     (3, "policies", include_str!("../../../migrations/0003_policies.sql")),
+    (4, "health", include_str!("../../../migrations/0004_health.sql")),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

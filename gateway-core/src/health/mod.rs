@@ -1,0 +1,274 @@
+//! Health monitoring: the persistent-monitoring switch (with its monitoring-only key), the checker
+//! that probes due targets through the normal pipeline, statistics, and the public API.
+
+pub mod public;
+pub mod stats;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::future::{Either, select};
+
+use crate::auth::vkey;
+use crate::body::Body;
+use crate::canonical::Event;
+use crate::codec;
+use crate::gateway::Gateway;
+use crate::io::Platform;
+use crate::provider::Protocol;
+use crate::sse::SseDecoder;
+use crate::store::Store;
+use crate::store::StoreResult;
+use crate::store::health::{HealthRun, HealthTarget};
+use crate::store::keys::VirtualKey;
+
+pub const ENABLED: &str = "monitoring.enabled";
+const KEY_ID: &str = "monitoring.key_id";
+const KEY_SEALED: &str = "monitoring.key_sealed";
+/// Targets checked at once in one round.
+const CONCURRENCY: usize = 4;
+const RETENTION_MS: i64 = 30 * 86_400_000;
+
+pub async fn enabled(store: &Store) -> StoreResult<bool> {
+    Ok(store.setting(ENABLED).await?.as_deref() == Some("true"))
+}
+
+/// Turns persistent monitoring on or off. Turning it on the first time creates the monitoring-only
+/// key (every model, no body logging); its secret is kept sealed.
+pub(crate) async fn set_monitoring(
+    inner: &crate::gateway::Inner,
+    on: bool,
+) -> Result<(), crate::GatewayError> {
+    {
+        let now = inner.platform.now_ms();
+        if on && inner.store.setting(KEY_ID).await?.is_none() {
+            let secret = vkey::generate(|b| inner.platform.random_bytes(b));
+            let key = VirtualKey {
+                id: crate::ids::new_id(inner.platform.as_ref(), "key"),
+                name: "health monitoring".into(),
+                key_hash: vkey::hash(&secret),
+                key_prefix: vkey::display_prefix(&secret),
+                enabled: true,
+                expires_at: None,
+                allowed_models: None,
+                rpm_limit: None,
+                tpm_limit: None,
+                max_concurrent: None,
+                budget_usd: None,
+                budget_period: None,
+                allowed_ips: None,
+                log_bodies: false,
+                tags: vec!["monitoring".into()],
+                created_at: now,
+                updated_at: now,
+            };
+            let mut nonce = [0u8; 12];
+            inner.platform.random_bytes(&mut nonce);
+            let sealed = inner.sealer.seal(&secret, nonce)?;
+            inner.store.insert_key(&key).await?;
+            // Another instance may have won the race: keep whichever key was recorded first.
+            let kept = inner.store.setting_or_insert(KEY_ID, &key.id, now).await?;
+            if kept == key.id {
+                inner.store.put_setting(KEY_SEALED, &sealed, now).await?;
+            } else {
+                inner.store.delete_key(&key.id).await?;
+            }
+        }
+        inner.store.put_setting(ENABLED, if on { "true" } else { "false" }, now).await?;
+        Ok(())
+    }
+}
+
+impl Gateway {
+    /// What a host's scheduler calls (a Cron Trigger, an EventBridge schedule, the server's timer):
+    /// a health-check round, and the maintenance jobs when the last run is an hour old.
+    pub async fn scheduled(&self) -> Result<(), crate::GatewayError> {
+        self.health_tick().await?;
+        let inner = self.inner();
+        let last = inner
+            .store
+            .setting(crate::admin::settings::LAST_MAINTENANCE)
+            .await?
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0);
+        if inner.platform.now_ms() - last >= 3_600_000 {
+            self.maintenance().await?;
+        }
+        Ok(())
+    }
+
+    /// One checker round: probes every enabled target whose interval has passed (when monitoring is
+    /// on), records the runs, and prunes runs older than 30 days. Returns how many were checked.
+    pub async fn health_tick(&self) -> Result<usize, crate::GatewayError> {
+        let inner = self.inner();
+        if !enabled(&inner.store).await? {
+            return Ok(0);
+        }
+        let Some(sealed) = inner.store.setting(KEY_SEALED).await? else { return Ok(0) };
+        let key = inner.sealer.open(&sealed)?;
+        let now = inner.platform.now_ms();
+        let last: std::collections::HashMap<String, i64> =
+            inner.store.last_probe_times().await?.into_iter().collect();
+        let due: Vec<HealthTarget> = inner
+            .store
+            .list_health_targets()
+            .await?
+            .into_iter()
+            .filter(|t| {
+                t.enabled
+                    && last.get(&t.id).is_none_or(|at| now - at >= t.check_interval_seconds * 1000)
+            })
+            .collect();
+        let count = due.len();
+        let runs: Vec<HealthRun> = futures::stream::iter(due)
+            .map(|t| {
+                let key = key.clone();
+                async move { self.probe(&t, &key).await }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for run in runs {
+            inner.store.insert_health_run(&run, "probe").await?;
+        }
+        inner.store.prune_health_runs(now - RETENTION_MS).await?;
+        Ok(count)
+    }
+
+    /// Sends the target's prompt through the gateway with the monitoring key, streamed, and times it.
+    async fn probe(&self, target: &HealthTarget, key: &str) -> HealthRun {
+        let platform = self.inner().platform.clone();
+        let started = platform.now_ms();
+        let mut run = HealthRun {
+            id: crate::ids::new_id(platform.as_ref(), "run"),
+            target_id: target.id.clone(),
+            created_at: started,
+            status: "error".into(),
+            latency_ms: None,
+            ttft_ms: None,
+            error_type: None,
+            error_message: None,
+        };
+        let timeout = Duration::from_millis(target.check_config.timeout_ms.max(1));
+        let work = Box::pin(self.probe_inner(target, key, platform.as_ref(), started));
+        let outcome = match select(work, platform.sleep(timeout)).await {
+            Either::Left((outcome, _)) => outcome,
+            Either::Right(_) => {
+                Err(("timeout", format!("no complete answer within {} ms", timeout.as_millis())))
+            }
+        };
+        run.latency_ms = Some(platform.now_ms() - started);
+        match outcome {
+            Ok(ttft) => {
+                run.status = "success".into();
+                run.ttft_ms = ttft;
+            }
+            Err((kind, message)) => {
+                run.error_type = Some(kind.into());
+                run.error_message = Some(message.chars().take(500).collect());
+            }
+        }
+        run
+    }
+
+    async fn probe_inner(
+        &self,
+        target: &HealthTarget,
+        key: &str,
+        platform: &dyn Platform,
+        started: i64,
+    ) -> Result<Option<i64>, (&'static str, String)> {
+        let protocol = target.check_config.protocol;
+        let (path, body) = probe_request(
+            protocol,
+            &target.target_id,
+            &target.check_prompt,
+            target.check_config.max_tokens,
+        );
+        let request = http::Request::post(path)
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .header("user-agent", "llm-gateway-health-check")
+            .body(Bytes::from(body.to_string()))
+            .map_err(|e| ("invalid_response", e.to_string()))?;
+        let handled = self.handle(request).await;
+        let (parts, body) = handled.response.into_parts();
+        let result = read_probe(parts.status, body, protocol, platform, started).await;
+        if let Some(work) = handled.background {
+            work.await;
+        }
+        result
+    }
+}
+
+fn probe_request(
+    protocol: Protocol,
+    model: &str,
+    prompt: &str,
+    max_tokens: u32,
+) -> (&'static str, serde_json::Value) {
+    use serde_json::json;
+    match protocol {
+        Protocol::OpenaiResponses => (
+            "/v1/responses",
+            json!({"model": model, "input": prompt, "max_output_tokens": max_tokens, "stream": true}),
+        ),
+        Protocol::AnthropicMessages => (
+            "/v1/messages",
+            json!({"model": model, "max_tokens": max_tokens, "stream": true,
+            "messages": [{"role": "user", "content": prompt}]}),
+        ),
+        _ => (
+            "/v1/chat/completions",
+            json!({"model": model, "max_tokens": max_tokens, "stream": true,
+            "messages": [{"role": "user", "content": prompt}]}),
+        ),
+    }
+}
+
+/// Reads the probe's answer: it must be 200, carry content, and end without an error event.
+async fn read_probe(
+    status: http::StatusCode,
+    body: Body,
+    protocol: Protocol,
+    platform: &dyn Platform,
+    started: i64,
+) -> Result<Option<i64>, (&'static str, String)> {
+    let mut stream = body.into_stream();
+    if !status.is_success() {
+        let bytes = Body::Stream(stream).collect().await.unwrap_or_default();
+        let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let code = parsed["error"]["code"]
+            .as_str()
+            .or(parsed["error"]["type"].as_str())
+            .unwrap_or_default();
+        let message = parsed["error"]["message"].as_str().unwrap_or("").to_owned();
+        let kind = match code {
+            "upstream_timeout" => "timeout",
+            "upstream_connection_error" => "connection",
+            _ => "http_error",
+        };
+        return Err((kind, format!("HTTP {}: {message}", status.as_u16())));
+    }
+    let mut sse = SseDecoder::new();
+    let mut decoder = codec::stream_decoder(protocol);
+    let (mut ttft, mut content) = (None, false);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ("connection", e.to_string()))?;
+        let events = sse.push(&chunk).map_err(|e| ("invalid_response", e.to_string()))?;
+        for event in events.iter().flat_map(|e| decoder.push(e)) {
+            match event {
+                Event::TextDelta { text, .. } | Event::ThinkingDelta { text, .. }
+                    if !text.is_empty() =>
+                {
+                    content = true;
+                    ttft.get_or_insert(platform.now_ms() - started);
+                }
+                Event::Error { message, .. } => return Err(("invalid_response", message)),
+                _ => {}
+            }
+        }
+    }
+    if content { Ok(ttft) } else { Err(("empty_content", "the answer had no content".into())) }
+}

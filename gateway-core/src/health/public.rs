@@ -1,0 +1,237 @@
+//! The public health API (no auth): `/public/health/summary`, `/targets`, `/detail?target_id=`,
+//! `/runs?target_id=&window=1h|24h|7d&page=&page_size=`, limited to 60 requests a minute per IP,
+//! with short cache headers. Answers 404 `health_monitoring_disabled` while monitoring is off.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use http::{HeaderValue, StatusCode};
+use serde_json::json;
+
+use super::stats::{HOUR, run_json, summary};
+use crate::body::Body;
+use crate::error::GatewayError;
+use crate::gateway::Inner;
+use crate::reply::{self, ErrorShape};
+
+const LIMIT: u32 = 60;
+const MAX_IPS: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublicError {
+    #[error("health monitoring is not enabled")]
+    Disabled,
+    #[error("missing parameter `{0}`")]
+    MissingParameter(&'static str),
+    #[error("{0}")]
+    BadParameter(String),
+    #[error("no health target with id `{0}`")]
+    TargetNotFound(String),
+    #[error("too many requests: at most 60 a minute")]
+    RateLimited { retry_after_secs: u64 },
+}
+
+impl PublicError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Disabled | Self::TargetNotFound(_) => StatusCode::NOT_FOUND,
+            Self::MissingParameter(_) | Self::BadParameter(_) => StatusCode::BAD_REQUEST,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Disabled => "health_monitoring_disabled",
+            Self::MissingParameter(_) => "missing_parameter",
+            Self::BadParameter(_) => "invalid_parameter",
+            Self::TargetNotFound(_) => "target_not_found",
+            Self::RateLimited { .. } => "rate_limit_exceeded",
+        }
+    }
+
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+}
+
+/// Requests per IP in the current minute (per instance).
+#[derive(Debug, Default)]
+pub struct PublicLimiter {
+    counts: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl PublicLimiter {
+    pub fn check(&self, ip: &str, now_ms: i64) -> Result<(), PublicError> {
+        let minute = now_ms.div_euclid(60_000);
+        let Ok(mut counts) = self.counts.lock() else { return Ok(()) };
+        if counts.len() >= MAX_IPS && !counts.contains_key(ip) {
+            counts.retain(|_, (m, _)| *m == minute);
+        }
+        let entry = counts.entry(ip.to_owned()).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        entry.1 += 1;
+        if entry.1 > LIMIT {
+            let secs = (minute + 1) * 60 - now_ms.div_euclid(1000);
+            return Err(PublicError::RateLimited {
+                retry_after_secs: u64::try_from(secs.max(1)).unwrap_or(1),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+pub(crate) async fn handle(
+    inner: &Inner,
+    path: &str,
+    query: Option<&str>,
+    ip: Option<&str>,
+) -> http::Response<Body> {
+    let result = route(inner, path, query, ip).await;
+    let mut response = match result {
+        Ok(value) => reply::json(StatusCode::OK, &value),
+        Err(e) => reply::error(ErrorShape::Admin, &e),
+    };
+    if response.status() == StatusCode::OK {
+        response
+            .headers_mut()
+            .insert(http::header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=15"));
+    }
+    response.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    response
+}
+
+async fn route(
+    inner: &Inner,
+    path: &str,
+    query: Option<&str>,
+    ip: Option<&str>,
+) -> Result<serde_json::Value, GatewayError> {
+    let now = inner.platform.now_ms();
+    inner.public_limiter.check(ip.unwrap_or("unknown"), now)?;
+    if !super::enabled(&inner.store).await? {
+        return Err(PublicError::Disabled.into());
+    }
+    let pairs = crate::query::pairs(query);
+    let targets: Vec<_> = inner.store.list_health_targets().await?;
+    match path {
+        "/public/health/targets" => {
+            let list: Vec<_> = targets
+                .iter()
+                .filter(|t| t.enabled)
+                .map(|t| json!({"id": t.id, "name": t.name, "type": t.kind, "check_interval_seconds": t.check_interval_seconds}))
+                .collect();
+            Ok(json!({"targets": list, "total": list.len()}))
+        }
+        "/public/health/summary" => {
+            let mut summaries = Vec::new();
+            let (mut healthy, mut degraded, mut down, mut checks, mut successes, mut latencies) =
+                (0, 0, 0, 0, 0, Vec::new());
+            for t in targets.iter().filter(|t| t.enabled) {
+                let runs = inner.store.health_runs(&t.id, now - 7 * 24 * HOUR).await?;
+                let s = summary(t, &runs, now);
+                match s["currentStatus"].as_str() {
+                    Some("ok") => healthy += 1,
+                    Some("degraded") => degraded += 1,
+                    Some("down") => down += 1,
+                    _ => {}
+                }
+                for r in runs.iter().filter(|r| r.created_at >= now - 24 * HOUR) {
+                    checks += 1;
+                    if r.status == "success" {
+                        successes += 1;
+                        latencies.extend(r.latency_ms);
+                    }
+                }
+                summaries.push(s);
+            }
+            let availability = (checks > 0)
+                .then(|| (f64::from(successes) * 10_000.0 / f64::from(checks)).round() / 100.0);
+            let avg = (!latencies.is_empty())
+                .then(|| latencies.iter().sum::<i64>() / latencies.len() as i64);
+            Ok(json!({
+                "global": {"totalTargets": targets.len(), "activeTargets": summaries.len(), "healthyTargets": healthy,
+                           "degradedTargets": degraded, "downTargets": down,
+                           "overall24hAvailability": availability, "overall24hAvgLatency": avg},
+                "targets": summaries,
+                "timestamp": now,
+            }))
+        }
+        "/public/health/detail" => {
+            let id =
+                param(&pairs, "target_id").ok_or(PublicError::MissingParameter("target_id"))?;
+            let t = targets
+                .iter()
+                .find(|t| t.id == id)
+                .ok_or_else(|| PublicError::TargetNotFound(id.to_owned()))?;
+            let runs = inner.store.health_runs(&t.id, now - 7 * 24 * HOUR).await?;
+            let mut s = summary(t, &runs, now);
+            s["timestamp"] = now.into();
+            Ok(s)
+        }
+        "/public/health/runs" => {
+            let id =
+                param(&pairs, "target_id").ok_or(PublicError::MissingParameter("target_id"))?;
+            let t = targets
+                .iter()
+                .find(|t| t.id == id)
+                .ok_or_else(|| PublicError::TargetNotFound(id.to_owned()))?;
+            let window = match param(&pairs, "window").unwrap_or("24h") {
+                "1h" => HOUR,
+                "24h" => 24 * HOUR,
+                "7d" => 7 * 24 * HOUR,
+                other => {
+                    return Err(PublicError::BadParameter(format!(
+                        "window must be 1h, 24h or 7d, not {other:?}"
+                    ))
+                    .into());
+                }
+            };
+            let number = |name: &str, default: usize| -> Result<usize, PublicError> {
+                param(&pairs, name).map_or(Ok(default), |v| {
+                    v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        PublicError::BadParameter(format!("{name} must be a positive number"))
+                    })
+                })
+            };
+            let page = number("page", 1)?;
+            let page_size = number("page_size", 50)?.min(100);
+            let runs = inner.store.health_runs(&t.id, now - window).await?;
+            let total = runs.len();
+            let data: Vec<_> =
+                runs.iter().skip((page - 1) * page_size).take(page_size).map(run_json).collect();
+            Ok(json!({
+                "runs": data,
+                "pagination": {"page": page, "pageSize": page_size, "total": total, "totalPages": total.div_ceil(page_size)},
+                "timestamp": now,
+            }))
+        }
+        _ => Err(crate::error::RequestError::NotFound(format!("route {path}")).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sixty_a_minute_per_ip() {
+        let limiter = PublicLimiter::default();
+        for _ in 0..60 {
+            assert!(limiter.check("a", 1_000).is_ok());
+        }
+        let err = limiter.check("a", 1_000).unwrap_err();
+        assert_eq!((err.kind(), err.retry_after_secs()), ("rate_limit_exceeded", Some(59)));
+        assert!(limiter.check("b", 1_000).is_ok(), "per address");
+        assert!(limiter.check("a", 60_000).is_ok(), "a new minute");
+    }
+}
