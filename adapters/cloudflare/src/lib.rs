@@ -115,8 +115,8 @@ async fn fetch(
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match gateway(&env).await {
         Ok(g) => {
-            if let Err(e) = g.maintenance().await {
-                worker::console_error!("maintenance failed: {e}");
+            if let Err(e) = g.scheduled().await {
+                worker::console_error!("scheduled jobs failed: {e}");
             }
         }
         Err(problem) => worker::console_error!("{problem}"),

@@ -63,13 +63,13 @@ async fn build() -> Result<Gateway, String> {
     Gateway::start(config, deps).await.map_err(|e| format!("start-up failed: {e}"))
 }
 
-/// EventBridge schedule events: run the periodic jobs, report success or failure.
+/// EventBridge schedule events (every minute): a health-check round, and the hourly jobs when due.
 async fn scheduled(gateway: Gateway) -> Result<(), Error> {
     lambda_http::lambda_runtime::run(service_fn(
         move |_event: lambda_http::LambdaEvent<serde_json::Value>| {
             let gateway = gateway.clone();
             async move {
-                gateway.maintenance().await.map_err(|e| Box::new(e) as Error)?;
+                gateway.scheduled().await.map_err(|e| Box::new(e) as Error)?;
                 Ok::<_, Error>(serde_json::json!({"ok": true}))
             }
         },

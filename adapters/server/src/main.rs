@@ -44,6 +44,7 @@ async fn run(settings: ServerSettings) -> Result<(), String> {
 
     let tracker = TaskTracker::new();
     spawn_maintenance(gateway.clone(), settings.maintenance_interval);
+    spawn_health_checker(gateway.clone(), settings.health_tick);
     let gateway_for_exit = gateway.clone();
     let app = host::router(host::App {
         gateway,
@@ -107,6 +108,21 @@ fn spawn_maintenance(gateway: Gateway, every: Duration) {
             interval.tick().await;
             if let Err(e) = gateway.maintenance().await {
                 tracing::error!(error = %e, "maintenance failed");
+            }
+        }
+    });
+}
+
+/// The health checker: every `every` (a minute by default) probes the targets that are due, when
+/// persistent monitoring is on.
+fn spawn_health_checker(gateway: Gateway, every: Duration) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            if let Err(e) = gateway.health_tick().await {
+                tracing::error!(error = %e, "health check round failed");
             }
         }
     });

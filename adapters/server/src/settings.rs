@@ -11,6 +11,7 @@ pub struct ServerSettings {
     pub admin_ui_dir: PathBuf,
     pub body_limit: usize,
     pub maintenance_interval: std::time::Duration,
+    pub health_tick: std::time::Duration,
     json_logs: bool,
 }
 
@@ -26,6 +27,7 @@ pub const NAMES: &[(&str, &str)] = &[
     ("ADMIN_UI_DIR", "directory of the static admin UI (default ./admin-ui)"),
     ("MAX_BODY_BYTES", "largest request body accepted (default 10485760)"),
     ("MAINTENANCE_INTERVAL_SECS", "how often log retention and rollups run (default 3600)"),
+    ("HEALTH_TICK_SECS", "how often the health checker looks for due targets (default 60)"),
     ("LOG_FORMAT", "text (default) or json"),
     ("RUST_LOG", "log filter (default info)"),
 ];
@@ -55,6 +57,12 @@ impl ServerSettings {
                     .and_then(|v| v.parse().ok())
                     .filter(|s| *s > 0)
                     .unwrap_or(3600),
+            ),
+            health_tick: std::time::Duration::from_secs(
+                var("HEALTH_TICK_SECS")
+                    .and_then(|v| v.parse().ok())
+                    .filter(|s| *s > 0)
+                    .unwrap_or(60),
             ),
             json_logs: var("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
         }
