@@ -14,7 +14,11 @@ async fn standalone_server_on_a_local_file_passes_the_black_box_suite() {
     // The in-process timer is the server's scheduler: every second here.
     let gw = GatewayProcess::start(
         &db,
-        &[("ADMIN_PASSWORD", "suite-pass-1"), ("MAINTENANCE_INTERVAL_SECS", "1")],
+        &[
+            ("ADMIN_PASSWORD", "suite-pass-1"),
+            ("MAINTENANCE_INTERVAL_SECS", "1"),
+            ("HEALTH_TICK_SECS", "1"),
+        ],
     );
     blackbox::run(Host {
         name: "server (local file)",
@@ -38,6 +42,7 @@ async fn standalone_server_on_remote_libsql_passes_the_black_box_suite() {
         &[
             ("ADMIN_PASSWORD", "suite-pass-1"),
             ("MAINTENANCE_INTERVAL_SECS", "1"),
+            ("HEALTH_TICK_SECS", "1"),
             ("DATABASE_AUTH_TOKEN", "secret-token"),
         ],
     );

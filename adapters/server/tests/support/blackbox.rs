@@ -192,4 +192,66 @@ pub async fn run(host: Host<'_>) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(ran, "{name}: the scheduled tick did not run the periodic jobs");
+
+    health_monitoring(&host, &admin).await;
+}
+
+/// Health monitoring: off by default (the public API says so); switched on, a scheduled tick probes
+/// a target through the pipeline and the public status API shows its status and latency.
+async fn health_monitoring(host: &Host<'_>, admin: &Admin) {
+    let name = host.name;
+    let public = |path: String| {
+        let url = format!("{}{path}", host.base);
+        async move {
+            let r = reqwest::get(url).await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = public("/public/health/summary".into()).await;
+    assert_eq!(status, 404, "{name}: monitoring is off by default: {body}");
+    let (status, target) = admin
+        .post(
+            "/api/admin/health-targets",
+            json!({"target_id": "gpt", "check_interval_seconds": 60}),
+        )
+        .await;
+    assert_eq!(status, 201, "{name}: {target}");
+    let (status, settings) = admin
+        .call(
+            reqwest::Method::PUT,
+            "/api/admin/settings",
+            Some(json!({"monitoring_enabled": true})),
+        )
+        .await;
+    assert_eq!((status, &settings["monitoring_enabled"]), (200, &json!(true)), "{name}");
+    let id = target["id"].as_str().unwrap();
+    let mut summary = Value::Null;
+    for _ in 0..20 {
+        (host.tick)().await;
+        let (status, body) = public("/public/health/summary".into()).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        summary = body;
+        if summary["targets"][0]["currentStatus"] == "ok" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let t = &summary["targets"][0];
+    assert_eq!(
+        (t["targetId"].as_str(), &t["currentStatus"]),
+        (Some(id), &json!("ok")),
+        "{name}: {summary}"
+    );
+    assert!(t["stats1h"]["p50Latency"].as_i64().is_some(), "{name}: {summary}");
+    assert_eq!(summary["global"]["healthyTargets"], 1, "{name}: {summary}");
+    let (status, runs) = public(format!("/public/health/runs?target_id={id}&window=1h")).await;
+    assert_eq!(status, 200, "{name}: {runs}");
+    let run = &runs["runs"][0];
+    assert_eq!(run["status"], "success", "{name}: {runs}");
+    assert!(
+        run["ttftMs"].as_i64().is_some() && run["latencyMs"].as_i64().is_some(),
+        "{name}: {run}"
+    );
+    let (status, body) = public("/public/health/runs?window=1h".into()).await;
+    assert_eq!(status, 400, "{name}: a missing target_id is a clear error: {body}");
 }
