@@ -132,7 +132,7 @@ async fn health_monitoring_end_to_end_and_the_status_page_in_a_real_browser() {
 
     let mut summary = Value::Null;
     // At most 40 polls: the checks below stay under the public API's 60 requests a minute.
-    for _ in 0..40 {
+    for _ in 0..30 {
         summary = public(&gw, "/public/health/summary").await.1;
         let checked = summary["targets"].as_array().unwrap().iter();
         if checked.filter(|t| !t["latestCheck"].is_null()).count() == 3 {
@@ -248,6 +248,43 @@ async fn health_monitoring_end_to_end_and_the_status_page_in_a_real_browser() {
     assert!(detail["title"].as_str().unwrap().ends_with("last 24 hours"), "{seen}");
     assert!(!detail["runs"].as_array().unwrap().is_empty(), "{seen}");
     assert!(std::fs::metadata(&screenshot).unwrap().len() > 1000, "screenshot kept");
+
+    // With real traffic feeding the statistics, callers' requests count as checks too (not the
+    // monitoring key's own, and not a caller's own mistakes).
+    let (status, s) = admin
+        .call(
+            reqwest::Method::PUT,
+            "/api/admin/settings",
+            Some(json!({"monitoring_real_traffic": true})),
+        )
+        .await;
+    assert_eq!((status, &s["monitoring_real_traffic"]), (200, &json!(true)), "{s}");
+    let (_, key) = admin.post("/api/admin/keys", json!({"name": "app"})).await;
+    let client = reqwest::Client::new();
+    for body in [
+        json!({"model": "fast-model", "messages": [{"role": "user", "content": "hi"}]}),
+        json!({"model": "fast-model", "messages": [{"role": "user", "content": "hi again"}]}),
+        json!({"model": "fast-model", "messages": "not a list"}),
+    ] {
+        client
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(key["key"].as_str().unwrap())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let probes = fast["checks"].as_u64().unwrap();
+    let mut checks = 0;
+    for _ in 0..15 {
+        let (_, detail) = public(&gw, &format!("/public/health/detail?target_id={}", ids[0])).await;
+        checks = detail["stats1h"]["totalChecks"].as_u64().unwrap();
+        if checks >= probes + 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(checks, probes + 2, "two real requests counted, the malformed one not");
 
     // The public API allows 60 requests a minute per address; the 61st is refused.
     let mut statuses = Vec::new();

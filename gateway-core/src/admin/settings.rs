@@ -22,6 +22,8 @@ struct Settings {
     last_maintenance_at: Option<i64>,
     /// Persistent health monitoring: when on, the scheduler probes every enabled health target.
     monitoring_enabled: Option<bool>,
+    /// Real requests to a monitored model count in its health statistics too (default off).
+    monitoring_real_traffic: Option<bool>,
 }
 
 async fn current(inner: &Inner) -> Result<Settings, GatewayError> {
@@ -31,6 +33,9 @@ async fn current(inner: &Inner) -> Result<Settings, GatewayError> {
         log_retention_days: Some(days.unwrap_or(DEFAULT_RETENTION_DAYS)),
         last_maintenance_at: last,
         monitoring_enabled: Some(crate::health::enabled(&inner.store).await?),
+        monitoring_real_traffic: Some(
+            inner.store.setting(crate::health::REAL_TRAFFIC).await?.as_deref() == Some("true"),
+        ),
     })
 }
 
@@ -49,6 +54,11 @@ pub(super) async fn route(inner: &Inner, method: &http::Method, body: &[u8]) -> 
                     .store
                     .put_setting(LOG_RETENTION_DAYS, &days.to_string(), inner.platform.now_ms())
                     .await?;
+            }
+            if let Some(on) = input.monitoring_real_traffic {
+                let value = if on { "true" } else { "false" };
+                let now = inner.platform.now_ms();
+                inner.store.put_setting(crate::health::REAL_TRAFFIC, value, now).await?;
             }
             if let Some(on) = input.monitoring_enabled {
                 crate::health::set_monitoring(inner, on).await?;

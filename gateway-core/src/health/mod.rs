@@ -26,6 +26,13 @@ use crate::store::keys::VirtualKey;
 pub const ENABLED: &str = "monitoring.enabled";
 const KEY_ID: &str = "monitoring.key_id";
 const KEY_SEALED: &str = "monitoring.key_sealed";
+/// When on, real requests to a target's model count in its statistics too.
+pub const REAL_TRAFFIC: &str = "monitoring.real_traffic";
+/// Where the last traffic import started reading request logs (Unix ms).
+const TRAFFIC_CURSOR: &str = "monitoring.traffic_cursor";
+/// How far back each import re-reads, for log rows written late (they are batched off the
+/// response path); the import is idempotent.
+const TRAFFIC_OVERLAP_MS: i64 = 5 * 60_000;
 /// Targets checked at once in one round.
 const CONCURRENCY: usize = 4;
 const RETENTION_MS: i64 = 30 * 86_400_000;
@@ -131,6 +138,13 @@ impl Gateway {
             .await;
         for run in runs {
             inner.store.insert_health_run(&run, "probe").await?;
+        }
+        if inner.store.setting(REAL_TRAFFIC).await?.as_deref() == Some("true") {
+            let cursor = inner.store.setting(TRAFFIC_CURSOR).await?.and_then(|v| v.parse().ok());
+            let from = cursor.map_or(now - TRAFFIC_OVERLAP_MS, |c: i64| c - TRAFFIC_OVERLAP_MS);
+            let key_id = inner.store.setting(KEY_ID).await?.unwrap_or_default();
+            inner.store.import_traffic_runs(from, &key_id).await?;
+            inner.store.put_setting(TRAFFIC_CURSOR, &now.to_string(), now).await?;
         }
         inner.store.prune_health_runs(now - RETENTION_MS).await?;
         Ok(count)

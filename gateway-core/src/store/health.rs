@@ -185,6 +185,26 @@ impl Store {
         .await
     }
 
+    /// Copies request-log rows of models with an enabled target into their runs (`source =
+    /// 'traffic'`), from `from_ms` on, leaving out one key (the monitoring key's own probes). Client
+    /// errors other than 429 say nothing about the model and are left out. Idempotent: a log row
+    /// becomes at most one run, so overlapping windows are safe. Returns the rows added.
+    pub async fn import_traffic_runs(&self, from_ms: i64, except_key: &str) -> StoreResult<u64> {
+        self.execute(
+            "INSERT OR IGNORE INTO health_runs \
+             (id, target_id, created_at, status, latency_ms, ttft_ms, error_type, error_message, source) \
+             SELECT 'traffic_' || t.id || '_' || l.id, t.id, l.created_at, \
+                    CASE WHEN l.status < 400 THEN 'success' ELSE 'error' END, \
+                    l.latency_ms, l.ttft_ms, l.error_kind, NULL, 'traffic' \
+             FROM request_logs l JOIN health_targets t \
+               ON t.enabled = 1 AND t.target_id = l.model_requested \
+             WHERE l.created_at >= ? AND (l.key_id IS NULL OR l.key_id != ?) \
+               AND (l.status < 400 OR l.status = 429 OR l.status >= 500)",
+            vec![Value::Integer(from_ms), except_key.into()],
+        )
+        .await
+    }
+
     pub async fn prune_health_runs(&self, before_ms: i64) -> StoreResult<u64> {
         self.execute(
             "DELETE FROM health_runs WHERE created_at < ?",
