@@ -122,10 +122,7 @@ impl Gateway {
             .list_health_targets()
             .await?
             .into_iter()
-            .filter(|t| {
-                t.enabled
-                    && last.get(&t.id).is_none_or(|at| now - at >= t.check_interval_seconds * 1000)
-            })
+            .filter(|t| is_due(t, last.get(&t.id).copied(), now))
             .collect();
         let count = due.len();
         let runs: Vec<HealthRun> = futures::stream::iter(due)
@@ -216,6 +213,12 @@ impl Gateway {
     }
 }
 
+/// A target is due when enabled and never probed, or its interval has passed since the last probe.
+fn is_due(target: &HealthTarget, last_probe_ms: Option<i64>, now_ms: i64) -> bool {
+    target.enabled
+        && last_probe_ms.is_none_or(|at| now_ms - at >= target.check_interval_seconds * 1000)
+}
+
 fn probe_request(
     protocol: Protocol,
     model: &str,
@@ -285,4 +288,44 @@ async fn read_probe(
         }
     }
     if content { Ok(ttft) } else { Err(("empty_content", "the answer had no content".into())) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(enabled: bool, interval_secs: i64) -> HealthTarget {
+        HealthTarget {
+            id: "ht_1".into(),
+            name: "m".into(),
+            display_title: None,
+            kind: "model".into(),
+            target_id: "m".into(),
+            enabled,
+            check_interval_seconds: interval_secs,
+            check_prompt: "Say \"OK\"".into(),
+            check_config: Default::default(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn due_when_never_checked_or_the_interval_has_passed() {
+        let t = target(true, 300);
+        assert!(is_due(&t, None, 1_000));
+        assert!(!is_due(&t, Some(1_000), 1_000 + 299_999));
+        assert!(is_due(&t, Some(1_000), 1_000 + 300_000));
+        assert!(!is_due(&target(false, 300), None, 1_000), "disabled targets are never due");
+    }
+
+    #[test]
+    fn probe_requests_speak_the_configured_protocol() {
+        let (path, body) = probe_request(Protocol::AnthropicMessages, "m", "Say \"OK\"", 16);
+        assert_eq!(path, "/v1/messages");
+        assert_eq!((body["max_tokens"].as_u64(), body["stream"].as_bool()), (Some(16), Some(true)));
+        let (path, body) = probe_request(Protocol::OpenaiResponses, "m", "hi", 8);
+        assert_eq!((path, body["input"].as_str()), ("/v1/responses", Some("hi")));
+        assert_eq!(probe_request(Protocol::OpenaiChat, "m", "hi", 8).0, "/v1/chat/completions");
+    }
 }
