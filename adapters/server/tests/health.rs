@@ -265,6 +265,7 @@ async fn health_monitoring_end_to_end_and_the_status_page_in_a_real_browser() {
         json!({"model": "fast-model", "messages": [{"role": "user", "content": "hi"}]}),
         json!({"model": "fast-model", "messages": [{"role": "user", "content": "hi again"}]}),
         json!({"model": "fast-model", "messages": "not a list"}),
+        json!({"model": "broken-model", "messages": [{"role": "user", "content": "hi"}]}),
     ] {
         client
             .post(gw.url("/v1/chat/completions"))
@@ -285,6 +286,11 @@ async fn health_monitoring_end_to_end_and_the_status_page_in_a_real_browser() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert_eq!(checks, probes + 2, "two real requests counted, the malformed one not");
+    let (_, detail) = public(&gw, &format!("/public/health/detail?target_id={}", ids[2])).await;
+    let broken_probes = broken["checks"].as_u64().unwrap();
+    assert_eq!(detail["stats1h"]["totalChecks"].as_u64(), Some(broken_probes + 1), "{detail}");
+    let history = detail["healthHistory"].as_array().unwrap();
+    assert!(history.iter().all(|r| r["errorType"] == "connection"), "{detail}");
 
     // The public API allows 60 requests a minute per address; the 61st is refused.
     let mut statuses = Vec::new();

@@ -195,7 +195,14 @@ impl Store {
              (id, target_id, created_at, status, latency_ms, ttft_ms, error_type, error_message, source) \
              SELECT 'traffic_' || t.id || '_' || l.id, t.id, l.created_at, \
                     CASE WHEN l.status < 400 THEN 'success' ELSE 'error' END, \
-                    l.latency_ms, l.ttft_ms, l.error_kind, NULL, 'traffic' \
+                    l.latency_ms, l.ttft_ms, \
+                    CASE WHEN l.status < 400 THEN NULL \
+                         WHEN l.error_kind LIKE '%timeout%' THEN 'timeout' \
+                         WHEN l.error_kind LIKE '%connection%' THEN 'connection' \
+                         WHEN l.error_kind IN ('upstream_invalid_response', 'upstream_stream_error') \
+                              THEN 'invalid_response' \
+                         ELSE 'http_error' END, \
+                    CASE WHEN l.status < 400 THEN NULL ELSE l.error_kind END, 'traffic' \
              FROM request_logs l JOIN health_targets t \
                ON t.enabled = 1 AND t.target_id = l.model_requested \
              WHERE l.created_at >= ? AND (l.key_id IS NULL OR l.key_id != ?) \
