@@ -129,6 +129,29 @@ async fn health_monitoring_end_to_end_and_the_status_page_in_a_real_browser() {
         (&monitoring[0]["log_bodies"], &monitoring[0]["allowed_models"]),
         (&json!(false), &Value::Null)
     );
+    // An admin deleting the monitoring key does not break monitoring for good: switching it on
+    // again makes a new one.
+    let old = monitoring[0]["id"].as_str().unwrap().to_owned();
+    let (status, _) =
+        admin.call(reqwest::Method::DELETE, &format!("/api/admin/keys/{old}"), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = admin
+        .call(
+            reqwest::Method::PUT,
+            "/api/admin/settings",
+            Some(json!({"monitoring_enabled": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, keys) = admin.get("/api/admin/keys").await;
+    let monitoring: Vec<_> = keys["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["tags"] == json!(["monitoring"]))
+        .collect();
+    assert_eq!(monitoring.len(), 1, "{keys}");
+    assert_ne!(monitoring[0]["id"], old.as_str());
 
     let mut summary = Value::Null;
     // At most 40 polls: the checks below stay under the public API's 60 requests a minute.

@@ -42,13 +42,21 @@ pub async fn enabled(store: &Store) -> StoreResult<bool> {
 }
 
 /// Turns persistent monitoring on or off. Turning it on the first time creates the monitoring-only
-/// key (every model, no body logging); its secret is kept sealed.
+/// key (every model, no body logging); its secret is kept sealed. If an admin deleted that key,
+/// turning monitoring on again makes a new one.
 pub(crate) async fn set_monitoring(
     inner: &crate::gateway::Inner,
     on: bool,
 ) -> Result<(), crate::GatewayError> {
     {
         let now = inner.platform.now_ms();
+        if on {
+            if let Some(id) = inner.store.setting(KEY_ID).await? {
+                if inner.store.key(&id).await?.is_none() {
+                    inner.store.delete_setting_if(KEY_ID, &id).await?;
+                }
+            }
+        }
         if on && inner.store.setting(KEY_ID).await?.is_none() {
             let secret = vkey::generate(|b| inner.platform.random_bytes(b));
             let key = VirtualKey {

@@ -21,6 +21,16 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the setting only while it still holds `value` (safe against a concurrent writer).
+    pub async fn delete_setting_if(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.execute(
+            "DELETE FROM settings WHERE key = ? AND value = ?",
+            vec![key.into(), value.into()],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Stores `value` unless the key already has one; returns whichever value is stored, so
     /// instances racing to initialise a setting all end up with the same one.
     pub async fn setting_or_insert(
