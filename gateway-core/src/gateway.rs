@@ -74,6 +74,21 @@ impl std::fmt::Debug for Gateway {
     }
 }
 
+/// Headers every host sends with the static admin UI and status page: scripts and styles only from
+/// the gateway itself (the UI has no inline code), no framing, no MIME sniffing. Workers serve the
+/// same set from `admin-ui/_headers` (a test keeps the two equal).
+pub const UI_SECURITY_HEADERS: [(&str, &str); 4] = [
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'",
+    ),
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+];
+
 /// Whether `path` belongs to the gateway's own API (everything else is the static admin UI).
 pub fn is_api_path(path: &str) -> bool {
     const PREFIXES: [&str; 4] = ["/v1/", "/api/", "/public/", "/v1beta/"];

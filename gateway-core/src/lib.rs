@@ -40,7 +40,7 @@ pub use async_trait::async_trait;
 pub use body::{Body, Handled};
 pub use config::{Config, RawConfig, Secret};
 pub use error::GatewayError;
-pub use gateway::{ClientAddr, Deps, Gateway, StartError, is_api_path};
+pub use gateway::{ClientAddr, Deps, Gateway, StartError, UI_SECURITY_HEADERS, is_api_path};
 pub use io::{
     ByteStream, HttpClient, Platform, Rows, SqlError, SqlExec, Stmt, TransportError, Value,
 };

@@ -36,12 +36,26 @@ pub fn router(app: App) -> Router {
     Router::new().fallback(handle).with_state(app)
 }
 
-async fn handle(State(app): State<App>, request: Request) -> Response {
-    if !is_api_path(request.uri().path()) {
-        return match ServeDir::new(&app.admin_ui).oneshot(request).await {
+/// The admin UI's files with the UI security headers (`_headers` is the Workers' copy of them, not
+/// a page).
+async fn static_ui(app: &App, request: Request) -> Response {
+    let mut response = if request.uri().path() == "/_headers" {
+        http::StatusCode::NOT_FOUND.into_response()
+    } else {
+        match ServeDir::new(&app.admin_ui).oneshot(request).await {
             Ok(response) => response.into_response(),
             Err(never) => match never {},
-        };
+        }
+    };
+    for (name, value) in gateway_core::UI_SECURITY_HEADERS {
+        response.headers_mut().insert(name, http::HeaderValue::from_static(value));
+    }
+    response
+}
+
+async fn handle(State(app): State<App>, request: Request) -> Response {
+    if !is_api_path(request.uri().path()) {
+        return static_ui(&app, request).await;
     }
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let (parts, body) = request.into_parts();

@@ -297,6 +297,27 @@ async fn admin_auth(gw: &GatewayProcess, admin: &Admin) {
     assert_eq!(body["error"]["code"], "invalid_token");
 }
 
+/// Workers serve the UI's security headers from `admin-ui/_headers`: the same set as the other hosts.
+#[test]
+fn workers_header_file_matches_the_ui_security_headers() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../admin-ui/_headers");
+    let text = std::fs::read_to_string(path).unwrap();
+    let rules: Vec<(String, String)> = text
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .map(|l| {
+            let (name, value) = l.trim().split_once(": ").unwrap();
+            (name.to_owned(), value.to_owned())
+        })
+        .collect();
+    let expected: Vec<(String, String)> = gateway_core::UI_SECURITY_HEADERS
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    assert_eq!(rules, expected);
+    assert!(text.lines().any(|l| l == "/*"), "the rules apply to every path");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_end_to_end_on_the_real_binary() {
     let mock = Mock::start().await;
@@ -308,6 +329,11 @@ async fn gateway_end_to_end_on_the_real_binary() {
     assert_eq!(reqwest::get(gw.url("/healthz")).await.unwrap().status(), 200);
     let index = reqwest::get(gw.url("/")).await.unwrap();
     assert_eq!(index.status(), 200);
+    for (name, value) in gateway_core::UI_SECURITY_HEADERS {
+        assert_eq!(index.headers()[name], value, "{name} on the admin UI");
+    }
+    let headers_file = reqwest::get(gw.url("/_headers")).await.unwrap();
+    assert_eq!(headers_file.status(), 404, "the Workers' header file is not a page");
     assert!(index.text().await.unwrap().contains("LLM Gateway"), "admin UI served at /");
 
     let wrong = reqwest::Client::new()

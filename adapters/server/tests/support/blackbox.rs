@@ -207,6 +207,15 @@ async fn health_monitoring(host: &Host<'_>, admin: &Admin) {
             (r.status().as_u16(), r.json::<Value>().await.unwrap())
         }
     };
+    let page = reqwest::get(format!("{}/status/", host.base)).await.unwrap();
+    assert_eq!(page.status(), 200, "{name}: the status page is served");
+    for (header, value) in gateway_core::UI_SECURITY_HEADERS {
+        assert_eq!(
+            page.headers().get(header).map(|v| v.to_str().unwrap()),
+            Some(value),
+            "{name}: {header}"
+        );
+    }
     let (status, body) = public("/public/health/summary".into()).await;
     assert_eq!(status, 404, "{name}: monitoring is off by default: {body}");
     let (status, target) = admin
