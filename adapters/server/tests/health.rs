@@ -42,6 +42,19 @@ async fn public(gw: &GatewayProcess, path: &str) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
+async fn set_monitoring(admin: &Admin, on: bool) {
+    let body = json!({"monitoring_enabled": on});
+    let (status, s) = admin.call(reqwest::Method::PUT, "/api/admin/settings", Some(body)).await;
+    assert_eq!((status, &s["monitoring_enabled"]), (200, &json!(on)), "{s}");
+}
+
+/// The keys tagged as the monitoring key.
+async fn monitoring_keys(admin: &Admin) -> Vec<Value> {
+    let (_, keys) = admin.get("/api/admin/keys").await;
+    let all = keys["data"].as_array().unwrap().iter();
+    all.filter(|k| k["tags"] == json!(["monitoring"])).cloned().collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_monitoring_end_to_end_and_the_status_page_in_a_real_browser() {
     let chromium = chromium();
@@ -108,23 +121,10 @@ async fn health_monitoring_end_to_end_and_the_status_page_in_a_real_browser() {
 
     // On, off, on: the monitoring key is created once.
     for on in [true, false, true] {
-        let (status, s) = admin
-            .call(
-                reqwest::Method::PUT,
-                "/api/admin/settings",
-                Some(json!({"monitoring_enabled": on})),
-            )
-            .await;
-        assert_eq!((status, &s["monitoring_enabled"]), (200, &json!(on)));
+        set_monitoring(&admin, on).await;
     }
-    let (_, keys) = admin.get("/api/admin/keys").await;
-    let monitoring: Vec<_> = keys["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|k| k["tags"] == json!(["monitoring"]))
-        .collect();
-    assert_eq!(monitoring.len(), 1, "{keys}");
+    let monitoring = monitoring_keys(&admin).await;
+    assert_eq!(monitoring.len(), 1, "{monitoring:?}");
     assert_eq!(
         (&monitoring[0]["log_bodies"], &monitoring[0]["allowed_models"]),
         (&json!(false), &Value::Null)
@@ -135,26 +135,13 @@ async fn health_monitoring_end_to_end_and_the_status_page_in_a_real_browser() {
     let (status, _) =
         admin.call(reqwest::Method::DELETE, &format!("/api/admin/keys/{old}"), None).await;
     assert_eq!(status, 204);
-    let (status, _) = admin
-        .call(
-            reqwest::Method::PUT,
-            "/api/admin/settings",
-            Some(json!({"monitoring_enabled": true})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (_, keys) = admin.get("/api/admin/keys").await;
-    let monitoring: Vec<_> = keys["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|k| k["tags"] == json!(["monitoring"]))
-        .collect();
-    assert_eq!(monitoring.len(), 1, "{keys}");
+    set_monitoring(&admin, true).await;
+    let monitoring = monitoring_keys(&admin).await;
+    assert_eq!(monitoring.len(), 1, "{monitoring:?}");
     assert_ne!(monitoring[0]["id"], old.as_str());
 
     let mut summary = Value::Null;
-    // At most 40 polls: the checks below stay under the public API's 60 requests a minute.
+    // At most 30 polls: the checks below stay under the public API's 60 requests a minute.
     for _ in 0..30 {
         summary = public(&gw, "/public/health/summary").await.1;
         let checked = summary["targets"].as_array().unwrap().iter();

@@ -131,7 +131,7 @@ async fn run_suite(name: &str, extra: &[(&str, &str)]) {
         admin_password: "suite-pass-1",
         mock: format!("http://{mock}"),
         tick: Box::new(move || {
-            let url = format!("{tick_base}/__scheduled?cron=*/30+*+*+*+*");
+            let url = format!("{tick_base}/__scheduled?cron=*+*+*+*+*");
             Box::pin(async move {
                 let r = reqwest::get(url).await.unwrap();
                 assert!(r.status().is_success(), "scheduled tick: {}", r.status());

@@ -61,25 +61,12 @@ async fn change(inner: &Inner, req: Req<'_>) -> AdminResult {
                 None => vkey::generate(|b| inner.platform.random_bytes(b)),
             };
             let now = inner.platform.now_ms();
-            let blank = VirtualKey {
-                id: crate::ids::new_id(inner.platform.as_ref(), "key"),
-                name: validate::required(input.name.clone(), "name")?,
-                key_hash: vkey::hash(&secret),
-                key_prefix: vkey::display_prefix(&secret),
-                enabled: true,
-                expires_at: None,
-                allowed_models: None,
-                rpm_limit: None,
-                tpm_limit: None,
-                max_concurrent: None,
-                budget_usd: None,
-                budget_period: None,
-                allowed_ips: None,
-                log_bodies: false,
-                tags: vec![],
-                created_at: now,
-                updated_at: now,
-            };
+            let blank = VirtualKey::unrestricted(
+                crate::ids::new_id(inner.platform.as_ref(), "key"),
+                validate::required(input.name.clone(), "name")?,
+                &secret,
+                now,
+            );
             let key = apply(input, blank)?;
             inner.store.insert_key(&key).await.map_err(conflict("this key already exists"))?;
             let mut view = serde_json::to_value(&key).unwrap_or_default();

@@ -48,51 +48,41 @@ pub(crate) async fn set_monitoring(
     inner: &crate::gateway::Inner,
     on: bool,
 ) -> Result<(), crate::GatewayError> {
-    {
-        let now = inner.platform.now_ms();
-        if on {
-            if let Some(id) = inner.store.setting(KEY_ID).await? {
-                if inner.store.key(&id).await?.is_none() {
-                    inner.store.delete_setting_if(KEY_ID, &id).await?;
-                }
-            }
-        }
-        if on && inner.store.setting(KEY_ID).await?.is_none() {
-            let secret = vkey::generate(|b| inner.platform.random_bytes(b));
-            let key = VirtualKey {
-                id: crate::ids::new_id(inner.platform.as_ref(), "key"),
-                name: "health monitoring".into(),
-                key_hash: vkey::hash(&secret),
-                key_prefix: vkey::display_prefix(&secret),
-                enabled: true,
-                expires_at: None,
-                allowed_models: None,
-                rpm_limit: None,
-                tpm_limit: None,
-                max_concurrent: None,
-                budget_usd: None,
-                budget_period: None,
-                allowed_ips: None,
-                log_bodies: false,
-                tags: vec!["monitoring".into()],
-                created_at: now,
-                updated_at: now,
-            };
-            let mut nonce = [0u8; 12];
-            inner.platform.random_bytes(&mut nonce);
-            let sealed = inner.sealer.seal(&secret, nonce)?;
-            inner.store.insert_key(&key).await?;
-            // Another instance may have won the race: keep whichever key was recorded first.
-            let kept = inner.store.setting_or_insert(KEY_ID, &key.id, now).await?;
-            if kept == key.id {
-                inner.store.put_setting(KEY_SEALED, &sealed, now).await?;
-            } else {
-                inner.store.delete_key(&key.id).await?;
-            }
-        }
-        inner.store.put_setting(ENABLED, if on { "true" } else { "false" }, now).await?;
-        Ok(())
+    let now = inner.platform.now_ms();
+    if on {
+        ensure_monitoring_key(inner, now).await?;
     }
+    inner.store.put_setting(ENABLED, if on { "true" } else { "false" }, now).await?;
+    Ok(())
+}
+
+/// Makes sure the monitoring key exists, creating it (again, if an admin deleted it).
+async fn ensure_monitoring_key(
+    inner: &crate::gateway::Inner,
+    now: i64,
+) -> Result<(), crate::GatewayError> {
+    if let Some(id) = inner.store.setting(KEY_ID).await? {
+        if inner.store.key(&id).await?.is_some() {
+            return Ok(());
+        }
+        inner.store.delete_setting_if(KEY_ID, &id).await?;
+    }
+    let secret = vkey::generate(|b| inner.platform.random_bytes(b));
+    let id = crate::ids::new_id(inner.platform.as_ref(), "key");
+    let mut key = VirtualKey::unrestricted(id, "health monitoring".into(), &secret, now);
+    key.tags = vec!["monitoring".into()];
+    let mut nonce = [0u8; 12];
+    inner.platform.random_bytes(&mut nonce);
+    let sealed = inner.sealer.seal(&secret, nonce)?;
+    inner.store.insert_key(&key).await?;
+    // Another instance may have won the race: keep whichever key was recorded first.
+    let kept = inner.store.setting_or_insert(KEY_ID, &key.id, now).await?;
+    if kept == key.id {
+        inner.store.put_setting(KEY_SEALED, &sealed, now).await?;
+    } else {
+        inner.store.delete_key(&key.id).await?;
+    }
+    Ok(())
 }
 
 impl Gateway {

@@ -33,6 +33,29 @@ pub struct VirtualKey {
 }
 
 impl VirtualKey {
+    /// An enabled key for `secret` with no restrictions: every model, no limits, no body logging.
+    pub fn unrestricted(id: String, name: String, secret: &str, now_ms: i64) -> Self {
+        Self {
+            id,
+            name,
+            key_hash: crate::auth::vkey::hash(secret),
+            key_prefix: crate::auth::vkey::display_prefix(secret),
+            enabled: true,
+            expires_at: None,
+            allowed_models: None,
+            rpm_limit: None,
+            tpm_limit: None,
+            max_concurrent: None,
+            budget_usd: None,
+            budget_period: None,
+            allowed_ips: None,
+            log_bodies: false,
+            tags: vec![],
+            created_at: now_ms,
+            updated_at: now_ms,
+        }
+    }
+
     /// Whether this key may call `model`.
     pub fn allows(&self, model: &str) -> bool {
         self.allowed_models.as_ref().is_none_or(|list| list.iter().any(|m| m == model))
