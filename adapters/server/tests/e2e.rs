@@ -351,12 +351,24 @@ async fn gateway_end_to_end_on_the_real_binary() {
     errors(&gw, &setup).await;
     models_endpoint(&gw, &setup).await;
 
-    // Error rows are logged for known keys too.
-    let (_, logs) = admin.get("/api/admin/logs?limit=100").await;
-    let kinds: Vec<&str> =
-        logs["data"].as_array().unwrap().iter().filter_map(|r| r["error_kind"].as_str()).collect();
-    for kind in ["key_disabled", "model_not_allowed", "upstream_error", "upstream_rate_limited"] {
-        assert!(kinds.contains(&kind), "{kind} not logged: {kinds:?}");
+    // Error rows are logged for known keys too (written in the background: wait for them).
+    let wanted = ["key_disabled", "model_not_allowed", "upstream_error", "upstream_rate_limited"];
+    let mut kinds: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        let (_, logs) = admin.get("/api/admin/logs?limit=100").await;
+        kinds = logs["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["error_kind"].as_str().map(str::to_owned))
+            .collect();
+        if wanted.iter().all(|k| kinds.iter().any(|have| have == k)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for kind in wanted {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} not logged: {kinds:?}");
     }
 
     let lines = gw.stop();
