@@ -1,0 +1,31 @@
+//! Every inbound request decoder (chat, responses, messages, embeddings) on arbitrary bytes; what
+//! decodes is encoded for every upstream protocol and run through relay isolation. Never panics.
+#![no_main]
+
+use gateway_core::codec::{self, EncodeOptions};
+use gateway_core::provider::Protocol;
+use libfuzzer_sys::fuzz_target;
+
+const INBOUND: [Protocol; 3] =
+    [Protocol::OpenaiChat, Protocol::OpenaiResponses, Protocol::AnthropicMessages];
+const ALL: [Protocol; 4] = [
+    Protocol::OpenaiChat,
+    Protocol::OpenaiResponses,
+    Protocol::AnthropicMessages,
+    Protocol::Gemini,
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, body)) = data.split_first() else { return };
+    if let Ok(e) = codec::embeddings::decode_request(body) {
+        let _ = codec::embeddings::gemini_request(&e, "m");
+    }
+    let inbound = INBOUND[usize::from(pick) % INBOUND.len()];
+    let Ok(request) = codec::decode_request(inbound, body) else { return };
+    let options = EncodeOptions { default_max_tokens: 64, system_as_developer: pick & 0x80 != 0 };
+    for upstream in ALL {
+        let _ = codec::encode_request(upstream, &request, "model", &options);
+    }
+    let mut isolated = request.clone();
+    gateway_core::isolation::system_into_user(&mut isolated);
+});

@@ -1,0 +1,43 @@
+//! Every upstream stream decoder on arbitrary SSE bytes, its canonical events re-encoded for every
+//! client protocol (the relay's path). Never panics, whatever order or shape the events come in.
+#![no_main]
+
+use bytes::BytesMut;
+use gateway_core::codec;
+use gateway_core::provider::Protocol;
+use gateway_core::sse::SseDecoder;
+use libfuzzer_sys::fuzz_target;
+
+const ALL: [Protocol; 4] = [
+    Protocol::OpenaiChat,
+    Protocol::OpenaiResponses,
+    Protocol::AnthropicMessages,
+    Protocol::Gemini,
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, body)) = data.split_first() else { return };
+    let upstream = ALL[usize::from(pick) % ALL.len()];
+    let mut sse = SseDecoder::with_max_line(1 << 16);
+    let Ok(mut events) = sse.push(body) else { return };
+    events.extend(sse.finish());
+    let mut decoder = codec::stream_decoder(upstream);
+    let mut canonical = Vec::new();
+    for event in &events {
+        canonical.extend(decoder.push(event));
+    }
+    canonical.extend(decoder.finish());
+    let _ = decoder.saw_terminal();
+    for client in ALL {
+        let mut encoder = codec::stream_encoder(client, pick & 0x80 != 0);
+        let mut out = BytesMut::new();
+        for event in &canonical {
+            encoder.push(event, &mut out);
+        }
+        if pick & 0x40 != 0 {
+            encoder.error("upstream_error", "cut", &mut out);
+        } else {
+            encoder.finish(&mut out);
+        }
+    }
+});
