@@ -42,6 +42,8 @@ pub struct RawConfig {
     pub admin_password: Option<Secret>,
     pub upstream_timeout_ms: Option<String>,
     pub trust_forwarded_for: Option<String>,
+    pub metrics_token: Option<Secret>,
+    pub admin_cors_origins: Option<String>,
 }
 
 impl RawConfig {
@@ -57,6 +59,11 @@ impl RawConfig {
         ("ADMIN_PASSWORD", "password of the first admin user; generated and logged once if unset"),
         ("UPSTREAM_TIMEOUT_MS", "deadline to the upstream's first byte (default 60000)"),
         ("TRUST_FORWARDED_FOR", "true to take the client IP from X-Forwarded-For (behind a proxy)"),
+        ("METRICS_TOKEN", "bearer token `GET /metrics` requires (open when unset)"),
+        (
+            "ADMIN_CORS_ORIGINS",
+            "comma-separated origins allowed to call the admin API from a browser (none by default)",
+        ),
     ];
 
     /// Builds the raw config from a lookup such as `std::env::var`.
@@ -70,6 +77,8 @@ impl RawConfig {
             admin_password: get("ADMIN_PASSWORD").map(Secret::new),
             upstream_timeout_ms: get("UPSTREAM_TIMEOUT_MS"),
             trust_forwarded_for: get("TRUST_FORWARDED_FOR"),
+            metrics_token: get("METRICS_TOKEN").map(Secret::new),
+            admin_cors_origins: get("ADMIN_CORS_ORIGINS"),
         }
     }
 }
@@ -93,6 +102,9 @@ pub struct Config {
     pub admin_password: Option<Secret>,
     pub upstream_timeout: Duration,
     pub trust_forwarded_for: bool,
+    pub metrics_token: Option<Secret>,
+    /// Exact origins (`scheme://host[:port]`) whose browsers may call `/api/…`.
+    pub admin_cors_origins: Vec<String>,
 }
 
 /// Minimum length of `JWT_SECRET` and `GATEWAY_SECRET`.
@@ -108,6 +120,8 @@ impl Default for Config {
             admin_password: None,
             upstream_timeout: Duration::from_secs(60),
             trust_forwarded_for: false,
+            metrics_token: None,
+            admin_cors_origins: Vec::new(),
         }
     }
 }
@@ -171,6 +185,20 @@ impl Config {
                 }
             }
         }
+        config.metrics_token = raw.metrics_token;
+        for origin in raw.admin_cors_origins.iter().flat_map(|v| v.split(',')) {
+            let origin = origin.trim().trim_end_matches('/');
+            let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && !origin.contains(['*', ' '])
+                && origin.splitn(4, '/').count() == 3;
+            if valid {
+                config.admin_cors_origins.push(origin.to_owned());
+            } else if !origin.is_empty() {
+                problems.push(format!(
+                    "ADMIN_CORS_ORIGINS entries must be origins like https://admin.example.com, not {origin:?}"
+                ));
+            }
+        }
         if problems.is_empty() { Ok(config) } else { Err(problems) }
     }
 }
@@ -215,9 +243,19 @@ mod tests {
             ("JWT_SECRET", "short"),
             ("UPSTREAM_TIMEOUT_MS", "soon"),
             ("TRUST_FORWARDED_FOR", "maybe"),
+            ("ADMIN_CORS_ORIGINS", "https://ok.example, *, https://x.example/path"),
         ]))
         .unwrap_err();
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        let config = Config::validate(raw(&[(
+            "ADMIN_CORS_ORIGINS",
+            "https://admin.example.com/, http://127.0.0.1:5173",
+        )]))
+        .unwrap();
+        assert_eq!(
+            config.admin_cors_origins,
+            ["https://admin.example.com", "http://127.0.0.1:5173"]
+        );
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub enum RequestError {
     Unsupported(String),
     #[error("request body is larger than {0} bytes")]
     BodyTooLarge(usize),
+    #[error("request body nests arrays and objects deeper than {0} levels")]
+    TooDeep(usize),
+    #[error("request headers are too large: {0}")]
+    HeadersTooLarge(String),
 }
 
 impl RequestError {
@@ -46,6 +50,8 @@ impl RequestError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooDeep(_) => StatusCode::BAD_REQUEST,
+            Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 
@@ -59,6 +65,8 @@ impl RequestError {
             Self::Conflict(_) => "conflict",
             Self::Unsupported(_) => "unsupported",
             Self::BodyTooLarge(_) => "request_too_large",
+            Self::TooDeep(_) => "json_too_deep",
+            Self::HeadersTooLarge(_) => "headers_too_large",
         }
     }
 }

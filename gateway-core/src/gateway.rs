@@ -6,16 +6,19 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method};
+use tracing::Instrument;
 
 use crate::auth::jwt::Signer;
 use crate::auth::limiter::LoginLimiter;
 use crate::body::Handled;
 use crate::config::Config;
 use crate::crypto::Sealer;
+use crate::dispatch::Endpoint;
 use crate::error::{GatewayError, RequestError};
 use crate::io::{HttpClient, Platform, SqlExec};
 use crate::provider::Protocol;
 use crate::reply::{self, ErrorShape};
+use crate::routes::{Lookup, OPENAPI};
 use crate::store::{Store, StoreError};
 use crate::{admin, bootstrap, dispatch, ids};
 
@@ -52,6 +55,7 @@ pub(crate) struct Inner {
     pub key_cache: crate::keycache::KeyCache,
     pub logs: Arc<crate::logqueue::LogQueue>,
     pub public_limiter: crate::health::public::PublicLimiter,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Per-request facts every handler may need.
@@ -127,6 +131,7 @@ impl Gateway {
                 key_cache: crate::keycache::KeyCache::default(),
                 logs: Arc::default(),
                 public_limiter: crate::health::public::PublicLimiter::default(),
+                metrics: Arc::default(),
             }),
         })
     }
@@ -147,10 +152,29 @@ impl Gateway {
                 .and_then(|v| v.to_str().ok())
                 .map(|s| s.chars().take(256).collect()),
         };
-        let mut handled = self.route(&ctx, request).await;
+        let span = tracing::info_span!("request", request_id = %ctx.request_id);
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let origin = request.headers().get(http::header::ORIGIN).cloned();
+        let mut handled = match check_limits(&request) {
+            Err(e) => not_handled(&ctx, shape_for(&path), e),
+            Ok(()) if method == Method::OPTIONS && path.starts_with("/api/") => {
+                cors_preflight(&inner.config.admin_cors_origins, origin.as_ref())
+            }
+            Ok(()) => self.route(&ctx, request).instrument(span.clone()).await,
+        };
+        if path.starts_with("/api/") {
+            cors_headers(&inner.config.admin_cors_origins, origin.as_ref(), &mut handled.response);
+        }
         if let Ok(value) = HeaderValue::from_str(&ctx.request_id) {
             handled.response.headers_mut().insert("x-request-id", value);
         }
+        if let Some(work) = handled.background.take() {
+            handled.background = Some(crate::maybe_send::boxed(work.instrument(span.clone())));
+        }
+        let status = handled.response.status().as_u16();
+        let elapsed_ms = inner.platform.now_ms() - ctx.started_ms;
+        span.in_scope(|| tracing::info!(%method, %path, status, elapsed_ms, "request"));
         handled
     }
 
@@ -186,15 +210,11 @@ impl Gateway {
     /// The response for a request whose body the host refused to read past `limit` bytes,
     /// rendered in the protocol the path speaks.
     pub fn body_too_large(&self, path: &str, limit: usize) -> http::Response<crate::body::Body> {
-        let data_path = path.strip_prefix("/v1").unwrap_or(path);
-        let shape = if path.starts_with("/api/") {
-            ErrorShape::Admin
-        } else if data_path.starts_with("/messages") {
-            ErrorShape::Anthropic
-        } else {
-            ErrorShape::OpenAi
-        };
-        reply::error(shape, &RequestError::BodyTooLarge(limit).into())
+        let mut response = reply::error(shape_for(path), &RequestError::BodyTooLarge(limit).into());
+        if path.starts_with("/api/") {
+            cors_headers(&self.inner.config.admin_cors_origins, None, &mut response);
+        }
+        response
     }
 
     pub(crate) fn inner(&self) -> &Inner {
@@ -204,11 +224,32 @@ impl Gateway {
     async fn route(&self, ctx: &Ctx, request: http::Request<Bytes>) -> Handled {
         let inner = &self.inner;
         let path = request.uri().path().to_owned();
+        match crate::routes::lookup(request.method(), &path) {
+            Lookup::Found(_) => {}
+            Lookup::MethodNotAllowed => {
+                return not_handled(ctx, shape_for(&path), RequestError::MethodNotAllowed);
+            }
+            Lookup::NotFound => {
+                let e = RequestError::NotFound(format!("route {path}"));
+                return not_handled(ctx, shape_for(&path), e);
+            }
+        }
+        if path == "/api/openapi.json" {
+            let mut response =
+                http::Response::new(crate::Body::Full(Bytes::from_static(OPENAPI.as_bytes())));
+            response
+                .headers_mut()
+                .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            return Handled::now(response);
+        }
         if path.starts_with("/public/health/") && request.method() == Method::GET {
             let query = request.uri().query();
             let response =
                 crate::health::public::handle(inner, &path, query, ctx.client_ip.as_deref()).await;
             return Handled::now(response);
+        }
+        if path == "/metrics" {
+            return Handled::now(metrics(inner, &request));
         }
         if path == "/healthz" {
             return Handled::now(reply::json(
@@ -226,19 +267,20 @@ impl Gateway {
         let data_path = path.strip_prefix("/v1").unwrap_or(&path);
         let method = request.method().clone();
         let inbound = match data_path {
-            "/chat/completions" => Some(Protocol::OpenaiChat),
-            "/responses" => Some(Protocol::OpenaiResponses),
-            "/messages" => Some(Protocol::AnthropicMessages),
+            "/chat/completions" => Some(Endpoint::Generate(Protocol::OpenaiChat)),
+            "/responses" => Some(Endpoint::Generate(Protocol::OpenaiResponses)),
+            "/messages" => Some(Endpoint::Generate(Protocol::AnthropicMessages)),
+            "/embeddings" => Some(Endpoint::Embeddings),
             _ => None,
         };
         match (inbound, data_path, method) {
-            (Some(protocol), _, Method::POST) => {
-                dispatch::forward(inner, ctx, request, protocol).await
-            }
+            (Some(kind), _, Method::POST) => dispatch::forward(inner, ctx, request, kind).await,
             (None, "/models", Method::GET) => dispatch::list_models(inner, request).await,
-            (Some(protocol), _, _) => {
-                not_handled(ctx, dispatch::error_shape(protocol), RequestError::MethodNotAllowed)
-            }
+            (Some(kind), _, _) => not_handled(
+                ctx,
+                dispatch::error_shape(kind.protocol()),
+                RequestError::MethodNotAllowed,
+            ),
             (None, "/models", _) => {
                 not_handled(ctx, ErrorShape::OpenAi, RequestError::MethodNotAllowed)
             }
@@ -249,6 +291,124 @@ impl Gateway {
             ),
         }
     }
+}
+
+/// The error shape callers of `path` understand: Anthropic's on `/v1/messages`, the admin shape on
+/// `/api/` and `/public/`, OpenAI's elsewhere.
+fn shape_for(path: &str) -> ErrorShape {
+    let data_path = path.strip_prefix("/v1").unwrap_or(path);
+    if path.starts_with("/api/") || path.starts_with("/public/") {
+        ErrorShape::Admin
+    } else if data_path.starts_with("/messages") {
+        ErrorShape::Anthropic
+    } else {
+        ErrorShape::OpenAi
+    }
+}
+
+/// Most request headers, and most bytes of names and values together.
+pub const MAX_HEADERS: usize = 64;
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Header count and size, and JSON nesting depth (before any parser sees the body).
+fn check_limits(request: &http::Request<Bytes>) -> Result<(), RequestError> {
+    let headers = request.headers();
+    if headers.len() > MAX_HEADERS {
+        return Err(RequestError::HeadersTooLarge(format!(
+            "{} headers, at most {MAX_HEADERS} allowed",
+            headers.len()
+        )));
+    }
+    let bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    if bytes > MAX_HEADER_BYTES {
+        return Err(RequestError::HeadersTooLarge(format!(
+            "{bytes} bytes, at most {MAX_HEADER_BYTES} allowed"
+        )));
+    }
+    if crate::json::too_deep(request.body(), crate::json::MAX_DEPTH) {
+        return Err(RequestError::TooDeep(crate::json::MAX_DEPTH));
+    }
+    Ok(())
+}
+
+/// Whether `origin` is one of the configured admin origins.
+fn allowed_origin<'a>(
+    allowed: &[String],
+    origin: Option<&'a HeaderValue>,
+) -> Option<&'a HeaderValue> {
+    let origin = origin?;
+    let text = origin.to_str().ok()?;
+    allowed.iter().any(|a| a == text).then_some(origin)
+}
+
+/// CORS on `/api/…`: only configured origins, credentials by bearer token (no cookies).
+fn cors_headers(
+    allowed: &[String],
+    origin: Option<&HeaderValue>,
+    response: &mut http::Response<crate::Body>,
+) {
+    let headers = response.headers_mut();
+    headers.insert(http::header::VARY, HeaderValue::from_static("origin"));
+    if let Some(origin) = allowed_origin(allowed, origin) {
+        headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        headers.insert(
+            http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("x-request-id, retry-after"),
+        );
+    }
+}
+
+/// The answer to a browser's preflight: 204 with the allowed methods and headers for a
+/// configured origin, 403 for any other.
+fn cors_preflight(allowed: &[String], origin: Option<&HeaderValue>) -> Handled {
+    let mut response = http::Response::new(crate::Body::empty());
+    if allowed_origin(allowed, origin).is_some() {
+        *response.status_mut() = http::StatusCode::NO_CONTENT;
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
+        );
+        headers.insert(
+            http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type"),
+        );
+        headers.insert(http::header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    } else {
+        *response.status_mut() = http::StatusCode::FORBIDDEN;
+    }
+    Handled::now(response)
+}
+
+/// `GET /metrics`: Prometheus text, behind `METRICS_TOKEN` when it is set.
+fn metrics(inner: &Inner, request: &http::Request<Bytes>) -> http::Response<crate::Body> {
+    if request.method() != Method::GET {
+        return reply::error(ErrorShape::Admin, &RequestError::MethodNotAllowed.into());
+    }
+    if let Some(token) = &inner.config.metrics_token {
+        let presented = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !crate::auth::constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) {
+            let mut response =
+                reply::error(ErrorShape::Admin, &crate::auth::AuthError::InvalidToken.into());
+            response
+                .headers_mut()
+                .insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    let now = inner.platform.now_ms();
+    let text = inner.metrics.render(&inner.router.status(), inner.logs.pending(), now);
+    let mut response = http::Response::new(crate::Body::Full(Bytes::from(text)));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
 }
 
 fn not_handled(ctx: &Ctx, shape: ErrorShape, err: RequestError) -> Handled {

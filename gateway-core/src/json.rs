@@ -4,6 +4,38 @@ use serde::de::DeserializeOwned;
 
 use crate::error::RequestError;
 
+/// Deepest nesting of arrays and objects a request body may have.
+pub const MAX_DEPTH: usize = 64;
+
+/// Whether `bytes`, read as JSON, nests arrays and objects deeper than `max` (a linear scan that
+/// skips strings; it does not validate the JSON, the parser does that after).
+pub fn too_deep(bytes: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Parses JSON; on a type error the error names the field path (`messages[2].content`); on a
 /// syntax error it says where the JSON broke.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RequestError> {
@@ -20,4 +52,19 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RequestError> {
     })?;
     de.end().map_err(|e| RequestError::InvalidJson(e.to_string()))?;
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_counts_nesting_outside_strings() {
+        assert!(!too_deep(br#"{"a":[{"b":[]}]}"#, 4));
+        assert!(too_deep(br#"{"a":[{"b":[[]]}]}"#, 4));
+        assert!(!too_deep(br#"{"a":"[[[[[[[[\"[[[["}"#, 1), "brackets inside strings do not count");
+        let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+        assert!(too_deep(deep.as_bytes(), MAX_DEPTH));
+        assert!(!too_deep(deep.as_bytes(), 65));
+    }
 }

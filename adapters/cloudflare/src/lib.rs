@@ -83,8 +83,17 @@ async fn fetch(
         }
     };
     let (parts, body) = request.into_parts();
-    let bytes = match http_body_util::BodyExt::collect(body).await {
+    let limit = env
+        .var("MAX_BODY_BYTES")
+        .ok()
+        .and_then(|v| v.to_string().parse().ok())
+        .unwrap_or(10usize << 20);
+    let limited = http_body_util::Limited::new(body, limit);
+    let bytes = match http_body_util::BodyExt::collect(limited).await {
         Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Ok(to_worker(gateway.body_too_large(parts.uri.path(), limit)));
+        }
         Err(_) => return Ok(text(400, "could not read the request body")),
     };
     let mut request = ::http::Request::from_parts(parts, bytes);
@@ -100,7 +109,11 @@ async fn fetch(
     if let Some(work) = handled.background {
         ctx.wait_until(work);
     }
-    let (parts, body) = handled.response.into_parts();
+    Ok(to_worker(handled.response))
+}
+
+fn to_worker(response: ::http::Response<Body>) -> ::http::Response<worker::Body> {
+    let (parts, body) = response.into_parts();
     let body = match body {
         Body::Full(bytes) if bytes.is_empty() => worker::Body::empty(),
         body => {
@@ -108,7 +121,7 @@ async fn fetch(
                 .unwrap_or_else(|_| worker::Body::empty())
         }
     };
-    Ok(::http::Response::from_parts(parts, body))
+    ::http::Response::from_parts(parts, body)
 }
 
 #[event(scheduled)]

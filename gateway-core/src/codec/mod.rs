@@ -7,10 +7,12 @@
 //! | [`openai_responses`] | `POST /v1/responses` | OpenAI Responses |
 //! | [`anthropic_messages`] | `POST /v1/messages` | Anthropic |
 //! | [`gemini`] | — | Gemini `generateContent` / `streamGenerateContent` (SSE) |
+//! | [`embeddings`] | `POST /v1/embeddings` | OpenAI-compatible (as is), Gemini `embedContent` / `batchEmbedContents` |
 //!
 //! [`glue`] is the one place where upstream bytes become client bytes.
 
 pub mod anthropic_messages;
+pub mod embeddings;
 pub mod gemini;
 pub mod glue;
 pub mod openai_chat;

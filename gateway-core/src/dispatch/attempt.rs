@@ -10,6 +10,7 @@ use super::upstream::{Outbound, UpstreamError, build_request, read_body};
 use super::usage::Usage;
 use super::{RawRequest, passthrough_body};
 use crate::canonical::Request;
+use crate::codec::embeddings::{self, EmbeddingsRequest};
 use crate::codec::glue::{self, Plan};
 use crate::codec::{self, EncodeOptions};
 use crate::error::GatewayError;
@@ -28,6 +29,8 @@ pub(crate) struct Prepared<'a> {
     pub canonical: Option<Request>,
     pub rules_changed: bool,
     pub inbound: Protocol,
+    /// Set for `/v1/embeddings`.
+    pub embeddings: Option<EmbeddingsRequest>,
 }
 
 impl Prepared<'_> {
@@ -36,6 +39,19 @@ impl Prepared<'_> {
         t.provider.protocol == self.inbound
             && !self.rules_changed
             && t.provider.isolation.system_to.is_none()
+    }
+
+    /// The path below the provider's base URL and the body to send to `t`.
+    fn request_for(&self, t: &RouteTarget, stream: bool) -> Result<(String, Bytes), GatewayError> {
+        let upstream = t.provider.protocol;
+        let model = &t.target.model;
+        Ok(match &self.embeddings {
+            Some(e) if upstream == Protocol::Gemini => {
+                (embeddings::gemini_path(e, model), embeddings::gemini_request(e, model)?)
+            }
+            Some(_) => ("/embeddings".into(), passthrough_body(self.raw, upstream, model)?),
+            None => (codec::upstream_path(upstream, model, stream), self.body_for(t)?),
+        })
     }
 
     fn body_for(&self, t: &RouteTarget) -> Result<Bytes, GatewayError> {
@@ -133,11 +149,13 @@ pub(crate) async fn run(
             }
             Step::Retry(error, outcome) => {
                 inner.router.record(&key, done_at, outcome, &route.config);
+                inner.metrics.upstream_error(&t.provider.name, error.kind());
                 tracing::warn!(route = %route.name, target = %key, kind = error.kind(), "attempt failed; trying the next target");
                 last = Some((error, i));
             }
             Step::Stop(error, outcome) => {
                 inner.router.record(&key, done_at, outcome, &route.config);
+                inner.metrics.upstream_error(&t.provider.name, error.kind());
                 return Err(Unserved { error, target: Some(i), attempts });
             }
         }
@@ -182,8 +200,8 @@ async fn attempt(
     timeout: std::time::Duration,
 ) -> Step {
     let now = inner.platform.now_ms();
-    let body = match prepared.body_for(t) {
-        Ok(b) => b,
+    let (path, body) = match prepared.request_for(t, stream) {
+        Ok(r) => r,
         Err(e) => return Step::Stop(e, Outcome::Neutral),
     };
     let credential =
@@ -195,7 +213,7 @@ async fn attempt(
     let outbound = build_request(Outbound {
         provider: &t.provider,
         credential: credential.as_deref(),
-        path: &codec::upstream_path(upstream, &t.target.model, stream),
+        path: &path,
         body,
         stream,
     });
@@ -238,6 +256,17 @@ async fn attempt(
         Ok(b) => b,
         Err(e) => return failed(e.into(), inner.platform.now_ms()),
     };
+    if let Some(e) = &prepared.embeddings {
+        let answer = if upstream == Protocol::Gemini {
+            embeddings::gemini_response(e, &prepared.raw.model, &bytes)
+        } else {
+            embeddings::openai_usage(&bytes).map(|usage| (bytes, usage))
+        };
+        return match answer {
+            Ok((body, usage)) => Step::Done(Forwarded::Full { body, usage }),
+            Err(err) => failed(err.into(), inner.platform.now_ms()),
+        };
+    }
     let decoded = codec::decode_response(upstream, &bytes);
     if passthrough {
         // The caller gets the upstream's bytes as they are (if they are JSON at all); usage is

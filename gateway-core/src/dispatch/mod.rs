@@ -42,6 +42,30 @@ pub fn error_shape(protocol: Protocol) -> ErrorShape {
     }
 }
 
+/// What a data-plane request asks for: generation in one of the inbound protocols, or embeddings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Generate(Protocol),
+    Embeddings,
+}
+
+impl Endpoint {
+    fn path(self) -> &'static str {
+        match self {
+            Endpoint::Generate(p) => endpoint(p),
+            Endpoint::Embeddings => "/v1/embeddings",
+        }
+    }
+
+    /// The protocol the caller speaks (embeddings callers speak OpenAI's).
+    pub(crate) fn protocol(self) -> Protocol {
+        match self {
+            Endpoint::Generate(p) => p,
+            Endpoint::Embeddings => Protocol::OpenaiChat,
+        }
+    }
+}
+
 fn endpoint(protocol: Protocol) -> &'static str {
     match protocol {
         Protocol::OpenaiChat => "/v1/chat/completions",
@@ -204,19 +228,23 @@ impl ServedBy {
     }
 }
 
-/// `POST /v1/chat/completions`, `/v1/responses`, `/v1/messages`.
+/// `POST /v1/chat/completions`, `/v1/responses`, `/v1/messages`, `/v1/embeddings`.
 pub(crate) async fn forward(
     inner: &Inner,
     ctx: &Ctx,
     request: http::Request<Bytes>,
-    inbound: Protocol,
+    kind: Endpoint,
 ) -> Handled {
+    let inbound = kind.protocol();
     let mut log = LogRecord {
         id: ids::new_id(inner.platform.as_ref(), "log"),
         created_at: ctx.started_ms,
         request_id: ctx.request_id.clone(),
-        endpoint: endpoint(inbound).into(),
-        protocol_in: Some(inbound.as_str().into()),
+        endpoint: kind.path().into(),
+        protocol_in: Some(match kind {
+            Endpoint::Generate(p) => p.as_str().into(),
+            Endpoint::Embeddings => "openai_embeddings".into(),
+        }),
         client_ip: ctx.client_ip.clone(),
         user_agent: ctx.user_agent.clone(),
         ..Default::default()
@@ -224,7 +252,7 @@ pub(crate) async fn forward(
     inner.router.admit(ctx.started_ms);
     let mut served = ServedBy::default();
     let request_body = request.body().clone();
-    let result = forward_inner(inner, ctx, request, inbound, &mut log, &mut served).await;
+    let result = forward_inner(inner, ctx, request, kind, &mut log, &mut served).await;
     log.attempts = i64::from(served.attempts);
     if served.log_bodies {
         log.request_body = Some(truncated(&request_body));
@@ -232,6 +260,8 @@ pub(crate) async fn forward(
     let store = inner.store.clone();
     let logs = inner.logs.clone();
     let held = served.held.take();
+    let metrics = inner.metrics.clone();
+    let provider = served.provider.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
     let mut handled = match result {
         Ok(Forwarded::Full { body, usage }) => {
             let latency = inner.platform.now_ms() - ctx.started_ms;
@@ -240,6 +270,7 @@ pub(crate) async fn forward(
             if served.log_bodies {
                 log.response_body = Some(truncated(&body));
             }
+            observe(&metrics, &log, &provider);
             let response = reply::raw_json(http::StatusCode::OK, body);
             let background = boxed(finish(store, logs, held, usage, log));
             Handled { response, background: Some(background) }
@@ -255,10 +286,15 @@ pub(crate) async fn forward(
                 log.ttft_ms = summary.ttft_ms;
                 log.error_kind = summary.error_kind;
                 log.response_body = summary.body;
+                if let Some(kind) = log.error_kind.as_deref().filter(|k| k.starts_with("upstream"))
+                {
+                    metrics.upstream_error(&provider, kind);
+                }
                 if summary.client_gone && log.error_kind.is_none() {
                     log.error_kind = Some("client_disconnected".into());
                 }
                 finish_log(&mut log, summary.ended_ms - started, summary.usage, model.as_ref());
+                observe(&metrics, &log, &provider);
                 finish(store, logs, held, summary.usage, log).await;
             });
             Handled { response: sse_response(stream), background: Some(background) }
@@ -268,6 +304,10 @@ pub(crate) async fn forward(
             log.status = i64::from(err.status().as_u16());
             log.error_kind = Some(err.kind().into());
             log.latency_ms = inner.platform.now_ms() - ctx.started_ms;
+            if let GatewayError::Limit(limit) = &err {
+                metrics.rejected(limit.limit);
+            }
+            observe(&metrics, &log, &provider);
             let background = log
                 .key_id
                 .is_some()
@@ -297,10 +337,11 @@ async fn forward_inner(
     inner: &Inner,
     ctx: &Ctx,
     request: http::Request<Bytes>,
-    inbound: Protocol,
+    kind: Endpoint,
     log: &mut LogRecord,
     served: &mut ServedBy,
 ) -> Result<Forwarded, GatewayError> {
+    let inbound = kind.protocol();
     let key = lookup_key(inner, request.headers()).await?;
     log.key_id = Some(key.id.clone());
     served.log_bodies = key.log_bodies;
@@ -310,24 +351,43 @@ async fn forward_inner(
     {
         return Err(AuthError::IpNotAllowed.into());
     }
-    let raw = peek(request.body())?;
+    let mut raw = peek(request.body())?;
+    let embeddings = match kind {
+        Endpoint::Embeddings => {
+            raw.stream = false;
+            Some(codec::embeddings::decode_request(request.body())?)
+        }
+        Endpoint::Generate(_) => None,
+    };
     log.model_requested = Some(raw.model.clone());
     log.stream = raw.stream;
     if !key.allows(&raw.model) {
         return Err(AuthError::ModelNotAllowed(raw.model).into());
     }
     let route = resolve(&inner.store, &raw.model, inner.config.upstream_timeout).await?;
+    let embeds = |t: &resolve::RouteTarget| t.provider.protocol != Protocol::AnthropicMessages;
+    if embeddings.is_some() && !route.targets.iter().any(embeds) {
+        return Err(RequestError::field(
+            "model",
+            format!(
+                "`{}` is served only by Anthropic providers, which have no embeddings API",
+                raw.model
+            ),
+        )
+        .into());
+    }
     let now = inner.platform.now_ms();
     let body_len = request.body().len();
     let held =
         limits::admit(&inner.store, &key, &route, &ctx.request_id, body_len, raw.max_tokens, now)
             .await?;
     served.held = Some(held);
-    let needs_canonical = !route.rules.is_empty()
-        || route
-            .targets
-            .iter()
-            .any(|t| t.provider.protocol != inbound || t.provider.isolation.system_to.is_some());
+    // Prompt rules, translation and isolation concern conversations, not embeddings.
+    let needs_canonical = embeddings.is_none()
+        && (!route.rules.is_empty()
+            || route.targets.iter().any(|t| {
+                t.provider.protocol != inbound || t.provider.isolation.system_to.is_some()
+            }));
     let mut canonical = None;
     let mut rules_changed = false;
     if needs_canonical {
@@ -346,7 +406,7 @@ async fn forward_inner(
         .unwrap_or(&key.id)
         .to_owned();
     let targets: Vec<_> = route.targets.iter().map(|t| t.target.clone()).collect();
-    let order = routing::order(
+    let mut order = routing::order(
         &inner.router,
         &route.name,
         route.strategy,
@@ -355,7 +415,10 @@ async fn forward_inner(
         now,
         inner.platform.as_ref(),
     )?;
-    let prepared = Prepared { raw: &raw, canonical, rules_changed, inbound };
+    if embeddings.is_some() {
+        order.retain(|&i| embeds(&route.targets[i]));
+    }
+    let prepared = Prepared { raw: &raw, canonical, rules_changed, inbound, embeddings };
     let result =
         attempt::run(inner, &route, &order, &prepared, ctx.started_ms, raw.include_usage).await;
     let (target, attempts, outcome) = match result {
@@ -371,6 +434,22 @@ async fn forward_inner(
         served.model = t.model.clone();
     }
     outcome
+}
+
+/// Counts a finished request (the model only once the key was accepted, so unauthenticated
+/// callers cannot invent label values).
+fn observe(metrics: &crate::metrics::Metrics, log: &LogRecord, provider: &str) {
+    let model = if log.key_id.is_some() { log.model_requested.as_deref() } else { None };
+    metrics.observe(&crate::metrics::Observation {
+        endpoint: &log.endpoint,
+        model: model.unwrap_or_default(),
+        provider,
+        status: u16::try_from(log.status).unwrap_or(0),
+        latency_ms: log.latency_ms,
+        ttft_ms: log.ttft_ms,
+        input_tokens: log.input_tokens,
+        output_tokens: log.output_tokens,
+    });
 }
 
 fn finish_log(log: &mut LogRecord, latency_ms: i64, usage: Usage, model: Option<&Model>) {

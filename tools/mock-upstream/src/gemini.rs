@@ -131,12 +131,16 @@ pub(crate) async fn handle(
     let Some((model, method)) = rest.split_once(':') else {
         return error(StatusCode::NOT_FOUND, "unknown method");
     };
+    let path = format!("/v1beta/models/{rest}");
     let stream = match method {
         "generateContent" => false,
         "streamGenerateContent" => true,
+        "embedContent" | "batchEmbedContents" => {
+            let batch = method == "batchEmbedContents";
+            return crate::embeddings::gemini(&mock, &path, model, batch, &body, error).await;
+        }
         _ => return error(StatusCode::NOT_FOUND, "unknown method"),
     };
-    let path = format!("/v1beta/models/{rest}");
     let (_, _, answer) = match prepare(&mock, &path, &body, Some(model), read, error).await {
         Ok(prepared) => prepared,
         Err(response) => return response,

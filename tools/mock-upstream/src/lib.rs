@@ -1,6 +1,7 @@
 //! A mock LLM provider for tests and benchmarks: OpenAI Chat (`/v1/chat/completions`), OpenAI
 //! Responses (`/v1/responses`), Anthropic Messages (`/v1/messages`) and Gemini
-//! (`/v1beta/models/{model}:generateContent|streamGenerateContent?alt=sse`), on 127.0.0.1.
+//! (`/v1beta/models/{model}:generateContent|streamGenerateContent?alt=sse`), and embeddings
+//! (OpenAI `/v1/embeddings`, Gemini `:embedContent` / `:batchEmbedContents`), on 127.0.0.1.
 //!
 //! It stands in for the providers' clouds, which cannot run here. It is written from the
 //! providers' API references, independently of the gateway's codecs, and it is strict where the
@@ -25,6 +26,7 @@
 
 mod anthropic;
 mod chat;
+pub mod embeddings;
 mod gemini;
 mod responses;
 
@@ -85,6 +87,7 @@ pub fn router(mock: Arc<Mock>) -> Router {
         .route("/v1/chat/completions", post(chat::handle))
         .route("/v1/responses", post(responses::handle))
         .route("/v1/messages", post(anthropic::handle))
+        .route("/v1/embeddings", post(embeddings::openai))
         .route("/v1beta/models/{*rest}", post(gemini::handle))
         .with_state(mock)
 }

@@ -8,7 +8,9 @@ that the SDK parsed everything and that text, tool names, tool arguments (as par
 reason and usage are what the mock upstream produced.
 
 Environment: GATEWAY_URL (e.g. http://127.0.0.1:8080), GATEWAY_KEY (a virtual key for every model).
-Models are named "<upstream>-<scenario>" (see the Rust test that sets them up).
+Models are named "<upstream>-<scenario>" (see the Rust test that sets them up); embeddings
+(`client.embeddings.create`, base64 by default and float on request) go to the OpenAI and Gemini
+upstreams through "<upstream>-embed".
 Prints one line per failure, then "N passed, M failed"; exits 1 on any failure.
 """
 
@@ -175,8 +177,53 @@ def check(inbound, upstream, stream, scenario):
     return "; ".join(problems) or None
 
 
+def mock_vector(text, dims=8):
+    """The mock upstream's embedding of `text` (mock_upstream::embeddings::vector)."""
+    h = 17
+    for b in text.encode():
+        h = (h * 31 + b) & 0xFFFFFFFF
+    return [((h + ((i * 2654435761) & 0xFFFFFFFF)) & 0xFFFFFFFF) % 1000 / 1000 for i in range(dims)]
+
+
+def check_embeddings(upstream, batch):
+    """`client.embeddings.create` (the SDK asks for base64 by default and decodes it)."""
+    model = f"{upstream}-embed"
+    if batch:
+        texts = ["Hi there", "second input text"]
+        r = oa.embeddings.create(model=model, input=texts, dimensions=4, encoding_format="float")
+    else:
+        texts = ["Hi there"]
+        r = oa.embeddings.create(model=model, input=texts[0])
+    problems = []
+    if len(r.data) != len(texts):
+        return f"{len(r.data)} embeddings for {len(texts)} inputs"
+    for i, (item, text) in enumerate(zip(r.data, texts)):
+        want = mock_vector(text, 4 if batch else 8)
+        if item.index != i or len(item.embedding) != len(want) or any(
+            abs(a - b) > 1e-6 for a, b in zip(item.embedding, want)
+        ):
+            problems.append(f"embedding {i}: {item.embedding!r} != {want!r}")
+    if not r.usage or r.usage.prompt_tokens <= 0:
+        problems.append(f"usage {r.usage!r}")
+    return "; ".join(problems) or None
+
+
 def main():
     passed = failed = 0
+    for upstream in ["openai_chat", "gemini"]:
+        for batch in (False, True):
+            name = f"embeddings -> {upstream} {'batch float' if batch else 'single base64'}"
+            if ONLY and ONLY not in name:
+                continue
+            try:
+                problem = check_embeddings(upstream, batch)
+            except Exception as e:
+                problem = f"{type(e).__name__}: {e}"
+            if problem:
+                failed += 1
+                print(f"FAIL {name}: {problem}", flush=True)
+            else:
+                passed += 1
     for inbound in INBOUNDS:
         for upstream in UPSTREAMS:
             for stream in (False, True):

@@ -177,6 +177,37 @@ pub async fn run(host: Host<'_>) {
     );
     assert_eq!(logged["key_id"], key_id.as_str());
 
+    // Embeddings (OpenAI-compatible upstream), metrics, the OpenAPI document, the body limit.
+    let one_model = limited["key"].as_str().unwrap();
+    let r =
+        post(&base, "/v1/embeddings", one_model, json!({"model": "gpt", "input": ["a b", "c"]}))
+            .await;
+    assert_eq!(r.status(), 200, "{name}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(2), "{name}: {body}");
+    assert_eq!(body["usage"]["prompt_tokens"], 3, "{name}: {body}");
+    let metrics = client.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200, "{name}");
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"llm_gateway_requests_total{endpoint="/v1/embeddings",model="gpt",provider="mock-openai",status="200"} 1"#),
+        "{name}: {metrics}"
+    );
+    let doc: Value =
+        client.get(format!("{base}/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0", "{name}");
+    let r = client
+        .post(format!("{base}/v1/messages"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(vec![b' '; (10 << 20) + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413, "{name}: bodies over 10 MiB are refused");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "request_too_large", "{name}: Anthropic shape: {body}");
+
     // A scheduled tick runs the periodic jobs.
     let (_, before) = admin.get("/api/admin/settings").await;
     (host.tick)().await;

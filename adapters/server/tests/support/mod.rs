@@ -58,7 +58,8 @@ impl GatewayProcess {
                 .lock()
                 .unwrap()
                 .iter()
-                .find_map(|l| l.split("listening on ").nth(1).map(|a| a.trim().to_owned()))
+                .find_map(|l| l.split("listening on ").nth(1))
+                .and_then(|a| a.split(['"', ' ']).next().map(str::to_owned))
             {
                 break addr;
             }
