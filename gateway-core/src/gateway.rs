@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     pub login_limiter: LoginLimiter,
     pub router: crate::routing::Router,
     pub key_cache: crate::keycache::KeyCache,
+    /// Resolved routes by model name (`None`: no such model).
+    pub route_cache: crate::keycache::TtlCache<Option<Arc<crate::dispatch::Route>>>,
     pub logs: Arc<crate::logqueue::LogQueue>,
     pub public_limiter: crate::health::public::PublicLimiter,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -129,6 +131,7 @@ impl Gateway {
                 login_limiter: LoginLimiter::default(),
                 router: crate::routing::Router::default(),
                 key_cache: crate::keycache::KeyCache::default(),
+                route_cache: crate::keycache::TtlCache::default(),
                 logs: Arc::default(),
                 public_limiter: crate::health::public::PublicLimiter::default(),
                 metrics: Arc::default(),

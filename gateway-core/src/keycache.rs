@@ -1,6 +1,7 @@
-//! A short-lived in-memory cache of virtual-key lookups, so the hot path does not read the database
-//! for every request. Entries live 5 seconds (the longest another instance's admin change can go
-//! unseen here); this instance's own admin changes clear it at once.
+//! Short-lived in-memory caches of what the hot path would otherwise read from the database on
+//! every request: virtual keys (by hash) and resolved routes (by model name). Entries live 5
+//! seconds (the longest another instance's admin change can go unseen here); this instance's own
+//! admin changes clear them at once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,19 +11,26 @@ use crate::store::keys::VirtualKey;
 const TTL_MS: i64 = 5_000;
 const MAX_ENTRIES: usize = 10_000;
 
-#[derive(Debug, Default)]
-pub struct KeyCache {
-    entries: Mutex<HashMap<String, (Option<VirtualKey>, i64)>>,
+/// A bounded map whose entries expire `TTL_MS` after they were put.
+#[derive(Debug)]
+pub struct TtlCache<V> {
+    entries: Mutex<HashMap<String, (V, i64)>>,
 }
 
-impl KeyCache {
-    /// The cached lookup of `hash` (`Some(None)`: known not to exist), if still fresh.
-    pub fn get(&self, hash: &str, now_ms: i64) -> Option<Option<VirtualKey>> {
+impl<V> Default for TtlCache<V> {
+    fn default() -> Self {
+        Self { entries: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<V: Clone> TtlCache<V> {
+    /// The cached value for `key`, if still fresh.
+    pub fn get(&self, key: &str, now_ms: i64) -> Option<V> {
         let entries = self.entries.lock().ok()?;
-        entries.get(hash).filter(|(_, at)| now_ms - at < TTL_MS).map(|(k, _)| k.clone())
+        entries.get(key).filter(|(_, at)| now_ms - at < TTL_MS).map(|(v, _)| v.clone())
     }
 
-    pub fn put(&self, hash: &str, key: Option<VirtualKey>, now_ms: i64) {
+    pub fn put(&self, key: &str, value: V, now_ms: i64) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_ENTRIES {
                 entries.retain(|_, (_, at)| now_ms - *at < TTL_MS);
@@ -30,7 +38,7 @@ impl KeyCache {
                     entries.clear();
                 }
             }
-            entries.insert(hash.to_owned(), (key, now_ms));
+            entries.insert(key.to_owned(), (value, now_ms));
         }
     }
 
@@ -40,6 +48,9 @@ impl KeyCache {
         }
     }
 }
+
+/// Key lookups by hash (`None`: known not to exist).
+pub type KeyCache = TtlCache<Option<std::sync::Arc<VirtualKey>>>;
 
 #[cfg(test)]
 mod tests {

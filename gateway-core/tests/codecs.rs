@@ -78,6 +78,19 @@ fn responses_decode_to_canonical_and_encode_for_every_client() {
     }
 }
 
+/// The same-protocol path reads only the usage: it must be what the full decode finds.
+#[test]
+fn usage_only_decoding_agrees_with_the_full_decode() {
+    for protocol in ALL {
+        let body = fixture(protocol, "response.json");
+        let full = codec::decode_response(protocol, &body).unwrap().usage;
+        assert_eq!(codec::decode_usage(protocol, &body).unwrap(), full, "{protocol:?}");
+        assert!(full.input.is_some(), "{protocol:?}: the fixture reports usage");
+    }
+    assert!(codec::decode_usage(Protocol::OpenaiChat, b"not json").is_err());
+    assert_eq!(codec::decode_usage(Protocol::Gemini, b"{}").unwrap(), Default::default());
+}
+
 #[test]
 fn streams_decode_the_same_under_every_chunking() {
     for protocol in ALL {

@@ -46,7 +46,7 @@ pub async fn open_database(url: &str, auth_token: Option<&str>) -> Result<Arc<Li
         .await
         .map_err(|e| format!("cannot open database {path}: {e}"))?;
     let exec = LibsqlExec { db, idle: Mutex::new(Vec::new()), remote: false };
-    let conn = exec.acquire().map_err(|e| e.to_string())?;
+    let (conn, _) = exec.acquire().map_err(|e| e.to_string())?;
     // WAL lets readers run beside the writer and several processes share the file.
     let mut rows = conn
         .query("PRAGMA journal_mode = WAL", ())
@@ -58,15 +58,16 @@ pub async fn open_database(url: &str, auth_token: Option<&str>) -> Result<Arc<Li
 }
 
 impl LibsqlExec {
-    fn acquire(&self) -> Result<Connection, SqlError> {
+    /// A pooled connection, or a new one (`true`: it still needs [`LOCAL_PRAGMAS`]).
+    fn acquire(&self) -> Result<(Connection, bool), SqlError> {
         if let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
-            return Ok(conn);
+            return Ok((conn, false));
         }
         let conn = self.db.connect().map_err(map_err)?;
         if !self.remote {
             conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(map_err)?;
         }
-        Ok(conn)
+        Ok((conn, !self.remote))
     }
 
     fn release(&self, conn: Connection) {
@@ -128,6 +129,9 @@ async fn run_query(conn: &Connection, stmt: Stmt) -> Result<Rows, SqlError> {
     Ok(out)
 }
 
+/// Set on every new connection to a local file.
+const LOCAL_PRAGMAS: &str = "PRAGMA synchronous = NORMAL";
+
 impl LibsqlExec {
     /// Runs `op` on a pooled connection. A local database's calls block their thread (SQLite waits
     /// for locks in place), so they run on tokio's blocking pool: a writer waiting for a lock must
@@ -142,14 +146,26 @@ impl LibsqlExec {
         > + Send
         + 'static,
     ) -> Result<T, SqlError> {
-        let conn = self.acquire()?;
+        let (conn, fresh) = self.acquire()?;
         let (result, conn) = if self.remote {
             op(conn).await
         } else {
             let handle = tokio::runtime::Handle::current();
-            tokio::task::spawn_blocking(move || handle.block_on(op(conn)))
-                .await
-                .map_err(|e| SqlError::Other(format!("database task failed: {e}")))?
+            tokio::task::spawn_blocking(move || {
+                handle.block_on(async move {
+                    if fresh {
+                        // WAL with synchronous=NORMAL: commits do not wait for fsync (the WAL is
+                        // synced at checkpoints); the database cannot corrupt, and an OS crash or
+                        // power cut may lose the last commits, not an application crash.
+                        if let Err(e) = conn.execute(LOCAL_PRAGMAS, ()).await {
+                            return (Err(map_err(e)), None);
+                        }
+                    }
+                    op(conn).await
+                })
+            })
+            .await
+            .map_err(|e| SqlError::Other(format!("database task failed: {e}")))?
         };
         if let Some(conn) = conn {
             self.release(conn);

@@ -57,6 +57,10 @@ async fn run(settings: ServerSettings) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}:{}: {e}", settings.host, settings.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!("listening on http://{addr}");
+    // Streams are many small writes: send each at once (no Nagle delay).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -41,13 +41,6 @@ struct Input {
 }
 
 pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
-    let result = change(inner, req).await;
-    // Every change (and a failed one costs nothing) invalidates this instance's key cache.
-    inner.key_cache.clear();
-    result
-}
-
-async fn change(inner: &Inner, req: Req<'_>) -> AdminResult {
     match req.op()? {
         Op::List => Ok(list(&inner.store.list_keys().await?)),
         Op::Get(id) => Ok(ok(&load(inner, id).await?)),

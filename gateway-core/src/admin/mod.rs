@@ -23,6 +23,18 @@ use crate::reply;
 type AdminResult = Result<http::Response<Body>, GatewayError>;
 
 pub(crate) async fn handle(inner: &Inner, ctx: &Ctx, request: http::Request<Bytes>) -> AdminResult {
+    let changes = request.method() != Method::GET;
+    let result = dispatch(inner, ctx, request).await;
+    if changes {
+        // Any change (a failed one costs nothing) may touch a key, model, provider or virtual
+        // model: this instance's hot-path caches start over.
+        inner.key_cache.clear();
+        inner.route_cache.clear();
+    }
+    result
+}
+
+async fn dispatch(inner: &Inner, ctx: &Ctx, request: http::Request<Bytes>) -> AdminResult {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').skip(2).collect();

@@ -101,6 +101,19 @@ pub fn decode_response(protocol: Protocol, body: &[u8]) -> Result<Response, Upst
     }
 }
 
+/// Only the usage of an upstream's non-streaming answer.
+pub fn decode_usage(
+    protocol: Protocol,
+    body: &[u8],
+) -> Result<crate::canonical::Usage, UpstreamError> {
+    match protocol {
+        Protocol::OpenaiChat => openai_chat::decode_usage(body),
+        Protocol::OpenaiResponses => openai_responses::decode_usage(body),
+        Protocol::AnthropicMessages => anthropic_messages::decode_usage(body),
+        Protocol::Gemini => gemini::decode_usage(body),
+    }
+}
+
 /// Encodes a response for a client of `protocol` (Gemini is not an inbound protocol).
 pub fn encode_response(protocol: Protocol, response: &Response) -> Bytes {
     let value = match protocol {

@@ -267,12 +267,11 @@ async fn attempt(
             Err(err) => failed(err.into(), inner.platform.now_ms()),
         };
     }
-    let decoded = codec::decode_response(upstream, &bytes);
     if passthrough {
-        // The caller gets the upstream's bytes as they are (if they are JSON at all); usage is
-        // read on the side.
-        let usage = match decoded {
-            Ok(r) => r.usage,
+        // The caller gets the upstream's bytes as they are (if they are JSON at all); only the
+        // usage is read, on the side.
+        let usage = match codec::decode_usage(upstream, &bytes) {
+            Ok(u) => u,
             Err(e) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() => {
                 return failed(e.into(), inner.platform.now_ms());
             }
@@ -281,7 +280,7 @@ async fn attempt(
         let body = if strip { crate::isolation::scrub_body(bytes) } else { bytes };
         return Step::Done(Forwarded::Full { body, usage });
     }
-    let mut response = match decoded {
+    let mut response = match codec::decode_response(upstream, &bytes) {
         Ok(r) => r,
         Err(e) => return failed(e.into(), inner.platform.now_ms()),
     };

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use self::attempt::{Forwarded, Prepared};
+pub(crate) use self::resolve::Route;
 use self::resolve::resolve;
 use self::usage::Usage;
 use crate::auth::{AuthError, vkey};
@@ -75,15 +76,40 @@ fn endpoint(protocol: Protocol) -> &'static str {
     }
 }
 
+/// The route for a model name, from this instance's 5-second cache when it can.
+async fn cached_route(inner: &Inner, name: &str) -> Result<std::sync::Arc<Route>, GatewayError> {
+    let now = inner.platform.now_ms();
+    match inner.route_cache.get(name, now) {
+        Some(Some(route)) => return Ok(route),
+        Some(None) => return Err(RequestError::ModelNotFound(name.to_owned()).into()),
+        None => {}
+    }
+    match resolve(&inner.store, name, inner.config.upstream_timeout).await {
+        Ok(route) => {
+            let route = std::sync::Arc::new(route);
+            inner.route_cache.put(name, Some(route.clone()), now);
+            Ok(route)
+        }
+        Err(GatewayError::Request(RequestError::ModelNotFound(m))) => {
+            inner.route_cache.put(name, None, now);
+            Err(RequestError::ModelNotFound(m).into())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Finds the caller's virtual key (401 when missing or unknown).
-async fn lookup_key(inner: &Inner, headers: &http::HeaderMap) -> Result<VirtualKey, GatewayError> {
+async fn lookup_key(
+    inner: &Inner,
+    headers: &http::HeaderMap,
+) -> Result<std::sync::Arc<VirtualKey>, GatewayError> {
     let presented = vkey::from_headers(headers).ok_or(AuthError::MissingKey)?;
     let hash = vkey::hash(presented);
     let now = inner.platform.now_ms();
     let key = match inner.key_cache.get(&hash, now) {
         Some(cached) => cached,
         None => {
-            let found = inner.store.key_by_hash(&hash).await?;
+            let found = inner.store.key_by_hash(&hash).await?.map(std::sync::Arc::new);
             inner.key_cache.put(&hash, found.clone(), now);
             found
         }
@@ -175,22 +201,47 @@ fn passthrough_body(
     protocol: Protocol,
     upstream_model: &str,
 ) -> Result<Bytes, RequestError> {
-    let mut fields = raw.fields.clone();
-    let to_raw = |v: &serde_json::Value| {
-        serde_json::value::to_raw_value(v).map_err(|e| RequestError::InvalidJson(e.to_string()))
-    };
-    fields.insert("model".into(), to_raw(&upstream_model.into())?);
-    if protocol == Protocol::OpenaiChat && raw.stream && !raw.include_usage {
-        let mut options: serde_json::Map<String, serde_json::Value> = fields
+    let invalid = |e: serde_json::Error| RequestError::InvalidJson(e.to_string());
+    let model = serde_json::to_string(upstream_model).map_err(invalid)?;
+    let options = if protocol == Protocol::OpenaiChat && raw.stream && !raw.include_usage {
+        let mut options: serde_json::Map<String, serde_json::Value> = raw
+            .fields
             .get("stream_options")
             .and_then(|v| serde_json::from_str(v.get()).ok())
             .unwrap_or_default();
         options.insert("include_usage".into(), true.into());
-        fields.insert("stream_options".into(), to_raw(&options.into())?);
+        Some(serde_json::to_string(&options).map_err(invalid)?)
+    } else {
+        None
+    };
+    // Written field by field: every value the caller sent is copied as raw JSON, untouched.
+    let size: usize = raw.fields.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum();
+    let mut out = Vec::with_capacity(size + model.len() + 48);
+    let put = |out: &mut Vec<u8>, key: &str, value: &str| -> Result<(), RequestError> {
+        out.push(if out.is_empty() { b'{' } else { b',' });
+        serde_json::to_writer(&mut *out, key).map_err(invalid)?;
+        out.push(b':');
+        out.extend_from_slice(value.as_bytes());
+        Ok(())
+    };
+    for (key, value) in &raw.fields {
+        match (key.as_str(), &options) {
+            ("model", _) => put(&mut out, key, &model)?,
+            ("stream_options", Some(options)) => put(&mut out, key, options)?,
+            _ => put(&mut out, key, value.get())?,
+        }
     }
-    serde_json::to_vec(&fields)
-        .map(Bytes::from)
-        .map_err(|e| RequestError::InvalidJson(e.to_string()))
+    if !raw.fields.contains_key("model") {
+        put(&mut out, "model", &model)?;
+    }
+    if let (Some(options), false) = (&options, raw.fields.contains_key("stream_options")) {
+        put(&mut out, "stream_options", options)?;
+    }
+    if out.is_empty() {
+        out.push(b'{');
+    }
+    out.push(b'}');
+    Ok(Bytes::from(out))
 }
 
 /// Facts gathered while forwarding, for the log, the headers and the background work.
@@ -237,7 +288,7 @@ pub(crate) async fn forward(
 ) -> Handled {
     let inbound = kind.protocol();
     let mut log = LogRecord {
-        id: ids::new_id(inner.platform.as_ref(), "log"),
+        id: ids::sortable_id(inner.platform.as_ref(), "log", ctx.started_ms),
         created_at: ctx.started_ms,
         request_id: ctx.request_id.clone(),
         endpoint: kind.path().into(),
@@ -364,7 +415,7 @@ async fn forward_inner(
     if !key.allows(&raw.model) {
         return Err(AuthError::ModelNotAllowed(raw.model).into());
     }
-    let route = resolve(&inner.store, &raw.model, inner.config.upstream_timeout).await?;
+    let route = cached_route(inner, &raw.model).await?;
     let embeds = |t: &resolve::RouteTarget| t.provider.protocol != Protocol::AnthropicMessages;
     if embeddings.is_some() && !route.targets.iter().any(embeds) {
         return Err(RequestError::field(
@@ -468,4 +519,31 @@ fn sse_response(stream: crate::io::ByteStream) -> http::Response<Body> {
     headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", http::HeaderValue::from_static("no"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pass(body: &str, protocol: Protocol) -> serde_json::Value {
+        let raw = peek(body.as_bytes()).unwrap();
+        serde_json::from_slice(&passthrough_body(&raw, protocol, "up-\"model\"").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn passthrough_replaces_only_the_model_and_asks_streams_for_usage() {
+        let body =
+            r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"x":{"deep":[1,2.50]}}"#;
+        let out = pass(body, Protocol::OpenaiChat);
+        assert_eq!(out["model"], "up-\"model\"");
+        assert_eq!(out["x"], serde_json::json!({"deep": [1, 2.5]}));
+        assert!(out.get("stream_options").is_none());
+        let out =
+            pass(r#"{"model":"m","stream":true,"stream_options":{"a":1}}"#, Protocol::OpenaiChat);
+        assert_eq!(out["stream_options"], serde_json::json!({"a": 1, "include_usage": true}));
+        let out = pass(r#"{"model":"m","stream":true}"#, Protocol::OpenaiChat);
+        assert_eq!(out["stream_options"], serde_json::json!({"include_usage": true}));
+        let out = pass(r#"{"model":"m","stream":true}"#, Protocol::AnthropicMessages);
+        assert!(out.get("stream_options").is_none());
+    }
 }

@@ -154,7 +154,7 @@ fn stream(model: &str, answer: &Answer) -> Vec<String> {
         Answer::Text(t) => {
             events.push(ev(json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})));
             events.push(ev(json!({"type": "ping"})));
-            for piece in text_pieces(t) {
+            for piece in text_pieces(t, model) {
                 events.push(ev(json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})));
             }
             events.push(ev(json!({"type": "content_block_stop", "index": 0})));

@@ -119,7 +119,7 @@ fn stream(model: &str, answer: &Answer, include_usage: bool) -> Vec<String> {
         vec![chunk(json!({"role": "assistant", "content": "", "refusal": null}), Value::Null)];
     let finish = match answer {
         Answer::Text(t) => {
-            for piece in text_pieces(t) {
+            for piece in text_pieces(t, model) {
                 events.push(chunk(json!({"content": piece}), Value::Null));
             }
             "stop"

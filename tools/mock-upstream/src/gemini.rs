@@ -158,7 +158,7 @@ pub(crate) async fn handle(
     let mut events = Vec::new();
     match &answer {
         Answer::Text(t) => {
-            let pieces = text_pieces(t);
+            let pieces = text_pieces(t, model);
             let n = pieces.len();
             for (i, piece) in pieces.into_iter().enumerate() {
                 let last = i + 1 == n;

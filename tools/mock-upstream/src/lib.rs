@@ -17,6 +17,7 @@
 //! - `…error-500…` / `…error-503…` / `…error-429…`: that status with a protocol-shaped error body
 //!   (429 with `Retry-After: 2`);
 //! - `…slow-<ms>…`: waits that long before answering (headers included);
+//! - `…chunks-<n>…`: streamed text comes in exactly `n` deltas;
 //! - `…stream-error-first…`: (chat streams) the first event is an error event;
 //! - `…stream-cut…`: (chat streams) the stream ends after its first two chunks, unfinished.
 //!
@@ -53,6 +54,12 @@ pub struct MockConfig {
     pub latency: Duration,
     /// Pause between stream chunks.
     pub chunk_delay: Duration,
+    /// Up to this much more pause before answering, uniformly at random.
+    pub jitter: Duration,
+    /// Share of requests (0 to 1) answered with a 500, at random.
+    pub error_rate: f64,
+    /// Keep no copy of requests (benchmarks: constant memory).
+    pub no_record: bool,
 }
 
 /// Shared state: the configuration and every request received (path, JSON body).
@@ -64,6 +71,9 @@ pub struct Mock {
 
 impl Mock {
     fn record(&self, path: &str, body: &Value) {
+        if self.config.no_record {
+            return;
+        }
         if let Ok(mut received) = self.received.lock() {
             received.push((path.to_owned(), body.clone()));
         }
@@ -101,6 +111,9 @@ pub async fn spawn(
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let app = router(mock.clone());
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -179,15 +192,48 @@ pub(crate) async fn prepare(
         .map(str::to_owned)
         .unwrap_or_else(|| body["model"].as_str().unwrap_or("mock").to_owned());
     pause(mock, &model).await;
+    if mock.config.error_rate > 0.0 && random_unit() < mock.config.error_rate {
+        return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "mock upstream failure (injected)"));
+    }
     let seen = read(&body).map_err(|message| error(StatusCode::BAD_REQUEST, &message))?;
     let answer = answer(&model, &seen).map_err(|(status, message)| error(status, &message))?;
     Ok((body, model, answer))
 }
 
-/// Text cut into small deltas on character boundaries.
-pub(crate) fn text_pieces(text: &str) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    chars.chunks(7).map(|c| c.iter().collect()).collect()
+/// Text cut into small deltas on character boundaries: 7 characters each, or exactly `n` pieces
+/// when the model name says `chunks-<n>` (the text repeated as needed).
+pub(crate) fn text_pieces(text: &str, model: &str) -> Vec<String> {
+    let asked: Option<usize> = model
+        .split("chunks-")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0);
+    let mut chars: Vec<char> = text.chars().collect();
+    let Some(n) = asked else {
+        return chars.chunks(7).map(|c| c.iter().collect()).collect();
+    };
+    while chars.len() < n {
+        chars.extend(text.chars());
+    }
+    let size = chars.len().div_ceil(n);
+    let mut pieces: Vec<String> = chars.chunks(size).map(|c| c.iter().collect()).collect();
+    while pieces.len() < n {
+        pieces.push(" ".into());
+    }
+    pieces
+}
+
+/// A cheap pseudo-random number in [0, 1) (xorshift; the mock needs no quality).
+fn random_unit() -> f64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    let mut x = STATE.load(Ordering::Relaxed);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    STATE.store(x, Ordering::Relaxed);
+    (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// JSON text cut into three fragments (the first may split a key, the second a value).
@@ -250,7 +296,8 @@ pub(crate) async fn pause(mock: &Mock, model: &str) {
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|ms| ms.parse().ok())
         .map_or(Duration::ZERO, Duration::from_millis);
-    let total = mock.config.latency + asked;
+    let jitter = mock.config.jitter.mul_f64(random_unit());
+    let total = mock.config.latency + jitter + asked;
     if !total.is_zero() {
         tokio::time::sleep(total).await;
     }

@@ -168,7 +168,7 @@ fn stream(model: &str, answer: &Answer) -> Vec<String> {
                 json!({"type": "response.content_part.added", "item_id": "msg_mock1", "output_index": 0,
                 "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
             );
-            for piece in text_pieces(t) {
+            for piece in text_pieces(t, model) {
                 ev(
                     json!({"type": "response.output_text.delta", "item_id": "msg_mock1", "output_index": 0,
                     "content_index": 0, "delta": piece, "logprobs": []}),

@@ -23,5 +23,5 @@ mod stream;
 mod wire;
 
 pub use request::{decode_request, encode_request, path};
-pub use response::decode_response;
+pub use response::{decode_response, decode_usage};
 pub use stream::GeminiStreamDecoder;

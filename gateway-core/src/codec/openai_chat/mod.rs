@@ -22,5 +22,5 @@ mod stream;
 mod wire;
 
 pub use request::{decode_request, encode_request};
-pub use response::{decode_response, encode_response, finish_reason, finish_str};
+pub use response::{decode_response, decode_usage, encode_response, finish_reason, finish_str};
 pub use stream::{ChatStreamDecoder, ChatStreamEncoder};

@@ -23,5 +23,5 @@ mod stream;
 mod wire;
 
 pub use request::{decode_request, encode_request};
-pub use response::{decode_response, encode_response};
+pub use response::{decode_response, decode_usage, encode_response};
 pub use stream::{ResponsesStreamDecoder, ResponsesStreamEncoder};
