@@ -1,11 +1,12 @@
-//! The core's SQL on libSQL: a local file by default (WAL, busy timeout), one connection per
-//! operation from a small pool so a statement's row count and a batch's transaction are never
-//! interleaved with another task's.
+//! The core's SQL on libSQL: a local file (WAL, `synchronous = NORMAL`, busy timeout), one
+//! connection per operation from a small pool so a statement's row count and a batch's transaction
+//! are never interleaved with another task's; remote libSQL (Turso) through the core's Hrana client.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use gateway_core::{Rows, SqlError, SqlExec, Stmt, Value, async_trait};
+use gateway_core::hrana::HranaExec;
+use gateway_core::{Rows, Secret, SqlError, SqlExec, Stmt, Value, async_trait};
 use libsql::{Connection, Database, TransactionBehavior};
 
 const POOL_MAX: usize = 16;
@@ -14,8 +15,6 @@ const SQLITE_CONSTRAINT: i32 = 19;
 pub struct LibsqlExec {
     db: Database,
     idle: Mutex<Vec<Connection>>,
-    /// Remote connections have no local busy timeout to set.
-    remote: bool,
 }
 
 impl std::fmt::Debug for LibsqlExec {
@@ -27,14 +26,20 @@ impl std::fmt::Debug for LibsqlExec {
 /// Opens the database named by `DATABASE_URL`: remote libSQL (Turso: `libsql://…`, `https://…`,
 /// or `http://…` for a local server) with `DATABASE_AUTH_TOKEN`, else a file path or `file:` URL
 /// (directories are created).
-pub async fn open_database(url: &str, auth_token: Option<&str>) -> Result<Arc<LibsqlExec>, String> {
+///
+/// A remote database is spoken to with the core's Hrana client ([`HranaExec`]), as on Workers:
+/// every batch is one HTTP pipeline request (`BEGIN IMMEDIATE` … `COMMIT`, rolled back on any
+/// failure), so no transaction is ever left open on the server between two requests — an
+/// interactive remote transaction (one request per statement) holds the database's write lock
+/// while its client is busy elsewhere, and every other writer waits.
+pub async fn open_database(
+    url: &str,
+    auth_token: Option<&str>,
+) -> Result<Arc<dyn SqlExec>, String> {
     if ["libsql://", "https://", "http://"].iter().any(|s| url.starts_with(s)) {
-        let db =
-            libsql::Builder::new_remote(url.to_owned(), auth_token.unwrap_or_default().to_owned())
-                .build()
-                .await
-                .map_err(|e| format!("cannot open remote database {url}: {e}"))?;
-        return Ok(Arc::new(LibsqlExec { db, idle: Mutex::new(Vec::new()), remote: true }));
+        let http = crate::ReqwestClient::new().map_err(|e| format!("HTTP client: {e}"))?;
+        let token = auth_token.filter(|t| !t.is_empty()).map(Secret::new);
+        return Ok(Arc::new(HranaExec::new(Arc::new(http), url, token)));
     }
     let path = url.strip_prefix("file://").or_else(|| url.strip_prefix("file:")).unwrap_or(url);
     if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -45,7 +50,7 @@ pub async fn open_database(url: &str, auth_token: Option<&str>) -> Result<Arc<Li
         .build()
         .await
         .map_err(|e| format!("cannot open database {path}: {e}"))?;
-    let exec = LibsqlExec { db, idle: Mutex::new(Vec::new()), remote: false };
+    let exec = LibsqlExec { db, idle: Mutex::new(Vec::new()) };
     let (conn, _) = exec.acquire().map_err(|e| e.to_string())?;
     // WAL lets readers run beside the writer and several processes share the file.
     let mut rows = conn
@@ -64,10 +69,8 @@ impl LibsqlExec {
             return Ok((conn, false));
         }
         let conn = self.db.connect().map_err(map_err)?;
-        if !self.remote {
-            conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(map_err)?;
-        }
-        Ok((conn, !self.remote))
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(map_err)?;
+        Ok((conn, true))
     }
 
     fn release(&self, conn: Connection) {
@@ -147,26 +150,22 @@ impl LibsqlExec {
         + 'static,
     ) -> Result<T, SqlError> {
         let (conn, fresh) = self.acquire()?;
-        let (result, conn) = if self.remote {
-            op(conn).await
-        } else {
-            let handle = tokio::runtime::Handle::current();
-            tokio::task::spawn_blocking(move || {
-                handle.block_on(async move {
-                    if fresh {
-                        // WAL with synchronous=NORMAL: commits do not wait for fsync (the WAL is
-                        // synced at checkpoints); the database cannot corrupt, and an OS crash or
-                        // power cut may lose the last commits, not an application crash.
-                        if let Err(e) = conn.execute(LOCAL_PRAGMAS, ()).await {
-                            return (Err(map_err(e)), None);
-                        }
+        let handle = tokio::runtime::Handle::current();
+        let (result, conn) = tokio::task::spawn_blocking(move || {
+            handle.block_on(async move {
+                if fresh {
+                    // WAL with synchronous=NORMAL: commits do not wait for fsync (the WAL is
+                    // synced at checkpoints); the database cannot corrupt, and an OS crash or
+                    // power cut may lose the last commits, not an application crash.
+                    if let Err(e) = conn.execute(LOCAL_PRAGMAS, ()).await {
+                        return (Err(map_err(e)), None);
                     }
-                    op(conn).await
-                })
+                }
+                op(conn).await
             })
-            .await
-            .map_err(|e| SqlError::Other(format!("database task failed: {e}")))?
-        };
+        })
+        .await
+        .map_err(|e| SqlError::Other(format!("database task failed: {e}")))?;
         if let Some(conn) = conn {
             self.release(conn);
         }

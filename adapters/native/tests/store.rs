@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use gateway_core::io::{SqlExec, Stmt, Value};
+use gateway_core::io::{Stmt, Value};
 use gateway_core::provider::{AuthScheme, Isolation, Protocol, Provider, SystemTo};
 use gateway_core::store::Store;
 use gateway_core::store::keys::VirtualKey;
