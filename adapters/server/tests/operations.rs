@@ -190,6 +190,15 @@ async fn metrics_equal_a_scripted_mix_and_json_logs_carry_ids_but_no_secrets() {
     assert!(!lines.iter().any(|l| l.contains(&admin.token)), "a log line contains the JWT");
 }
 
+/// The floats of a JSON vector equal `want` (to f32 precision: JSON text carries them as decimals).
+fn assert_close(got: &Value, want: &[f32]) {
+    let got: Vec<f64> = got.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - f64::from(*w)).abs() < 1e-6, "{got:?} vs {want:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embeddings_route_to_openai_and_gemini_with_keys_limits_and_logs() {
     let (mock, mock_state) = mock_upstream::spawn(Default::default(), 0).await.unwrap();
@@ -222,7 +231,7 @@ async fn embeddings_route_to_openai_and_gemini_with_keys_limits_and_logs() {
     // OpenAI-compatible: passed through with the upstream's model id.
     let (status, body) = embed(json!({"model": "emb-oa", "input": ["one two", "three"]})).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"][1]["embedding"], json!(mock_upstream::embeddings::vector("three", 8)));
+    assert_close(&body["data"][1]["embedding"], &mock_upstream::embeddings::vector("three", 8));
     assert_eq!(body["usage"]["prompt_tokens"], 3);
     let sent = mock_state.last("/v1/embeddings").unwrap();
     assert_eq!(sent["model"], "text-embedding-mock");
@@ -230,7 +239,7 @@ async fn embeddings_route_to_openai_and_gemini_with_keys_limits_and_logs() {
     // Gemini: one input → embedContent, several → batchEmbedContents; floats or base64.
     let (status, body) = embed(json!({"model": "emb-gm", "input": "hello", "dimensions": 3})).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"][0]["embedding"], json!(mock_upstream::embeddings::vector("hello", 3)));
+    assert_close(&body["data"][0]["embedding"], &mock_upstream::embeddings::vector("hello", 3));
     assert_eq!((body["object"].as_str(), body["model"].as_str()), (Some("list"), Some("emb-gm")));
     assert!(mock_state.last(":embedContent").is_some());
     let (status, body) =
