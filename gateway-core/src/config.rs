@@ -44,6 +44,8 @@ pub struct RawConfig {
     pub trust_forwarded_for: Option<String>,
     pub metrics_token: Option<Secret>,
     pub admin_cors_origins: Option<String>,
+    pub catalog_url: Option<String>,
+    pub catalog_models_dev_url: Option<String>,
 }
 
 impl RawConfig {
@@ -64,6 +66,11 @@ impl RawConfig {
             "ADMIN_CORS_ORIGINS",
             "comma-separated origins allowed to call the admin API from a browser (none by default)",
         ),
+        ("CATALOG_URL", "LiteLLM's model list for the model catalog (`off` for none)"),
+        (
+            "CATALOG_MODELS_DEV_URL",
+            "models.dev's api.json, the catalog's second source (`off` for none)",
+        ),
     ];
 
     /// Builds the raw config from a lookup such as `std::env::var`.
@@ -79,6 +86,8 @@ impl RawConfig {
             trust_forwarded_for: get("TRUST_FORWARDED_FOR"),
             metrics_token: get("METRICS_TOKEN").map(Secret::new),
             admin_cors_origins: get("ADMIN_CORS_ORIGINS"),
+            catalog_url: lookup("CATALOG_URL"),
+            catalog_models_dev_url: lookup("CATALOG_MODELS_DEV_URL"),
         }
     }
 }
@@ -105,6 +114,8 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// Exact origins (`scheme://host[:port]`) whose browsers may call `/api/…`.
     pub admin_cors_origins: Vec<String>,
+    /// Model catalog sources: (`litellm` | `models.dev`, URL); empty with `off`.
+    pub catalog_sources: Vec<(&'static str, String)>,
 }
 
 /// Minimum length of `JWT_SECRET` and `GATEWAY_SECRET`.
@@ -122,6 +133,10 @@ impl Default for Config {
             trust_forwarded_for: false,
             metrics_token: None,
             admin_cors_origins: Vec::new(),
+            catalog_sources: vec![
+                ("litellm", crate::catalog::DEFAULT_LITELLM_URL.into()),
+                ("models.dev", crate::catalog::DEFAULT_MODELS_DEV_URL.into()),
+            ],
         }
     }
 }
@@ -186,6 +201,17 @@ impl Config {
             }
         }
         config.metrics_token = raw.metrics_token;
+        for (i, value) in [raw.catalog_url, raw.catalog_models_dev_url].into_iter().enumerate() {
+            let Some(value) = value.map(|v| v.trim().to_owned()) else { continue };
+            if value.is_empty() || value.eq_ignore_ascii_case("off") {
+                config.catalog_sources[i].1.clear();
+            } else if value.starts_with("https://") || value.starts_with("http://") {
+                config.catalog_sources[i].1 = value;
+            } else {
+                problems.push(format!("catalog URLs must be http(s) URLs or `off`, not {value:?}"));
+            }
+        }
+        config.catalog_sources.retain(|(_, url)| !url.is_empty());
         for origin in raw.admin_cors_origins.iter().flat_map(|v| v.split(',')) {
             let origin = origin.trim().trim_end_matches('/');
             let valid = (origin.starts_with("https://") || origin.starts_with("http://"))

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod body;
 mod bootstrap;
 pub mod canonical;
+pub mod catalog;
 pub mod codec;
 pub mod config;
 pub mod crypto;

@@ -72,6 +72,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/admin/settings"),
     ("GET", "/api/admin/routing"),
     ("GET", "/api/admin/presets"),
+    ("GET", "/api/admin/catalog"),
+    ("POST", "/api/admin/catalog/refresh"),
+    ("POST", "/api/admin/catalog/apply"),
 ];
 
 /// What the table says about a request.

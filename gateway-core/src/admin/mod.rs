@@ -1,5 +1,6 @@
 //! The admin API: `/api/auth/*` (sessions) and `/api/admin/*` (JWT required), JSON in and out.
 
+mod catalog;
 mod health;
 mod keys;
 mod logs;
@@ -77,6 +78,7 @@ async fn dispatch(inner: &Inner, ctx: &Ctx, request: http::Request<Bytes>) -> Ad
                 }
                 "virtual-models" => virtual_models::route(inner, req).await,
                 "health-targets" => health::route(inner, req).await,
+                "catalog" => catalog::route(inner, req).await,
                 "routing" => match req.op()? {
                     Op::List => Ok(ok(&serde_json::json!({ "targets": inner.router.status() }))),
                     _ => Err(RequestError::MethodNotAllowed.into()),

@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "routing", include_str!("../../../migrations/0002_routing.sql")),
     (3, "policies", include_str!("../../../migrations/0003_policies.sql")),
     (4, "health", include_str!("../../../migrations/0004_health.sql")),
+    (5, "catalog", include_str!("../../../migrations/0005_catalog.sql")),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

@@ -2,6 +2,7 @@
 //!
 //! Each submodule owns one table family. Nothing outside `store` writes SQL text.
 
+pub mod catalog;
 pub mod health;
 pub mod keys;
 pub mod limits;

@@ -26,6 +26,7 @@
 //! characters across network chunks.
 
 mod anthropic;
+pub mod catalog;
 mod chat;
 pub mod embeddings;
 mod gemini;
@@ -98,6 +99,9 @@ pub fn router(mock: Arc<Mock>) -> Router {
         .route("/v1/responses", post(responses::handle))
         .route("/v1/messages", post(anthropic::handle))
         .route("/v1/embeddings", post(embeddings::openai))
+        .route("/catalog/litellm.json", axum::routing::get(catalog::litellm))
+        .route("/catalog/models-dev.json", axum::routing::get(catalog::models_dev))
+        .route("/catalog/broken.json", axum::routing::get(catalog::broken))
         .route("/v1beta/models/{*rest}", post(gemini::handle))
         .with_state(mock)
 }

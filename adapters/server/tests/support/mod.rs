@@ -34,6 +34,9 @@ impl GatewayProcess {
             .env("HOST", "127.0.0.1")
             .env("DATABASE_URL", db)
             .env("RUST_LOG", "info")
+            // Tests reach nothing but 127.0.0.1: no public model catalog unless a test serves one.
+            .env("CATALOG_URL", "off")
+            .env("CATALOG_MODELS_DEV_URL", "off")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {

@@ -1,0 +1,167 @@
+//! The model catalog API on the real binary, with LiteLLM's and models.dev's lists served from
+//! fixtures on 127.0.0.1 by the mock upstream (the public URLs cannot be reached from tests):
+//! refresh on first search, ranking, apply, and the gateway with no catalog or a broken source.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Admin, GatewayProcess, temp_db};
+
+const PASSWORD: &str = "catalog-admin-pass";
+
+fn names(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}:{}", e["source"].as_str().unwrap(), e["name"].as_str().unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_is_fetched_searched_ranked_and_applied() {
+    let (mock, _) = mock_upstream::spawn(Default::default(), 0).await.unwrap();
+    let (_dir, db) = temp_db();
+    let litellm = format!("http://{mock}/catalog/litellm.json");
+    let models_dev = format!("http://{mock}/catalog/models-dev.json");
+    let gw = GatewayProcess::start(
+        &db,
+        &[
+            ("ADMIN_PASSWORD", PASSWORD),
+            ("CATALOG_URL", &litellm),
+            ("CATALOG_MODELS_DEV_URL", &models_dev),
+        ],
+    );
+    let admin = Admin::login(&gw.base, "admin", PASSWORD).await;
+
+    // The first search finds no stored copy: it fetches both sources, then ranks.
+    let (status, page) = admin.get("/api/admin/catalog?q=GPT-4o&limit=10").await;
+    assert_eq!(status, 200, "{page}");
+    let counts: Vec<(String, i64)> = page["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["source"].as_str().unwrap().to_owned(), s["count"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(counts, [("litellm".to_owned(), 6), ("models.dev".to_owned(), 2)], "{page}");
+    assert!(page["refreshed"]["sources"].is_array(), "the first search refreshed: {page}");
+    assert_eq!(
+        names(&page),
+        [
+            "litellm:gpt-4o",
+            "models.dev:gpt-4o",
+            "litellm:azure/gpt-4o",
+            "litellm:gpt-4o-mini",
+            "litellm:chatgpt-4o-latest"
+        ],
+        "exact, then prefix, then substring"
+    );
+    let gpt = &page["data"][0];
+    assert_eq!(gpt["context_window"], 128000);
+    assert_eq!(gpt["cached_input_cost_per_token"], 1.25e-6);
+    assert_eq!(gpt["capabilities"]["tools"], true);
+
+    // A second search uses the stored copy (refreshed at most daily).
+    let (_, again) = admin.get("/api/admin/catalog?q=deepseek").await;
+    assert!(again["refreshed"].is_null(), "{again}");
+    assert_eq!(names(&again), ["models.dev:deepseek-chat"]);
+    assert_eq!(again["data"][0]["input_cost_per_token"], 0.27e-6);
+    let (status, bad) = admin.get("/api/admin/catalog?q=x&limit=0").await;
+    assert_eq!((status, bad["error"]["field"].as_str()), (400, Some("limit")));
+
+    // On demand.
+    let (status, report) = admin.post("/api/admin/catalog/refresh", json!({})).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["sources"][0]["count"], 6);
+
+    // Apply an entry to a model: limits, prices and capability flags are filled in.
+    let (_, provider) = admin
+        .post(
+            "/api/admin/providers",
+            json!({"name": "oa", "base_url": format!("http://{mock}/v1"), "api_key": "k"}),
+        )
+        .await;
+    let (_, model) = admin
+        .post(
+            "/api/admin/models",
+            json!({"name": "my-gpt", "provider_id": provider["id"], "upstream_model": "mock-text",
+                   "capabilities": {"custom": true}}),
+        )
+        .await;
+    let apply = json!({"model_id": model["id"], "source": "litellm", "name": "gpt-4o"});
+    let (status, applied) = admin.post("/api/admin/catalog/apply", apply).await;
+    assert_eq!(status, 200, "{applied}");
+    assert_eq!(
+        (&applied["context_window"], &applied["max_output_tokens"]),
+        (&json!(128000), &json!(16384))
+    );
+    assert_eq!(applied["input_cost_per_token"], 2.5e-6);
+    assert_eq!(applied["output_cost_per_token"], 1e-5);
+    assert_eq!(applied["capabilities"]["vision"], true);
+    assert_eq!(applied["capabilities"]["custom"], true, "existing flags are kept");
+    let (_, stored) =
+        admin.get(&format!("/api/admin/models/{}", model["id"].as_str().unwrap())).await;
+    assert_eq!(stored["input_cost_per_token"], 2.5e-6);
+    let missing = json!({"model_id": model["id"], "source": "litellm", "name": "nope"});
+    assert_eq!(admin.post("/api/admin/catalog/apply", missing).await.0, 404);
+    let unknown = json!({"model_id": "mdl_nope", "source": "litellm", "name": "gpt-4o"});
+    assert_eq!(admin.post("/api/admin/catalog/apply", unknown).await.0, 404);
+    let (status, body) = admin.post("/api/admin/catalog/apply", json!({"model_id": 1})).await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_works_with_no_catalog_and_with_a_broken_source() {
+    let (mock, _) = mock_upstream::spawn(Default::default(), 0).await.unwrap();
+    for (litellm, models_dev) in [
+        ("off".to_owned(), "off".to_owned()),
+        (format!("http://{mock}/catalog/broken.json"), "http://127.0.0.1:1/api.json".to_owned()),
+    ] {
+        let (_dir, db) = temp_db();
+        let gw = GatewayProcess::start(
+            &db,
+            &[
+                ("ADMIN_PASSWORD", PASSWORD),
+                ("CATALOG_URL", &litellm),
+                ("CATALOG_MODELS_DEV_URL", &models_dev),
+            ],
+        );
+        let admin = Admin::login(&gw.base, "admin", PASSWORD).await;
+        let (status, page) = admin.get("/api/admin/catalog?q=gpt").await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["data"], json!([]), "{litellm}: {page}");
+        let (status, report) = admin.post("/api/admin/catalog/refresh", json!({})).await;
+        if litellm == "off" {
+            assert_eq!(status, 409, "{report}");
+        } else {
+            assert_eq!(status, 200, "{report}");
+            assert!(report["sources"][0]["error"].as_str().unwrap().contains("500"), "{report}");
+            assert!(report["sources"][1]["error"].is_string(), "{report}");
+        }
+
+        // Models and traffic do not need it.
+        let (_, provider) = admin
+            .post(
+                "/api/admin/providers",
+                json!({"name": "oa", "base_url": format!("http://{mock}/v1"), "api_key": "k"}),
+            )
+            .await;
+        let (status, _) = admin
+            .post(
+                "/api/admin/models",
+                json!({"name": "m", "provider_id": provider["id"], "upstream_model": "mock-text"}),
+            )
+            .await;
+        assert_eq!(status, 201);
+        let (_, key) = admin.post("/api/admin/keys", json!({"name": "k"})).await;
+        let r = reqwest::Client::new()
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(key["key"].as_str().unwrap())
+            .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
