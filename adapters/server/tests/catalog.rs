@@ -165,3 +165,94 @@ async fn the_gateway_works_with_no_catalog_and_with_a_broken_source() {
         assert_eq!(r.status(), 200);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn providers_are_tested_their_models_fetched_and_imported_in_bulk() {
+    let (mock, _) = mock_upstream::spawn(Default::default(), 0).await.unwrap();
+    let (_dir, db) = temp_db();
+    let gw = GatewayProcess::start(&db, &[("ADMIN_PASSWORD", PASSWORD)]);
+    let admin = Admin::login(&gw.base, "admin", PASSWORD).await;
+    let mut providers = Vec::new();
+    for (name, protocol, base) in [
+        ("oa", "openai_chat", format!("http://{mock}/v1")),
+        ("an", "anthropic_messages", format!("http://{mock}/v1")),
+        ("gm", "gemini", format!("http://{mock}/v1beta")),
+    ] {
+        let (status, p) = admin
+            .post(
+                "/api/admin/providers",
+                json!({"name": name, "protocol": protocol, "base_url": base, "api_key": "k"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{p}");
+        providers.push(p["id"].as_str().unwrap().to_owned());
+    }
+    let want: Vec<Value> = {
+        let mut ids = mock_upstream::catalog::LISTED.to_vec();
+        ids.sort();
+        ids.into_iter().map(|id| json!({"id": id})).collect()
+    };
+    for id in &providers {
+        let (status, test) =
+            admin.post(&format!("/api/admin/providers/{id}/test"), json!({})).await;
+        assert_eq!((status, &test["ok"]), (200, &json!(true)), "{test}");
+        assert_eq!(test["models"], 3);
+        let (status, models) = admin.get(&format!("/api/admin/providers/{id}/models")).await;
+        assert_eq!(status, 200, "{models}");
+        assert_eq!(models["data"], json!(want), "Gemini's `models/` prefix is dropped too");
+    }
+
+    // A provider without a credential, and one that is down: the test says why.
+    let (_, bare) = admin
+        .post(
+            "/api/admin/providers",
+            json!({"name": "bare", "base_url": format!("http://{mock}/v1"), "auth_scheme": "none"}),
+        )
+        .await;
+    let (status, test) = admin
+        .post(&format!("/api/admin/providers/{}/test", bare["id"].as_str().unwrap()), json!({}))
+        .await;
+    assert_eq!((status, &test["ok"]), (200, &json!(false)), "{test}");
+    assert_eq!(test["error"]["code"], "upstream_auth_error", "{test}");
+    let (_, down) = admin
+        .post("/api/admin/providers", json!({"name": "down", "base_url": "http://127.0.0.1:1/v1"}))
+        .await;
+    let down_id = down["id"].as_str().unwrap();
+    let (_, test) = admin.post(&format!("/api/admin/providers/{down_id}/test"), json!({})).await;
+    assert_eq!(test["ok"], false, "{test}");
+    let (status, body) = admin.get(&format!("/api/admin/providers/{down_id}/models")).await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(admin.get("/api/admin/providers/nope/models").await.0, 404);
+
+    // Bulk import of the fetched list: created in order; a second run skips the duplicates.
+    let models: Vec<Value> = mock_upstream::catalog::LISTED
+        .iter()
+        .map(|id| json!({"name": format!("oa-{id}"), "provider_id": providers[0], "upstream_model": id}))
+        .chain([json!({"name": "broken", "provider_id": providers[0], "context_window": "big"})])
+        .collect();
+    let (status, report) = admin.post("/api/admin/models/bulk", json!({"models": models})).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["created"], 3, "{report}");
+    let statuses: Vec<i64> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(statuses, [201, 201, 201, 400]);
+    let (_, again) = admin.post("/api/admin/models/bulk", json!({"models": models})).await;
+    assert_eq!(again["created"], 0);
+    assert_eq!(again["results"][0]["status"], 409);
+    assert_eq!(admin.post("/api/admin/models/bulk", json!({"models": []})).await.0, 400);
+
+    // The imported models serve traffic at once.
+    let (_, key) = admin.post("/api/admin/keys", json!({"name": "k"})).await;
+    let r = reqwest::Client::new()
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(key["key"].as_str().unwrap())
+        .json(&json!({"model": "oa-mock-text", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

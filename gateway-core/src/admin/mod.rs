@@ -60,6 +60,9 @@ async fn dispatch(inner: &Inner, ctx: &Ctx, request: http::Request<Bytes>) -> Ad
         }
         ["admin", resource, rest @ ..] => {
             let user = session::require(inner, &parts.headers).await?;
+            if let ("providers", [id, action]) = (*resource, rest) {
+                return providers::action(inner, &method, id, action).await;
+            }
             let id = match rest {
                 [] => None,
                 [id] => Some(*id),

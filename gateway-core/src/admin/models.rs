@@ -29,37 +29,84 @@ struct Input {
     capabilities: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// Creates one model from `input`.
+async fn create(inner: &Inner, input: Input) -> Result<Model, GatewayError> {
+    let now = inner.platform.now_ms();
+    let name = validate::required(input.name.clone(), "name")?;
+    let blank = Model {
+        id: crate::ids::new_id(inner.platform.as_ref(), "mdl"),
+        upstream_model: input.upstream_model.clone().unwrap_or_else(|| name.clone()),
+        name,
+        provider_id: validate::required(input.provider_id.clone(), "provider_id")?,
+        display_name: None,
+        enabled: true,
+        context_window: None,
+        max_output_tokens: None,
+        input_cost_per_token: None,
+        output_cost_per_token: None,
+        cached_input_cost_per_token: None,
+        capabilities: Default::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    let model = apply(inner, input, blank).await?;
+    inner
+        .store
+        .insert_model(&model)
+        .await
+        .map_err(conflict(format!("a model named `{}` already exists", model.name)))?;
+    Ok(model)
+}
+
+/// Most models one bulk import may create.
+const MAX_BULK: usize = 1000;
+
+/// `POST /api/admin/models/bulk` `{models: [model, …]}`: each is created on its own; the answer
+/// says, in order, which were created and why the others were not (a duplicate name is skipped
+/// as `conflict`, so re-running an import is harmless).
+async fn bulk(inner: &Inner, body: &[u8]) -> AdminResult {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Bulk {
+        models: Vec<serde_json::Value>,
+    }
+    let input: Bulk = validate::body(body)?;
+    if input.models.is_empty() || input.models.len() > MAX_BULK {
+        return Err(RequestError::field("models", format!("send 1 to {MAX_BULK} models")).into());
+    }
+    let mut results = Vec::with_capacity(input.models.len());
+    let mut created_count = 0;
+    for value in input.models {
+        let parsed = serde_json::to_vec(&value)
+            .map_err(|e| RequestError::InvalidJson(e.to_string()).into())
+            .and_then(|bytes| validate::body::<Input>(&bytes).map_err(GatewayError::from));
+        let outcome = match parsed {
+            Ok(one) => create(inner, one).await,
+            Err(e) => Err(e),
+        };
+        results.push(match outcome {
+            Ok(model) => {
+                created_count += 1;
+                serde_json::json!({"status": 201, "model": model})
+            }
+            Err(e) => serde_json::json!({"status": e.status().as_u16(),
+                "name": value.get("name"), "error": {"code": e.kind(), "message": e.public_message()}}),
+        });
+    }
+    inner.route_cache.clear();
+    Ok(ok(&serde_json::json!({"created": created_count, "results": results})))
+}
+
 pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
+    if req.id == Some("bulk") && req.method == http::Method::POST {
+        return bulk(inner, req.body).await;
+    }
     match req.op()? {
         Op::List => Ok(list(&inner.store.list_models().await?)),
         Op::Get(id) => Ok(ok(&load(inner, id).await?)),
         Op::Create => {
             let input: Input = validate::body(req.body)?;
-            let now = inner.platform.now_ms();
-            let name = validate::required(input.name.clone(), "name")?;
-            let blank = Model {
-                id: crate::ids::new_id(inner.platform.as_ref(), "mdl"),
-                upstream_model: input.upstream_model.clone().unwrap_or_else(|| name.clone()),
-                name,
-                provider_id: validate::required(input.provider_id.clone(), "provider_id")?,
-                display_name: None,
-                enabled: true,
-                context_window: None,
-                max_output_tokens: None,
-                input_cost_per_token: None,
-                output_cost_per_token: None,
-                cached_input_cost_per_token: None,
-                capabilities: Default::default(),
-                created_at: now,
-                updated_at: now,
-            };
-            let model = apply(inner, input, blank).await?;
-            inner
-                .store
-                .insert_model(&model)
-                .await
-                .map_err(conflict(format!("a model named `{}` already exists", model.name)))?;
-            Ok(created(&model))
+            Ok(created(&create(inner, input).await?))
         }
         Op::Update(id) => {
             let input: Input = validate::body(req.body)?;

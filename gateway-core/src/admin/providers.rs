@@ -169,3 +169,67 @@ fn apply(inner: &Inner, input: Input, mut p: Provider) -> Result<Provider, Gatew
     }
     Ok(p)
 }
+
+/// `POST /api/admin/providers/{id}/test` and `GET /api/admin/providers/{id}/models`: both ask the
+/// upstream for its model list with the stored credential.
+pub(super) async fn action(
+    inner: &Inner,
+    method: &http::Method,
+    id: &str,
+    action: &str,
+) -> AdminResult {
+    match (method.as_str(), action) {
+        ("POST", "test") => {
+            let provider = load(inner, id).await?;
+            let started = inner.platform.now_ms();
+            let result = upstream_models(inner, &provider).await;
+            let latency_ms = inner.platform.now_ms() - started;
+            Ok(ok(&match result {
+                Ok(models) => {
+                    serde_json::json!({"ok": true, "latency_ms": latency_ms, "models": models.len()})
+                }
+                Err(e) => serde_json::json!({"ok": false, "latency_ms": latency_ms,
+                    "error": {"code": e.kind(), "message": e.public_message()}}),
+            }))
+        }
+        ("GET", "models") => {
+            let provider = load(inner, id).await?;
+            let models = upstream_models(inner, &provider).await?;
+            let data: Vec<_> = models.into_iter().map(|id| serde_json::json!({"id": id})).collect();
+            Ok(list(&data))
+        }
+        (_, "test" | "models") => Err(RequestError::MethodNotAllowed.into()),
+        _ => Err(RequestError::NotFound(format!("route providers/{id}/{action}")).into()),
+    }
+}
+
+/// The model ids the provider lists: `GET {base}/models` in its protocol's shape (OpenAI and
+/// Anthropic `{data: [{id}]}`, Gemini `{models: [{name: "models/…"}]}`), sorted.
+async fn upstream_models(inner: &Inner, p: &Provider) -> Result<Vec<String>, GatewayError> {
+    use crate::dispatch::upstream::{UpstreamError, build_get, read_body};
+    let credential = p.credentials_enc.as_deref().map(|c| inner.sealer.open(c)).transpose()?;
+    let path = if p.protocol == Protocol::Gemini { "/models?pageSize=1000" } else { "/models" };
+    let request = build_get(p, credential.as_deref(), path)?;
+    let response = inner.http.send(request, std::time::Duration::from_secs(20)).await?;
+    let (parts, body) = response.into_parts();
+    let bytes = read_body(body, 16 << 20).await?;
+    if !parts.status.is_success() {
+        return Err(
+            UpstreamError::from_status(parts.status.as_u16(), &parts.headers, &bytes).into()
+        );
+    }
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| UpstreamError::InvalidResponse(format!("model list is not JSON: {e}")))?;
+    let items = value["data"].as_array().or_else(|| value["models"].as_array());
+    let Some(items) = items else {
+        return Err(UpstreamError::InvalidResponse("no `data` or `models` list".into()).into());
+    };
+    let mut ids: Vec<String> = items
+        .iter()
+        .filter_map(|m| m["id"].as_str().or_else(|| m["name"].as_str()))
+        .map(|id| id.strip_prefix("models/").unwrap_or(id).to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}

@@ -105,28 +105,52 @@ pub struct Outbound<'a> {
 
 /// Builds the HTTP request for `out`: URL, auth header, extra headers, JSON body.
 pub fn build_request(out: Outbound<'_>) -> Result<http::Request<Bytes>, TransportError> {
-    let url = format!("{}{}", out.provider.base_url.trim_end_matches('/'), out.path);
-    let mut builder = http::Request::post(url)
+    let accept = if out.stream { "text/event-stream" } else { "application/json" };
+    builder(out.provider, out.credential, out.path, http::Method::POST, accept)
         .header(http::header::CONTENT_TYPE, "application/json")
+        .body(out.body)
+        .map_err(|e| TransportError::InvalidRequest(e.to_string()))
+}
+
+/// A `GET` of `path` below the provider's base URL, authenticated as requests are (model lists).
+pub fn build_get(
+    provider: &Provider,
+    credential: Option<&str>,
+    path: &str,
+) -> Result<http::Request<Bytes>, TransportError> {
+    builder(provider, credential, path, http::Method::GET, "application/json")
+        .body(Bytes::new())
+        .map_err(|e| TransportError::InvalidRequest(e.to_string()))
+}
+
+/// URL, user agent, accept, the provider's auth header and extra headers.
+fn builder(
+    provider: &Provider,
+    credential: Option<&str>,
+    path: &str,
+    method: http::Method,
+    accept: &str,
+) -> http::request::Builder {
+    let url = format!("{}{}", provider.base_url.trim_end_matches('/'), path);
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(url)
         .header(http::header::USER_AGENT, concat!("llm-gateway/", env!("CARGO_PKG_VERSION")))
-        .header(
-            http::header::ACCEPT,
-            if out.stream { "text/event-stream" } else { "application/json" },
-        );
-    if let (Some(credential), scheme) = (out.credential, out.provider.auth_scheme) {
+        .header(http::header::ACCEPT, accept);
+    if let (Some(credential), scheme) = (credential, provider.auth_scheme) {
         if let Some((name, value)) = scheme.header(credential) {
             builder = builder.header(name, value);
         }
     }
-    if out.provider.auth_scheme == AuthScheme::XApiKey
-        && !has_header(&out.provider.extra_headers, "anthropic-version")
+    if provider.auth_scheme == AuthScheme::XApiKey
+        && !has_header(&provider.extra_headers, "anthropic-version")
     {
         builder = builder.header("anthropic-version", "2023-06-01");
     }
-    for (name, value) in &out.provider.extra_headers {
+    for (name, value) in &provider.extra_headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    builder.body(out.body).map_err(|e| TransportError::InvalidRequest(e.to_string()))
+    builder
 }
 
 fn has_header(headers: &BTreeMap<String, String>, name: &str) -> bool {

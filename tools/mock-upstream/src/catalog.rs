@@ -53,3 +53,36 @@ pub(crate) async fn models_dev() -> Response {
 pub(crate) async fn broken() -> Response {
     json_response(StatusCode::INTERNAL_SERVER_ERROR, serde_json::json!({"error": "down"}))
 }
+
+/// Model ids the mock's providers list (`GET /v1/models`, `GET /v1beta/models`).
+pub const LISTED: [&str; 3] = ["mock-text", "mock-tool", "mock-parallel"];
+
+/// `GET /v1/models`: OpenAI's (and Anthropic's) list shape; needs a credential header.
+pub(crate) async fn openai_models(headers: axum::http::HeaderMap) -> Response {
+    if !headers.contains_key("authorization") && !headers.contains_key("x-api-key") {
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            serde_json::json!({"error": {"message": "no key"}}),
+        );
+    }
+    let data: Vec<_> = LISTED
+        .iter()
+        .map(|id| serde_json::json!({"id": id, "object": "model", "created": 1_700_000_000, "owned_by": "mock"}))
+        .collect();
+    json_response(StatusCode::OK, serde_json::json!({"object": "list", "data": data}))
+}
+
+/// `GET /v1beta/models`: Gemini's list shape (`models/…` names).
+pub(crate) async fn gemini_models(headers: axum::http::HeaderMap) -> Response {
+    if !headers.contains_key("x-goog-api-key") {
+        return json_response(
+            StatusCode::FORBIDDEN,
+            serde_json::json!({"error": {"code": 403, "message": "no key"}}),
+        );
+    }
+    let models: Vec<_> = LISTED
+        .iter()
+        .map(|id| serde_json::json!({"name": format!("models/{id}"), "supportedGenerationMethods": ["generateContent"]}))
+        .collect();
+    json_response(StatusCode::OK, serde_json::json!({ "models": models }))
+}

@@ -99,6 +99,8 @@ pub fn router(mock: Arc<Mock>) -> Router {
         .route("/v1/responses", post(responses::handle))
         .route("/v1/messages", post(anthropic::handle))
         .route("/v1/embeddings", post(embeddings::openai))
+        .route("/v1/models", axum::routing::get(catalog::openai_models))
+        .route("/v1beta/models", axum::routing::get(catalog::gemini_models))
         .route("/catalog/litellm.json", axum::routing::get(catalog::litellm))
         .route("/catalog/models-dev.json", axum::routing::get(catalog::models_dev))
         .route("/catalog/broken.json", axum::routing::get(catalog::broken))
