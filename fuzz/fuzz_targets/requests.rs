@@ -8,12 +8,6 @@ use libfuzzer_sys::fuzz_target;
 
 const INBOUND: [Protocol; 3] =
     [Protocol::OpenaiChat, Protocol::OpenaiResponses, Protocol::AnthropicMessages];
-const ALL: [Protocol; 4] = [
-    Protocol::OpenaiChat,
-    Protocol::OpenaiResponses,
-    Protocol::AnthropicMessages,
-    Protocol::Gemini,
-];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, body)) = data.split_first() else { return };
@@ -23,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let inbound = INBOUND[usize::from(pick) % INBOUND.len()];
     let Ok(request) = codec::decode_request(inbound, body) else { return };
     let options = EncodeOptions { default_max_tokens: 64, system_as_developer: pick & 0x80 != 0 };
-    for upstream in ALL {
+    for upstream in Protocol::ALL {
         let _ = codec::encode_request(upstream, &request, "model", &options);
     }
     let mut isolated = request.clone();

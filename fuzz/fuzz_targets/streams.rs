@@ -8,16 +8,9 @@ use gateway_core::provider::Protocol;
 use gateway_core::sse::SseDecoder;
 use libfuzzer_sys::fuzz_target;
 
-const ALL: [Protocol; 4] = [
-    Protocol::OpenaiChat,
-    Protocol::OpenaiResponses,
-    Protocol::AnthropicMessages,
-    Protocol::Gemini,
-];
-
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, body)) = data.split_first() else { return };
-    let upstream = ALL[usize::from(pick) % ALL.len()];
+    let upstream = Protocol::ALL[usize::from(pick) % Protocol::ALL.len()];
     let mut sse = SseDecoder::with_max_line(1 << 16);
     let Ok(mut events) = sse.push(body) else { return };
     events.extend(sse.finish());
@@ -28,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     }
     canonical.extend(decoder.finish());
     let _ = decoder.saw_terminal();
-    for client in ALL {
+    for client in Protocol::ALL {
         let mut encoder = codec::stream_encoder(client, pick & 0x80 != 0);
         let mut out = BytesMut::new();
         for event in &canonical {

@@ -10,6 +10,29 @@ use support::{Admin, GatewayProcess, temp_db};
 
 const PASSWORD: &str = "catalog-admin-pass";
 
+/// The server with the catalog sources given (`off` for none), and an admin session.
+async fn start(db: &std::path::Path, litellm: &str, models_dev: &str) -> (GatewayProcess, Admin) {
+    let env = [
+        ("ADMIN_PASSWORD", PASSWORD),
+        ("CATALOG_URL", litellm),
+        ("CATALOG_MODELS_DEV_URL", models_dev),
+    ];
+    let gw = GatewayProcess::start(db, &env);
+    let admin = Admin::login(&gw.base, "admin", PASSWORD).await;
+    (gw, admin)
+}
+
+/// An OpenAI-compatible provider on the mock.
+fn openai(mock: &std::net::SocketAddr) -> Value {
+    json!({"name": "oa", "base_url": format!("http://{mock}/v1"), "api_key": "k"})
+}
+
+/// The status of a chat completion for `model` with a new virtual key.
+async fn chat_status(gw: &GatewayProcess, admin: &Admin, model: &str) -> u16 {
+    let (_, key) = admin.post("/api/admin/keys", json!({"name": "k"})).await;
+    support::chat(&gw.base, key["key"].as_str().unwrap(), model, false).await.status().as_u16()
+}
+
 fn names(page: &Value) -> Vec<String> {
     page["data"]
         .as_array()
@@ -25,15 +48,7 @@ async fn catalog_is_fetched_searched_ranked_and_applied() {
     let (_dir, db) = temp_db();
     let litellm = format!("http://{mock}/catalog/litellm.json");
     let models_dev = format!("http://{mock}/catalog/models-dev.json");
-    let gw = GatewayProcess::start(
-        &db,
-        &[
-            ("ADMIN_PASSWORD", PASSWORD),
-            ("CATALOG_URL", &litellm),
-            ("CATALOG_MODELS_DEV_URL", &models_dev),
-        ],
-    );
-    let admin = Admin::login(&gw.base, "admin", PASSWORD).await;
+    let (_gw, admin) = start(&db, &litellm, &models_dev).await;
 
     // The first search finds no stored copy: it fetches both sources, then ranks.
     let (status, page) = admin.get("/api/admin/catalog?q=GPT-4o&limit=10").await;
@@ -76,16 +91,11 @@ async fn catalog_is_fetched_searched_ranked_and_applied() {
     assert_eq!(report["sources"][0]["count"], 6);
 
     // Apply an entry to a model: limits, prices and capability flags are filled in.
-    let (_, provider) = admin
-        .post(
-            "/api/admin/providers",
-            json!({"name": "oa", "base_url": format!("http://{mock}/v1"), "api_key": "k"}),
-        )
-        .await;
+    let provider = admin.provider(openai(&mock)).await;
     let (_, model) = admin
         .post(
             "/api/admin/models",
-            json!({"name": "my-gpt", "provider_id": provider["id"], "upstream_model": "mock-text",
+            json!({"name": "my-gpt", "provider_id": provider, "upstream_model": "mock-text",
                    "capabilities": {"custom": true}}),
         )
         .await;
@@ -119,15 +129,7 @@ async fn the_gateway_works_with_no_catalog_and_with_a_broken_source() {
         (format!("http://{mock}/catalog/broken.json"), "http://127.0.0.1:1/api.json".to_owned()),
     ] {
         let (_dir, db) = temp_db();
-        let gw = GatewayProcess::start(
-            &db,
-            &[
-                ("ADMIN_PASSWORD", PASSWORD),
-                ("CATALOG_URL", &litellm),
-                ("CATALOG_MODELS_DEV_URL", &models_dev),
-            ],
-        );
-        let admin = Admin::login(&gw.base, "admin", PASSWORD).await;
+        let (gw, admin) = start(&db, &litellm, &models_dev).await;
         let (status, page) = admin.get("/api/admin/catalog?q=gpt").await;
         assert_eq!(status, 200, "{page}");
         assert_eq!(page["data"], json!([]), "{litellm}: {page}");
@@ -141,28 +143,15 @@ async fn the_gateway_works_with_no_catalog_and_with_a_broken_source() {
         }
 
         // Models and traffic do not need it.
-        let (_, provider) = admin
-            .post(
-                "/api/admin/providers",
-                json!({"name": "oa", "base_url": format!("http://{mock}/v1"), "api_key": "k"}),
-            )
-            .await;
+        let provider = admin.provider(openai(&mock)).await;
         let (status, _) = admin
             .post(
                 "/api/admin/models",
-                json!({"name": "m", "provider_id": provider["id"], "upstream_model": "mock-text"}),
+                json!({"name": "m", "provider_id": provider, "upstream_model": "mock-text"}),
             )
             .await;
         assert_eq!(status, 201);
-        let (_, key) = admin.post("/api/admin/keys", json!({"name": "k"})).await;
-        let r = reqwest::Client::new()
-            .post(gw.url("/v1/chat/completions"))
-            .bearer_auth(key["key"].as_str().unwrap())
-            .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        assert_eq!(chat_status(&gw, &admin, "m").await, 200);
     }
 }
 
@@ -170,22 +159,15 @@ async fn the_gateway_works_with_no_catalog_and_with_a_broken_source() {
 async fn providers_are_tested_their_models_fetched_and_imported_in_bulk() {
     let (mock, _) = mock_upstream::spawn(Default::default(), 0).await.unwrap();
     let (_dir, db) = temp_db();
-    let gw = GatewayProcess::start(&db, &[("ADMIN_PASSWORD", PASSWORD)]);
-    let admin = Admin::login(&gw.base, "admin", PASSWORD).await;
+    let (gw, admin) = start(&db, "off", "off").await;
     let mut providers = Vec::new();
     for (name, protocol, base) in [
         ("oa", "openai_chat", format!("http://{mock}/v1")),
         ("an", "anthropic_messages", format!("http://{mock}/v1")),
         ("gm", "gemini", format!("http://{mock}/v1beta")),
     ] {
-        let (status, p) = admin
-            .post(
-                "/api/admin/providers",
-                json!({"name": name, "protocol": protocol, "base_url": base, "api_key": "k"}),
-            )
-            .await;
-        assert_eq!(status, 201, "{p}");
-        providers.push(p["id"].as_str().unwrap().to_owned());
+        let body = json!({"name": name, "protocol": protocol, "base_url": base, "api_key": "k"});
+        providers.push(admin.provider(body).await);
     }
     let want: Vec<Value> = {
         let mut ids = mock_upstream::catalog::LISTED.to_vec();
@@ -203,21 +185,16 @@ async fn providers_are_tested_their_models_fetched_and_imported_in_bulk() {
     }
 
     // A provider without a credential, and one that is down: the test says why.
-    let (_, bare) = admin
-        .post(
-            "/api/admin/providers",
+    let bare = admin
+        .provider(
             json!({"name": "bare", "base_url": format!("http://{mock}/v1"), "auth_scheme": "none"}),
         )
         .await;
-    let (status, test) = admin
-        .post(&format!("/api/admin/providers/{}/test", bare["id"].as_str().unwrap()), json!({}))
-        .await;
+    let (status, test) = admin.post(&format!("/api/admin/providers/{bare}/test"), json!({})).await;
     assert_eq!((status, &test["ok"]), (200, &json!(false)), "{test}");
     assert_eq!(test["error"]["code"], "upstream_auth_error", "{test}");
-    let (_, down) = admin
-        .post("/api/admin/providers", json!({"name": "down", "base_url": "http://127.0.0.1:1/v1"}))
-        .await;
-    let down_id = down["id"].as_str().unwrap();
+    let down_id =
+        admin.provider(json!({"name": "down", "base_url": "http://127.0.0.1:1/v1"})).await;
     let (_, test) = admin.post(&format!("/api/admin/providers/{down_id}/test"), json!({})).await;
     assert_eq!(test["ok"], false, "{test}");
     let (status, body) = admin.get(&format!("/api/admin/providers/{down_id}/models")).await;
@@ -246,13 +223,5 @@ async fn providers_are_tested_their_models_fetched_and_imported_in_bulk() {
     assert_eq!(admin.post("/api/admin/models/bulk", json!({"models": []})).await.0, 400);
 
     // The imported models serve traffic at once.
-    let (_, key) = admin.post("/api/admin/keys", json!({"name": "k"})).await;
-    let r = reqwest::Client::new()
-        .post(gw.url("/v1/chat/completions"))
-        .bearer_auth(key["key"].as_str().unwrap())
-        .json(&json!({"model": "oa-mock-text", "messages": [{"role": "user", "content": "hi"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(chat_status(&gw, &admin, "oa-mock-text").await, 200);
 }

@@ -35,29 +35,18 @@ async fn scrape(gw: &GatewayProcess, token: Option<&str>) -> (u16, String) {
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+/// A chat completion: status, `x-request-id` and body.
 async fn chat(gw: &GatewayProcess, key: &str, model: &str, stream: bool) -> (u16, String, String) {
-    let response = reqwest::Client::new()
-        .post(gw.url("/v1/chat/completions"))
-        .bearer_auth(key)
-        .json(&json!({"model": model, "stream": stream,
-                      "messages": [{"role": "user", "content": "hello"}]}))
-        .send()
-        .await
-        .unwrap();
+    let response = support::chat(&gw.base, key, model, stream).await;
     let status = response.status().as_u16();
     let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
     (status, id, response.text().await.unwrap())
 }
 
 async fn setup_provider(admin: &Admin, name: &str, protocol: &str, base_url: String) -> String {
-    let (status, p) = admin
-        .post(
-            "/api/admin/providers",
-            json!({"name": name, "protocol": protocol, "base_url": base_url, "api_key": PROVIDER_KEY}),
-        )
-        .await;
-    assert_eq!(status, 201, "{p}");
-    p["id"].as_str().unwrap().to_owned()
+    admin
+        .provider(json!({"name": name, "protocol": protocol, "base_url": base_url, "api_key": PROVIDER_KEY}))
+        .await
 }
 
 async fn add_model(admin: &Admin, name: &str, provider: &str, upstream: &str) {

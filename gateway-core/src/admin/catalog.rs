@@ -83,22 +83,22 @@ async fn search(inner: &Inner, query: Option<&str>) -> AdminResult {
         None => 20,
     };
     let now = inner.platform.now_ms();
-    let mut stale = false;
-    for (source, _) in &inner.config.catalog_sources {
-        let fetched = inner.store.catalog_fetched_at(source).await?;
-        stale |= fetched.is_none_or(|at| now - at >= MAX_AGE_MS);
-    }
+    let mut stored = inner.store.catalog_sources().await?;
+    let stale = inner.config.catalog_sources.iter().any(|(source, _)| {
+        !stored.iter().any(|(s, _, at)| s == source && at.is_some_and(|at| now - at < MAX_AGE_MS))
+    });
     let mut refresh_report = None;
     if stale {
         // At most daily: a failed fetch keeps the old copy (or none), and the search goes on.
         refresh_report = refresh(inner).await.ok();
+        stored = inner.store.catalog_sources().await?;
     }
-    let mut sources = Vec::new();
-    for (source, count) in inner.store.catalog_counts().await? {
-        let fetched_at = inner.store.catalog_fetched_at(&source).await?;
-        sources
-            .push(serde_json::json!({"source": source, "count": count, "fetched_at": fetched_at}));
-    }
+    let sources: Vec<_> = stored
+        .into_iter()
+        .map(|(source, count, fetched_at)| {
+            serde_json::json!({"source": source, "count": count, "fetched_at": fetched_at})
+        })
+        .collect();
     let candidates = inner.store.catalog_candidates(&q, 2000).await?;
     let data = catalog::search(&q, candidates, limit);
     Ok(ok(&serde_json::json!({

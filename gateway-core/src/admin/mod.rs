@@ -24,11 +24,12 @@ use crate::reply;
 type AdminResult = Result<http::Response<Body>, GatewayError>;
 
 pub(crate) async fn handle(inner: &Inner, ctx: &Ctx, request: http::Request<Bytes>) -> AdminResult {
-    let changes = request.method() != Method::GET;
+    let changes =
+        request.method() != Method::GET && request.uri().path().starts_with("/api/admin/");
     let result = dispatch(inner, ctx, request).await;
     if changes {
-        // Any change (a failed one costs nothing) may touch a key, model, provider or virtual
-        // model: this instance's hot-path caches start over.
+        // Any admin change (a failed one costs nothing; sessions change nothing cached) may touch
+        // a key, model, provider or virtual model: this instance's hot-path caches start over.
         inner.key_cache.clear();
         inner.route_cache.clear();
     }

@@ -93,7 +93,6 @@ async fn bulk(inner: &Inner, body: &[u8]) -> AdminResult {
                 "name": value.get("name"), "error": {"code": e.kind(), "message": e.public_message()}}),
         });
     }
-    inner.route_cache.clear();
     Ok(ok(&serde_json::json!({"created": created_count, "results": results})))
 }
 

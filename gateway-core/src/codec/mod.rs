@@ -101,6 +101,22 @@ pub fn decode_response(protocol: Protocol, body: &[u8]) -> Result<Response, Upst
     }
 }
 
+/// The usage of an answer (`usage`, Gemini's `usageMetadata`) read with a codec's wire type `U`;
+/// the rest of the body is skipped, not decoded (the same-protocol path relays it untouched). An
+/// answer without usage counts none.
+pub(crate) fn usage_only<U>(body: &[u8]) -> Result<crate::canonical::Usage, UpstreamError>
+where
+    U: serde::de::DeserializeOwned + Into<crate::canonical::Usage>,
+{
+    #[derive(serde::Deserialize)]
+    struct Only<U> {
+        #[serde(alias = "usageMetadata")]
+        usage: Option<U>,
+    }
+    let only: Only<U> = upstream_json(body)?;
+    Ok(only.usage.map(Into::into).unwrap_or_default())
+}
+
 /// Only the usage of an upstream's non-streaming answer.
 pub fn decode_usage(
     protocol: Protocol,

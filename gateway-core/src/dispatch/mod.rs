@@ -51,10 +51,22 @@ pub(crate) enum Endpoint {
 }
 
 impl Endpoint {
+    /// The path the request log names.
     fn path(self) -> &'static str {
         match self {
-            Endpoint::Generate(p) => endpoint(p),
+            Endpoint::Generate(Protocol::OpenaiChat) => "/v1/chat/completions",
+            Endpoint::Generate(Protocol::OpenaiResponses) => "/v1/responses",
+            Endpoint::Generate(Protocol::AnthropicMessages) => "/v1/messages",
+            Endpoint::Generate(Protocol::Gemini) => "/v1beta/models",
             Endpoint::Embeddings => "/v1/embeddings",
+        }
+    }
+
+    /// The caller's protocol as the request log names it.
+    fn log_protocol(self) -> &'static str {
+        match self {
+            Endpoint::Generate(p) => p.as_str(),
+            Endpoint::Embeddings => "openai_embeddings",
         }
     }
 
@@ -64,15 +76,6 @@ impl Endpoint {
             Endpoint::Generate(p) => p,
             Endpoint::Embeddings => Protocol::OpenaiChat,
         }
-    }
-}
-
-fn endpoint(protocol: Protocol) -> &'static str {
-    match protocol {
-        Protocol::OpenaiChat => "/v1/chat/completions",
-        Protocol::OpenaiResponses => "/v1/responses",
-        Protocol::AnthropicMessages => "/v1/messages",
-        Protocol::Gemini => "/v1beta/models",
     }
 }
 
@@ -292,10 +295,7 @@ pub(crate) async fn forward(
         created_at: ctx.started_ms,
         request_id: ctx.request_id.clone(),
         endpoint: kind.path().into(),
-        protocol_in: Some(match kind {
-            Endpoint::Generate(p) => p.as_str().into(),
-            Endpoint::Embeddings => "openai_embeddings".into(),
-        }),
+        protocol_in: Some(kind.log_protocol().into()),
         client_ip: ctx.client_ip.clone(),
         user_agent: ctx.user_agent.clone(),
         ..Default::default()

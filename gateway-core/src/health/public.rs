@@ -13,6 +13,7 @@ use crate::body::Body;
 use crate::error::GatewayError;
 use crate::gateway::Inner;
 use crate::reply::{self, ErrorShape};
+use crate::store::health::HealthTarget;
 
 const LIMIT: u32 = 60;
 const MAX_IPS: usize = 10_000;
@@ -84,6 +85,15 @@ impl PublicLimiter {
         }
         Ok(())
     }
+}
+
+/// The target named by the `target_id` parameter.
+fn requested_target<'a>(
+    pairs: &[(String, String)],
+    targets: &'a [HealthTarget],
+) -> Result<&'a HealthTarget, PublicError> {
+    let id = param(pairs, "target_id").ok_or(PublicError::MissingParameter("target_id"))?;
+    targets.iter().find(|t| t.id == id).ok_or_else(|| PublicError::TargetNotFound(id.to_owned()))
 }
 
 fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -167,24 +177,14 @@ async fn route(
             }))
         }
         "/public/health/detail" => {
-            let id =
-                param(&pairs, "target_id").ok_or(PublicError::MissingParameter("target_id"))?;
-            let t = targets
-                .iter()
-                .find(|t| t.id == id)
-                .ok_or_else(|| PublicError::TargetNotFound(id.to_owned()))?;
+            let t = requested_target(&pairs, &targets)?;
             let runs = inner.store.health_runs(&t.id, now - 7 * 24 * HOUR).await?;
             let mut s = summary(t, &runs, now);
             s["timestamp"] = now.into();
             Ok(s)
         }
         "/public/health/runs" => {
-            let id =
-                param(&pairs, "target_id").ok_or(PublicError::MissingParameter("target_id"))?;
-            let t = targets
-                .iter()
-                .find(|t| t.id == id)
-                .ok_or_else(|| PublicError::TargetNotFound(id.to_owned()))?;
+            let t = requested_target(&pairs, &targets)?;
             let window = match param(&pairs, "window").unwrap_or("24h") {
                 "1h" => HOUR,
                 "24h" => 24 * HOUR,

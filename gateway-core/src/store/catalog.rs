@@ -43,17 +43,14 @@ impl Store {
         Ok(())
     }
 
-    /// When `source` was last fetched.
-    pub async fn catalog_fetched_at(&self, source: &str) -> StoreResult<Option<i64>> {
-        Ok(self.setting(&fetched_key(source)).await?.and_then(|v| v.parse().ok()))
-    }
-
-    /// How many entries each source has.
-    pub async fn catalog_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+    /// Each stored source: its entry count and when it was fetched (Unix ms).
+    pub async fn catalog_sources(&self) -> StoreResult<Vec<(String, i64, Option<i64>)>> {
         self.query_as(
-            "SELECT source, COUNT(*) AS n FROM catalog_models GROUP BY source ORDER BY source",
+            "SELECT c.source AS source, COUNT(*) AS n, CAST(s.value AS INTEGER) AS fetched_at \
+             FROM catalog_models c LEFT JOIN settings s ON s.key = 'catalog.fetched_at.' || c.source \
+             GROUP BY c.source ORDER BY c.source",
             vec![],
-            |r| Ok((r.text("source")?, r.int("n")?)),
+            |r| Ok((r.text("source")?, r.int("n")?, r.opt_int("fetched_at")?)),
         )
         .await
     }

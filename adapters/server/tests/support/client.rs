@@ -50,6 +50,25 @@ impl Admin {
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, None).await
     }
+
+    /// Creates a provider from `body` (asserting 201) and returns its id.
+    pub async fn provider(&self, body: Value) -> String {
+        let (status, provider) = self.post("/api/admin/providers", body).await;
+        assert_eq!(status, 201, "{provider}");
+        provider["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A one-message chat completion on the gateway at `base`, with virtual key `key`.
+pub async fn chat(base: &str, key: &str, model: &str, stream: bool) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&json!({"model": model, "stream": stream,
+                      "messages": [{"role": "user", "content": "hello"}]}))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// A temp dir holding the test's database file.

@@ -118,4 +118,4 @@ impl Drop for GatewayProcess {
 }
 
 #[allow(unused_imports)]
-pub use client::{Admin, temp_db};
+pub use client::{Admin, chat, temp_db};

@@ -19,16 +19,9 @@ pub fn finish_reason(s: &str, has_calls: bool) -> FinishReason {
     }
 }
 
-/// Only the usage of an answer (the same-protocol path relays the body untouched and reads just
-/// this); an answer without usage counts none.
+/// Only the usage of an answer (see [`crate::codec::usage_only`]).
 pub fn decode_usage(body: &[u8]) -> Result<Usage, UpstreamError> {
-    #[derive(serde::Deserialize)]
-    struct Only {
-        #[serde(default, rename = "usageMetadata")]
-        usage_metadata: Option<super::wire::UsageMetadata>,
-    }
-    let only: Only = upstream_json(body)?;
-    Ok(only.usage_metadata.map(Usage::from).unwrap_or_default())
+    crate::codec::usage_only::<super::wire::UsageMetadata>(body)
 }
 
 pub fn decode_response(body: &[u8]) -> Result<Response, UpstreamError> {

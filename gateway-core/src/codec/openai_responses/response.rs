@@ -7,16 +7,9 @@ use crate::canonical::{Block, FinishReason, Response, Usage};
 use crate::codec::upstream_json;
 use crate::dispatch::upstream::UpstreamError;
 
-/// Only the usage of an answer (the same-protocol path relays the body untouched and reads just
-/// this); an answer without usage counts none.
+/// Only the usage of an answer (see [`crate::codec::usage_only`]).
 pub fn decode_usage(body: &[u8]) -> Result<Usage, UpstreamError> {
-    #[derive(serde::Deserialize)]
-    struct Only {
-        #[serde(default)]
-        usage: Option<super::wire::WireUsage>,
-    }
-    let only: Only = upstream_json(body)?;
-    Ok(only.usage.map(Usage::from).unwrap_or_default())
+    crate::codec::usage_only::<super::wire::WireUsage>(body)
 }
 
 pub fn decode_response(body: &[u8]) -> Result<Response, UpstreamError> {
