@@ -110,6 +110,11 @@ async fn limits_hold_exactly_across_two_instances_sharing_one_database() {
     assert!((1..=60).contains(&retry), "{retry}");
     let rows = logs(&admin, &rpm_id, 40).await;
     assert_eq!(rows.iter().filter(|r| r["status"] == 200).count(), 10);
+    // The admin API shows the use against the limit (the UI's usage bars); the burst is in this
+    // minute unless the test crossed into the next one.
+    let (_, view) = admin.get(&format!("/api/admin/keys/{rpm_id}")).await;
+    let used = &view["usage"]["requests_this_minute"];
+    assert!(*used == 10 || *used == 0, "{view}");
 
     // A budget: 5 requests' worth.
     let (budget_key, budget_id) =
@@ -120,6 +125,11 @@ async fn limits_hold_exactly_across_two_instances_sharing_one_database() {
     let rows = logs(&admin, &budget_id, 20).await;
     let spent: f64 = rows.iter().filter_map(|r| r["cost_usd"].as_f64()).sum();
     assert!(spent <= 0.0045 + 1e-12 && spent > 0.0044, "logged spend {spent}");
+    let (_, all) = admin.get("/api/admin/keys").await;
+    let view = all["data"].as_array().unwrap().iter().find(|k| k["id"] == budget_id).unwrap();
+    let shown = view["usage"]["spent_usd"].as_f64().unwrap();
+    assert!((shown - spent).abs() < 1e-9, "usage {view} vs logged {spent}");
+    assert_eq!(view["usage"]["concurrent"], 0);
 
     // Concurrent requests: 3 slots, upstream takes 1.5 s, 10 at once.
     let (conc_key, conc_id) = key(&admin, json!({"max_concurrent": 3})).await;

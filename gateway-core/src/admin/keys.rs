@@ -42,8 +42,12 @@ struct Input {
 
 pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
     match req.op()? {
-        Op::List => Ok(list(&inner.store.list_keys().await?)),
-        Op::Get(id) => Ok(ok(&load(inner, id).await?)),
+        Op::List => Ok(list(&with_usage(inner, &inner.store.list_keys().await?, None).await?)),
+        Op::Get(id) => {
+            let key = load(inner, id).await?;
+            let mut views = with_usage(inner, std::slice::from_ref(&key), Some(id)).await?;
+            Ok(ok(&views.pop()))
+        }
         Op::Create => {
             let mut input: Input = validate::body(req.body)?;
             let secret = match input.key.take() {
@@ -88,6 +92,24 @@ pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
             }
         }
     }
+}
+
+/// Key views with what each has used of its limits right now (`usage`).
+async fn with_usage(
+    inner: &Inner,
+    keys: &[VirtualKey],
+    only: Option<&str>,
+) -> Result<Vec<serde_json::Value>, GatewayError> {
+    let ids: Vec<_> = keys.iter().map(|k| (k.id.as_str(), k.budget_period)).collect();
+    let usage = inner.store.key_usage(&ids, only, inner.platform.now_ms()).await?;
+    Ok(keys
+        .iter()
+        .map(|k| {
+            let mut view = serde_json::to_value(k).unwrap_or_default();
+            view["usage"] = serde_json::to_value(usage.get(&k.id)).unwrap_or_default();
+            view
+        })
+        .collect())
 }
 
 async fn load(inner: &Inner, id: &str) -> Result<VirtualKey, GatewayError> {

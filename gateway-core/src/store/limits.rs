@@ -6,8 +6,13 @@
 //! `NOT NULL` constraint when the key already holds its maximum. No read-then-write anywhere, and the
 //! same statements work on libSQL files, Turso and D1.
 
+use std::collections::HashMap;
+
+use serde::Serialize;
+
 use super::{Store, StoreResult};
 use crate::io::{SqlError, Stmt, Value};
+use crate::policy::{BudgetPeriod, minute};
 
 /// Counter kinds in `key_usage`.
 pub const REQUESTS: &str = "rpm";
@@ -167,5 +172,82 @@ impl Store {
         ])
         .await?;
         Ok(())
+    }
+}
+
+/// What a key has used of its limits right now (shown next to the limits in the admin UI).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct KeyUsage {
+    pub requests_this_minute: i64,
+    pub tokens_this_minute: i64,
+    pub concurrent: i64,
+    /// Spent in the current budget period (day, month or in total; total without a period).
+    pub spent_usd: f64,
+}
+
+impl Store {
+    /// Current usage of `keys` (id and budget period): one read of the counters of the current
+    /// minute, day and month and of all time, and one of the live leases. `only` narrows both reads
+    /// to one key.
+    pub async fn key_usage(
+        &self,
+        keys: &[(&str, Option<BudgetPeriod>)],
+        only: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<HashMap<String, KeyUsage>> {
+        let (this_minute, _) = minute(now_ms);
+        let windows = [BudgetPeriod::Day, BudgetPeriod::Month, BudgetPeriod::Total]
+            .map(|p| Value::Integer(p.window(now_ms).0));
+        let narrow = if only.is_some() { " AND key_id = ?" } else { "" };
+        let mut params = vec![Value::Integer(this_minute)];
+        params.extend(windows);
+        params.extend(only.map(Value::from));
+        let counters = self
+            .query_as(
+                &format!(
+                    "SELECT key_id, kind, window_start, used FROM key_usage \
+                     WHERE window_start IN (?, ?, ?, ?){narrow}"
+                ),
+                params,
+                |r| {
+                    Ok((r.text("key_id")?, r.text("kind")?, r.int("window_start")?, r.int("used")?))
+                },
+            )
+            .await?;
+        let mut params = vec![Value::Integer(now_ms)];
+        params.extend(only.map(Value::from));
+        let leases = self
+            .query_as(
+                &format!(
+                    "SELECT key_id, COUNT(*) AS n FROM key_leases \
+                     WHERE expires_at > ?{narrow} GROUP BY key_id"
+                ),
+                params,
+                |r| Ok((r.text("key_id")?, r.int("n")?)),
+            )
+            .await?;
+        let mut out: HashMap<String, KeyUsage> =
+            keys.iter().map(|(id, _)| ((*id).to_owned(), KeyUsage::default())).collect();
+        let periods: HashMap<&str, i64> = keys
+            .iter()
+            .map(|(id, p)| (*id, p.unwrap_or(BudgetPeriod::Total).window(now_ms).0))
+            .collect();
+        for (key_id, kind, window, used) in counters {
+            let Some(u) = out.get_mut(&key_id) else { continue };
+            match kind.as_str() {
+                REQUESTS if window == this_minute => u.requests_this_minute = used,
+                TOKENS if window == this_minute => u.tokens_this_minute = used,
+                BUDGET if periods.get(key_id.as_str()) == Some(&window) => {
+                    u.spent_usd = used as f64 / 1e9;
+                }
+                _ => {}
+            }
+        }
+        for (key_id, n) in leases {
+            if let Some(u) = out.get_mut(&key_id) {
+                u.concurrent = n;
+            }
+        }
+        Ok(out)
     }
 }
