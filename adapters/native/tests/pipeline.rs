@@ -38,6 +38,33 @@ async fn admin_sessions_expire_after_twelve_hours() {
 }
 
 #[tokio::test]
+async fn admin_sessions_are_renewed_on_activity_and_logout_revokes_the_renewal() {
+    let h = Harness::new().await;
+    let token = h.token.clone();
+    let renewed = |r: &support::Reply| {
+        r.headers.get("x-session-token").map(|v| v.to_str().unwrap().to_owned())
+    };
+    // A young token is not renewed.
+    let young = h.call("GET", "/api/admin/keys", Some(&token), Value::Null).await;
+    assert_eq!((young.status, renewed(&young)), (200, None));
+    // Past half its life, any admin request carries a fresh one...
+    h.clock.now.store(T0 + 7 * 3600 * 1000, Ordering::SeqCst);
+    let old = h.call("GET", "/api/admin/keys", Some(&token), Value::Null).await;
+    let fresh = renewed(&old).expect("a renewed token");
+    assert_ne!(fresh, token);
+    // ...which outlives the original: 12 h after login the old one is refused, the new one works.
+    h.clock.now.store(T0 + 12 * 3600 * 1000 + 60_000, Ordering::SeqCst);
+    assert_eq!(h.call("GET", "/api/admin/keys", Some(&token), Value::Null).await.status, 401);
+    let later = h.call("GET", "/api/admin/keys", Some(&fresh), Value::Null).await;
+    assert_eq!(later.status, 200);
+    // A refused request renews nothing, and logout revokes the renewed token too.
+    let refused = h.call("GET", "/api/admin/keys", Some(&token), Value::Null).await;
+    assert_eq!((refused.status, renewed(&refused)), (401, None));
+    assert_eq!(h.call("POST", "/api/auth/logout", Some(&fresh), Value::Null).await.status, 204);
+    assert_eq!(h.call("GET", "/api/admin/keys", Some(&fresh), Value::Null).await.status, 401);
+}
+
+#[tokio::test]
 async fn transport_failures_map_to_gateway_statuses_and_are_logged() {
     let h = Harness::new().await;
     let key = h.setup("openai_chat").await;

@@ -24,9 +24,17 @@ use crate::reply;
 type AdminResult = Result<http::Response<Body>, GatewayError>;
 
 pub(crate) async fn handle(inner: &Inner, ctx: &Ctx, request: http::Request<Bytes>) -> AdminResult {
-    let changes =
-        request.method() != Method::GET && request.uri().path().starts_with("/api/admin/");
-    let result = dispatch(inner, ctx, request).await;
+    let admin = request.uri().path().starts_with("/api/admin/");
+    let changes = admin && request.method() != Method::GET;
+    let auth = request.headers().get(http::header::AUTHORIZATION).filter(|_| admin).cloned();
+    let mut result = dispatch(inner, ctx, request).await;
+    // Only a request the token was good for renews it (a revoked or expired one failed above).
+    let renewed = auth.as_ref().and_then(|value| session::renewed(inner, value));
+    if let (Ok(response), Some(token)) = (&mut result, renewed) {
+        if let Ok(value) = http::HeaderValue::from_str(&token) {
+            response.headers_mut().insert(session::RENEWED_TOKEN, value);
+        }
+    }
     if changes {
         // Any admin change (a failed one costs nothing; sessions change nothing cached) may touch
         // a key, model, provider or virtual model: this instance's hot-path caches start over.

@@ -45,18 +45,38 @@ fn issue(inner: &Inner, user: User) -> AdminResult {
     })))
 }
 
+/// Response header carrying a renewed session token (see `renewed`).
+pub(crate) const RENEWED_TOKEN: &str = "x-session-token";
+
+/// Sessions are renewed on activity: a valid token older than half its lifetime gets a fresh one
+/// (same user, same token version, so logout still revokes both), which the admin UI swaps in. An
+/// admin who keeps working is never logged out; one who stops is after 12 hours.
+pub(crate) fn renewed(inner: &Inner, authorization: &http::HeaderValue) -> Option<String> {
+    let token = bearer(authorization)?;
+    let now_secs = (inner.platform.now_ms() / 1000).max(0) as u64;
+    let (session, issued) = inner.signer.verify_issued(token, now_secs).ok()?;
+    if now_secs.saturating_sub(issued) < crate::auth::jwt::TOKEN_TTL_SECS / 2 {
+        return None;
+    }
+    inner.signer.issue(session, now_secs).ok().map(|(token, _)| token)
+}
+
+fn bearer(authorization: &http::HeaderValue) -> Option<&str> {
+    authorization
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 /// The user behind the request's bearer token; revoked and expired tokens are refused.
 pub(crate) async fn require(
     inner: &Inner,
     headers: &http::HeaderMap,
 ) -> Result<User, GatewayError> {
-    let token = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(AuthError::MissingToken)?;
+    let token =
+        headers.get(http::header::AUTHORIZATION).and_then(bearer).ok_or(AuthError::MissingToken)?;
     let now_secs = (inner.platform.now_ms() / 1000).max(0) as u64;
     let session = inner.signer.verify(token, now_secs)?;
     let user = inner.store.user_by_id(&session.uid).await?.ok_or(AuthError::InvalidToken)?;

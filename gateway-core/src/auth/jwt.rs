@@ -60,6 +60,11 @@ impl Signer {
 
     /// Checks signature, issuer and validity window at `now_secs`.
     pub fn verify(&self, token: &str, now_secs: u64) -> Result<Session, AuthError> {
+        self.verify_issued(token, now_secs).map(|(session, _)| session)
+    }
+
+    /// Like `verify`, with when the token was issued (Unix seconds), for sliding renewal.
+    pub fn verify_issued(&self, token: &str, now_secs: u64) -> Result<(Session, u64), AuthError> {
         let options = VerificationOptions {
             artificial_time: Some(JwtDuration::from_secs(now_secs)),
             time_tolerance: Some(JwtDuration::from_secs(TOLERANCE_SECS)),
@@ -69,7 +74,7 @@ impl Signer {
         };
         self.key
             .verify_token::<Session>(token, Some(options))
-            .map(|claims| claims.custom)
+            .map(|claims| (claims.custom, claims.issued_at.map_or(0, |t| t.as_secs())))
             .map_err(|_| AuthError::InvalidToken)
     }
 }
