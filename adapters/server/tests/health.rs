@@ -1,41 +1,15 @@
 //! Health monitoring end to end on the server, with a healthy, a slow and an unreachable upstream:
 //! the switch, targets, check rounds, every public endpoint, the per-IP limit, and the public status
-//! page in a real headless chromium (screenshot kept in `target/test-artifacts/status-page.png`). Needs
+//! page in a real headless chromium (screenshot kept in `target/test-artifacts/status-page/`). Needs
 //! `/usr/bin/chromium` (or `CHROMIUM`); installs `tools/browser` (playwright-core) the first time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{Admin, GatewayProcess, temp_db};
-
-fn tools() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/browser").canonicalize().unwrap()
-}
-
-fn chromium() -> String {
-    let path = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&path).exists(),
-        "the browser test needs chromium at {path} (apt-get install -y chromium, or set CHROMIUM)"
-    );
-    path
-}
-
-fn install_playwright() {
-    if !tools().join("node_modules/playwright-core").exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(tools())
-            .status()
-            .expect("run npm");
-        assert!(status.success(), "npm ci in tools/browser failed");
-    }
-}
 
 async fn public(gw: &GatewayProcess, path: &str) -> (u16, Value) {
     let r = reqwest::get(gw.url(path)).await.unwrap();
@@ -57,8 +31,7 @@ async fn monitoring_keys(admin: &Admin) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_monitoring_end_to_end_and_the_status_page_in_a_real_browser() {
-    let chromium = chromium();
-    install_playwright();
+    support::browser::prepare();
     let (mock, _) = mock_upstream::spawn(Default::default(), 0).await.unwrap();
     let slow =
         mock_upstream::MockConfig { latency: Duration::from_millis(600), ..Default::default() };
@@ -202,24 +175,12 @@ async fn health_monitoring_end_to_end_and_the_status_page_in_a_real_browser() {
     assert_eq!(targets["total"], 3, "{targets}");
 
     // The page, as a visitor sees it.
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let screenshot = artifacts.join("status-page.png");
-    let output = tokio::task::spawn_blocking({
-        let url = gw.url("/status");
-        let screenshot = screenshot.clone();
-        move || {
-            Command::new("node")
-                .arg(tools().join("status-page.mjs"))
-                .arg(url)
-                .arg(screenshot)
-                .env("CHROMIUM", chromium)
-                .output()
-                .expect("run node")
-        }
-    })
-    .await
-    .unwrap();
+    let screenshot = support::browser::artifacts("status-page").join("status-page.png");
+    let output = support::browser::node(
+        "status-page.mjs",
+        vec![gw.url("/status"), screenshot.display().to_string()],
+    )
+    .await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(seen["errors"], json!([]), "{seen}");

@@ -247,6 +247,22 @@ async fn health_monitoring(host: &Host<'_>, admin: &Admin) {
             "{name}: {header}"
         );
     }
+    // The admin app's files: the page, its modules (served as JavaScript, or browsers refuse to run
+    // them), the vendored libraries, the styles and the deployment config.
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/js/main.js", "javascript"),
+        ("/js/pages/dashboard.js", "javascript"),
+        ("/vendor/preact.js", "javascript"),
+        ("/vendor/uplot.js", "javascript"),
+        ("/app.css", "text/css"),
+        ("/config.json", "json"),
+    ] {
+        let r = reqwest::get(format!("{}{path}", host.base)).await.unwrap();
+        assert_eq!(r.status(), 200, "{name}: {path}");
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(content_type.contains(kind), "{name}: {path} is {content_type}");
+    }
     let (status, body) = public("/public/health/summary".into()).await;
     assert_eq!(status, 404, "{name}: monitoring is off by default: {body}");
     let (status, target) = admin

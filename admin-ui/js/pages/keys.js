@@ -1,0 +1,81 @@
+// Virtual keys: create (the full key is shown once, with a copy button), policies (models, limits,
+// budget, IPs, expiry, body logging) and what each key has used of its limits right now.
+import { html, useState, useLoad, Loaded, Table, Modal, Form, AsyncButton, Badge, Meter, CopyButton, toast, fmt } from '../ui.js';
+import { get, post, patch, del, gatewayUrl } from '../api.js';
+import { t } from '../i18n.js';
+
+const localInput = ms => {
+  if (!ms) return '';
+  const d = new Date(ms);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+};
+
+export function Keys() {
+  const state = useLoad(async () => (await get('/api/admin/keys')).data);
+  const [dialog, setDialog] = useState(null);
+  const close = () => setDialog(null);
+  const remove = async k => {
+    if (!confirm(t('Delete key {name}? Apps using it stop working at once.', { name: k.name }))) return;
+    await del(`/api/admin/keys/${k.id}`); toast(t('Deleted')); state.reload();
+  };
+  const toggle = async k => { await patch(`/api/admin/keys/${k.id}`, { enabled: !k.enabled }); state.reload(); };
+  return html`<section>
+    <div class="page-head"><h1>${t('Virtual keys')}</h1>
+      <button type="button" class="primary" id="add-key" onClick=${() => setDialog({ kind: 'new' })}>${t('Create key')}</button>
+      <button type="button" class="secondary small" onClick=${state.reload}>${t('Refresh')}</button></div>
+    <p class="lead">${t('Apps call the gateway with a virtual key. Only a hash is stored: a key is shown once, when it is created.')}</p>
+    <${Loaded} state=${state}>${keys => html`
+      <${Table} rows=${keys} empty=${t('No keys yet.')} columns=${[
+        { label: t('Name'), cell: k => html`<strong>${k.name}</strong><div class="muted small"><code>${k.key_prefix}…</code>${k.tags?.length ? ` · ${k.tags.join(', ')}` : ''}</div>` },
+        { label: t('Models'), cell: k => (k.allowed_models ? k.allowed_models.join(', ') || t('none') : html`<span class="muted">${t('all')}</span>`) },
+        { label: t('Requests / min'), cell: k => html`<${Meter} used=${k.usage?.requests_this_minute} limit=${k.rpm_limit} />` },
+        { label: t('Tokens / min'), cell: k => html`<${Meter} used=${k.usage?.tokens_this_minute} limit=${k.tpm_limit} />` },
+        { label: t('Concurrent'), cell: k => html`<${Meter} used=${k.usage?.concurrent} limit=${k.max_concurrent} />` },
+        { label: t('Budget'), cell: k => html`<${Meter} used=${k.usage?.spent_usd} limit=${k.budget_usd} format=${fmt.usd} />${k.budget_usd !== null && k.budget_usd !== undefined ? html`<div class="muted small">${k.budget_period === 'day' ? t('per day') : k.budget_period === 'month' ? t('per month') : t('in total')}</div>` : null}` },
+        { label: t('Expires'), cell: k => (k.expires_at ? fmt.time(k.expires_at) : html`<span class="muted">${t('never')}</span>`) },
+        { label: t('Enabled'), cell: k => html`<button type="button" class=${`switch ${k.enabled ? 'on' : ''}`} role="switch" aria-checked=${k.enabled} onClick=${() => toggle(k)}><span></span></button>` },
+        { label: '', class: 'row-actions', cell: k => html`
+          <button type="button" class="small secondary" data-action="edit" onClick=${() => setDialog({ kind: 'edit', key: k })}>${t('Edit')}</button>
+          <${AsyncButton} class="small danger" onClick=${() => remove(k)}>${t('Delete')}<//>` },
+      ]} />`}<//>
+    ${dialog?.kind === 'new' || dialog?.kind === 'edit' ? html`<${Modal} title=${dialog.key ? t('Edit key') : t('Create key')} onClose=${close}>
+      <${KeyForm} vkey=${dialog.key} onCancel=${close} saved=${created => { state.reload(); setDialog(created ? { kind: 'created', created } : null); }} /><//>` : null}
+    ${dialog?.kind === 'created' ? html`<${Modal} title=${t('Your new key')} onClose=${close}>
+      <div class="once" id="new-key">
+        <p><strong>${t('Copy it now: it is shown only once.')}</strong> ${t('The gateway keeps only a hash.')}</p>
+        <div class="secret"><code id="new-key-value">${dialog.created.key}</code><${CopyButton} text=${dialog.created.key} /></div>
+        <pre class="example">curl ${gatewayUrl() || location.origin}/v1/chat/completions \\
+  -H "Authorization: Bearer ${dialog.created.key}" \\
+  -H "content-type: application/json" \\
+  -d '{"model": "…", "messages": [{"role": "user", "content": "Hi"}]}'</pre>
+        <div class="actions"><button type="button" class="primary" id="key-done" onClick=${close}>${t('Done')}</button></div>
+      </div><//>` : null}
+  </section>`;
+}
+
+function KeyForm({ vkey, saved, onCancel }) {
+  const fields = [
+    { name: 'name', label: t('Name'), required: true },
+    ...(vkey ? [] : [{ name: 'key', label: t('Custom key (optional, 16–64 characters)'), placeholder: t('generated when empty') }]),
+    { name: 'allowed_models', label: t('Allowed models (comma separated; empty: all)'), type: 'list', wide: true },
+    { name: 'rpm_limit', label: t('Requests per minute'), type: 'number' },
+    { name: 'tpm_limit', label: t('Tokens per minute'), type: 'number' },
+    { name: 'max_concurrent', label: t('Max concurrent requests'), type: 'number' },
+    { name: 'budget_usd', label: t('Budget (USD)'), type: 'number' },
+    { name: 'budget_period', label: t('Budget period'), type: 'select', options: [['total', t('in total')], ['month', t('per month')], ['day', t('per day')]] },
+    { name: 'expires_at', label: t('Expires'), type: 'datetime-local' },
+    { name: 'allowed_ips', label: t('Allowed client IPs / CIDRs (empty: any)'), type: 'list', wide: true },
+    { name: 'tags', label: t('Tags'), type: 'list', emptyAsList: true },
+    { name: 'log_bodies', label: t('Log request and response bodies'), type: 'checkbox' },
+    { name: 'enabled', label: t('Enabled'), type: 'checkbox', default: true },
+  ];
+  const initial = { ...(vkey || {}), expires_at: localInput(vkey?.expires_at) };
+  const submit = async v => {
+    v.expires_at = v.expires_at ? new Date(v.expires_at).getTime() : null;
+    if (v.budget_usd === null) v.budget_period = null;
+    if (vkey) { await patch(`/api/admin/keys/${vkey.id}`, v); toast(t('Saved')); saved(null); return; }
+    if (!v.key) delete v.key;
+    saved(await post('/api/admin/keys', v));
+  };
+  return html`<${Form} fields=${fields} initial=${initial} submit=${submit} onCancel=${onCancel} submitLabel=${vkey ? t('Save') : t('Create key')} />`;
+}

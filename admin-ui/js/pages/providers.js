@@ -1,0 +1,114 @@
+// Providers: create from a preset (or by hand), edit, test connectivity, fetch the upstream's model
+// list and add models from it in bulk.
+import { html, useState, useLoad, Loaded, Table, Modal, Form, AsyncButton, Badge, toast, fmt } from '../ui.js';
+import { get, post, patch, del } from '../api.js';
+import { t } from '../i18n.js';
+import { UpstreamImport } from './models.js';
+
+export const PROTOCOLS = [['openai_chat', 'OpenAI Chat Completions'], ['openai_responses', 'OpenAI Responses'],
+  ['anthropic_messages', 'Anthropic Messages'], ['gemini', 'Google Gemini']];
+const AUTH = [['bearer', 'Authorization: Bearer'], ['x_api_key', 'x-api-key'], ['x_goog_api_key', 'x-goog-api-key'],
+  ['azure_api_key', 'api-key (Azure)'], ['none', 'none']];
+
+export function Providers() {
+  const state = useLoad(async () => {
+    const [providers, presets] = await Promise.all([get('/api/admin/providers'), get('/api/admin/presets')]);
+    return { providers: providers.data, presets: presets.data };
+  });
+  const [dialog, setDialog] = useState(null);
+  const [tests, setTests] = useState({});
+  const close = () => setDialog(null);
+  const saved = () => { close(); state.reload(); };
+  const test = async p => {
+    setTests(s => ({ ...s, [p.id]: { busy: true } }));
+    try {
+      const r = await post(`/api/admin/providers/${p.id}/test`);
+      setTests(s => ({ ...s, [p.id]: r }));
+    } catch (e) { setTests(s => ({ ...s, [p.id]: { ok: false, error: e.message } })); }
+  };
+  const remove = async p => {
+    if (!confirm(t('Delete provider {name}? Its models stop working.', { name: p.name }))) return;
+    await del(`/api/admin/providers/${p.id}`);
+    toast(t('Deleted')); state.reload();
+  };
+  const toggle = async p => { await patch(`/api/admin/providers/${p.id}`, { enabled: !p.enabled }); state.reload(); };
+  return html`<section>
+    <div class="page-head"><h1>${t('Providers')}</h1>
+      <button type="button" class="primary" id="add-provider" onClick=${() => setDialog({ kind: 'preset' })}>${t('Add provider')}</button></div>
+    <p class="lead">${t('Upstream accounts the gateway calls. Credentials are encrypted at rest and never shown again.')}</p>
+    <${Loaded} state=${state}>${({ providers, presets }) => html`
+      <${Table} rows=${providers} empty=${t('No providers yet. Add one from a preset to get started.')} columns=${[
+        { label: t('Name'), cell: p => html`<strong>${p.name}</strong><div class="muted small">${p.id}</div>` },
+        { label: t('Protocol'), cell: p => PROTOCOLS.find(x => x[0] === p.protocol)?.[1] || p.protocol },
+        { label: t('Base URL'), cell: p => html`<code class="url">${p.base_url}</code>` },
+        { label: t('Credential'), cell: p => p.has_credentials ? html`<${Badge} kind="ok">${t('set')}<//>` : html`<${Badge}>${t('none')}<//>` },
+        { label: t('Enabled'), cell: p => html`<button type="button" class=${`switch ${p.enabled ? 'on' : ''}`} role="switch" aria-checked=${p.enabled} onClick=${() => toggle(p)}><span></span></button>` },
+        { label: t('Connectivity'), cell: p => html`<${TestResult} r=${tests[p.id]} />` },
+        { label: '', class: 'row-actions', cell: p => html`
+          <button type="button" class="small" data-action="test" onClick=${() => test(p)} disabled=${tests[p.id]?.busy}>${t('Test')}</button>
+          <button type="button" class="small" data-action="models" onClick=${() => setDialog({ kind: 'models', provider: p })}>${t('Fetch models')}</button>
+          <button type="button" class="small secondary" data-action="edit" onClick=${() => setDialog({ kind: 'edit', provider: p })}>${t('Edit')}</button>
+          <${AsyncButton} class="small danger" onClick=${() => remove(p)}>${t('Delete')}<//>` },
+      ]} />
+      ${dialog?.kind === 'preset' ? html`<${PresetPicker} presets=${presets} pick=${preset => setDialog({ kind: 'new', preset })} onClose=${close} />` : null}
+      ${dialog?.kind === 'new' ? html`<${Modal} title=${dialog.preset ? t('New provider: {name}', { name: dialog.preset.name }) : t('New provider')} onClose=${close}>
+        <${ProviderForm} preset=${dialog.preset} saved=${saved} onCancel=${close} /><//>` : null}
+      ${dialog?.kind === 'edit' ? html`<${Modal} title=${t('Edit provider')} onClose=${close}>
+        <${ProviderForm} provider=${dialog.provider} saved=${saved} onCancel=${close} /><//>` : null}
+      ${dialog?.kind === 'models' ? html`<${Modal} wide title=${t('Models of {name}', { name: dialog.provider.name })} onClose=${close}>
+        <${UpstreamImport} provider=${dialog.provider} done=${close} /><//>` : null}
+    `}<//>
+  </section>`;
+}
+
+function TestResult({ r }) {
+  if (!r) return html`<span class="muted">—</span>`;
+  if (r.busy) return html`<span class="muted"><span class="spin small"></span>${t('Testing…')}</span>`;
+  if (r.ok) return html`<span class="test-result"><${Badge} kind="ok">${t('OK')}<//> ${fmt.ms(r.latency_ms)} · ${t('{n} models', { n: r.models })}</span>`;
+  return html`<span class="test-result"><${Badge} kind="bad">${t('Failed')}<//> <span class="bad small">${r.error?.message || r.error}</span></span>`;
+}
+
+function PresetPicker({ presets, pick, onClose }) {
+  const [q, setQ] = useState('');
+  const shown = presets.filter(p => `${p.name} ${p.id}`.toLowerCase().includes(q.toLowerCase()));
+  return html`<${Modal} wide title=${t('Choose a preset')} onClose=${onClose}>
+    <input type="search" class="search" id="preset-search" placeholder=${t('Search presets…')} value=${q} onInput=${e => setQ(e.target.value)} />
+    <div class="preset-grid">
+      ${shown.map(p => html`<button type="button" class="preset" data-preset=${p.id} onClick=${() => pick(p)}>
+        <strong>${p.name}</strong><span class="muted small">${PROTOCOLS.find(x => x[0] === p.protocol)?.[1]}</span></button>`)}
+      <button type="button" class="preset custom" data-preset="" onClick=${() => pick(null)}><strong>${t('Custom')}</strong><span class="muted small">${t('Any OpenAI-compatible URL')}</span></button>
+    </div><//>`;
+}
+
+function ProviderForm({ preset, provider, saved, onCancel }) {
+  const creating = !provider;
+  const base = provider || (preset ? { name: preset.name, protocol: preset.protocol, base_url: preset.base_url, auth_scheme: preset.auth_scheme, extra_headers: preset.extra_headers } : { protocol: 'openai_chat', auth_scheme: 'bearer' });
+  const fields = [
+    { name: 'name', label: t('Name'), required: true },
+    { name: 'base_url', label: t('Base URL'), required: true, wide: true, help: preset?.notes || '' },
+    { name: 'api_key', label: creating ? t('API key') : t('New API key (empty: keep)'), type: 'password', wide: true, autocomplete: 'new-password' },
+    { name: 'protocol', label: t('Protocol'), type: 'select', options: PROTOCOLS },
+    { name: 'auth_scheme', label: t('Auth scheme'), type: 'select', options: AUTH },
+    { name: 'extra_headers', label: t('Extra headers (JSON)'), type: 'json', wide: true, placeholder: '{"x-header": "value"}' },
+    { name: 'strip_instructions', label: t('Strip upstream-echoed instructions (relay isolation)'), type: 'checkbox', wide: true },
+    { name: 'system_to', label: t('Move the system prompt to'), type: 'select', options: [['', t('keep as system')], ['developer', 'developer'], ['user', 'user']] },
+    { name: 'enabled', label: t('Enabled'), type: 'checkbox', default: true },
+  ];
+  const initial = { ...base, strip_instructions: base.isolation?.strip_instructions, system_to: base.isolation?.system_to || '', enabled: base.enabled ?? true };
+  const submit = async v => {
+    const body = { name: v.name, base_url: v.base_url, extra_headers: v.extra_headers, enabled: v.enabled,
+      isolation: { strip_instructions: v.strip_instructions, system_to: v.system_to || null } };
+    if (v.api_key) body.api_key = v.api_key;
+    body.protocol = v.protocol; body.auth_scheme = v.auth_scheme;
+    if (creating) {
+      if (preset) body.preset = preset.id;
+      await post('/api/admin/providers', body);
+      toast(t('Provider added'));
+    } else {
+      await patch(`/api/admin/providers/${provider.id}`, body);
+      toast(t('Saved'));
+    }
+    saved();
+  };
+  return html`<${Form} fields=${fields} initial=${initial} submit=${submit} onCancel=${onCancel} submitLabel=${creating ? t('Add provider') : t('Save')} />`;
+}
