@@ -100,6 +100,25 @@ try {
   await page.waitForSelector('.modal', { state: 'detached' });
   // The list reloads with the applied context window and prices.
   await row('mock-text').filter({ hasText: '128,000' }).waitFor();
+
+  step('edit a model and import a JSON file');
+  await row('mock-tool').locator('[data-action=edit]').click();
+  await page.fill('#f-input_cost_per_token', '1.5');
+  await page.fill('#f-output_cost_per_token', '6');
+  await page.click('.modal button[type=submit]');
+  await row('mock-tool').filter({ hasText: '$1.5' }).filter({ hasText: '$6' }).waitFor();
+  const providerId = await page.evaluate(async () => {
+    const r = await fetch('/api/admin/providers', { headers: { authorization: `Bearer ${localStorage.getItem('gw.token')}` } });
+    return (await r.json()).data[0].id;
+  });
+  await page.click('#import-file');
+  const file = [{ name: 'imported-model', provider_id: providerId, upstream_model: 'mock-parallel', context_window: 32000 },
+    { name: 'mock-text', provider_id: providerId }];
+  await page.setInputFiles('#import-json', { name: 'models.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(file)) });
+  const imported = await page.locator('#bulk-result').textContent();
+  check(/1 models added/.test(imported) && /1 skipped/.test(imported), `JSON import: ${imported}`);
+  await page.click('.modal header button');
+  await row('imported-model').filter({ hasText: '32,000' }).waitFor();
   await shot('06-models');
 
   // ---- a key: bad input answered in place, then created and shown once -------------------------

@@ -103,7 +103,11 @@ async fn an_admin_sets_up_the_gateway_in_a_real_browser() {
     assert_eq!(provider["base_url"], format!("{mock}/v1"));
     assert_eq!(provider["has_credentials"], true);
     let (_, models) = admin.get("/api/admin/models").await;
-    assert_eq!(models["data"].as_array().unwrap().len(), 3, "{models}");
+    assert_eq!(models["data"].as_array().unwrap().len(), 4, "3 from the provider, 1 from a file");
+    assert_eq!(by_name(&models, "imported-model")["context_window"], 32_000);
+    let edited = by_name(&models, "mock-tool");
+    assert_eq!(edited["input_cost_per_token"], 1.5e-6, "edited in the UI per million: {edited}");
+    assert_eq!(edited["output_cost_per_token"], 6e-6, "{edited}");
     let applied = by_name(&models, "mock-text");
     assert_eq!(applied["context_window"], 128_000, "catalog applied: {applied}");
     assert_eq!(applied["input_cost_per_token"], 2.5e-6, "{applied}");
