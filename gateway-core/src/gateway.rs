@@ -58,6 +58,9 @@ pub(crate) struct Inner {
     pub logs: Arc<crate::logqueue::LogQueue>,
     pub public_limiter: crate::health::public::PublicLimiter,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// When a search last fetched each catalog source by itself (so a failing one is not
+    /// retried on every search).
+    pub catalog_attempts: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 /// Per-request facts every handler may need.
@@ -132,6 +135,7 @@ impl Gateway {
                 router: crate::routing::Router::default(),
                 key_cache: crate::keycache::KeyCache::default(),
                 route_cache: crate::keycache::TtlCache::default(),
+                catalog_attempts: Default::default(),
                 logs: Arc::default(),
                 public_limiter: crate::health::public::PublicLimiter::default(),
                 metrics: Arc::default(),

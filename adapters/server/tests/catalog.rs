@@ -133,6 +133,16 @@ async fn the_gateway_works_with_no_catalog_and_with_a_broken_source() {
         let (status, page) = admin.get("/api/admin/catalog?q=gpt").await;
         assert_eq!(status, 200, "{page}");
         assert_eq!(page["data"], json!([]), "{litellm}: {page}");
+        // Searches do not retry a failing source each time: one attempt per source, then the
+        // stored (empty) copy until the retry interval passes.
+        for _ in 0..3 {
+            let (status, again) = admin.get("/api/admin/catalog?q=gpt").await;
+            assert_eq!((status, &again["refreshed"]), (200, &Value::Null), "{again}");
+        }
+        let failures = |gw: &GatewayProcess| {
+            gw.log_lines().iter().filter(|l| l.contains("could not be fetched")).count()
+        };
+        assert_eq!(failures(&gw), if litellm == "off" { 0 } else { 2 }, "{:?}", gw.log_lines());
         let (status, report) = admin.post("/api/admin/catalog/refresh", json!({})).await;
         if litellm == "off" {
             assert_eq!(status, 409, "{report}");

@@ -15,18 +15,24 @@ use crate::gateway::Inner;
 const MAX_AGE_MS: i64 = 24 * 3600 * 1000;
 /// Largest list accepted from a source.
 const MAX_BODY: usize = 32 << 20;
+/// A search fetches a stale source by itself at most this often, so a source that keeps failing
+/// costs one failed fetch per interval, not one per search. `POST …/refresh` always fetches.
+const AUTO_RETRY_MS: i64 = 15 * 60 * 1000;
 
 pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
     match (req.method.as_str(), req.id) {
         ("GET", None) => search(inner, req.query).await,
-        ("POST", Some("refresh")) => Ok(ok(&refresh(inner).await?)),
+        ("POST", Some("refresh")) => Ok(ok(&refresh(inner, |_| true).await?)),
         ("POST", Some("apply")) => apply(inner, req.body).await,
         _ => Err(RequestError::MethodNotAllowed.into()),
     }
 }
 
-/// Fetches every configured source and stores what parses; reports each source's outcome.
-async fn refresh(inner: &Inner) -> Result<serde_json::Value, GatewayError> {
+/// Fetches the configured sources `wanted` picks and stores what parses; reports each outcome.
+async fn refresh(
+    inner: &Inner,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<serde_json::Value, GatewayError> {
     if inner.config.catalog_sources.is_empty() {
         return Err(RequestError::Conflict(
             "the model catalog is off (CATALOG_URL and CATALOG_MODELS_DEV_URL are `off`)".into(),
@@ -34,7 +40,7 @@ async fn refresh(inner: &Inner) -> Result<serde_json::Value, GatewayError> {
         .into());
     }
     let mut report = Vec::new();
-    for (source, url) in &inner.config.catalog_sources {
+    for (source, url) in inner.config.catalog_sources.iter().filter(|(s, _)| wanted(s)) {
         let now = inner.platform.now_ms();
         match fetch(inner, source, url).await {
             Ok(entries) => {
@@ -84,13 +90,33 @@ async fn search(inner: &Inner, query: Option<&str>) -> AdminResult {
     };
     let now = inner.platform.now_ms();
     let mut stored = inner.store.catalog_sources().await?;
-    let stale = inner.config.catalog_sources.iter().any(|(source, _)| {
-        !stored.iter().any(|(s, _, at)| s == source && at.is_some_and(|at| now - at < MAX_AGE_MS))
-    });
+    // Sources with no copy younger than a day, not already tried by a search lately.
+    let due: Vec<String> = {
+        let mut attempts =
+            inner.catalog_attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due: Vec<String> = inner
+            .config
+            .catalog_sources
+            .iter()
+            .map(|(source, _)| *source)
+            .filter(|source| {
+                let fresh = stored
+                    .iter()
+                    .any(|(s, _, at)| s == source && at.is_some_and(|at| now - at < MAX_AGE_MS));
+                let tried = attempts.get(*source).is_some_and(|at| now - at < AUTO_RETRY_MS);
+                !fresh && !tried
+            })
+            .map(str::to_owned)
+            .collect();
+        for source in &due {
+            attempts.insert(source.clone(), now);
+        }
+        due
+    };
     let mut refresh_report = None;
-    if stale {
-        // At most daily: a failed fetch keeps the old copy (or none), and the search goes on.
-        refresh_report = refresh(inner).await.ok();
+    if !due.is_empty() {
+        // A failed fetch keeps the old copy (or none), and the search goes on.
+        refresh_report = refresh(inner, |s| due.iter().any(|d| d == s)).await.ok();
         stored = inner.store.catalog_sources().await?;
     }
     let sources: Vec<_> = stored
