@@ -263,6 +263,11 @@ try {
   summary.status = await page.locator('#cards .card .name').allTextContents();
   check(summary.status.includes('Mock text model'), `status page lists the target: ${summary.status}`);
   await shot('18-status');
+  await page.selectOption('#lang', 'zh-CN');
+  await page.locator('#global', { hasText: '个模型中' }).waitFor();
+  check(await page.locator('h1').textContent() === '模型状态', 'the status page speaks Chinese too');
+  await shot('18-status-zh');
+  await page.selectOption('#lang', 'en');
 
   // ---- the same files deployed alone, pointed at the gateway --------------------------------------
   if (staticUrl) {
