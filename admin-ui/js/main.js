@@ -74,6 +74,8 @@ function Shell({ logout }) {
   useEffect(() => {
     const on = () => { setRoute(route()); setMenu(false); window.scrollTo(0, 0); };
     addEventListener('hashchange', on);
+    // The hash may have changed between the first render and this effect (effects run after paint).
+    setRoute(route());
     return () => removeEventListener('hashchange', on);
   }, []);
   const current = PAGES.find(p => p[0] === r.page);

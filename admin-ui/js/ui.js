@@ -162,7 +162,7 @@ export function Form({ fields, initial = {}, submit, submitLabel, onCancel, chil
 
 function Field({ f, value, set, error }) {
   const id = `f-${f.name}`;
-  const common = { id, name: f.name, 'aria-invalid': error ? 'true' : undefined, placeholder: f.placeholder || '', required: f.required };
+  const common = { id, name: f.name, 'aria-invalid': error ? 'true' : undefined, placeholder: f.placeholder || '', required: f.required, disabled: f.readOnly };
   let input;
   if (f.type === 'checkbox') {
     return html`<label class=${`check ${f.wide ? 'wide' : ''}`}><input type="checkbox" ...${common} checked=${!!value} onChange=${e => set(e.target.checked)} /> ${f.label}

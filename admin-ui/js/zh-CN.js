@@ -9,7 +9,7 @@ export const ZH = {
   'Refresh': '刷新', 'Apply': '应用', 'Clear': '清除', 'Search': '搜索', 'Remove': '移除',
   'Nothing here yet.': '暂无内容。', 'No data in this window.': '此时间范围内没有数据。', 'Enter a number': '请输入数字',
   'Invalid JSON': 'JSON 格式无效', 'no limit': '不限', 'yes': '是', 'no': '否', 'none': '无', 'all': '全部', 'any': '任意',
-  'never': '永不', 'default': '默认', 'set': '已设置', 'you': '你', 'Enabled': '启用', 'Name': '名称', 'Type': '类型',
+  'never': '永不', 'disabled': '已停用', 'default': '默认', 'set': '已设置', 'you': '你', 'Enabled': '启用', 'Name': '名称', 'Type': '类型',
   // login
   'Sign in': '登录', 'Username': '用户名', 'Password': '密码', 'Gateway URL': '网关地址', 'Use another gateway…': '连接其他网关…',
   'Empty: the gateway serving this page. Elsewhere, the gateway must list this origin in ADMIN_CORS_ORIGINS.':

@@ -32,14 +32,15 @@ export function Models() {
       return html`
       <input type="search" class="search" placeholder=${t('Filter models…')} value=${filter} onInput=${e => setFilter(e.target.value)} />
       <${Table} rows=${shown} empty=${t('No models yet. Import them from a provider, or add one.')} columns=${[
-        { label: t('Name'), cell: m => html`<strong>${m.name}</strong>${m.display_name ? html`<div class="muted small">${m.display_name}</div>` : null}` },
-        { label: t('Provider'), cell: m => pname[m.provider_id] || m.provider_id },
-        { label: t('Upstream model'), cell: m => html`<code>${m.upstream_model}</code>` },
+        { label: t('Name'), cell: m => html`<strong>${m.name}</strong>${m.enabled ? null : html` <${Badge}>${t('disabled')}<//>`}${m.display_name ? html`<div class="muted small">${m.display_name}</div>` : null}` },
+        { label: t('Upstream model'), cell: m => html`<code>${m.upstream_model}</code><div class="muted small">${pname[m.provider_id] || m.provider_id}</div>` },
         { label: t('Context'), class: 'num', cell: m => fmt.num(m.context_window) },
         { label: t('Input $/M'), class: 'num', cell: m => fmt.perM(m.input_cost_per_token) },
         { label: t('Output $/M'), class: 'num', cell: m => fmt.perM(m.output_cost_per_token) },
-        { label: t('Capabilities'), cell: m => Object.entries(m.capabilities || {}).filter(([, v]) => v === true).map(([k]) => html`<${Badge}>${k.replace(/^supports_/, '')}<//> `) },
-        { label: t('Enabled'), cell: m => (m.enabled ? html`<${Badge} kind="ok">${t('yes')}<//>` : html`<${Badge}>${t('no')}<//>`) },
+        { label: t('Capabilities'), cell: m => {
+          const caps = Object.entries(m.capabilities || {}).filter(([, v]) => v === true).map(([k]) => k.replace(/^supports_/, ''));
+          return html`<span title=${caps.join(', ')}>${caps.slice(0, 3).map(c => html`<${Badge}>${c}<//> `)}${caps.length > 3 ? html`<span class="muted small">+${caps.length - 3}</span>` : null}</span>`;
+        } },
         { label: '', class: 'row-actions', cell: m => html`
           <button type="button" class="small" data-action="catalog" onClick=${() => setDialog({ kind: 'catalog', model: m })}>${t('Catalog')}</button>
           <button type="button" class="small secondary" data-action="edit" onClick=${() => setDialog({ kind: 'edit', model: m })}>${t('Edit')}</button>
