@@ -24,13 +24,19 @@ export function BreakerBadge({ status }) {
 
 export function VirtualModels() {
   const state = useLoad(async () => {
-    const [vms, providers, models, routing] = await Promise.all([get('/api/admin/virtual-models'), get('/api/admin/providers'),
-      get('/api/admin/models'), get('/api/admin/routing')]);
-    return { vms: vms.data, providers: providers.data, models: models.data, routing: Object.fromEntries(routing.targets.map(s => [s.target, s])) };
+    const [vms, providers, models] = await Promise.all([get('/api/admin/virtual-models'), get('/api/admin/providers'), get('/api/admin/models')]);
+    return { vms: vms.data, providers: providers.data, models: models.data };
   });
+  // Breaker states are live: only they are fetched again, every 5 s while the page is open.
+  const [routing, setRouting] = useState({});
+  useEffect(() => {
+    const poll = () => get('/api/admin/routing')
+      .then(r => setRouting(Object.fromEntries(r.targets.map(s => [s.target, s])))).catch(() => {});
+    poll();
+    const id = setInterval(poll, 5000);
+    return () => clearInterval(id);
+  }, []);
   const [editing, setEditing] = useState(null);
-  // Breaker states are live: refresh them every 5 s while the page is open.
-  useEffect(() => { const id = setInterval(() => !editing && state.reload(), 5000); return () => clearInterval(id); }, [editing, state.reload]);
   const remove = async vm => {
     if (!confirm(t('Delete virtual model {name}?', { name: vm.name }))) return;
     await del(`/api/admin/virtual-models/${vm.id}`); toast(t('Deleted')); state.reload();
@@ -39,7 +45,7 @@ export function VirtualModels() {
     <div class="page-head"><h1>${t('Virtual models')}</h1>
       <button type="button" class="primary" id="add-vm" onClick=${() => setEditing({})}>${t('Add virtual model')}</button></div>
     <p class="lead">${t('A name callers use like any model, routed over several targets with failover, plus prompt rules.')}</p>
-    <${Loaded} state=${state}>${d => html`
+    <${Loaded} state=${state}>${loaded => { const d = { ...loaded, routing }; return html`
       <${Table} rows=${d.vms} empty=${t('No virtual models yet.')} columns=${[
         { label: t('Name'), cell: vm => html`<strong>${vm.name}</strong>${vm.description ? html`<div class="muted small">${vm.description}</div>` : null}` },
         { label: t('Strategy'), cell: vm => t(STRATEGIES.find(s => s[0] === vm.strategy)?.[1] || vm.strategy) },
@@ -55,7 +61,7 @@ export function VirtualModels() {
           <${AsyncButton} class="small danger" onClick=${() => remove(vm)}>${t('Delete')}<//>` },
       ]} />
       ${editing ? html`<${Modal} wide title=${editing.id ? t('Edit virtual model') : t('New virtual model')} onClose=${() => setEditing(null)}>
-        <${Editor} vm=${editing} data=${d} saved=${() => { setEditing(null); state.reload(); }} onCancel=${() => setEditing(null)} /><//>` : null}`}<//>
+        <${Editor} vm=${editing} data=${d} saved=${() => { setEditing(null); state.reload(); }} onCancel=${() => setEditing(null)} /><//>` : null}`; }}<//>
   </section>`;
 }
 
