@@ -45,15 +45,18 @@ export class ApiError extends Error {
   }
 }
 
-/** One admin API call; resolves to the parsed body (null for 204), rejects with an ApiError. */
-export async function api(method, path, body) {
+/** One admin API call; resolves to the parsed body (null for 204), rejects with an ApiError.
+ * `anonymous` leaves the session out (the public status API: no preflight from other origins). */
+export async function api(method, path, body, { anonymous = false } = {}) {
   const headers = { accept: 'application/json' };
-  const s = session();
+  const s = anonymous ? null : session();
   if (s) headers.authorization = `Bearer ${s.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let r;
   try {
-    r = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    // no-store: an admin always sees the current state (the public status API is cacheable for
+    // 15 s, and a cached copy would also be what the status page then shows).
+    r = await fetch(base + path, { method, headers, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (e) {
     throw new ApiError(0, 'network', `The gateway at ${base || location.origin} cannot be reached (${e.message}).`);
   }
@@ -73,6 +76,7 @@ export async function api(method, path, body) {
 }
 
 export const get = path => api('GET', path);
+export const getPublic = path => api('GET', path, undefined, { anonymous: true });
 export const post = (path, body) => api('POST', path, body ?? {});
 export const patch = (path, body) => api('PATCH', path, body);
 export const del = path => api('DELETE', path);

@@ -259,7 +259,7 @@ export function Bars({ items, format = fmt.num }) {
   if (!items.length) return html`<p class="empty">${t('No data in this window.')}</p>`;
   const max = Math.max(...items.map(i => i.value), 1);
   return html`<ul class="hbars">${items.map((i, n) => html`<li key=${i.label}>
-    <span class="hbar-label" title=${i.label}>${i.label}</span>
+    <span class="hbar-label" title=${i.label}>${i.href ? html`<a href=${i.href}>${i.label}</a>` : i.label}</span>
     <span class="hbar"><span ref=${el => el && (el.style.width = `${(i.value / max) * 100}%`, el.style.background = PALETTE[n % PALETTE.length])}></span></span>
     <span class="hbar-value">${format(i.value)}</span></li>`)}</ul>`;
 }

@@ -9,7 +9,7 @@ export const ZH = {
   'Refresh': '刷新', 'Apply': '应用', 'Clear': '清除', 'Search': '搜索', 'Remove': '移除',
   'Nothing here yet.': '暂无内容。', 'No data in this window.': '此时间范围内没有数据。', 'Enter a number': '请输入数字',
   'Invalid JSON': 'JSON 格式无效', 'no limit': '不限', 'yes': '是', 'no': '否', 'none': '无', 'all': '全部', 'any': '任意',
-  'never': '永不', 'disabled': '已停用', 'default': '默认', 'set': '已设置', 'you': '你', 'Enabled': '启用', 'Name': '名称', 'Type': '类型',
+  'never': '永不', 'disabled': '已停用', 'all keys': '全部密钥', 'all models': '全部模型', 'Logs': '日志', 'default': '默认', 'set': '已设置', 'you': '你', 'Enabled': '启用', 'Name': '名称', 'Type': '类型',
   // login
   'Sign in': '登录', 'Username': '用户名', 'Password': '密码', 'Gateway URL': '网关地址', 'Use another gateway…': '连接其他网关…',
   'Empty: the gateway serving this page. Elsewhere, the gateway must list this origin in ADMIN_CORS_ORIGINS.':
@@ -99,7 +99,7 @@ export const ZH = {
   'Health targets': '健康检查目标', 'Add health target': '添加检查目标', 'No health targets yet.': '还没有检查目标。', 'Checks': '检查对象',
   'Interval': '间隔', 'model': '模型', 'virtual model': '虚拟模型', 'Delete health target {name}? Its history goes with it.': '删除检查目标 {name}？其历史记录将一并删除。',
   'Edit health target': '编辑检查目标', 'New health target': '新建检查目标', 'Title on the status page': '状态页标题', 'Model name': '模型名称',
-  'none yet': '暂无', 'Interval (seconds, 30–86400)': '间隔（秒，30–86400）', 'Check prompt': '检查提示词', 'Timeout (ms)': '超时（毫秒）', 'Max tokens': '最大 Token',
+  'none yet': '暂无', 'Now': '当前', '24 h': '24 小时', 'ok': '正常', 'degraded': '降级', 'down': '故障', 'unknown': '未知', 'Interval (seconds, 30–86400)': '间隔（秒，30–86400）', 'Check prompt': '检查提示词', 'Timeout (ms)': '超时（毫秒）', 'Max tokens': '最大 Token',
   // settings
   'Keep request logs for (days)': '请求日志保留天数', 'Daily rollups are kept forever.': '每日汇总永久保留。', 'Last maintenance': '上次维护',
   'Change password': '修改密码', 'Current password': '当前密码', 'New password': '新密码', 'Password changed': '密码已修改',

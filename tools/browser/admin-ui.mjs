@@ -212,6 +212,16 @@ try {
   await page.waitForSelector('[data-window="7d"].on');
   await page.waitForSelector('#page .loading', { state: 'detached' });
   await shot('12-dashboard');
+  // Narrowed to one model, then from its bar to its requests in the logs.
+  await page.fill('#dash-model', 'smart');
+  await page.locator('#dash-model').blur();
+  await page.locator('[data-stat=requests] strong', { hasText: /^4$/ }).waitFor();
+  await page.fill('#dash-model', '');
+  await page.locator('#dash-model').blur();
+  await page.locator('[data-stat=requests] strong', { hasText: /^6$/ }).waitFor();
+  await page.click('[data-breakdown=model] a:text-is("smart")');
+  await page.waitForSelector('#page[data-page="logs"]');
+  await page.locator('#log-total', { hasText: /^4 requests/ }).waitFor();
 
   // ---- health targets and monitoring, users and settings ---------------------------------------
   step('health monitoring');
@@ -223,7 +233,7 @@ try {
   await page.fill('#f-display_title', 'Mock text model');
   await page.selectOption('#f-target_id', 'mock-text');
   await page.click('.modal button[type=submit]');
-  await row('Mock text model').waitFor();
+  await row('Mock text model').filter({ hasText: 'unknown' }).waitFor(); // no check has run yet
   await shot('13-health');
   step('settings');
   await go('settings');

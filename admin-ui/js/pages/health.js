@@ -1,7 +1,7 @@
 // Health monitoring: the persistent-monitoring switch, real-traffic statistics, and the health
 // targets probed for the public status page.
-import { html, useState, useLoad, Loaded, Table, Modal, Form, AsyncButton, Badge, toast } from '../ui.js';
-import { get, post, patch, del, gatewayHref } from '../api.js';
+import { html, useState, useLoad, Loaded, Table, Modal, Form, AsyncButton, Badge, toast, fmt } from '../ui.js';
+import { get, getPublic, post, patch, del, gatewayHref } from '../api.js';
 import { t } from '../i18n.js';
 import { PROTOCOLS } from './providers.js';
 
@@ -9,7 +9,10 @@ export function Health() {
   const state = useLoad(async () => {
     const [settings, targets, models, vms] = await Promise.all([get('/api/admin/settings'), get('/api/admin/health-targets'),
       get('/api/admin/models'), get('/api/admin/virtual-models')]);
-    return { settings, targets: targets.data, names: { model: models.data.map(m => m.name), virtual_model: vms.data.map(v => v.name) } };
+    // With monitoring on, the public summary has each target's current status and availability.
+    const summary = settings.monitoring_enabled ? await getPublic('/public/health/summary').catch(() => null) : null;
+    const live = Object.fromEntries((summary?.targets || []).map(s => [s.targetId, s]));
+    return { settings, live, targets: targets.data, names: { model: models.data.map(m => m.name), virtual_model: vms.data.map(v => v.name) } };
   });
   const [dialog, setDialog] = useState(null);
   const close = () => setDialog(null);
@@ -38,6 +41,12 @@ export function Health() {
         { label: t('Name'), cell: h => html`<strong>${h.display_title || h.name}</strong><div class="muted small">${h.name}</div>` },
         { label: t('Checks'), cell: h => html`<code>${h.target_id}</code> <span class="muted small">${h.type === 'virtual_model' ? t('virtual model') : t('model')}</span>` },
         { label: t('Interval'), class: 'num', cell: h => `${h.check_interval_seconds} s` },
+        { label: t('Now'), cell: h => {
+          const s = d.live[h.id];
+          if (!s) return html`<span class="muted">—</span>`;
+          const kind = { ok: 'ok', degraded: 'warn', down: 'bad' }[s.currentStatus] || '';
+          return html`<${Badge} kind=${kind}>${t(s.currentStatus)}<//> <span class="muted small">${t('24 h')}: ${fmt.pct(s.stats24h.availability)} · P50 ${fmt.ms(s.stats24h.p50Latency)}</span>`;
+        } },
         { label: t('Enabled'), cell: h => (h.enabled ? html`<${Badge} kind="ok">${t('yes')}<//>` : html`<${Badge}>${t('no')}<//>`) },
         { label: '', class: 'row-actions', cell: h => html`
           <button type="button" class="small secondary" onClick=${() => setDialog(h)}>${t('Edit')}</button>

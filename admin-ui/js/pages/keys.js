@@ -35,6 +35,7 @@ export function Keys() {
         { label: t('Expires'), cell: k => (k.expires_at ? fmt.time(k.expires_at) : html`<span class="muted">${t('never')}</span>`) },
         { label: t('Enabled'), cell: k => html`<button type="button" class=${`switch ${k.enabled ? 'on' : ''}`} role="switch" aria-checked=${k.enabled} onClick=${() => toggle(k)}><span></span></button>` },
         { label: '', class: 'row-actions', cell: k => html`
+          <a class="button small secondary" href=${`#/logs?key_id=${encodeURIComponent(k.id)}`}>${t('Logs')}</a>
           <button type="button" class="small secondary" data-action="edit" onClick=${() => setDialog({ kind: 'edit', key: k })}>${t('Edit')}</button>
           <${AsyncButton} class="small danger" onClick=${() => remove(k)}>${t('Delete')}<//>` },
       ]} />`}<//>
