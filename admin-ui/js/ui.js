@@ -84,13 +84,20 @@ export function AsyncButton({ onClick, children, class: cls = '', disabled, onEr
 export const Badge = ({ kind, children }) => html`<span class=${`badge ${kind || ''}`}>${children}</span>`;
 
 export function Modal({ title, onClose, children, wide }) {
+  const box = useRef(null);
   useEffect(() => {
     const esc = e => e.key === 'Escape' && onClose();
     addEventListener('keydown', esc);
     return () => removeEventListener('keydown', esc);
   }, [onClose]);
+  // Focus goes into the dialog (its first field), and back where it was when the dialog closes.
+  useEffect(() => {
+    const before = document.activeElement;
+    box.current?.querySelector('input:not([disabled]), select, textarea, button.primary')?.focus();
+    return () => before?.focus?.();
+  }, []);
   return html`<div class="overlay" onClick=${e => e.target === e.currentTarget && onClose()}>
-    <div class=${`modal ${wide ? 'wide' : ''}`} role="dialog" aria-modal="true" aria-label=${title}>
+    <div class=${`modal ${wide ? 'wide' : ''}`} role="dialog" aria-modal="true" aria-label=${title} ref=${box}>
       <header><h2>${title}</h2><button type="button" class="icon" aria-label=${t('Close')} onClick=${onClose}>×</button></header>
       <div class="modal-body">${children}</div>
     </div></div>`;
