@@ -194,7 +194,11 @@ function toText(fields, initial) {
     if (f.type === 'checkbox') out[f.name] = v ?? f.default ?? false;
     else if (f.type === 'list') out[f.name] = Array.isArray(v) ? v.join(', ') : '';
     else if (f.type === 'json') out[f.name] = v && Object.keys(v).length ? JSON.stringify(v, null, 2) : '';
-    else if (f.type === 'select') out[f.name] = v ?? f.default ?? f.options[0][0];
+    else if (f.type === 'select') {
+      // A value the options do not offer (none yet, or another type's) shows as what is picked.
+      const offered = f.options.map(o => o[0]);
+      out[f.name] = offered.includes(v) ? v : (f.default ?? offered[0]);
+    }
     else out[f.name] = v === null || v === undefined ? (f.default ?? '') : String(v);
   }
   return out;
