@@ -100,6 +100,10 @@ export const ZH = {
   'Interval': '间隔', 'model': '模型', 'virtual model': '虚拟模型', 'Delete health target {name}? Its history goes with it.': '删除检查目标 {name}？其历史记录将一并删除。',
   'Edit health target': '编辑检查目标', 'New health target': '新建检查目标', 'Title on the status page': '状态页标题', 'Model name': '模型名称',
   'none yet': '暂无', 'Now': '当前', '24 h': '24 小时', 'ok': '正常', 'degraded': '降级', 'down': '故障', 'unknown': '未知', 'Interval (seconds, 30–86400)': '间隔（秒，30–86400）', 'Check prompt': '检查提示词', 'Timeout (ms)': '超时（毫秒）', 'Max tokens': '最大 Token',
+  // dashboard: first steps
+  'Get started': '快速开始', 'Add a provider': '添加供应商', 'from a preset: usually just an API key': '从预设添加：通常只需一个 API 密钥',
+  'Add models': '添加模型', "import them from the provider's list in one go": '从供应商的模型列表一次性导入',
+  'Create a virtual key': '创建虚拟密钥', 'for your app; then call /v1/chat/completions with it': '供你的应用使用；然后用它调用 /v1/chat/completions',
   // settings
   'Keep request logs for (days)': '请求日志保留天数', 'Daily rollups are kept forever.': '每日汇总永久保留。', 'Last maintenance': '上次维护',
   'Change password': '修改密码', 'Current password': '当前密码', 'New password': '新密码', 'Password changed': '密码已修改',

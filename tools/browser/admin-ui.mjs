@@ -52,6 +52,11 @@ try {
   await page.fill('#password', password);
   await page.click('button[type=submit]');
   await page.waitForSelector('#page[data-page="dashboard"]');
+  // A new gateway shows the three steps to a first request.
+  await page.waitForSelector('#get-started');
+  const todo = await page.locator('#get-started li:not(.done)').count();
+  check(todo === 3, `a fresh gateway has 3 steps to go: ${todo}`);
+  await shot('01b-get-started');
 
   // ---- a provider from a preset, pointed at the mock -------------------------------------------
   step('provider from a preset');
@@ -202,6 +207,7 @@ try {
 
   step('dashboard');
   await go('dashboard');
+  check(await page.locator('#get-started').count() === 0, 'the steps are gone once done');
   const requests = await page.locator('[data-stat=requests] strong').textContent();
   check(requests === '6', `dashboard counts 6 requests: ${requests}`);
   const byModel = await page.locator('[data-breakdown=model]').textContent();

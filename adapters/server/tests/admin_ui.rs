@@ -156,15 +156,17 @@ fn every_literal_ui_string_has_a_chinese_translation() {
     let (mut seen, mut missing) = (0, Vec::new());
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        for (at, _) in text.match_indices("t('") {
+        let calls = text.match_indices("t('").chain(text.match_indices("t(\""));
+        for (at, call) in calls {
             if text[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_') {
                 continue; // e.g. `set('…')`
             }
+            let quote = call.chars().last().unwrap();
             let (mut literal, mut chars) = (String::new(), text[at + 3..].chars());
             while let Some(c) = chars.next() {
                 match c {
                     '\\' => literal.extend(chars.next()),
-                    '\'' => break,
+                    c if c == quote => break,
                     c => literal.push(c),
                 }
             }

@@ -11,10 +11,13 @@ export function Dashboard() {
   const [keyId, setKeyId] = useState('');
   const [model, setModel] = useState('');
   const state = useLoad(async () => {
-    const [stats, keys, providers] = await Promise.all([get(`/api/admin/stats${qs({ window: win, key_id: keyId, model })}`),
-      get('/api/admin/keys'), get('/api/admin/providers')]);
+    const [stats, keys, providers, models] = await Promise.all([get(`/api/admin/stats${qs({ window: win, key_id: keyId, model })}`),
+      get('/api/admin/keys'), get('/api/admin/providers'), get('/api/admin/models')]);
     const names = list => Object.fromEntries(list.data.map(x => [x.id, x.name]));
-    return { stats, keys: names(keys), providers: names(providers) };
+    // Monitoring's own key does not count as the admin having made one.
+    const setup = { providers: providers.data.length > 0, models: models.data.length > 0,
+      keys: keys.data.some(k => !k.tags?.includes('monitoring')) };
+    return { stats, setup, keys: names(keys), providers: names(providers) };
   }, [win, keyId, model]);
   const keyNames = state.data?.keys || {};
   return html`<section>
@@ -30,8 +33,21 @@ export function Dashboard() {
       <label class="field"><span>${t('Model')}</span><input id="dash-model" placeholder=${t('all models')} value=${model}
         onChange=${e => setModel(e.target.value.trim())} /></label>
     </div>
-    <${Loaded} state=${state}>${d => html`<${Body} ...${d} />`}<//>
+    <${Loaded} state=${state}>${d => html`<${GetStarted} setup=${d.setup} /><${Body} ...${d} />`}<//>
   </section>`;
+}
+
+/** Until a provider, a model and a key exist: the three steps to a first request. */
+function GetStarted({ setup }) {
+  if (setup.providers && setup.models && setup.keys) return null;
+  const steps = [
+    [setup.providers, '#/providers', t('Add a provider'), t('from a preset: usually just an API key')],
+    [setup.models, '#/models', t('Add models'), t("import them from the provider's list in one go")],
+    [setup.keys, '#/keys', t('Create a virtual key'), t('for your app; then call /v1/chat/completions with it')],
+  ];
+  return html`<div class="panel get-started" id="get-started"><h2>${t('Get started')}</h2><ol>
+    ${steps.map(([done, href, title, hint]) => html`<li class=${done ? 'done' : ''}><span class="tick">${done ? '✓' : ''}</span>
+      <a href=${href}>${title}</a> <span class="muted small">${hint}</span></li>`)}</ol></div>`;
 }
 
 /** Compact dollars for chart axes: $0.0006, $1.2k. */
