@@ -5,6 +5,7 @@ import { useState, useEffect, useRef, useCallback } from '../vendor/hooks.js';
 import htm from '../vendor/htm.js';
 import uPlot from '../vendor/uplot.js';
 import { t } from './i18n.js';
+import { del } from './api.js';
 
 export const html = htm.bind(h);
 export { render, useState, useEffect, useRef, useCallback };
@@ -82,6 +83,19 @@ export function AsyncButton({ onClick, children, class: cls = '', disabled, onEr
 }
 
 export const Badge = ({ kind, children }) => html`<span class=${`badge ${kind || ''}`}>${children}</span>`;
+export const YesNo = ({ value }) => (value ? html`<${Badge} kind="ok">${t('yes')}<//>` : html`<${Badge}>${t('no')}<//>`);
+
+/** An on/off switch; a click runs `onToggle`. */
+export const Switch = ({ on, onToggle, id }) => html`<button type="button" id=${id} class=${`switch ${on ? 'on' : ''}`}
+  role="switch" aria-checked=${!!on} onClick=${onToggle}><span></span></button>`;
+
+/** A row's Delete button: asks `question`, deletes `path`, then calls `done`. */
+export const DeleteButton = ({ question, path, done }) => html`<${AsyncButton} class="small danger" onClick=${async () => {
+  if (!confirm(question)) return;
+  await del(path);
+  toast(t('Deleted'));
+  done();
+}}>${t('Delete')}<//>`;
 
 export function Modal({ title, onClose, children, wide }) {
   const box = useRef(null);

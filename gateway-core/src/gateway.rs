@@ -60,7 +60,7 @@ pub(crate) struct Inner {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// When a search last fetched each catalog source by itself (so a failing one is not
     /// retried on every search).
-    pub catalog_attempts: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    pub catalog_attempts: std::sync::Mutex<std::collections::HashMap<&'static str, i64>>,
 }
 
 /// Per-request facts every handler may need.

@@ -124,6 +124,9 @@ try {
   check(/1 models added/.test(imported) && /1 skipped/.test(imported), `JSON import: ${imported}`);
   await page.click('.modal header button');
   await row('imported-model').filter({ hasText: '32,000' }).waitFor();
+  // Delete asks first (accepted here), then the row goes.
+  await row('mock-parallel').filter({ hasNotText: 'imported-model' }).locator('button.danger').click();
+  await page.locator('tr', { hasText: /^mock-parallel/ }).waitFor({ state: 'detached' });
   await shot('06-models');
 
   // ---- a key: bad input answered in place, then created and shown once -------------------------

@@ -1,7 +1,7 @@
 // Health monitoring: the persistent-monitoring switch, real-traffic statistics, and the health
 // targets probed for the public status page.
-import { html, useState, useLoad, Loaded, Table, Modal, Form, AsyncButton, Badge, toast, fmt } from '../ui.js';
-import { get, getPublic, post, patch, del, gatewayHref } from '../api.js';
+import { html, useState, useLoad, Loaded, Table, Modal, Form, Badge, YesNo, Switch, DeleteButton, toast, fmt } from '../ui.js';
+import { get, getPublic, post, patch, gatewayHref } from '../api.js';
 import { t } from '../i18n.js';
 import { PROTOCOLS } from './providers.js';
 
@@ -17,10 +17,6 @@ export function Health() {
   const [dialog, setDialog] = useState(null);
   const close = () => setDialog(null);
   const flip = async (field, value) => { await patch('/api/admin/settings', { [field]: value }); toast(t('Saved')); state.reload(); };
-  const remove = async h => {
-    if (!confirm(t('Delete health target {name}? Its history goes with it.', { name: h.name }))) return;
-    await del(`/api/admin/health-targets/${h.id}`); toast(t('Deleted')); state.reload();
-  };
   return html`<section>
     <div class="page-head"><h1>${t('Health monitoring')}</h1>
       <a class="button secondary" href=${gatewayHref('/status')} target="_blank" rel="noopener">${t('Open status page')} ↗</a></div>
@@ -28,12 +24,10 @@ export function Health() {
       <div class="panel settings-panel">
         <div class="setting"><div><strong>${t('Persistent monitoring')}</strong>
           <p class="muted small">${t('Probes every enabled target on its interval with a monitoring-only key and publishes the results at /status. Off: no probes, and the public endpoints answer 404.')}</p></div>
-          <button type="button" id="monitoring-switch" class=${`switch ${d.settings.monitoring_enabled ? 'on' : ''}`} role="switch" aria-checked=${d.settings.monitoring_enabled}
-            onClick=${() => flip('monitoring_enabled', !d.settings.monitoring_enabled)}><span></span></button></div>
+          <${Switch} id="monitoring-switch" on=${d.settings.monitoring_enabled} onToggle=${() => flip('monitoring_enabled', !d.settings.monitoring_enabled)} /></div>
         <div class="setting"><div><strong>${t('Count real traffic')}</strong>
           <p class="muted small">${t('Real requests to a target also feed its availability and latency, so the page shows what users get.')}</p></div>
-          <button type="button" class=${`switch ${d.settings.monitoring_real_traffic ? 'on' : ''}`} role="switch" aria-checked=${d.settings.monitoring_real_traffic}
-            onClick=${() => flip('monitoring_real_traffic', !d.settings.monitoring_real_traffic)}><span></span></button></div>
+          <${Switch} on=${d.settings.monitoring_real_traffic} onToggle=${() => flip('monitoring_real_traffic', !d.settings.monitoring_real_traffic)} /></div>
       </div>
       <div class="page-head"><h2>${t('Health targets')}</h2>
         <button type="button" class="primary" id="add-target" onClick=${() => setDialog({})}>${t('Add health target')}</button></div>
@@ -47,10 +41,11 @@ export function Health() {
           const kind = { ok: 'ok', degraded: 'warn', down: 'bad' }[s.currentStatus] || '';
           return html`<${Badge} kind=${kind}>${t(s.currentStatus)}<//> <span class="muted small">${t('24 h')}: ${fmt.pct(s.stats24h.availability)} · P50 ${fmt.ms(s.stats24h.p50Latency)}</span>`;
         } },
-        { label: t('Enabled'), cell: h => (h.enabled ? html`<${Badge} kind="ok">${t('yes')}<//>` : html`<${Badge}>${t('no')}<//>`) },
+        { label: t('Enabled'), cell: h => html`<${YesNo} value=${h.enabled} />` },
         { label: '', class: 'row-actions', cell: h => html`
           <button type="button" class="small secondary" onClick=${() => setDialog(h)}>${t('Edit')}</button>
-          <${AsyncButton} class="small danger" onClick=${() => remove(h)}>${t('Delete')}<//>` },
+          <${DeleteButton} question=${t('Delete health target {name}? Its history goes with it.', { name: h.name })}
+            path=${`/api/admin/health-targets/${h.id}`} done=${state.reload} />` },
       ]} />
       ${dialog ? html`<${Modal} title=${dialog.id ? t('Edit health target') : t('New health target')} onClose=${close}>
         <${TargetForm} target=${dialog} names=${d.names} saved=${() => { close(); state.reload(); }} onCancel=${close} /><//>` : null}`}<//>

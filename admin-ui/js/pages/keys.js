@@ -1,7 +1,7 @@
 // Virtual keys: create (the full key is shown once, with a copy button), policies (models, limits,
 // budget, IPs, expiry, body logging) and what each key has used of its limits right now.
-import { html, useState, useLoad, Loaded, Table, Modal, Form, AsyncButton, Badge, Meter, CopyButton, toast, fmt } from '../ui.js';
-import { get, post, patch, del, gatewayUrl } from '../api.js';
+import { html, useState, useLoad, Loaded, Table, Modal, Form, Meter, CopyButton, Switch, DeleteButton, toast, fmt } from '../ui.js';
+import { get, post, patch, gatewayUrl } from '../api.js';
 import { t } from '../i18n.js';
 
 const localInput = ms => {
@@ -14,10 +14,6 @@ export function Keys() {
   const state = useLoad(async () => (await get('/api/admin/keys')).data);
   const [dialog, setDialog] = useState(null);
   const close = () => setDialog(null);
-  const remove = async k => {
-    if (!confirm(t('Delete key {name}? Apps using it stop working at once.', { name: k.name }))) return;
-    await del(`/api/admin/keys/${k.id}`); toast(t('Deleted')); state.reload();
-  };
   const toggle = async k => { await patch(`/api/admin/keys/${k.id}`, { enabled: !k.enabled }); state.reload(); };
   return html`<section>
     <div class="page-head"><h1>${t('Virtual keys')}</h1>
@@ -33,11 +29,12 @@ export function Keys() {
         { label: t('Concurrent'), cell: k => html`<${Meter} used=${k.usage?.concurrent} limit=${k.max_concurrent} />` },
         { label: t('Budget'), cell: k => html`<${Meter} used=${k.usage?.spent_usd} limit=${k.budget_usd} format=${fmt.usd} />${k.budget_usd !== null && k.budget_usd !== undefined ? html`<div class="muted small">${k.budget_period === 'day' ? t('per day') : k.budget_period === 'month' ? t('per month') : t('in total')}</div>` : null}` },
         { label: t('Expires'), cell: k => (k.expires_at ? fmt.time(k.expires_at) : html`<span class="muted">${t('never')}</span>`) },
-        { label: t('Enabled'), cell: k => html`<button type="button" class=${`switch ${k.enabled ? 'on' : ''}`} role="switch" aria-checked=${k.enabled} onClick=${() => toggle(k)}><span></span></button>` },
+        { label: t('Enabled'), cell: k => html`<${Switch} on=${k.enabled} onToggle=${() => toggle(k)} />` },
         { label: '', class: 'row-actions', cell: k => html`
           <a class="button small secondary" href=${`#/logs?key_id=${encodeURIComponent(k.id)}`}>${t('Logs')}</a>
           <button type="button" class="small secondary" data-action="edit" onClick=${() => setDialog({ kind: 'edit', key: k })}>${t('Edit')}</button>
-          <${AsyncButton} class="small danger" onClick=${() => remove(k)}>${t('Delete')}<//>` },
+          <${DeleteButton} question=${t('Delete key {name}? Apps using it stop working at once.', { name: k.name })}
+            path=${`/api/admin/keys/${k.id}`} done=${state.reload} />` },
       ]} />`}<//>
     ${dialog?.kind === 'new' || dialog?.kind === 'edit' ? html`<${Modal} title=${dialog.key ? t('Edit key') : t('Create key')} onClose=${close}>
       <${KeyForm} vkey=${dialog.key} onCancel=${close} saved=${created => { state.reload(); setDialog(created ? { kind: 'created', created } : null); }} /><//>` : null}

@@ -1,8 +1,8 @@
 // Models: real models (a provider's upstream model under a name callers use), their limits, prices
 // and capabilities; bulk import from a provider's model list or a JSON file; catalog search with
 // one-click apply of context window, prices and capability flags.
-import { html, useState, useLoad, Loaded, Table, Modal, Form, AsyncButton, Badge, ErrorBox, Spinner, toast, fmt } from '../ui.js';
-import { get, post, patch, del, qs } from '../api.js';
+import { html, useState, useLoad, Loaded, Table, Modal, Form, AsyncButton, Badge, ErrorBox, Spinner, DeleteButton, toast, fmt } from '../ui.js';
+import { get, post, patch, qs } from '../api.js';
 import { t } from '../i18n.js';
 
 const PER_M = 1e6;
@@ -16,10 +16,6 @@ export function Models() {
   const [filter, setFilter] = useState('');
   const close = () => setDialog(null);
   const closeAndReload = () => { close(); state.reload(); };
-  const remove = async m => {
-    if (!confirm(t('Delete model {name}?', { name: m.name }))) return;
-    await del(`/api/admin/models/${m.id}`); toast(t('Deleted')); state.reload();
-  };
   return html`<section>
     <div class="page-head"><h1>${t('Models')}</h1>
       <button type="button" class="primary" id="add-model" onClick=${() => setDialog({ kind: 'new' })}>${t('Add model')}</button>
@@ -44,7 +40,7 @@ export function Models() {
         { label: '', class: 'row-actions', cell: m => html`
           <button type="button" class="small" data-action="catalog" onClick=${() => setDialog({ kind: 'catalog', model: m })}>${t('Catalog')}</button>
           <button type="button" class="small secondary" data-action="edit" onClick=${() => setDialog({ kind: 'edit', model: m })}>${t('Edit')}</button>
-          <${AsyncButton} class="small danger" onClick=${() => remove(m)}>${t('Delete')}<//>` },
+          <${DeleteButton} question=${t('Delete model {name}?', { name: m.name })} path=${`/api/admin/models/${m.id}`} done=${state.reload} />` },
       ]} />
       ${dialog?.kind === 'new' || dialog?.kind === 'edit' ? html`<${Modal} title=${dialog.model ? t('Edit model') : t('New model')} onClose=${close}>
         <${ModelForm} model=${dialog.model} providers=${providers} saved=${closeAndReload} onCancel=${close} /><//>` : null}

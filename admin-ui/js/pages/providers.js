@@ -1,7 +1,7 @@
 // Providers: create from a preset (or by hand), edit, test connectivity, fetch the upstream's model
 // list and add models from it in bulk.
-import { html, useState, useLoad, Loaded, Table, Modal, Form, AsyncButton, Badge, toast, fmt } from '../ui.js';
-import { get, post, patch, del } from '../api.js';
+import { html, useState, useLoad, Loaded, Table, Modal, Form, Badge, Switch, DeleteButton, toast, fmt } from '../ui.js';
+import { get, post, patch } from '../api.js';
 import { t } from '../i18n.js';
 import { UpstreamImport } from './models.js';
 
@@ -26,11 +26,6 @@ export function Providers() {
       setTests(s => ({ ...s, [p.id]: r }));
     } catch (e) { setTests(s => ({ ...s, [p.id]: { ok: false, error: e.message } })); }
   };
-  const remove = async p => {
-    if (!confirm(t('Delete provider {name}? Its models stop working.', { name: p.name }))) return;
-    await del(`/api/admin/providers/${p.id}`);
-    toast(t('Deleted')); state.reload();
-  };
   const toggle = async p => { await patch(`/api/admin/providers/${p.id}`, { enabled: !p.enabled }); state.reload(); };
   return html`<section>
     <div class="page-head"><h1>${t('Providers')}</h1>
@@ -42,13 +37,14 @@ export function Providers() {
         { label: t('Protocol'), cell: p => PROTOCOLS.find(x => x[0] === p.protocol)?.[1] || p.protocol },
         { label: t('Base URL'), cell: p => html`<code class="url">${p.base_url}</code>` },
         { label: t('Credential'), cell: p => p.has_credentials ? html`<${Badge} kind="ok">${t('set')}<//>` : html`<${Badge}>${t('none')}<//>` },
-        { label: t('Enabled'), cell: p => html`<button type="button" class=${`switch ${p.enabled ? 'on' : ''}`} role="switch" aria-checked=${p.enabled} onClick=${() => toggle(p)}><span></span></button>` },
+        { label: t('Enabled'), cell: p => html`<${Switch} on=${p.enabled} onToggle=${() => toggle(p)} />` },
         { label: t('Connectivity'), cell: p => html`<${TestResult} r=${tests[p.id]} />` },
         { label: '', class: 'row-actions', cell: p => html`
           <button type="button" class="small" data-action="test" onClick=${() => test(p)} disabled=${tests[p.id]?.busy}>${t('Test')}</button>
           <button type="button" class="small" data-action="models" onClick=${() => setDialog({ kind: 'models', provider: p })}>${t('Fetch models')}</button>
           <button type="button" class="small secondary" data-action="edit" onClick=${() => setDialog({ kind: 'edit', provider: p })}>${t('Edit')}</button>
-          <${AsyncButton} class="small danger" onClick=${() => remove(p)}>${t('Delete')}<//>` },
+          <${DeleteButton} question=${t('Delete provider {name}? Its models stop working.', { name: p.name })}
+            path=${`/api/admin/providers/${p.id}`} done=${state.reload} />` },
       ]} />
       ${dialog?.kind === 'preset' ? html`<${PresetPicker} presets=${presets} pick=${preset => setDialog({ kind: 'new', preset })} onClose=${close} />` : null}
       ${dialog?.kind === 'new' ? html`<${Modal} title=${dialog.preset ? t('New provider: {name}', { name: dialog.preset.name }) : t('New provider')} onClose=${close}>

@@ -1,16 +1,12 @@
 // Settings: log retention, the signed-in user's password, and the admin users.
-import { html, useState, useLoad, Loaded, Table, Form, AsyncButton, toast, fmt } from '../ui.js';
-import { get, post, patch, del, session, setSession, gatewayUrl } from '../api.js';
+import { html, useLoad, Loaded, Table, Form, DeleteButton, toast, fmt } from '../ui.js';
+import { get, post, patch, session, setSession, gatewayUrl } from '../api.js';
 import { t } from '../i18n.js';
 
 export function Settings() {
   const settings = useLoad(() => get('/api/admin/settings'));
   const users = useLoad(async () => (await get('/api/admin/users')).data);
   const me = session()?.user;
-  const removeUser = async u => {
-    if (!confirm(t('Delete user {name}?', { name: u.username }))) return;
-    await del(`/api/admin/users/${u.id}`); toast(t('Deleted')); users.reload();
-  };
   return html`<section>
     <div class="page-head"><h1>${t('Settings')}</h1></div>
     <div class="panels">
@@ -36,7 +32,7 @@ export function Settings() {
         <${Loaded} state=${users}>${list => html`<${Table} rows=${list} columns=${[
           { label: t('Username'), cell: u => html`<strong>${u.username}</strong>${u.id === me?.id ? html` <span class="muted small">(${t('you')})</span>` : null}` },
           { label: t('Created'), cell: u => fmt.time(u.created_at) },
-          { label: '', class: 'row-actions', cell: u => (u.id === me?.id ? null : html`<${AsyncButton} class="small danger" onClick=${() => removeUser(u)}>${t('Delete')}<//>`) },
+          { label: '', class: 'row-actions', cell: u => (u.id === me?.id ? null : html`<${DeleteButton} question=${t('Delete user {name}?', { name: u.username })} path=${`/api/admin/users/${u.id}`} done=${users.reload} />`) },
         ]} />`}<//>
         <h3>${t('Add a user')}</h3>
         <${Form} key=${users.data?.length} fields=${[

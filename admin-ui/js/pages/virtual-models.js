@@ -1,8 +1,8 @@
 // Virtual models: a name bound to a routing config (strategy, targets with weights and priorities,
 // deadlines, breaker settings) and prompt rules, with the live breaker state of every target and a
 // dry-run preview of the rules.
-import { html, useState, useEffect, useLoad, Loaded, Table, Modal, AsyncButton, Badge, ErrorBox, toast, fmt } from '../ui.js';
-import { get, post, patch, del } from '../api.js';
+import { html, useState, useEffect, useLoad, Loaded, Table, Modal, AsyncButton, Badge, YesNo, DeleteButton, ErrorBox, toast, fmt } from '../ui.js';
+import { get, post, patch } from '../api.js';
 import { t } from '../i18n.js';
 
 const STRATEGIES = [['weighted', 'Weighted'], ['priority', 'Priority failover'], ['round_robin', 'Round robin'],
@@ -37,10 +37,6 @@ export function VirtualModels() {
     return () => clearInterval(id);
   }, []);
   const [editing, setEditing] = useState(null);
-  const remove = async vm => {
-    if (!confirm(t('Delete virtual model {name}?', { name: vm.name }))) return;
-    await del(`/api/admin/virtual-models/${vm.id}`); toast(t('Deleted')); state.reload();
-  };
   return html`<section>
     <div class="page-head"><h1>${t('Virtual models')}</h1>
       <button type="button" class="primary" id="add-vm" onClick=${() => setEditing({})}>${t('Add virtual model')}</button></div>
@@ -55,10 +51,11 @@ export function VirtualModels() {
             ${s?.latency_ewma_ms ? html`<span class="muted small"> ${fmt.ms(s.latency_ewma_ms)}</span>` : null}</li>`;
         })}</ul>` },
         { label: t('Rules'), class: 'num', cell: vm => vm.rules.length },
-        { label: t('Enabled'), cell: vm => (vm.enabled ? html`<${Badge} kind="ok">${t('yes')}<//>` : html`<${Badge}>${t('no')}<//>`) },
+        { label: t('Enabled'), cell: vm => html`<${YesNo} value=${vm.enabled} />` },
         { label: '', class: 'row-actions', cell: vm => html`
           <button type="button" class="small secondary" data-action="edit" onClick=${() => setEditing(vm)}>${t('Edit')}</button>
-          <${AsyncButton} class="small danger" onClick=${() => remove(vm)}>${t('Delete')}<//>` },
+          <${DeleteButton} question=${t('Delete virtual model {name}?', { name: vm.name })}
+            path=${`/api/admin/virtual-models/${vm.id}`} done=${state.reload} />` },
       ]} />
       ${editing ? html`<${Modal} wide title=${editing.id ? t('Edit virtual model') : t('New virtual model')} onClose=${() => setEditing(null)}>
         <${Editor} vm=${editing} data=${d} saved=${() => { setEditing(null); state.reload(); }} onCancel=${() => setEditing(null)} /><//>` : null}`; }}<//>

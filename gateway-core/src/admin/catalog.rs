@@ -90,33 +90,11 @@ async fn search(inner: &Inner, query: Option<&str>) -> AdminResult {
     };
     let now = inner.platform.now_ms();
     let mut stored = inner.store.catalog_sources().await?;
-    // Sources with no copy younger than a day, not already tried by a search lately.
-    let due: Vec<String> = {
-        let mut attempts =
-            inner.catalog_attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let due: Vec<String> = inner
-            .config
-            .catalog_sources
-            .iter()
-            .map(|(source, _)| *source)
-            .filter(|source| {
-                let fresh = stored
-                    .iter()
-                    .any(|(s, _, at)| s == source && at.is_some_and(|at| now - at < MAX_AGE_MS));
-                let tried = attempts.get(*source).is_some_and(|at| now - at < AUTO_RETRY_MS);
-                !fresh && !tried
-            })
-            .map(str::to_owned)
-            .collect();
-        for source in &due {
-            attempts.insert(source.clone(), now);
-        }
-        due
-    };
+    let due = due_sources(inner, &stored, now);
     let mut refresh_report = None;
     if !due.is_empty() {
         // A failed fetch keeps the old copy (or none), and the search goes on.
-        refresh_report = refresh(inner, |s| due.iter().any(|d| d == s)).await.ok();
+        refresh_report = refresh(inner, |s| due.contains(&s)).await.ok();
         stored = inner.store.catalog_sources().await?;
     }
     let sources: Vec<_> = stored
@@ -133,6 +111,31 @@ async fn search(inner: &Inner, query: Option<&str>) -> AdminResult {
         "sources": sources,
         "refreshed": refresh_report,
     })))
+}
+
+/// The sources a search fetches by itself: no copy younger than a day, and no search has tried
+/// them lately (they are marked as tried now).
+fn due_sources(
+    inner: &Inner,
+    stored: &[(String, i64, Option<i64>)],
+    now: i64,
+) -> Vec<&'static str> {
+    let fresh = |source: &str| {
+        stored.iter().any(|(s, _, at)| s == source && at.is_some_and(|at| now - at < MAX_AGE_MS))
+    };
+    let mut attempts =
+        inner.catalog_attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let due: Vec<&'static str> = inner
+        .config
+        .catalog_sources
+        .iter()
+        .map(|(source, _)| *source)
+        .filter(|s| !fresh(s) && attempts.get(s).is_none_or(|at| now - at >= AUTO_RETRY_MS))
+        .collect();
+    for source in &due {
+        attempts.insert(source, now);
+    }
+    due
 }
 
 #[derive(Deserialize)]

@@ -42,12 +42,8 @@ struct Input {
 
 pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
     match req.op()? {
-        Op::List => Ok(list(&with_usage(inner, &inner.store.list_keys().await?, None).await?)),
-        Op::Get(id) => {
-            let key = load(inner, id).await?;
-            let mut views = with_usage(inner, std::slice::from_ref(&key), Some(id)).await?;
-            Ok(ok(&views.pop()))
-        }
+        Op::List => Ok(list(&with_usage(inner, &inner.store.list_keys().await?).await?)),
+        Op::Get(id) => Ok(ok(&with_usage(inner, &[load(inner, id).await?]).await?[0])),
         Op::Create => {
             let mut input: Input = validate::body(req.body)?;
             let secret = match input.key.take() {
@@ -98,10 +94,9 @@ pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
 async fn with_usage(
     inner: &Inner,
     keys: &[VirtualKey],
-    only: Option<&str>,
 ) -> Result<Vec<serde_json::Value>, GatewayError> {
     let ids: Vec<_> = keys.iter().map(|k| (k.id.as_str(), k.budget_period)).collect();
-    let usage = inner.store.key_usage(&ids, only, inner.platform.now_ms()).await?;
+    let usage = inner.store.key_usage(&ids, inner.platform.now_ms()).await?;
     Ok(keys
         .iter()
         .map(|k| {

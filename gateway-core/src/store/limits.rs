@@ -187,14 +187,17 @@ pub struct KeyUsage {
 
 impl Store {
     /// Current usage of `keys` (id and budget period): one read of the counters of the current
-    /// minute, day and month and of all time, and one of the live leases. `only` narrows both reads
-    /// to one key.
+    /// minute, day and month and of all time, and one of the live leases (for a single key, both
+    /// reads are narrowed to it).
     pub async fn key_usage(
         &self,
         keys: &[(&str, Option<BudgetPeriod>)],
-        only: Option<&str>,
         now_ms: i64,
     ) -> StoreResult<HashMap<String, KeyUsage>> {
+        let only = match keys {
+            [(id, _)] => Some(*id),
+            _ => None,
+        };
         let (this_minute, _) = minute(now_ms);
         let windows = [BudgetPeriod::Day, BudgetPeriod::Month, BudgetPeriod::Total]
             .map(|p| Value::Integer(p.window(now_ms).0));
