@@ -6,11 +6,15 @@
 use serde_json::Value;
 
 /// Who said a message. Tool results travel inside user messages (as Anthropic and Gemini do);
-/// OpenAI's `tool` role is decoded into that and encoded back out of it.
+/// OpenAI's `tool` role is decoded into that and encoded back out of it. `System` is an
+/// instruction given in the middle of a conversation (Claude Code sends them after the first
+/// turn, OpenAI callers may send `system`/`developer` messages anywhere); instructions that open
+/// the conversation live in [`Request::system`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     User,
     Assistant,
+    System,
 }
 
 /// Where an image comes from.
@@ -50,12 +54,88 @@ pub struct Message {
     pub content: Vec<Block>,
 }
 
-/// A function the model may call; `parameters` is a JSON Schema.
+/// A tool the model may use. For function-like tools `name` is what the model calls and
+/// `parameters` a JSON Schema; `kind` says what the caller declared, so a codec that cannot carry
+/// the kind natively can still offer the tool as a function and map calls back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tool {
     pub name: String,
     pub description: Option<String>,
     pub parameters: Value,
+    pub kind: ToolKind,
+}
+
+/// What kind of tool the caller declared.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum ToolKind {
+    /// A plain function.
+    #[default]
+    Function,
+    /// A function inside a Responses `namespace` tool group; `name` above is the flattened
+    /// `{namespace}__{function}` every other protocol sees.
+    Namespaced { namespace: String, description: Option<String>, function: String },
+    /// A Responses `custom` tool: freeform text input (optionally constrained by a grammar),
+    /// offered elsewhere as a function with one string argument, `input`.
+    Custom { format: Option<Value> },
+    /// A tool the provider runs itself (web search, code execution, …), declared in `origin`'s
+    /// own shape; only an upstream of that protocol can take it, others drop it.
+    Hosted { origin: crate::provider::Protocol, spec: Value },
+}
+
+/// The separator between a namespace and a function name in flattened tool names.
+pub const NAMESPACE_SEPARATOR: &str = "__";
+
+impl Tool {
+    /// A plain function tool.
+    pub fn function(
+        name: impl Into<String>,
+        description: Option<String>,
+        parameters: Value,
+    ) -> Self {
+        Tool { name: name.into(), description, parameters, kind: ToolKind::Function }
+    }
+
+    /// A `custom` (freeform) tool as a function: one required string argument, `input`; the
+    /// grammar or format the text must follow is added to the description.
+    pub fn custom(
+        name: impl Into<String>,
+        description: Option<String>,
+        format: Option<Value>,
+    ) -> Self {
+        let parameters = serde_json::json!({
+            "type": "object",
+            "properties": {"input": {"type": "string", "description": "The tool's whole input, as raw text."}},
+            "required": ["input"],
+        });
+        Tool { name: name.into(), description, parameters, kind: ToolKind::Custom { format } }
+    }
+
+    /// Whether the tool is a function of some kind (not hosted by a provider).
+    pub fn is_callable(&self) -> bool {
+        !matches!(self.kind, ToolKind::Hosted { .. })
+    }
+
+    /// The description offered to protocols that see the tool as a plain function: for custom
+    /// tools, with how the single `input` argument must be written.
+    pub fn function_description(&self) -> Option<String> {
+        let ToolKind::Custom { format } = &self.kind else { return self.description.clone() };
+        let mut text = self.description.clone().unwrap_or_default();
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str("Pass the whole input as the string argument `input`, not as JSON.");
+        if let Some(format) = format {
+            match (format["type"].as_str(), format["definition"].as_str()) {
+                (Some("grammar"), Some(definition)) => {
+                    let syntax = format["syntax"].as_str().unwrap_or("grammar");
+                    text.push_str(&format!(" It must match this {syntax} grammar:\n{definition}"));
+                }
+                (Some("text"), _) | (None, _) => {}
+                _ => text.push_str(&format!(" Its format: {format}")),
+            }
+        }
+        Some(text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -202,6 +282,38 @@ impl Request {
             Some(last) if last.role == role => last.content.extend(blocks),
             _ => self.messages.push(Message { role, content: blocks }),
         }
+    }
+
+    /// The declared tool called `name` (flattened name for namespaced tools).
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+
+    /// Moves every system message at the start of `messages` into `system` (protocols without
+    /// in-place system messages decode them all as messages first).
+    pub fn hoist_leading_system(&mut self) {
+        let leading = self.messages.iter().take_while(|m| m.role == Role::System).count();
+        for m in self.messages.drain(..leading) {
+            self.system.push(blocks_text(&m.content));
+        }
+    }
+
+    /// All instructions as one system text: the opening ones, then the mid-conversation ones in
+    /// order (for protocols that have only one system slot).
+    pub fn all_system_text(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .system
+            .iter()
+            .cloned()
+            .chain(
+                self.messages
+                    .iter()
+                    .filter(|m| m.role == Role::System)
+                    .map(|m| blocks_text(&m.content))
+                    .filter(|t| !t.is_empty()),
+            )
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("\n\n"))
     }
 
     /// The tool name of a call id, searching the history (Gemini answers tools by name).

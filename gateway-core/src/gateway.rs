@@ -13,7 +13,7 @@ use crate::auth::limiter::LoginLimiter;
 use crate::body::Handled;
 use crate::config::Config;
 use crate::crypto::Sealer;
-use crate::dispatch::Endpoint;
+use crate::dispatch::{Endpoint, Inbound};
 use crate::error::{GatewayError, RequestError};
 use crate::io::{HttpClient, Platform, SqlExec};
 use crate::provider::Protocol;
@@ -101,16 +101,12 @@ pub const UI_SECURITY_HEADERS: [(&str, &str); 4] = [
 /// Whether `path` belongs to the gateway's own API (everything else is the static admin UI).
 pub fn is_api_path(path: &str) -> bool {
     const PREFIXES: [&str; 4] = ["/v1/", "/api/", "/public/", "/v1beta/"];
-    const EXACT: [&str; 7] = [
-        "/healthz",
-        "/metrics",
-        "/chat/completions",
-        "/responses",
-        "/messages",
-        "/models",
-        "/embeddings",
-    ];
-    PREFIXES.iter().any(|p| path.starts_with(p)) || EXACT.contains(&path)
+    const EXACT: [&str; 2] = ["/healthz", "/metrics"];
+    PREFIXES.iter().any(|p| path.starts_with(p))
+        || EXACT.contains(&path)
+        || crate::routes::UNVERSIONED.iter().any(|a| {
+            path.strip_prefix(a).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
 }
 
 impl Gateway {
@@ -231,8 +227,8 @@ impl Gateway {
     async fn route(&self, ctx: &Ctx, request: http::Request<Bytes>) -> Handled {
         let inner = &self.inner;
         let path = request.uri().path().to_owned();
-        match crate::routes::lookup(request.method(), &path) {
-            Lookup::Found(_) => {}
+        let template = match crate::routes::lookup(request.method(), &path) {
+            Lookup::Found(template) => template,
             Lookup::MethodNotAllowed => {
                 return not_handled(ctx, shape_for(&path), RequestError::MethodNotAllowed);
             }
@@ -240,7 +236,7 @@ impl Gateway {
                 let e = RequestError::NotFound(format!("route {path}"));
                 return not_handled(ctx, shape_for(&path), e);
             }
-        }
+        };
         if path == "/api/openapi.json" {
             let mut response =
                 http::Response::new(crate::Body::Full(Bytes::from_static(OPENAPI.as_bytes())));
@@ -271,41 +267,62 @@ impl Gateway {
                 reply::error(ErrorShape::Admin, &e)
             }));
         }
-        let data_path = path.strip_prefix("/v1").unwrap_or(&path);
-        let method = request.method().clone();
-        let inbound = match data_path {
-            "/chat/completions" => Some(Endpoint::Generate(Protocol::OpenaiChat)),
-            "/responses" => Some(Endpoint::Generate(Protocol::OpenaiResponses)),
-            "/messages" => Some(Endpoint::Generate(Protocol::AnthropicMessages)),
-            "/embeddings" => Some(Endpoint::Embeddings),
-            _ => None,
-        };
-        match (inbound, data_path, method) {
-            (Some(kind), _, Method::POST) => dispatch::forward(inner, ctx, request, kind).await,
-            (None, "/models", Method::GET) => dispatch::list_models(inner, request).await,
-            (Some(kind), _, _) => not_handled(
-                ctx,
-                dispatch::error_shape(kind.protocol()),
-                RequestError::MethodNotAllowed,
-            ),
-            (None, "/models", _) => {
-                not_handled(ctx, ErrorShape::OpenAi, RequestError::MethodNotAllowed)
+        self.data_plane(ctx, request, template).await
+    }
+
+    /// The data-plane routes, by the table's template.
+    async fn data_plane(
+        &self,
+        ctx: &Ctx,
+        request: http::Request<Bytes>,
+        template: &'static str,
+    ) -> Handled {
+        let inner = &self.inner;
+        let path = crate::routes::canonical(request.uri().path()).into_owned();
+        let param = crate::routes::param(template, &path).map(str::to_owned);
+        let generate = |p| Some(Inbound::new(Endpoint::Generate(p)));
+        let inbound = match template {
+            "/v1/chat/completions" => generate(Protocol::OpenaiChat),
+            "/v1/responses" => generate(Protocol::OpenaiResponses),
+            "/v1/messages" => generate(Protocol::AnthropicMessages),
+            "/v1/embeddings" => Some(Inbound::new(Endpoint::Embeddings)),
+            "/v1/messages/count_tokens" => {
+                Some(Inbound::new(Endpoint::CountTokens(Protocol::AnthropicMessages)))
             }
-            _ => not_handled(
-                ctx,
-                ErrorShape::OpenAi,
-                RequestError::NotFound(format!("route {path}")),
-            ),
+            "/v1/responses/input_tokens" => {
+                Some(Inbound::new(Endpoint::CountTokens(Protocol::OpenaiResponses)))
+            }
+            t if t.starts_with("/v1beta/models/{model}:") => {
+                path.rsplit('/').next().and_then(|s| Inbound::gemini(s, request.uri().query()))
+            }
+            "/v1/models" | "/v1beta/models" => {
+                return dispatch::list_models(inner, ctx, request).await;
+            }
+            _ => {
+                let id = param.unwrap_or_default();
+                return dispatch::get_model(inner, ctx, request, &id).await;
+            }
+        };
+        match inbound {
+            Some(i) if matches!(i.endpoint, Endpoint::CountTokens(_)) => {
+                dispatch::count_tokens(inner, ctx, request, i).await
+            }
+            Some(i) => dispatch::forward(inner, ctx, request, i).await,
+            None => {
+                not_handled(ctx, shape_for(&path), RequestError::NotFound(format!("route {path}")))
+            }
         }
     }
 }
 
-/// The error shape callers of `path` understand: Anthropic's on `/v1/messages`, the admin shape on
-/// `/api/` and `/public/`, OpenAI's elsewhere.
+/// The error shape callers of `path` understand: Anthropic's on `/v1/messages`, Google's on
+/// `/v1beta/`, the admin shape on `/api/` and `/public/`, OpenAI's elsewhere.
 fn shape_for(path: &str) -> ErrorShape {
     let data_path = path.strip_prefix("/v1").unwrap_or(path);
     if path.starts_with("/api/") || path.starts_with("/public/") {
         ErrorShape::Admin
+    } else if path.starts_with("/v1beta/") {
+        ErrorShape::Gemini
     } else if data_path.starts_with("/messages") {
         ErrorShape::Anthropic
     } else {

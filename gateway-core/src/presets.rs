@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::provider::{AuthScheme, Protocol};
+use crate::provider::{AuthScheme, MaxTokensField, Protocol, Quirks};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Preset {
@@ -17,6 +17,8 @@ pub struct Preset {
     pub extra_headers: &'static [(&'static str, &'static str)],
     /// The base URL has a placeholder (resource, account) the admin must fill in.
     pub needs_base_url: bool,
+    /// How the vendor's API differs from its protocol's reference.
+    pub quirks: Quirks,
     pub notes: &'static str,
 }
 
@@ -33,9 +35,14 @@ const fn preset(id: &'static str, name: &'static str, base_url: &'static str) ->
         auth_scheme: AuthScheme::Bearer,
         extra_headers: &[],
         needs_base_url: false,
+        quirks: Quirks { max_tokens_field: None },
         notes: "",
     }
 }
+
+/// OpenAI's own API and Azure's take the output limit as `max_completion_tokens`.
+const COMPLETION_TOKENS: Quirks =
+    Quirks { max_tokens_field: Some(MaxTokensField::MaxCompletionTokens) };
 
 const fn local(
     id: &'static str,
@@ -48,7 +55,7 @@ const fn local(
 
 /// Every preset, in the order the admin UI offers them.
 pub const PRESETS: &[Preset] = &[
-    preset("openai", "OpenAI", "https://api.openai.com/v1"),
+    Preset { quirks: COMPLETION_TOKENS, ..preset("openai", "OpenAI", "https://api.openai.com/v1") },
     Preset {
         protocol: Protocol::OpenaiResponses,
         notes: "The Responses API (reasoning items, built-in state) of the same account.",
@@ -57,6 +64,7 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         auth_scheme: AuthScheme::AzureApiKey,
         needs_base_url: true,
+        quirks: COMPLETION_TOKENS,
         notes: "Replace YOUR-RESOURCE with the Azure OpenAI resource name; a model's upstream id is its deployment name (v1 API, no api-version needed).",
         ..preset("azure-openai", "Azure OpenAI", "https://YOUR-RESOURCE.openai.azure.com/openai/v1")
     },

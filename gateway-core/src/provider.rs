@@ -118,6 +118,26 @@ pub enum SystemTo {
     User,
 }
 
+/// How an upstream's API differs from its protocol's reference, as data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quirks {
+    /// OpenAI chat: the name the output-token limit is sent under (`max_tokens` when unset). A
+    /// model's `capabilities.max_tokens_field` overrides it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens_field: Option<MaxTokensField>,
+}
+
+/// The field OpenAI chat upstreams read the output-token limit from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaxTokensField {
+    /// What most OpenAI-compatible servers read.
+    MaxTokens,
+    /// OpenAI's own API (its reasoning models refuse `max_tokens`), Azure OpenAI.
+    MaxCompletionTokens,
+}
+
 /// A configured upstream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Provider {
@@ -131,6 +151,7 @@ pub struct Provider {
     pub credentials_enc: Option<String>,
     pub extra_headers: BTreeMap<String, String>,
     pub isolation: Isolation,
+    pub quirks: Quirks,
     pub enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
@@ -148,6 +169,7 @@ impl Provider {
             "has_credentials": self.credentials_enc.is_some(),
             "extra_headers": self.extra_headers,
             "isolation": self.isolation,
+            "quirks": self.quirks,
             "enabled": self.enabled,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -182,6 +204,7 @@ mod tests {
             credentials_enc: Some("v1:SEALED".into()),
             extra_headers: BTreeMap::new(),
             isolation: Isolation::default(),
+            quirks: Quirks::default(),
             enabled: true,
             created_at: 0,
             updated_at: 0,

@@ -16,6 +16,8 @@ pub enum ErrorShape {
     Anthropic,
     /// `{"error":{"code","message","field"}}` for the admin and public APIs.
     Admin,
+    /// Google's `{"error":{"code","message","status"}}` on the Gemini-native routes.
+    Gemini,
 }
 
 /// A JSON response with the given status.
@@ -50,6 +52,13 @@ pub fn error(shape: ErrorShape, err: &GatewayError) -> http::Response<Body> {
             "type": "error",
             "error": {"type": anthropic_type(status), "message": message},
         }),
+        ErrorShape::Gemini => serde_json::json!({"error": {
+            "code": status.as_u16(),
+            "message": message,
+            "status": google_status(status),
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": kind,
+                "domain": "llm-gateway"}],
+        }}),
         ErrorShape::Admin => {
             let mut e = serde_json::json!({"code": kind, "message": message});
             if let Some(field) = err.field() {
@@ -80,6 +89,22 @@ fn openai_type(status: StatusCode) -> &'static str {
         429 => "rate_limit_error",
         400..=499 => "invalid_request_error",
         _ => "api_error",
+    }
+}
+
+/// Google's canonical error status for an HTTP status.
+fn google_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 413 | 431 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        405 | 501 => "UNIMPLEMENTED",
+        409 => "ALREADY_EXISTS",
+        429 => "RESOURCE_EXHAUSTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL",
     }
 }
 

@@ -7,15 +7,24 @@
 /// The OpenAPI 3.1 document of the admin, public and data-plane APIs (`GET /api/openapi.json`).
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
-/// `(method, path template)`; `{name}` matches one non-empty path segment. Data-plane paths are
-/// also served without their `/v1` prefix.
+/// `(method, path template)`; `{name}` matches one non-empty path segment, `{name}:action` one
+/// that ends in `:action`. Data-plane paths are also served without their `/v1` prefix.
 pub const ROUTES: &[(&str, &str)] = &[
     // data plane
     ("POST", "/v1/chat/completions"),
     ("POST", "/v1/responses"),
+    ("POST", "/v1/responses/input_tokens"),
     ("POST", "/v1/messages"),
+    ("POST", "/v1/messages/count_tokens"),
     ("POST", "/v1/embeddings"),
     ("GET", "/v1/models"),
+    ("GET", "/v1/models/{model}"),
+    // Gemini-native data plane
+    ("POST", "/v1beta/models/{model}:generateContent"),
+    ("POST", "/v1beta/models/{model}:streamGenerateContent"),
+    ("POST", "/v1beta/models/{model}:countTokens"),
+    ("GET", "/v1beta/models"),
+    ("GET", "/v1beta/models/{model}"),
     // operations
     ("GET", "/healthz"),
     ("GET", "/metrics"),
@@ -90,12 +99,28 @@ pub enum Lookup {
     NotFound,
 }
 
+/// Data-plane paths also served without `/v1`: a path equal to one of these or below it.
+pub const UNVERSIONED: [&str; 5] =
+    ["/chat/completions", "/responses", "/messages", "/embeddings", "/models"];
+
 /// The path as the table spells it: trailing `/` dropped, data-plane aliases given their `/v1`.
-fn canonical(path: &str) -> std::borrow::Cow<'_, str> {
+pub fn canonical(path: &str) -> std::borrow::Cow<'_, str> {
     let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
-    const ALIASES: [&str; 5] =
-        ["/chat/completions", "/responses", "/messages", "/embeddings", "/models"];
-    if ALIASES.contains(&path) { format!("/v1{path}").into() } else { path.into() }
+    let aliased = UNVERSIONED
+        .iter()
+        .any(|a| path.strip_prefix(a).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')));
+    if aliased { format!("/v1{path}").into() } else { path.into() }
+}
+
+/// Whether one path segment matches one template segment.
+fn segment_matches(template: &str, segment: &str) -> bool {
+    match template.split_once('}') {
+        // `{name}` or `{name}:action`: a non-empty value, then the literal suffix.
+        Some((open, suffix)) if open.starts_with('{') => {
+            segment.strip_suffix(suffix).is_some_and(|value| !value.is_empty())
+        }
+        _ => template == segment,
+    }
 }
 
 fn matches(template: &str, path: &str) -> bool {
@@ -104,23 +129,30 @@ fn matches(template: &str, path: &str) -> bool {
     loop {
         match (t.next(), p.next()) {
             (None, None) => return true,
-            (Some(ts), Some(ps)) if ts.starts_with('{') => {
-                if ps.is_empty() {
-                    return false;
-                }
-            }
-            (Some(ts), Some(ps)) if ts == ps => {}
+            (Some(ts), Some(ps)) if segment_matches(ts, ps) => {}
             _ => return false,
         }
     }
 }
 
-/// Looks a request up; literal templates win over `{id}` ones (`virtual-models/preview`).
+/// The value of the `{name}` segment of `template` in `path` (without any `:action` suffix).
+pub fn param<'a>(template: &str, path: &'a str) -> Option<&'a str> {
+    template.split('/').zip(path.split('/')).find_map(|(t, p)| {
+        let (open, suffix) = t.split_once('}')?;
+        open.starts_with('{').then(|| p.strip_suffix(suffix)).flatten()
+    })
+}
+
+/// Looks a request up; literal templates win over `{id}` ones (`virtual-models/preview`), and
+/// `{id}:action` ones over plain `{id}` ones.
 pub fn lookup(method: &http::Method, path: &str) -> Lookup {
     let path = canonical(path);
     let literal = ROUTES.iter().filter(|(_, t)| *t == path);
+    let with_action = ROUTES.iter().filter(|(_, t)| t.contains("}:") && matches(t, &path));
     let candidates: Vec<&(&str, &str)> = if literal.clone().next().is_some() {
         literal.collect()
+    } else if with_action.clone().next().is_some() {
+        with_action.collect()
     } else {
         ROUTES.iter().filter(|(_, t)| matches(t, &path)).collect()
     };
@@ -164,6 +196,29 @@ mod tests {
             Lookup::MethodNotAllowed
         );
         assert_eq!(lookup(&Method::GET, "/v1/chat/completions"), Lookup::MethodNotAllowed);
+        assert_eq!(lookup(&Method::GET, "/models/gpt-4o"), Lookup::Found("/v1/models/{model}"));
+        assert_eq!(
+            lookup(&Method::POST, "/messages/count_tokens"),
+            Lookup::Found("/v1/messages/count_tokens")
+        );
+        let gemini = "/v1beta/models/gemini-2.5-flash:streamGenerateContent";
+        assert_eq!(
+            lookup(&Method::POST, gemini),
+            Lookup::Found("/v1beta/models/{model}:streamGenerateContent")
+        );
+        assert_eq!(lookup(&Method::GET, gemini), Lookup::MethodNotAllowed);
+        assert_eq!(
+            lookup(&Method::POST, "/v1beta/models/llama3:8b:countTokens"),
+            Lookup::Found("/v1beta/models/{model}:countTokens")
+        );
+        assert_eq!(
+            lookup(&Method::GET, "/v1beta/models/m"),
+            Lookup::Found("/v1beta/models/{model}")
+        );
+        assert_eq!(
+            param("/v1beta/models/{model}:countTokens", "/v1beta/models/g-1:countTokens"),
+            Some("g-1")
+        );
     }
 
     /// The OpenAPI document describes exactly the routes in the table.

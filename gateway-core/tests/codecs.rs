@@ -7,7 +7,7 @@
 
 use bytes::BytesMut;
 use gateway_core::canonical::{BlockKind, Event, FinishReason, Usage};
-use gateway_core::codec::{self, EncodeOptions};
+use gateway_core::codec::{self, ClientView, EncodeOptions};
 use gateway_core::provider::Protocol;
 use serde_json::Value;
 
@@ -15,8 +15,12 @@ mod common;
 use common::{decode_pieces, fixture};
 
 const ALL: [Protocol; 4] = Protocol::ALL;
-const CLIENTS: [Protocol; 3] =
-    [Protocol::OpenaiChat, Protocol::OpenaiResponses, Protocol::AnthropicMessages];
+const CLIENTS: [Protocol; 4] = Protocol::ALL;
+
+/// A caller of `protocol` with no special tools.
+fn view(protocol: Protocol, include_usage: bool) -> ClientView {
+    ClientView { protocol, include_usage, ..ClientView::default() }
+}
 
 fn pretty(bytes: &[u8]) -> String {
     serde_json::to_string_pretty(&serde_json::from_slice::<Value>(bytes).unwrap()).unwrap()
@@ -29,7 +33,7 @@ fn decode_stream(protocol: Protocol, bytes: &[u8], chunk: usize) -> Vec<Event> {
 }
 
 fn encode_stream(client: Protocol, events: &[Event]) -> String {
-    let mut encoder = codec::stream_encoder(client, true);
+    let mut encoder = codec::stream_encoder(&view(client, true));
     let mut out = BytesMut::new();
     for e in events {
         encoder.push(e, &mut out);
@@ -60,19 +64,19 @@ fn requests_decode_to_canonical_and_encode_for_every_upstream() {
 fn responses_decode_to_canonical_and_encode_for_every_client() {
     for protocol in ALL {
         let response =
-            codec::decode_response(protocol, &fixture(protocol, "response.json")).unwrap();
+            codec::decode_response(protocol, &fixture(protocol, "response.json"), "call").unwrap();
         insta::assert_debug_snapshot!(
             format!("response_{}_canonical", protocol.as_str()),
             response
         );
         for client in CLIENTS {
-            let body = codec::encode_response(client, &response);
+            let body = codec::encode_response(&view(client, false), &response);
             insta::assert_snapshot!(
                 format!("response_{}_to_{}", protocol.as_str(), client.as_str()),
                 pretty(&body)
             );
             // The client's own decoder reads back the same content.
-            let again = codec::decode_response(client, &body).unwrap();
+            let again = codec::decode_response(client, &body, "call").unwrap();
             assert_eq!(again.content.len(), response.content.len(), "{protocol:?} -> {client:?}");
         }
     }
@@ -83,7 +87,7 @@ fn responses_decode_to_canonical_and_encode_for_every_client() {
 fn usage_only_decoding_agrees_with_the_full_decode() {
     for protocol in ALL {
         let body = fixture(protocol, "response.json");
-        let full = codec::decode_response(protocol, &body).unwrap().usage;
+        let full = codec::decode_response(protocol, &body, "call").unwrap().usage;
         assert_eq!(codec::decode_usage(protocol, &body).unwrap(), full, "{protocol:?}");
         assert!(full.input.is_some(), "{protocol:?}: the fixture reports usage");
     }
@@ -209,7 +213,7 @@ fn chat_usage_chunk_only_when_asked() {
         "usage-only final chunk decodes to Usage"
     );
     for (include, want) in [(true, true), (false, false)] {
-        let mut encoder = codec::stream_encoder(Protocol::OpenaiChat, include);
+        let mut encoder = codec::stream_encoder(&view(Protocol::OpenaiChat, include));
         let mut out = BytesMut::new();
         events.iter().for_each(|e| encoder.push(e, &mut out));
         encoder.finish(&mut out);
@@ -222,11 +226,11 @@ fn chat_usage_chunk_only_when_asked() {
 #[test]
 fn empty_content_survives_every_direction() {
     let empty = br#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":""},"finish_reason":"stop"}]}"#;
-    let response = codec::decode_response(Protocol::OpenaiChat, empty).unwrap();
+    let response = codec::decode_response(Protocol::OpenaiChat, empty, "call").unwrap();
     assert!(response.content.is_empty());
     for client in CLIENTS {
-        let body = codec::encode_response(client, &response);
-        let again = codec::decode_response(client, &body).unwrap();
+        let body = codec::encode_response(&view(client, false), &response);
+        let again = codec::decode_response(client, &body, "call").unwrap();
         assert!(
             again
                 .content

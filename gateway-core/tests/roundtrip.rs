@@ -81,11 +81,11 @@ fn request() -> impl Strategy<Value = Request> {
             messages,
             tools: TOOLS
                 .iter()
-                .map(|name| Tool {
-                    name: (*name).into(),
-                    description: Some(format!("{name} tool")),
-                    parameters: json!({"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}),
-                })
+                .map(|name| Tool::function(
+                    *name,
+                    Some(format!("{name} tool")),
+                    json!({"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}),
+                ))
                 .collect(),
             tool_choice,
             max_tokens: Some(max_tokens),

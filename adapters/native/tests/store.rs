@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gateway_core::io::{Stmt, Value};
-use gateway_core::provider::{AuthScheme, Isolation, Protocol, Provider, SystemTo};
+use gateway_core::provider::{
+    AuthScheme, Isolation, MaxTokensField, Protocol, Provider, Quirks, SystemTo,
+};
 use gateway_core::store::Store;
 use gateway_core::store::keys::VirtualKey;
 use gateway_core::store::limits::{Admission, Reserve};
@@ -33,6 +35,7 @@ fn provider(id: &str, name: &str) -> Provider {
         credentials_enc: Some("v1:sealed".into()),
         extra_headers: BTreeMap::from([("x-team".into(), "a".into())]),
         isolation: Isolation { strip_instructions: true, system_to: Some(SystemTo::Developer) },
+        quirks: Quirks { max_tokens_field: Some(MaxTokensField::MaxCompletionTokens) },
         enabled: true,
         created_at: 1,
         updated_at: 1,

@@ -272,8 +272,12 @@ async fn embeddings_route_to_openai_and_gemini_with_keys_limits_and_logs() {
 /// The error shape a path's callers get.
 fn check_shape(path: &str, status: u16, body: &Value, context: &str) {
     let data = path.strip_prefix("/v1").unwrap_or(path);
-    if data == "/messages" {
+    if data == "/messages" || data.starts_with("/messages/") {
         assert_eq!(body["type"], "error", "{context}: {body}");
+        assert!(body["error"]["message"].is_string(), "{context}: {body}");
+    } else if path.starts_with("/v1beta/") {
+        assert_eq!(body["error"]["code"].as_u64(), Some(u64::from(status)), "{context}: {body}");
+        assert!(body["error"]["status"].is_string(), "{context}: {body}");
         assert!(body["error"]["message"].is_string(), "{context}: {body}");
     } else if path.starts_with("/v1/") {
         assert!(body["error"]["message"].is_string(), "{context}: {body}");
@@ -286,7 +290,7 @@ fn check_shape(path: &str, status: u16, body: &Value, context: &str) {
 }
 
 fn concrete(template: &str) -> String {
-    template.replace("{id}", "no-such-id")
+    template.replace("{id}", "no-such-id").replace("{model}", "no-such-model")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

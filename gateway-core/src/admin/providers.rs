@@ -8,7 +8,7 @@ use super::{AdminResult, Op, Req, conflict, created, list, no_content, not_found
 use crate::error::{GatewayError, RequestError};
 use crate::gateway::Inner;
 use crate::presets;
-use crate::provider::{AuthScheme, Isolation, Protocol, Provider};
+use crate::provider::{AuthScheme, Isolation, Protocol, Provider, Quirks};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +24,7 @@ struct Input {
     api_key: Option<Option<String>>,
     extra_headers: Option<BTreeMap<String, String>>,
     isolation: Option<Isolation>,
+    quirks: Option<Quirks>,
     enabled: Option<bool>,
 }
 
@@ -51,6 +52,7 @@ pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
                         credentials_enc: None,
                         extra_headers: BTreeMap::new(),
                         isolation: Isolation::default(),
+                        quirks: Quirks::default(),
                         enabled: true,
                         created_at: now,
                         updated_at: now,
@@ -121,6 +123,7 @@ fn from_preset(id: &str, input: &Input) -> Result<Provider, GatewayError> {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
         isolation: Isolation::default(),
+        quirks: preset.quirks.clone(),
         enabled: true,
         created_at: 0,
         updated_at: 0,
@@ -156,6 +159,9 @@ fn apply(inner: &Inner, input: Input, mut p: Provider) -> Result<Provider, Gatew
     }
     if let Some(isolation) = input.isolation {
         p.isolation = isolation;
+    }
+    if let Some(quirks) = input.quirks {
+        p.quirks = quirks;
     }
     match input.api_key {
         Some(Some(key)) => {

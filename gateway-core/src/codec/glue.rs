@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use futures::channel::oneshot;
 
-use super::{StreamDecoder, StreamEncoder, stream_decoder, stream_encoder, write_sse};
+use super::{ClientView, StreamDecoder, StreamEncoder, stream_decoder, stream_encoder};
 use crate::canonical::{Event, Usage};
 use crate::io::{ByteStream, Platform, TransportError};
 use crate::maybe_send::boxed_stream;
@@ -38,18 +38,21 @@ pub struct StreamSummary {
 }
 
 /// What the stream connects.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub upstream: Protocol,
-    pub client: Protocol,
+    /// The caller: its protocol, tools and framing.
+    pub client: ClientView,
     /// Same protocol and untouched request: relay the upstream's own events.
     pub passthrough: bool,
-    /// Chat callers: whether they asked for the usage chunk themselves.
-    pub include_usage: bool,
     /// Relay isolation: remove `instructions` the upstream echoes in its events.
     pub strip_instructions: bool,
     /// Keep what the client received (up to 64 KiB) for the request log.
     pub capture_body: bool,
+    /// The model name the caller asked for: the answer names it instead of the upstream's id.
+    pub model: String,
+    /// Prefix of the ids made for tool calls the upstream sends without one.
+    pub call_ids: String,
 }
 
 /// Reads an upstream stream until its first event, within `timeout`, so a failed attempt can still
@@ -64,7 +67,7 @@ pub async fn first_event(
     use crate::dispatch::upstream::UpstreamError;
     use futures::future::{Either, select};
     let mut sse = SseDecoder::new();
-    let mut decoder = stream_decoder(protocol);
+    let mut decoder = stream_decoder(protocol, "call");
     let mut prefix: Vec<Bytes> = Vec::new();
     let mut sleep = platform.sleep(timeout);
     loop {
@@ -147,8 +150,8 @@ pub fn relay(
     let relay = Relay {
         upstream,
         sse: SseDecoder::new(),
-        decoder: stream_decoder(plan.upstream),
-        encoder: stream_encoder(plan.client, plan.include_usage),
+        decoder: stream_decoder(plan.upstream, &plan.call_ids),
+        encoder: stream_encoder(&plan.client),
         plan,
         started_ms,
         finished: false,
@@ -201,20 +204,22 @@ impl Relay {
             // The gateway asked a chat upstream for usage the caller did not want: hide that chunk.
             let usage_only =
                 !events.is_empty() && events.iter().all(|e| matches!(e, Event::Usage(_)));
-            if !(usage_only && self.plan.client == Protocol::OpenaiChat && !self.plan.include_usage)
-            {
+            let client = &self.plan.client;
+            if !(usage_only && client.protocol == Protocol::OpenaiChat && !client.include_usage) {
                 let scrubbed = if self.plan.strip_instructions {
                     crate::isolation::scrub_event(&sse.data)
                 } else {
                     None
                 };
-                write_sse(out, sse.event.as_deref(), scrubbed.as_deref().unwrap_or(&sse.data));
+                let data = scrubbed.as_deref().unwrap_or(&sse.data);
+                let renamed = super::rename_model(client.protocol, data, &self.plan.model);
+                self.encoder.relay(sse.event.as_deref(), renamed.as_deref().unwrap_or(data), out);
             }
         } else {
             for event in &events {
                 match event {
-                    Event::Start { id, model, created } if id.is_empty() || *created == 0 => {
-                        self.encoder.push(&self.complete_start(id, model, *created), out)
+                    Event::Start { id, created, .. } => {
+                        self.encoder.push(&self.complete_start(id, *created), out)
                     }
                     other => self.encoder.push(other, out),
                 }
@@ -226,8 +231,9 @@ impl Relay {
     }
 
     /// Fills what some upstreams leave out of their first event (Anthropic and Gemini send no
-    /// creation time, Gemini sometimes no id) but clients expect.
-    fn complete_start(&self, id: &str, model: &str, created: i64) -> Event {
+    /// creation time, Gemini sometimes no id) but clients expect, and names the model the caller
+    /// asked for.
+    fn complete_start(&self, id: &str, created: i64) -> Event {
         let platform = &self.reporter.platform;
         let id = if id.is_empty() {
             format!("gen-{}", crate::ids::base62(24, |b| platform.random_bytes(b)))
@@ -235,7 +241,7 @@ impl Relay {
             id.to_owned()
         };
         let created = if created == 0 { platform.now_ms() / 1000 } else { created };
-        Event::Start { id, model: model.to_owned(), created }
+        Event::Start { id, model: self.plan.model.clone(), created }
     }
 
     fn tap(&mut self, events: &[Event]) {
@@ -267,8 +273,9 @@ impl Relay {
         let tail = self.decoder.finish();
         self.tap(&tail);
         if self.plan.passthrough {
-            if !self.decoder.saw_terminal() {
-                // Some compatible servers finish properly but forget the end marker.
+            if !self.decoder.saw_terminal() || self.plan.client.json_array {
+                // Some compatible servers finish properly but forget the end marker (and a
+                // Gemini caller's JSON array is closed here).
                 self.encoder.terminal(out);
             }
         } else {
@@ -318,11 +325,12 @@ mod tests {
     fn plan(upstream: Protocol, client: Protocol, include_usage: bool) -> Plan {
         Plan {
             upstream,
-            client,
+            client: ClientView { protocol: client, include_usage, ..ClientView::default() },
             passthrough: upstream == client,
-            include_usage,
             strip_instructions: false,
             capture_body: false,
+            model: "m".into(),
+            call_ids: "call".into(),
         }
     }
 

@@ -6,7 +6,7 @@
 //! | [`openai_chat`] | `POST /v1/chat/completions` | OpenAI and every compatible vendor |
 //! | [`openai_responses`] | `POST /v1/responses` | OpenAI Responses |
 //! | [`anthropic_messages`] | `POST /v1/messages` | Anthropic |
-//! | [`gemini`] | — | Gemini `generateContent` / `streamGenerateContent` (SSE) |
+//! | [`gemini`] | `POST /v1beta/models/{model}:generateContent` / `:streamGenerateContent` | Gemini `generateContent` / `streamGenerateContent` (SSE) |
 //! | [`embeddings`] | `POST /v1/embeddings` | OpenAI-compatible (as is), Gemini `embedContent` / `batchEmbedContents` |
 //!
 //! [`glue`] is the one place where upstream bytes become client bytes.
@@ -18,9 +18,11 @@ pub mod glue;
 pub mod openai_chat;
 pub mod openai_responses;
 
+use std::sync::Arc;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::canonical::{BlockKind, Event, Request, Response};
+use crate::canonical::{BlockKind, Event, Request, Response, Tool, ToolChoice, ToolKind};
 use crate::dispatch::upstream::UpstreamError;
 use crate::error::RequestError;
 use crate::maybe_send::MaybeSend;
@@ -35,6 +37,65 @@ pub struct EncodeOptions {
     /// Send the system prompt as `developer` messages (OpenAI protocols) instead of the system
     /// slot (relay isolation).
     pub system_as_developer: bool,
+    /// OpenAI chat: send the output limit as `max_completion_tokens` (OpenAI's own API, which
+    /// its reasoning models require) instead of `max_tokens` (what most compatible servers read).
+    pub max_completion_tokens: bool,
+    /// Leave out reasoning controls (the model is known not to reason; some APIs refuse them).
+    pub no_reasoning: bool,
+}
+
+/// What encoding an answer for the caller needs beyond the canonical answer itself.
+#[derive(Debug, Clone, Default)]
+pub struct ClientView {
+    pub protocol: Protocol,
+    /// The caller's custom and namespaced tools, which its protocol calls in their own item
+    /// shapes (every other protocol sees them as plain functions).
+    pub tools: Arc<Vec<Tool>>,
+    /// Chat callers: whether they asked for the final usage chunk (`stream_options`).
+    pub include_usage: bool,
+    /// Gemini callers of `streamGenerateContent` without `alt=sse`: one JSON array, not SSE.
+    pub json_array: bool,
+}
+
+impl ClientView {
+    /// A view for a caller of `protocol` whose request declared `tools`.
+    pub fn new(protocol: Protocol, tools: &[Tool]) -> Self {
+        let special = tools
+            .iter()
+            .filter(|t| matches!(t.kind, ToolKind::Custom { .. } | ToolKind::Namespaced { .. }))
+            .cloned()
+            .collect();
+        ClientView { protocol, tools: Arc::new(special), ..ClientView::default() }
+    }
+
+    /// The kind of the caller's tool called `name`, when it is not a plain function.
+    pub fn tool_kind(&self, name: &str) -> Option<&ToolKind> {
+        self.tools.iter().find(|t| t.name == name).map(|t| &t.kind)
+    }
+}
+
+/// The tools `upstream` cannot take (hosted tools declared for another protocol), by name, in
+/// order; they are left out of the upstream request. Refused instead when the caller forces one
+/// of them (`tool_choice`), since leaving it out would change what the answer means.
+pub fn dropped_tools(request: &Request, upstream: Protocol) -> Result<Vec<String>, RequestError> {
+    let dropped: Vec<String> = request
+        .tools
+        .iter()
+        .filter(|t| matches!(&t.kind, ToolKind::Hosted { origin, .. } if *origin != upstream))
+        .map(|t| t.name.clone())
+        .collect();
+    if let Some(ToolChoice::Tool(forced)) = &request.tool_choice
+        && dropped.contains(forced)
+    {
+        return Err(RequestError::field(
+            "tool_choice",
+            format!(
+                "the tool `{forced}` is run by another provider and cannot be used with this model's upstream ({})",
+                upstream.as_str()
+            ),
+        ));
+    }
+    Ok(dropped)
 }
 
 /// Turns an upstream's SSE events into canonical events.
@@ -55,6 +116,11 @@ pub trait StreamEncoder: MaybeSend {
     fn error(&mut self, kind: &str, message: &str, out: &mut BytesMut);
     /// Only the end marker, for a relayed stream whose upstream forgot it.
     fn terminal(&mut self, out: &mut BytesMut);
+    /// One upstream event of the caller's own protocol, relayed as it came (same-protocol
+    /// streams), in the framing the caller reads.
+    fn relay(&mut self, event: Option<&str>, data: &str, out: &mut BytesMut) {
+        write_sse(out, event, data);
+    }
 }
 
 pub fn decode_request(protocol: Protocol, body: &[u8]) -> Result<Request, RequestError> {
@@ -92,12 +158,18 @@ pub fn upstream_path(protocol: Protocol, model: &str, stream: bool) -> String {
     }
 }
 
-pub fn decode_response(protocol: Protocol, body: &[u8]) -> Result<Response, UpstreamError> {
+/// Decodes an upstream's answer; calls the upstream sends without ids (Gemini) get
+/// `{call_ids}_{n}`, so ids stay unique across the turns of a conversation.
+pub fn decode_response(
+    protocol: Protocol,
+    body: &[u8],
+    call_ids: &str,
+) -> Result<Response, UpstreamError> {
     match protocol {
-        Protocol::OpenaiChat => openai_chat::decode_response(body),
+        Protocol::OpenaiChat => openai_chat::decode_response(body, call_ids),
         Protocol::OpenaiResponses => openai_responses::decode_response(body),
         Protocol::AnthropicMessages => anthropic_messages::decode_response(body),
-        Protocol::Gemini => gemini::decode_response(body),
+        Protocol::Gemini => gemini::decode_response(body, call_ids),
     }
 }
 
@@ -130,37 +202,40 @@ pub fn decode_usage(
     }
 }
 
-/// Encodes a response for a client of `protocol` (Gemini is not an inbound protocol).
-pub fn encode_response(protocol: Protocol, response: &Response) -> Bytes {
-    let value = match protocol {
-        Protocol::OpenaiChat | Protocol::Gemini => openai_chat::encode_response(response),
-        Protocol::OpenaiResponses => openai_responses::encode_response(response),
+/// Encodes a response for the caller.
+pub fn encode_response(client: &ClientView, response: &Response) -> Bytes {
+    let value = match client.protocol {
+        Protocol::OpenaiChat => openai_chat::encode_response(response),
+        Protocol::OpenaiResponses => openai_responses::encode_response(response, client),
         Protocol::AnthropicMessages => anthropic_messages::encode_response(response),
+        Protocol::Gemini => gemini::encode_response(response),
     };
     Bytes::from(value.to_string())
 }
 
-pub fn stream_decoder(protocol: Protocol) -> Box<dyn StreamDecoder> {
+/// A decoder for an upstream's stream; calls without ids get `{call_ids}_{n}`.
+pub fn stream_decoder(protocol: Protocol, call_ids: &str) -> Box<dyn StreamDecoder> {
     match protocol {
-        Protocol::OpenaiChat => Box::new(openai_chat::ChatStreamDecoder::default()),
+        Protocol::OpenaiChat => Box::new(openai_chat::ChatStreamDecoder::new(call_ids)),
         Protocol::OpenaiResponses => Box::new(openai_responses::ResponsesStreamDecoder::default()),
         Protocol::AnthropicMessages => {
             Box::new(anthropic_messages::MessagesStreamDecoder::default())
         }
-        Protocol::Gemini => Box::new(gemini::GeminiStreamDecoder::default()),
+        Protocol::Gemini => Box::new(gemini::GeminiStreamDecoder::new(call_ids)),
     }
 }
 
-/// An encoder for a client of `protocol`; `include_usage` is the chat caller's `stream_options`.
-pub fn stream_encoder(protocol: Protocol, include_usage: bool) -> Box<dyn StreamEncoder> {
-    match protocol {
-        Protocol::OpenaiChat | Protocol::Gemini => {
-            Box::new(openai_chat::ChatStreamEncoder::new(include_usage))
+/// An encoder for the caller's stream.
+pub fn stream_encoder(client: &ClientView) -> Box<dyn StreamEncoder> {
+    match client.protocol {
+        Protocol::OpenaiChat => Box::new(openai_chat::ChatStreamEncoder::new(client.include_usage)),
+        Protocol::OpenaiResponses => {
+            Box::new(openai_responses::ResponsesStreamEncoder::new(client.clone()))
         }
-        Protocol::OpenaiResponses => Box::new(openai_responses::ResponsesStreamEncoder::default()),
         Protocol::AnthropicMessages => {
             Box::new(anthropic_messages::MessagesStreamEncoder::default())
         }
+        Protocol::Gemini => Box::new(gemini::GeminiStreamEncoder::new(client.json_array)),
     }
 }
 
@@ -236,4 +311,52 @@ pub(crate) fn upstream_json<T: serde::de::DeserializeOwned>(
     body: &[u8],
 ) -> Result<T, UpstreamError> {
     serde_json::from_slice(body).map_err(|e| UpstreamError::InvalidResponse(e.to_string()))
+}
+
+/// `json` with the model its protocol reports (`model`; Gemini's `modelVersion`) replaced by
+/// `model`, or `None` when there is none or it already says so. Only the first such key whose
+/// value is a string is touched: every protocol puts the answer's own model before its content,
+/// and inside JSON strings quotes are escaped, so the raw bytes `"model":` can only be a key.
+pub fn rename_model(protocol: Protocol, json: &str, model: &str) -> Option<String> {
+    let key = if protocol == Protocol::Gemini { "\"modelVersion\"" } else { "\"model\"" };
+    let mut from = 0;
+    while let Some(found) = json[from..].find(key) {
+        let after_key = from + found + key.len();
+        let rest = &json[after_key..];
+        let colon = rest.len() - rest.trim_start().len();
+        let rest = &rest[colon..];
+        from = after_key;
+        let Some(rest) = rest.strip_prefix(':') else { continue };
+        let space = rest.len() - rest.trim_start().len();
+        let value_start = json.len() - rest.len() + space;
+        let Some(len) = json_string_len(&json[value_start..]) else { continue };
+        let current: String = serde_json::from_str(&json[value_start..value_start + len]).ok()?;
+        if current == model {
+            return None;
+        }
+        let replacement = serde_json::Value::String(model.to_owned()).to_string();
+        let mut out = String::with_capacity(json.len() + replacement.len());
+        out.push_str(&json[..value_start]);
+        out.push_str(&replacement);
+        out.push_str(&json[value_start + len..]);
+        return Some(out);
+    }
+    None
+}
+
+/// The byte length of the JSON string literal `text` starts with, if it starts with one.
+fn json_string_len(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
 }

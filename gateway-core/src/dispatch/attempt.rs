@@ -5,14 +5,14 @@
 
 use bytes::Bytes;
 
+use super::inbound::{Fit, RawRequest, passthrough_body};
 use super::resolve::{Route, RouteTarget};
 use super::upstream::{Outbound, UpstreamError, build_request, read_body};
 use super::usage::Usage;
-use super::{RawRequest, passthrough_body};
 use crate::canonical::Request;
 use crate::codec::embeddings::{self, EmbeddingsRequest};
 use crate::codec::glue::{self, Plan};
-use crate::codec::{self, EncodeOptions};
+use crate::codec::{self, ClientView, EncodeOptions};
 use crate::error::GatewayError;
 use crate::gateway::Inner;
 use crate::io::{ByteStream, TransportError};
@@ -31,6 +31,34 @@ pub(crate) struct Prepared<'a> {
     pub inbound: Protocol,
     /// Set for `/v1/embeddings`.
     pub embeddings: Option<EmbeddingsRequest>,
+    /// Caller headers for an upstream of the caller's own protocol (`FORWARDED_HEADERS`).
+    pub headers: Vec<(&'static str, String)>,
+    /// The caller's side: protocol, tools, framing.
+    pub client: ClientView,
+    /// Prefix of the ids made for tool calls an upstream sends without one.
+    pub call_ids: String,
+}
+
+/// How `t` takes the output-token limit: capped at its model's `max_output_tokens`, and for
+/// OpenAI chat under the field its model (`capabilities.max_tokens_field`) or provider
+/// (`quirks.max_tokens_field`) says.
+pub(crate) fn fit(t: &RouteTarget) -> Fit {
+    use crate::provider::MaxTokensField;
+    let model_field = t
+        .model
+        .as_ref()
+        .and_then(|m| m.capabilities.get("max_tokens_field"))
+        .and_then(|v| serde_json::from_value::<MaxTokensField>(v.clone()).ok());
+    let field = model_field.or(t.provider.quirks.max_tokens_field);
+    Fit {
+        cap: t
+            .model
+            .as_ref()
+            .and_then(|m| m.max_output_tokens)
+            .and_then(|m| u32::try_from(m).ok())
+            .filter(|m| *m > 0),
+        max_completion_tokens: field == Some(MaxTokensField::MaxCompletionTokens),
+    }
 }
 
 impl Prepared<'_> {
@@ -49,30 +77,39 @@ impl Prepared<'_> {
             Some(e) if upstream == Protocol::Gemini => {
                 (embeddings::gemini_path(e, model), embeddings::gemini_request(e, model)?)
             }
-            Some(_) => ("/embeddings".into(), passthrough_body(self.raw, upstream, model)?),
+            Some(_) => {
+                ("/embeddings".into(), passthrough_body(self.raw, upstream, model, Fit::default())?)
+            }
             None => (codec::upstream_path(upstream, model, stream), self.body_for(t)?),
         })
     }
 
     fn body_for(&self, t: &RouteTarget) -> Result<Bytes, GatewayError> {
         let upstream = t.provider.protocol;
+        let fit = fit(t);
         if self.passthrough(t) {
-            return Ok(passthrough_body(self.raw, upstream, &t.target.model)?);
+            return Ok(passthrough_body(self.raw, upstream, &t.target.model, fit)?);
         }
         let mut request = self.canonical.clone().unwrap_or_default();
+        codec::dropped_tools(&request, upstream)?;
+        if let (Some(asked), Some(cap)) = (request.max_tokens, fit.cap) {
+            request.max_tokens = Some(asked.min(cap));
+        }
         let openai = matches!(upstream, Protocol::OpenaiChat | Protocol::OpenaiResponses);
         let developer = t.provider.isolation.system_to == Some(SystemTo::Developer) && openai;
         if t.provider.isolation.system_to.is_some() && !developer {
             crate::isolation::system_into_user(&mut request);
         }
         let options = EncodeOptions {
-            default_max_tokens: t
+            default_max_tokens: fit.cap.unwrap_or(0),
+            system_as_developer: developer,
+            max_completion_tokens: fit.max_completion_tokens,
+            // A model known not to reason (catalog flag) gets no reasoning controls.
+            no_reasoning: t
                 .model
                 .as_ref()
-                .and_then(|m| m.max_output_tokens)
-                .and_then(|m| u32::try_from(m).ok())
-                .unwrap_or(0),
-            system_as_developer: developer,
+                .and_then(|m| m.capabilities.get("reasoning"))
+                .is_some_and(|v| v == false),
         };
         Ok(codec::encode_request(upstream, &request, &t.target.model, &options)?)
     }
@@ -111,7 +148,6 @@ pub(crate) async fn run(
     order: &[usize],
     prepared: &Prepared<'_>,
     started_ms: i64,
-    include_usage: bool,
 ) -> Result<Served, Unserved> {
     let stream = prepared.raw.stream;
     let deadline =
@@ -135,7 +171,7 @@ pub(crate) async fn run(
         let budget = (deadline - now)
             .min(i64::try_from(route.config.attempt_timeout_ms).unwrap_or(i64::MAX));
         let timeout = std::time::Duration::from_millis(u64::try_from(budget.max(1)).unwrap_or(1));
-        let step = attempt(inner, t, prepared, stream, include_usage, timeout).await;
+        let step = attempt(inner, t, prepared, stream, timeout).await;
         let done_at = inner.platform.now_ms();
         match step {
             Step::Done(forwarded) => {
@@ -196,7 +232,6 @@ async fn attempt(
     t: &RouteTarget,
     prepared: &Prepared<'_>,
     stream: bool,
-    include_usage: bool,
     timeout: std::time::Duration,
 ) -> Step {
     let now = inner.platform.now_ms();
@@ -210,12 +245,14 @@ async fn attempt(
             Err(e) => return Step::Stop(e.into(), Outcome::Neutral),
         };
     let upstream = t.provider.protocol;
+    let same_protocol = upstream == prepared.inbound;
     let outbound = build_request(Outbound {
         provider: &t.provider,
         credential: credential.as_deref(),
         path: &path,
         body,
         stream,
+        headers: if same_protocol { &prepared.headers } else { &[] },
     });
     let outbound = match outbound {
         Ok(o) => o,
@@ -241,11 +278,12 @@ async fn attempt(
             Ok(body) => {
                 let plan = Plan {
                     upstream,
-                    client: prepared.inbound,
+                    client: prepared.client.clone(),
                     passthrough,
-                    include_usage,
                     strip_instructions: strip,
                     capture_body: false,
+                    model: prepared.raw.model.clone(),
+                    call_ids: prepared.call_ids.clone(),
                 };
                 Step::Done(Forwarded::Stream { body, plan })
             }
@@ -278,15 +316,20 @@ async fn attempt(
             Err(_) => Usage::default(),
         };
         let body = if strip { crate::isolation::scrub_body(bytes) } else { bytes };
+        let renamed = std::str::from_utf8(&body)
+            .ok()
+            .and_then(|text| codec::rename_model(upstream, text, &prepared.raw.model));
+        let body = renamed.map_or(body, Bytes::from);
         return Step::Done(Forwarded::Full { body, usage });
     }
-    let mut response = match codec::decode_response(upstream, &bytes) {
+    let mut response = match codec::decode_response(upstream, &bytes, &prepared.call_ids) {
         Ok(r) => r,
         Err(e) => return failed(e.into(), inner.platform.now_ms()),
     };
     if response.created == 0 {
         response.created = inner.platform.now_ms() / 1000;
     }
+    response.model.clone_from(&prepared.raw.model);
     let usage = response.usage;
-    Step::Done(Forwarded::Full { body: codec::encode_response(prepared.inbound, &response), usage })
+    Step::Done(Forwarded::Full { body: codec::encode_response(&prepared.client, &response), usage })
 }

@@ -101,15 +101,29 @@ pub struct Outbound<'a> {
     pub path: &'a str,
     pub body: Bytes,
     pub stream: bool,
+    /// Caller headers allowed through to an upstream of the caller's protocol; one the provider
+    /// also sets is joined with the provider's value (`anthropic-beta` lists).
+    pub headers: &'a [(&'static str, String)],
 }
 
 /// Builds the HTTP request for `out`: URL, auth header, extra headers, JSON body.
 pub fn build_request(out: Outbound<'_>) -> Result<http::Request<Bytes>, TransportError> {
     let accept = if out.stream { "text/event-stream" } else { "application/json" };
-    builder(out.provider, out.credential, out.path, http::Method::POST, accept)
+    let mut request = builder(out.provider, out.credential, out.path, http::Method::POST, accept)
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(out.body)
-        .map_err(|e| TransportError::InvalidRequest(e.to_string()))
+        .map_err(|e| TransportError::InvalidRequest(e.to_string()))?;
+    let headers = request.headers_mut();
+    for (name, value) in out.headers {
+        let joined = match headers.get(*name).and_then(|v| v.to_str().ok()) {
+            Some(own) => format!("{own},{value}"),
+            None => value.clone(),
+        };
+        let value = http::HeaderValue::from_str(&joined)
+            .map_err(|e| TransportError::InvalidRequest(e.to_string()))?;
+        headers.insert(*name, value);
+    }
+    Ok(request)
 }
 
 /// A `GET` of `path` below the provider's base URL, authenticated as requests are (model lists).

@@ -267,7 +267,7 @@ async fn read_probe(
         return Err((kind, format!("HTTP {}: {message}", status.as_u16())));
     }
     let mut sse = SseDecoder::new();
-    let mut decoder = codec::stream_decoder(protocol);
+    let mut decoder = codec::stream_decoder(protocol, "call");
     let (mut ttft, mut content) = (None, false);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ("connection", e.to_string()))?;

@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "policies", include_str!("../../../migrations/0003_policies.sql")),
     (4, "health", include_str!("../../../migrations/0004_health.sql")),
     (5, "catalog", include_str!("../../../migrations/0005_catalog.sql")),
+    (6, "provider_quirks", include_str!("../../../migrations/0006_provider_quirks.sql")),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

@@ -5,7 +5,7 @@ use crate::io::Value;
 use crate::provider::{AuthScheme, Protocol, Provider};
 
 const COLUMNS: &str = "id, name, protocol, base_url, auth_scheme, credentials_enc, extra_headers, \
-                       isolation, enabled, created_at, updated_at";
+                       isolation, quirks, enabled, created_at, updated_at";
 
 fn decode(r: &Row<'_>) -> StoreResult<Provider> {
     let bad = |column: &str, value: String| StoreError::Decode {
@@ -23,6 +23,7 @@ fn decode(r: &Row<'_>) -> StoreResult<Provider> {
         credentials_enc: r.opt_text("credentials_enc")?,
         extra_headers: r.json("extra_headers")?,
         isolation: r.json("isolation")?,
+        quirks: r.json("quirks")?,
         enabled: r.bool("enabled")?,
         created_at: r.int("created_at")?,
         updated_at: r.int("updated_at")?,
@@ -38,6 +39,7 @@ fn params(p: &Provider) -> Vec<Value> {
         p.credentials_enc.clone().into(),
         serde_json::to_string(&p.extra_headers).unwrap_or_else(|_| "{}".into()).into(),
         serde_json::to_string(&p.isolation).unwrap_or_else(|_| "{}".into()).into(),
+        serde_json::to_string(&p.quirks).unwrap_or_else(|_| "{}".into()).into(),
         p.enabled.into(),
         Value::Integer(p.updated_at),
     ]
@@ -60,8 +62,8 @@ impl Store {
         values.push(Value::Integer(p.created_at));
         self.execute(
             "INSERT INTO providers (id, name, protocol, base_url, auth_scheme, credentials_enc, \
-             extra_headers, isolation, enabled, updated_at, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             extra_headers, isolation, quirks, enabled, updated_at, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             values,
         )
         .await?;
@@ -74,7 +76,8 @@ impl Store {
         let changed = self
             .execute(
                 "UPDATE providers SET name = ?, protocol = ?, base_url = ?, auth_scheme = ?, \
-                 credentials_enc = ?, extra_headers = ?, isolation = ?, enabled = ?, updated_at = ? \
+                 credentials_enc = ?, extra_headers = ?, isolation = ?, quirks = ?, enabled = ?, \
+                 updated_at = ? \
                  WHERE id = ?",
                 values,
             )

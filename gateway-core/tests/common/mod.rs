@@ -16,7 +16,7 @@ pub fn fixture(protocol: Protocol, name: &str) -> Vec<u8> {
 /// Decodes an upstream SSE stream arriving in `pieces`, closing it at the end.
 pub fn decode_pieces(protocol: Protocol, pieces: &[&[u8]]) -> Vec<Event> {
     let mut sse = SseDecoder::new();
-    let mut decoder = codec::stream_decoder(protocol);
+    let mut decoder = codec::stream_decoder(protocol, "call");
     let mut events = Vec::new();
     for piece in pieces {
         for e in sse.push(piece).unwrap() {

@@ -2,15 +2,54 @@
 
 use serde_json::{Map, Value, json};
 
-use super::wire::{ImageSource as WireImage, MessagesRequest, TextOrBlocks, WireBlock};
+use super::wire::{ImageSource as WireImage, MessagesRequest, TextOrBlocks, WireBlock, WireTool};
 use crate::canonical::{
-    Block, ImageSource, Message, Reasoning, Request, Role, Tool, ToolChoice, arguments_object,
+    Block, ImageSource, Message, Reasoning, Request, Role, Tool, ToolChoice, ToolKind,
+    arguments_object,
 };
 use crate::codec::EncodeOptions;
 use crate::error::RequestError;
+use crate::provider::Protocol;
+
+/// A tool as declared: a custom tool becomes a function, Anthropic's own tool types are kept whole.
+fn decode_tool(i: usize, raw: Value) -> Result<Tool, RequestError> {
+    let wire: WireTool = serde_json::from_value(raw.clone())
+        .map_err(|e| RequestError::field(format!("tools[{i}]"), e.to_string()))?;
+    match wire.kind.as_deref() {
+        None | Some("custom") => {
+            if wire.name.is_empty() {
+                return Err(RequestError::field(format!("tools[{i}].name"), "a tool needs a name"));
+            }
+            let schema = wire.input_schema.unwrap_or_else(|| json!({"type": "object"}));
+            Ok(Tool::function(wire.name, wire.description, schema))
+        }
+        Some(kind) => Ok(Tool {
+            name: if wire.name.is_empty() { kind.to_owned() } else { wire.name },
+            description: None,
+            parameters: Value::Null,
+            kind: ToolKind::Hosted { origin: Protocol::AnthropicMessages, spec: raw },
+        }),
+    }
+}
+
+/// Reasoning asked for: `thinking` (`enabled` with a budget, or `adaptive`) and/or
+/// `output_config.effort`.
+fn decode_reasoning(wire: &MessagesRequest) -> Option<Reasoning> {
+    let effort = wire.output_config.as_ref().and_then(|o| o.effort.clone());
+    match wire.thinking.as_ref().map(|t| (t.kind.as_str(), t.budget_tokens)) {
+        Some(("enabled", budget)) => Some(Reasoning { effort, budget_tokens: budget }),
+        Some(("disabled", _)) => None,
+        _ if effort.is_some() => Some(Reasoning { effort, budget_tokens: None }),
+        Some(("adaptive", _)) => {
+            Some(Reasoning { effort: Some("medium".into()), budget_tokens: None })
+        }
+        _ => None,
+    }
+}
 
 pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
     let wire: MessagesRequest = crate::json::parse(body)?;
+    let reasoning = decode_reasoning(&wire);
     let mut request = Request {
         model: wire.model,
         max_tokens: wire.max_tokens,
@@ -19,10 +58,7 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         stop: wire.stop_sequences,
         stream: wire.stream.unwrap_or(false),
         user: wire.metadata.and_then(|m| m.user_id),
-        reasoning: wire
-            .thinking
-            .filter(|t| t.kind == "enabled")
-            .map(|t| Reasoning { effort: None, budget_tokens: t.budget_tokens }),
+        reasoning,
         system: match wire.system {
             None => vec![],
             Some(TextOrBlocks::Text(t)) => vec![t],
@@ -34,12 +70,9 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         tools: wire
             .tools
             .into_iter()
-            .map(|t| Tool {
-                name: t.name,
-                description: t.description,
-                parameters: t.input_schema.unwrap_or_else(|| json!({"type": "object"})),
-            })
-            .collect(),
+            .enumerate()
+            .map(|(i, t)| decode_tool(i, t))
+            .collect::<Result<_, _>>()?,
         ..Request::default()
     };
     if let Some(choice) = wire.tool_choice {
@@ -56,6 +89,8 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         let role = match m.role.as_str() {
             "user" => Role::User,
             "assistant" => Role::Assistant,
+            // Mid-conversation instructions (a beta Claude Code uses).
+            "system" => Role::System,
             other => {
                 return Err(RequestError::field(
                     format!("messages[{i}].role"),
@@ -140,13 +175,26 @@ fn budget(reasoning: &Reasoning) -> Option<u32> {
     })
 }
 
+/// A tool in Messages shape; hosted tools of other protocols are left out.
+fn encode_tool(t: &Tool) -> Option<Value> {
+    if let ToolKind::Hosted { origin, spec } = &t.kind {
+        return (*origin == Protocol::AnthropicMessages).then(|| spec.clone());
+    }
+    let mut v = json!({"name": t.name, "input_schema": t.parameters});
+    if let Some(d) = t.function_description() {
+        v["description"] = d.into();
+    }
+    Some(v)
+}
+
 pub fn encode_request(
     request: &Request,
     model: &str,
     options: &EncodeOptions,
 ) -> Result<Value, RequestError> {
     let mut messages: Vec<Value> = Vec::new();
-    for m in &request.messages {
+    // Mid-conversation system messages join the system prompt (the stable API has no others).
+    for m in request.messages.iter().filter(|m| m.role != Role::System) {
         let role = if m.role == Role::User { "user" } else { "assistant" };
         let mut content: Vec<Value> = m.content.iter().filter_map(encode_block).collect();
         // Tool results must come first in their user turn.
@@ -169,21 +217,11 @@ pub fn encode_request(
     body.insert("model".into(), model.into());
     body.insert("max_tokens".into(), request.max_tokens.unwrap_or(default_max).into());
     body.insert("messages".into(), messages.into());
-    if let Some(system) = request.system_text() {
+    if let Some(system) = request.all_system_text() {
         body.insert("system".into(), system.into());
     }
-    if !request.tools.is_empty() {
-        let tools: Vec<Value> = request
-            .tools
-            .iter()
-            .map(|t| {
-                let mut v = json!({"name": t.name, "input_schema": t.parameters});
-                if let Some(d) = &t.description {
-                    v["description"] = d.clone().into();
-                }
-                v
-            })
-            .collect();
+    let tools: Vec<Value> = request.tools.iter().filter_map(encode_tool).collect();
+    if !tools.is_empty() {
         body.insert("tools".into(), tools.into());
         let no_parallel = request.parallel_tool_calls == Some(false);
         if request.tool_choice.is_some() || no_parallel {

@@ -9,16 +9,24 @@ pub struct MessagesRequest {
     pub max_tokens: Option<u32>,
     pub system: Option<TextOrBlocks>,
     pub messages: Vec<WireMessage>,
+    /// Read one by one ([`WireTool`]), so Anthropic's own tool types can be kept whole.
     #[serde(default)]
-    pub tools: Vec<WireTool>,
+    pub tools: Vec<Value>,
     pub tool_choice: Option<WireToolChoice>,
     #[serde(default)]
     pub stop_sequences: Vec<String>,
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
     pub thinking: Option<Thinking>,
+    pub output_config: Option<OutputConfig>,
     pub stream: Option<bool>,
     pub metadata: Option<Metadata>,
+}
+
+/// `output_config` (effort beta; `format` is structured output).
+#[derive(Debug, Deserialize)]
+pub struct OutputConfig {
+    pub effort: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,8 +97,13 @@ pub enum ImageSource {
     Other,
 }
 
+/// A tool: a custom (client) tool has no `type` or `type: "custom"`; any other `type` is one of
+/// Anthropic's own (`web_search_20250305`, `code_execution_…`, `bash_…`, …), kept whole.
 #[derive(Debug, Deserialize)]
 pub struct WireTool {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
     pub name: String,
     pub description: Option<String>,
     pub input_schema: Option<Value>,

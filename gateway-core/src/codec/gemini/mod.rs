@@ -1,21 +1,25 @@
-//! Gemini `generateContent` / `streamGenerateContent?alt=sse` (upstream only).
+//! Gemini `generateContent` / `streamGenerateContent` (`?alt=sse` upstream; SSE or a JSON array
+//! to Gemini callers).
 //!
 //! | canonical | Gemini | |
 //! |---|---|---|
 //! | `system` | `systemInstruction.parts[].text` | mapped |
 //! | text | `parts[].text` | mapped |
 //! | image | `inlineData` (base64) / `fileData.fileUri` (URL) | mapped; URLs must be ones Gemini can fetch |
-//! | tool call | `functionCall {name, args, id?}` | mapped; Gemini sends calls whole and often without ids, so ids `call_<n>` are made |
-//! | tool result | `functionResponse {name, response}` | mapped; the name is looked up from the call in the history; text results are wrapped as `{"result": …}` (Gemini wants an object) |
+//! | tool call | `functionCall {name, args, id?}` | mapped; Gemini sends calls whole and often without ids, so ids are made: `call_<random>_<n>` per upstream answer, unique across a conversation's turns and stable within a stream |
+//! | tool result | `functionResponse {name, response, id?}` | mapped; the name is looked up from the call in the history; text results are wrapped as `{"result": …}` (Gemini wants an object); from Gemini callers, an answer without an id is linked to the latest unanswered call of that name |
+//! | mid-conversation system messages | — | folded into `systemInstruction` after the opening instructions (their position in the conversation is lost) |
+//! | custom / namespaced tools | — | offered as function declarations (`input` string argument / `namespace__function` name) |
+//! | hosted tools | `googleSearch`, `codeExecution`, `urlContext`, … | kept for a Gemini upstream; another protocol's hosted tools are dropped (named in `x-gateway-dropped-tools`) |
 //! | thinking | parts with `thought: true`; `thoughtSignature` | decoded; dropped from requests |
-//! | tools | `tools[].functionDeclarations[]` | mapped; schemas are cut down to the OpenAPI subset Gemini accepts (`additionalProperties`, `$schema`, `$ref`, … removed; `["T","null"]` becomes `nullable`) |
+//! | tools | `tools[].functionDeclarations[]` (`parameters`, or `parametersJsonSchema` from callers) | mapped; schemas are cut down to the OpenAPI subset Gemini accepts (`additionalProperties`, `$schema`, `$ref`, … removed; `["T","null"]` becomes `nullable`) |
 //! | tool choice | `toolConfig.functionCallingConfig` `AUTO`/`ANY`/`NONE` + `allowedFunctionNames` | mapped |
 //! | max tokens, temperature, top_p, stop | `generationConfig.maxOutputTokens`, `temperature`, `topP`, `stopSequences` | mapped |
 //! | response format | `responseMimeType: application/json` + `responseSchema` | mapped (schema cut down as for tools) |
-//! | reasoning | `thinkingConfig.thinkingBudget` (+ `includeThoughts`) | budget mapped; effort becomes a budget (low 1024, medium 8192, high 24576) |
+//! | reasoning | `thinkingConfig.thinkingBudget` (+ `includeThoughts`), `thinkingLevel` | budget mapped; effort becomes a budget (low 1024, medium 8192, high 24576); from callers, a level is an effort, budget 0 is off and -1 "medium" |
 //! | usage | `promptTokenCount`, `cachedContentTokenCount`, `candidatesTokenCount` + `thoughtsTokenCount` | output counts thoughts too (as OpenAI does); reasoning = thoughts; the last chunk's numbers are kept, never summed |
 //! | finish | `finishReason` `STOP`/`MAX_TOKENS`/`SAFETY`/… | mapped; `STOP` with function calls means tool calls |
-//! | — | parallel-call switch, `user`, candidate count > 1, safety settings | dropped |
+//! | — | parallel-call switch, `user`, `topK`, candidate count > 1, safety settings, cached content | dropped when translating (kept on the same-protocol path) |
 
 mod request;
 mod response;
@@ -23,5 +27,5 @@ mod stream;
 mod wire;
 
 pub use request::{decode_request, encode_request, path};
-pub use response::{decode_response, decode_usage};
-pub use stream::GeminiStreamDecoder;
+pub use response::{decode_response, decode_usage, encode_response};
+pub use stream::{GeminiStreamDecoder, GeminiStreamEncoder};

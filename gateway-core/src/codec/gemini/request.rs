@@ -2,12 +2,13 @@
 
 use serde_json::{Map, Value, json};
 
-use super::wire::{Content, GenerateRequest};
+use super::wire::{Content, FunctionDeclaration, GenerateRequest};
 use crate::canonical::{
     Block, ImageSource, Message, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice,
-    arguments_object, blocks_text,
+    ToolKind, arguments_object, blocks_text,
 };
 use crate::error::RequestError;
+use crate::provider::Protocol;
 
 /// `/models/{model}:generateContent`, or the SSE streaming variant.
 pub fn path(model: &str, stream: bool) -> String {
@@ -131,14 +132,41 @@ fn thinking_budget(r: &Reasoning) -> Option<u32> {
     r.budget_tokens.or_else(|| match r.effort.as_deref()? {
         "minimal" | "low" => Some(1024),
         "medium" => Some(8192),
-        "high" => Some(24576),
+        "high" | "xhigh" | "max" => Some(24576),
         _ => None,
     })
 }
 
+/// The `tools` array: every callable tool as a function declaration, Gemini's own tools whole.
+fn encode_tools(request: &Request) -> Vec<Value> {
+    let decls: Vec<Value> = request
+        .tools
+        .iter()
+        .filter(|t| t.is_callable())
+        .map(|t| {
+            let mut d = json!({"name": t.name, "parameters": sanitize_schema(&t.parameters)});
+            if let Some(desc) = t.function_description() {
+                d["description"] = desc.into();
+            }
+            d
+        })
+        .collect();
+    let mut tools = Vec::new();
+    if !decls.is_empty() {
+        tools.push(json!({"functionDeclarations": decls}));
+    }
+    for t in &request.tools {
+        if let ToolKind::Hosted { origin: Protocol::Gemini, spec } = &t.kind {
+            tools.push(spec.clone());
+        }
+    }
+    tools
+}
+
 pub fn encode_request(request: &Request) -> Result<Value, RequestError> {
     let mut contents: Vec<Value> = Vec::new();
-    for m in &request.messages {
+    // Mid-conversation system messages join `systemInstruction` (Gemini has no other place).
+    for m in request.messages.iter().filter(|m| m.role != Role::System) {
         let role = if m.role == Role::User { "user" } else { "model" };
         let parts: Vec<Value> = m.content.iter().filter_map(|b| part_json(b, request)).collect();
         if parts.is_empty() {
@@ -155,22 +183,12 @@ pub fn encode_request(request: &Request) -> Result<Value, RequestError> {
     }
     let mut body = Map::new();
     body.insert("contents".into(), contents.into());
-    if let Some(system) = request.system_text() {
+    if let Some(system) = request.all_system_text() {
         body.insert("systemInstruction".into(), json!({"parts": [{"text": system}]}));
     }
-    if !request.tools.is_empty() {
-        let decls: Vec<Value> = request
-            .tools
-            .iter()
-            .map(|t| {
-                let mut d = json!({"name": t.name, "parameters": sanitize_schema(&t.parameters)});
-                if let Some(desc) = &t.description {
-                    d["description"] = desc.clone().into();
-                }
-                d
-            })
-            .collect();
-        body.insert("tools".into(), json!([{"functionDeclarations": decls}]));
+    let tools = encode_tools(request);
+    if !tools.is_empty() {
+        body.insert("tools".into(), tools.into());
     }
     if let Some(choice) = &request.tool_choice {
         let config = match choice {
@@ -216,14 +234,49 @@ pub fn encode_request(request: &Request) -> Result<Value, RequestError> {
     Ok(Value::Object(body))
 }
 
-fn decode_content(content: Content, next_call: &mut usize) -> Vec<Block> {
+/// Calls in a Gemini conversation that have no answer yet, so a `functionResponse` without an
+/// id can be linked to its call by name; calls without ids are numbered `{prefix}_{n}`.
+#[derive(Debug, Default)]
+pub(super) struct CallIds {
+    prefix: String,
+    next: usize,
+    open: Vec<(String, String)>,
+}
+
+impl CallIds {
+    pub(super) fn new(prefix: &str) -> Self {
+        CallIds { prefix: prefix.to_owned(), ..CallIds::default() }
+    }
+
+    fn call(&mut self, id: Option<String>, name: &str) -> String {
+        let id = id.filter(|i| !i.is_empty()).unwrap_or_else(|| {
+            self.next += 1;
+            format!("{}_{}", self.prefix, self.next)
+        });
+        self.open.push((name.to_owned(), id.clone()));
+        id
+    }
+
+    fn answer(&mut self, id: Option<String>, name: &str) -> String {
+        let found = match &id {
+            Some(id) => self.open.iter().position(|(_, open)| open == id),
+            None => self.open.iter().position(|(n, _)| n == name),
+        };
+        match (found, id) {
+            (Some(i), _) => self.open.remove(i).1,
+            (None, Some(id)) => id,
+            (None, None) => name.to_owned(),
+        }
+    }
+}
+
+pub(super) fn decode_parts(content: Content, ids: &mut CallIds) -> Vec<Block> {
     content
         .parts
         .into_iter()
         .filter_map(|p| {
             if let Some(call) = p.function_call {
-                let id = call.id.unwrap_or_else(|| format!("call_{next_call}"));
-                *next_call += 1;
+                let id = ids.call(call.id, &call.name);
                 return Some(Block::ToolCall {
                     id,
                     name: call.name,
@@ -231,14 +284,14 @@ fn decode_content(content: Content, next_call: &mut usize) -> Vec<Block> {
                 });
             }
             if let Some(resp) = p.function_response {
-                let id = resp.id.unwrap_or(resp.name);
+                let call_id = ids.answer(resp.id, &resp.name);
                 // `{"result": text}` is how text results are wrapped on the way out; unwrap it.
                 let text = match resp.response.as_object().map(|o| (o.len(), o.get("result"))) {
                     Some((1, Some(Value::String(s)))) => s.clone(),
                     _ => resp.response.to_string(),
                 };
                 return Some(Block::ToolResult {
-                    call_id: id,
+                    call_id,
                     content: vec![Block::Text(text)],
                     is_error: false,
                 });
@@ -262,31 +315,71 @@ fn decode_content(content: Content, next_call: &mut usize) -> Vec<Block> {
         .collect()
 }
 
-pub(super) fn decode_parts(content: Content, next_call: &mut usize) -> Vec<Block> {
-    decode_content(content, next_call)
+/// One entry of `tools`: its function declarations, or one of Gemini's own tools.
+fn decode_tool(entry: Value, out: &mut Vec<Tool>) -> Result<(), String> {
+    let Value::Object(map) = &entry else { return Err("a tool must be an object".into()) };
+    if let Some(decls) = map.get("functionDeclarations") {
+        let decls: Vec<FunctionDeclaration> =
+            serde_json::from_value(decls.clone()).map_err(|e| e.to_string())?;
+        for f in decls {
+            let parameters = f
+                .parameters
+                .or(f.parameters_json_schema)
+                .unwrap_or_else(|| json!({"type": "object"}));
+            out.push(Tool::function(f.name, f.description, parameters));
+        }
+        return Ok(());
+    }
+    let kind = map.keys().next().cloned().ok_or("an empty tool")?;
+    out.push(Tool {
+        name: kind,
+        description: None,
+        parameters: Value::Null,
+        kind: ToolKind::Hosted { origin: Protocol::Gemini, spec: entry },
+    });
+    Ok(())
 }
 
-/// Decodes a Gemini request (used by tests and a future Gemini-native endpoint); the model comes
-/// from the URL, so it is left empty.
+/// Reasoning from `thinkingConfig`: a budget (0 turns thinking off, -1 lets the model decide)
+/// or a Gemini 3 thinking level.
+fn decode_reasoning(t: super::wire::ThinkingConfig) -> Option<Reasoning> {
+    match (t.thinking_budget, t.thinking_level) {
+        (Some(0), _) => None,
+        (Some(b), level) if b > 0 => {
+            Some(Reasoning { effort: level, budget_tokens: u32::try_from(b).ok() })
+        }
+        (_, Some(level)) => Some(Reasoning { effort: Some(level), budget_tokens: None }),
+        (Some(_), None) => Some(Reasoning { effort: Some("medium".into()), budget_tokens: None }),
+        (None, None) => None,
+    }
+}
+
+/// Decodes a Gemini request (the Gemini-native endpoints); the model comes from the URL, so it
+/// is left empty. Calls without ids get `call_{n}`, and answers without ids are linked to the
+/// latest unanswered call of the same name.
 pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
     let wire: GenerateRequest = crate::json::parse(body)?;
-    let mut next_call = 0;
+    let mut ids = CallIds::new("call");
     let mut request = Request::default();
     if let Some(system) = wire.system_instruction {
-        request.system.push(blocks_text(&decode_content(system, &mut next_call)));
+        request.system.push(blocks_text(&decode_parts(system, &mut ids)));
     }
-    for c in wire.contents {
-        let role = if c.role.as_deref() == Some("model") { Role::Assistant } else { Role::User };
-        request.messages.push(Message { role, content: decode_content(c, &mut next_call) });
+    for (i, c) in wire.contents.into_iter().enumerate() {
+        let role = match c.role.as_deref() {
+            Some("model") => Role::Assistant,
+            None | Some("user" | "function" | "tool") => Role::User,
+            Some(other) => {
+                return Err(RequestError::field(
+                    format!("contents[{i}].role"),
+                    format!("unknown role {other:?}"),
+                ));
+            }
+        };
+        request.messages.push(Message { role, content: decode_parts(c, &mut ids) });
     }
-    for set in wire.tools {
-        for f in set.function_declarations {
-            request.tools.push(Tool {
-                name: f.name,
-                description: f.description,
-                parameters: f.parameters.unwrap_or_else(|| json!({"type": "object"})),
-            });
-        }
+    for (i, entry) in wire.tools.into_iter().enumerate() {
+        decode_tool(entry, &mut request.tools)
+            .map_err(|m| RequestError::field(format!("tools[{i}]"), m))?;
     }
     if let Some(config) = wire.tool_config {
         let c = &config["functionCallingConfig"];
@@ -294,7 +387,7 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
             (Some("ANY"), Some(name)) => Some(ToolChoice::Tool(name.to_owned())),
             (Some("ANY"), None) => Some(ToolChoice::Required),
             (Some("NONE"), _) => Some(ToolChoice::None),
-            (Some("AUTO"), _) => Some(ToolChoice::Auto),
+            (Some("AUTO" | "VALIDATED"), _) => Some(ToolChoice::Auto),
             _ => None,
         };
     }
@@ -303,17 +396,15 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         request.temperature = g.temperature;
         request.top_p = g.top_p;
         request.stop = g.stop_sequences;
-        request.response_format = match (g.response_mime_type.as_deref(), g.response_schema) {
+        let schema = g.response_schema.or(g.response_json_schema);
+        request.response_format = match (g.response_mime_type.as_deref(), schema) {
             (Some("application/json"), Some(schema)) => {
                 Some(ResponseFormat::JsonSchema { name: "response".into(), schema, strict: None })
             }
             (Some("application/json"), None) => Some(ResponseFormat::JsonObject),
             _ => None,
         };
-        request.reasoning = g
-            .thinking_config
-            .and_then(|t| t.thinking_budget)
-            .map(|b| Reasoning { effort: None, budget_tokens: u32::try_from(b).ok() });
+        request.reasoning = g.thinking_config.and_then(decode_reasoning);
     }
     Ok(request)
 }

@@ -1,8 +1,10 @@
-//! Gemini responses → canonical.
+//! Gemini responses ⇄ canonical.
 
-use super::request::decode_parts;
+use serde_json::{Value, json};
+
+use super::request::{CallIds, decode_parts};
 use super::wire::GenerateResponse;
-use crate::canonical::{Block, FinishReason, Response, Usage};
+use crate::canonical::{Block, FinishReason, Response, Usage, arguments_object};
 use crate::codec::upstream_json;
 use crate::dispatch::upstream::UpstreamError;
 
@@ -19,17 +21,28 @@ pub fn finish_reason(s: &str, has_calls: bool) -> FinishReason {
     }
 }
 
+/// A canonical finish as Gemini's `finishReason` (tool calls finish with `STOP` there).
+pub fn finish_str(f: &FinishReason) -> &'static str {
+    match f {
+        FinishReason::Stop | FinishReason::StopSequence | FinishReason::ToolCalls => "STOP",
+        FinishReason::Length => "MAX_TOKENS",
+        FinishReason::ContentFilter => "SAFETY",
+        FinishReason::Other(s) if s == "malformed_function_call" => "MALFORMED_FUNCTION_CALL",
+        FinishReason::Other(_) => "OTHER",
+    }
+}
+
 /// Only the usage of an answer (see [`crate::codec::usage_only`]).
 pub fn decode_usage(body: &[u8]) -> Result<Usage, UpstreamError> {
     crate::codec::usage_only::<super::wire::UsageMetadata>(body)
 }
 
-pub fn decode_response(body: &[u8]) -> Result<Response, UpstreamError> {
+pub fn decode_response(body: &[u8], call_ids: &str) -> Result<Response, UpstreamError> {
     let wire: GenerateResponse = upstream_json(body)?;
-    let mut next_call = 0;
+    let mut ids = CallIds::new(call_ids);
     let candidate = wire.candidates.into_iter().next();
     let finish = candidate.as_ref().and_then(|c| c.finish_reason.clone());
-    let content = candidate.map(|c| decode_parts(c.content, &mut next_call)).unwrap_or_default();
+    let content = candidate.map(|c| decode_parts(c.content, &mut ids)).unwrap_or_default();
     let has_calls = content.iter().any(|b| matches!(b, Block::ToolCall { .. }));
     Ok(Response {
         id: wire.response_id.unwrap_or_default(),
@@ -39,4 +52,62 @@ pub fn decode_response(body: &[u8]) -> Result<Response, UpstreamError> {
         finish: finish.as_deref().map_or(FinishReason::Stop, |f| finish_reason(f, has_calls)),
         usage: wire.usage_metadata.map(Usage::from).unwrap_or_default(),
     })
+}
+
+/// `usageMetadata`: canonical output counts thoughts too, Gemini's candidates do not.
+pub(super) fn usage_json(u: &Usage) -> Value {
+    let input = u.input.unwrap_or(0);
+    let output = u.output.unwrap_or(0);
+    let thoughts = u.reasoning.unwrap_or(0).min(output);
+    let mut v = json!({"promptTokenCount": input, "candidatesTokenCount": output - thoughts,
+        "totalTokenCount": input + output});
+    if let Some(c) = u.cached {
+        v["cachedContentTokenCount"] = c.into();
+    }
+    if u.reasoning.is_some() {
+        v["thoughtsTokenCount"] = thoughts.into();
+    }
+    v
+}
+
+/// A block as a part of a Gemini answer (tool results and images are not answers).
+pub(super) fn part_json(b: &Block) -> Option<Value> {
+    Some(match b {
+        Block::Text(t) => json!({"text": t}),
+        Block::Thinking { text, signature } => {
+            let mut p = json!({"text": text, "thought": true});
+            if let Some(s) = signature {
+                p["thoughtSignature"] = s.clone().into();
+            }
+            p
+        }
+        Block::ToolCall { id, name, arguments } => {
+            json!({"functionCall": {"id": id, "name": name, "args": arguments_object(arguments)}})
+        }
+        Block::Image(_) | Block::ToolResult { .. } => return None,
+    })
+}
+
+/// One `GenerateContentResponse` (a whole answer, or one chunk of a stream).
+pub(super) fn chunk_json(
+    id: &str,
+    model: &str,
+    parts: Vec<Value>,
+    finish: Option<&FinishReason>,
+    usage: Option<&Usage>,
+) -> Value {
+    let mut candidate = json!({"content": {"role": "model", "parts": parts}, "index": 0});
+    if let Some(f) = finish {
+        candidate["finishReason"] = finish_str(f).into();
+    }
+    let mut v = json!({"candidates": [candidate], "modelVersion": model, "responseId": id});
+    if let Some(u) = usage {
+        v["usageMetadata"] = usage_json(u);
+    }
+    v
+}
+
+pub fn encode_response(r: &Response) -> Value {
+    let parts = r.content.iter().filter_map(part_json).collect();
+    chunk_json(&r.id, &r.model, parts, Some(&r.finish), Some(&r.usage))
 }

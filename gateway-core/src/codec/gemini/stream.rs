@@ -1,10 +1,15 @@
-//! Gemini SSE (each event a whole `GenerateContentResponse`) → canonical events.
+//! Gemini streams ⇄ canonical events. Upstream: SSE, each event a whole
+//! `GenerateContentResponse`. To Gemini callers: the same SSE (`alt=sse`), or one JSON array of
+//! those responses (`streamGenerateContent` without `alt`).
 
-use super::request::decode_parts;
-use super::response::finish_reason;
+use bytes::{BufMut, BytesMut};
+use serde_json::{Value, json};
+
+use super::request::{CallIds, decode_parts};
+use super::response::{chunk_json, finish_reason, part_json};
 use super::wire::GenerateResponse;
-use crate::canonical::{Block, BlockKind, Event};
-use crate::codec::{OpenBlock, StreamDecoder};
+use crate::canonical::{Block, BlockKind, Event, FinishReason, Usage};
+use crate::codec::{OpenBlock, StreamDecoder, StreamEncoder, write_sse};
 use crate::sse::SseEvent;
 
 #[derive(Debug, Default)]
@@ -12,9 +17,16 @@ pub struct GeminiStreamDecoder {
     started: bool,
     /// The open text (`false`) or thinking (`true`) block.
     blocks: OpenBlock<bool>,
-    next_call: usize,
+    ids: CallIds,
     saw_calls: bool,
     saw_finish: bool,
+}
+
+impl GeminiStreamDecoder {
+    /// Calls without ids get `{call_ids}_{n}`, stable for the whole stream.
+    pub fn new(call_ids: &str) -> Self {
+        GeminiStreamDecoder { ids: CallIds::new(call_ids), ..GeminiStreamDecoder::default() }
+    }
 }
 
 impl StreamDecoder for GeminiStreamDecoder {
@@ -39,7 +51,7 @@ impl StreamDecoder for GeminiStreamDecoder {
         let mut finish = None;
         if let Some(candidate) = chunk.candidates.into_iter().next() {
             finish = candidate.finish_reason;
-            for block in decode_parts(candidate.content, &mut self.next_call) {
+            for block in decode_parts(candidate.content, &mut self.ids) {
                 match block {
                     Block::Text(text) | Block::Thinking { text, .. } if text.is_empty() => {}
                     Block::Text(text) => {
@@ -80,5 +92,121 @@ impl StreamDecoder for GeminiStreamDecoder {
 
     fn saw_terminal(&self) -> bool {
         self.saw_finish
+    }
+}
+
+/// A tool call being collected: Gemini sends calls whole.
+#[derive(Debug)]
+struct PendingCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+/// Canonical events in, Gemini chunks out (SSE or one JSON array).
+#[derive(Debug, Default)]
+pub struct GeminiStreamEncoder {
+    json_array: bool,
+    /// Chunks written so far (the JSON array needs `[` before the first and `,` between).
+    written: usize,
+    closed: bool,
+    id: String,
+    model: String,
+    call: Option<PendingCall>,
+    finish: Option<FinishReason>,
+    usage: Usage,
+}
+
+impl GeminiStreamEncoder {
+    pub fn new(json_array: bool) -> Self {
+        GeminiStreamEncoder { json_array, ..GeminiStreamEncoder::default() }
+    }
+
+    fn write(&mut self, data: &str, out: &mut BytesMut) {
+        if self.closed {
+            return;
+        }
+        if self.json_array {
+            out.put_slice(if self.written == 0 { b"[" } else { b",\r\n" });
+            out.put_slice(data.as_bytes());
+        } else {
+            write_sse(out, None, data);
+        }
+        self.written += 1;
+    }
+
+    fn parts(&mut self, parts: Vec<Value>, out: &mut BytesMut) {
+        let chunk = chunk_json(&self.id, &self.model, parts, None, None);
+        self.write(&chunk.to_string(), out);
+    }
+
+    fn close_array(&mut self, out: &mut BytesMut) {
+        if self.json_array && !self.closed {
+            if self.written == 0 {
+                out.put_u8(b'[');
+            }
+            out.put_u8(b']');
+        }
+        self.closed = true;
+    }
+}
+
+impl StreamEncoder for GeminiStreamEncoder {
+    fn push(&mut self, event: &Event, out: &mut BytesMut) {
+        match event {
+            Event::Start { id, model, .. } => (self.id, self.model) = (id.clone(), model.clone()),
+            Event::BlockStart { kind: BlockKind::ToolCall { id, name }, .. } => {
+                self.call = Some(PendingCall {
+                    id: id.clone(),
+                    name: name.clone(),
+                    arguments: String::new(),
+                });
+            }
+            Event::TextDelta { text, .. } => self.parts(vec![json!({"text": text})], out),
+            Event::ThinkingDelta { text, .. } => {
+                self.parts(vec![json!({"text": text, "thought": true})], out)
+            }
+            Event::ToolArgsDelta { json, .. } => {
+                if let Some(call) = self.call.as_mut() {
+                    call.arguments.push_str(json);
+                }
+            }
+            Event::BlockStop { .. } => {
+                if let Some(c) = self.call.take() {
+                    let block = Block::ToolCall { id: c.id, name: c.name, arguments: c.arguments };
+                    self.parts(part_json(&block).into_iter().collect(), out);
+                }
+            }
+            Event::Usage(u) => self.usage.merge(*u),
+            Event::Finish(reason) => self.finish = Some(reason.clone()),
+            Event::Error { kind, message } => self.error(kind, message, out),
+            Event::BlockStart { .. } | Event::SignatureDelta { .. } => {}
+        }
+    }
+
+    fn finish(&mut self, out: &mut BytesMut) {
+        let reason = self.finish.clone().unwrap_or(FinishReason::Stop);
+        let parts = vec![json!({"text": ""})];
+        let chunk = chunk_json(&self.id, &self.model, parts, Some(&reason), Some(&self.usage));
+        self.write(&chunk.to_string(), out);
+        self.close_array(out);
+    }
+
+    fn error(&mut self, kind: &str, message: &str, out: &mut BytesMut) {
+        let error = json!({"error": {"code": 500, "message": message, "status": "INTERNAL", "details": [{"reason": kind}]}});
+        self.write(&error.to_string(), out);
+        self.close_array(out);
+    }
+
+    fn terminal(&mut self, out: &mut BytesMut) {
+        self.close_array(out);
+    }
+
+    fn relay(&mut self, event: Option<&str>, data: &str, out: &mut BytesMut) {
+        if self.json_array {
+            self.write(data, out);
+        } else {
+            write_sse(out, event, data);
+        }
     }
 }

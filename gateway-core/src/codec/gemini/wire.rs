@@ -9,8 +9,10 @@ pub struct GenerateRequest {
     #[serde(default)]
     pub contents: Vec<Content>,
     pub system_instruction: Option<Content>,
+    /// Read one by one: `functionDeclarations`, or one of Gemini's own tools (`googleSearch`,
+    /// `codeExecution`, `urlContext`, …) kept whole.
     #[serde(default)]
-    pub tools: Vec<ToolSet>,
+    pub tools: Vec<Value>,
     pub tool_config: Option<Value>,
     pub generation_config: Option<GenerationConfig>,
 }
@@ -25,6 +27,7 @@ pub struct GenerationConfig {
     pub stop_sequences: Vec<String>,
     pub response_mime_type: Option<String>,
     pub response_schema: Option<Value>,
+    pub response_json_schema: Option<Value>,
     pub thinking_config: Option<ThinkingConfig>,
 }
 
@@ -32,20 +35,18 @@ pub struct GenerationConfig {
 #[serde(rename_all = "camelCase")]
 pub struct ThinkingConfig {
     pub thinking_budget: Option<i64>,
+    /// Gemini 3: `low` / `high` (an effort, in OpenAI's terms).
+    pub thinking_level: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ToolSet {
-    #[serde(default)]
-    pub function_declarations: Vec<FunctionDeclaration>,
-}
-
-#[derive(Debug, Deserialize)]
 pub struct FunctionDeclaration {
     pub name: String,
     pub description: Option<String>,
+    /// The OpenAPI-subset schema, or (newer API) a full JSON Schema in `parametersJsonSchema`.
     pub parameters: Option<Value>,
+    pub parameters_json_schema: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -41,13 +41,12 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         tools: wire
             .tools
             .into_iter()
-            .map(|t| Tool {
-                name: t.function.name,
-                description: t.function.description,
-                parameters: t
+            .map(|t| {
+                let parameters = t
                     .function
                     .parameters
-                    .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                    .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+                Tool::function(t.function.name, t.function.description, parameters)
             })
             .collect(),
         tool_choice: wire.tool_choice.as_ref().map(decode_tool_choice).transpose()?,
@@ -57,6 +56,7 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         decode_message(&mut request, message)
             .map_err(|m| RequestError::field(format!("messages[{i}]"), m))?;
     }
+    request.hoist_leading_system();
     Ok(request)
 }
 
@@ -92,7 +92,7 @@ fn decode_message(request: &mut Request, m: wire::ChatMessage) -> Result<(), Str
     match m.role.as_str() {
         "system" | "developer" => {
             let text = blocks_text(&content_blocks(m.content));
-            request.system.push(text);
+            request.messages.push(Message { role: Role::System, content: vec![Block::Text(text)] });
         }
         "user" => request.push(Role::User, content_blocks(m.content)),
         "assistant" => {
@@ -133,22 +133,24 @@ pub fn encode_request(
     let mut messages: Vec<Value> =
         request.system.iter().map(|s| json!({"role": role, "content": s})).collect();
     for m in &request.messages {
-        encode_message(m, &mut messages);
+        encode_message(m, role, &mut messages);
     }
     let mut body = json!({"model": model, "messages": messages});
     let obj = body.as_object_mut().ok_or_else(|| RequestError::InvalidJson("body".into()))?;
-    if !request.tools.is_empty() {
-        let tools: Vec<Value> = request
-            .tools
-            .iter()
-            .map(|t| {
-                let mut f = json!({"name": t.name, "parameters": t.parameters});
-                if let Some(d) = &t.description {
-                    f["description"] = d.clone().into();
-                }
-                json!({"type": "function", "function": f})
-            })
-            .collect();
+    let tools: Vec<Value> = request
+        .tools
+        .iter()
+        .filter(|t| t.is_callable())
+        .map(|t| {
+            let mut f = json!({"name": t.name, "parameters": t.parameters});
+            if let Some(d) = t.function_description() {
+                f["description"] = d.into();
+            }
+            json!({"type": "function", "function": f})
+        })
+        .collect();
+    let has_tools = !tools.is_empty();
+    if has_tools {
         obj.insert("tools".into(), tools.into());
     }
     if let Some(choice) = &request.tool_choice {
@@ -162,17 +164,21 @@ pub fn encode_request(
             },
         );
     }
-    if let Some(p) = request.parallel_tool_calls.filter(|_| !request.tools.is_empty()) {
+    if let Some(p) = request.parallel_tool_calls.filter(|_| has_tools) {
         obj.insert("parallel_tool_calls".into(), p.into());
     }
-    put(obj, "max_tokens", request.max_tokens.map(Value::from));
+    let max_field =
+        if options.max_completion_tokens { "max_completion_tokens" } else { "max_tokens" };
+    put(obj, max_field, request.max_tokens.map(Value::from));
     put(obj, "temperature", request.temperature.map(Value::from));
     put(obj, "top_p", request.top_p.map(Value::from));
     put(obj, "user", request.user.clone().map(Value::from));
     if !request.stop.is_empty() {
         obj.insert("stop".into(), request.stop.clone().into());
     }
-    if let Some(effort) = request.reasoning.as_ref().and_then(|r| r.effort.clone()) {
+    if let Some(effort) = request.reasoning.as_ref().and_then(|r| r.effort.clone())
+        && !options.no_reasoning
+    {
         obj.insert("reasoning_effort".into(), effort.into());
     }
     if let Some(format) = &request.response_format {
@@ -218,8 +224,11 @@ fn encode_parts(blocks: &[Block]) -> Value {
     }
 }
 
-fn encode_message(m: &Message, out: &mut Vec<Value>) {
+fn encode_message(m: &Message, system_role: &str, out: &mut Vec<Value>) {
     match m.role {
+        Role::System => {
+            out.push(json!({"role": system_role, "content": blocks_text(&m.content)}));
+        }
         Role::User => {
             let (results, rest): (Vec<&Block>, Vec<&Block>) =
                 m.content.iter().partition(|b| matches!(b, Block::ToolResult { .. }));

@@ -32,7 +32,8 @@ pub fn decode_usage(body: &[u8]) -> Result<Usage, UpstreamError> {
     crate::codec::usage_only::<super::wire::Usage>(body)
 }
 
-pub fn decode_response(body: &[u8]) -> Result<Response, UpstreamError> {
+/// Decodes an answer; calls without ids (some compatible servers) get `{call_ids}_{n}`.
+pub fn decode_response(body: &[u8], call_ids: &str) -> Result<Response, UpstreamError> {
     let completion: Completion = upstream_json(body)?;
     let choice = completion
         .choices
@@ -52,7 +53,7 @@ pub fn decode_response(body: &[u8]) -> Result<Response, UpstreamError> {
     }
     for (i, call) in choice.message.tool_calls.unwrap_or_default().into_iter().enumerate() {
         content.push(Block::ToolCall {
-            id: call.id.unwrap_or_else(|| format!("call_{i}")),
+            id: call.id.filter(|i| !i.is_empty()).unwrap_or_else(|| format!("{call_ids}_{i}")),
             name: call.function.name,
             arguments: call.function.arguments,
         });

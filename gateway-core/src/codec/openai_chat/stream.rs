@@ -27,6 +27,14 @@ pub struct ChatStreamDecoder {
     /// `tool_calls[].index` → canonical index.
     tools: HashMap<usize, usize>,
     saw_done: bool,
+    /// Prefix of the ids made for calls that come without one.
+    call_ids: String,
+}
+
+impl ChatStreamDecoder {
+    pub fn new(call_ids: &str) -> Self {
+        ChatStreamDecoder { call_ids: call_ids.to_owned(), ..ChatStreamDecoder::default() }
+    }
 }
 
 impl StreamDecoder for ChatStreamDecoder {
@@ -75,7 +83,10 @@ impl StreamDecoder for ChatStreamDecoder {
                         (Some(index), _) => index,
                         (None, true) => continue, // a call resumed after another began: cannot reopen
                         (None, false) => {
-                            let id = call.id.unwrap_or_else(|| format!("call_{tool}"));
+                            let id = call
+                                .id
+                                .filter(|i| !i.is_empty())
+                                .unwrap_or_else(|| format!("{}_{tool}", self.call_ids));
                             let name = name.unwrap_or_default();
                             let kind = || BlockKind::ToolCall { id, name };
                             let index = self.blocks.ensure(Open::Tool(tool), kind, &mut out);

@@ -3,8 +3,10 @@
 use serde_json::{Value, json};
 
 use super::wire::{Item, ItemContent, WireResponse};
-use crate::canonical::{Block, FinishReason, Response, Usage};
-use crate::codec::upstream_json;
+use crate::canonical::{
+    Block, FinishReason, NAMESPACE_SEPARATOR, Response, ToolKind, Usage, arguments_object,
+};
+use crate::codec::{ClientView, upstream_json};
 use crate::dispatch::upstream::UpstreamError;
 
 /// Only the usage of an answer (see [`crate::codec::usage_only`]).
@@ -52,10 +54,21 @@ pub(super) fn decode_output_item(item: Item) -> Vec<Block> {
             }
             None => vec![],
         },
-        Some("function_call") => vec![Block::ToolCall {
+        Some("function_call") => {
+            let name = item.name.unwrap_or_default();
+            vec![Block::ToolCall {
+                id: item.call_id.unwrap_or_default(),
+                name: match item.namespace {
+                    Some(ns) => format!("{ns}{NAMESPACE_SEPARATOR}{name}"),
+                    None => name,
+                },
+                arguments: item.arguments.unwrap_or_default(),
+            }]
+        }
+        Some("custom_tool_call") => vec![Block::ToolCall {
             id: item.call_id.unwrap_or_default(),
             name: item.name.unwrap_or_default(),
-            arguments: item.arguments.unwrap_or_default(),
+            arguments: json!({"input": item.input.unwrap_or_default()}).to_string(),
         }],
         Some("reasoning") => {
             let text: Vec<String> = item.summary.into_iter().map(|s| s.text).collect();
@@ -69,17 +82,28 @@ pub(super) fn decode_output_item(item: Item) -> Vec<Block> {
     }
 }
 
-/// The output item for block number `n` of a response, complete.
-pub(super) fn item_json(n: usize, block: &Block) -> Option<Value> {
+/// The output item for block number `n` of a response, complete. Calls of the caller's custom
+/// and namespaced tools come back in their own item shapes.
+pub(super) fn item_json(n: usize, block: &Block, client: &ClientView) -> Option<Value> {
     Some(match block {
         Block::Text(t) => {
             json!({"type": "message", "id": format!("msg_{n}"), "status": "completed",
             "role": "assistant", "content": [{"type": "output_text", "text": t, "annotations": []}]})
         }
-        Block::ToolCall { id, name, arguments } => {
-            json!({"type": "function_call", "id": format!("fc_{n}"),
-            "call_id": id, "name": name, "arguments": arguments, "status": "completed"})
-        }
+        Block::ToolCall { id, name, arguments } => match client.tool_kind(name) {
+            Some(ToolKind::Custom { .. }) => {
+                let input =
+                    arguments_object(arguments)["input"].as_str().unwrap_or_default().to_owned();
+                json!({"type": "custom_tool_call", "id": format!("ctc_{n}"), "call_id": id,
+                    "name": name, "input": input, "status": "completed"})
+            }
+            Some(ToolKind::Namespaced { namespace, function, .. }) => {
+                json!({"type": "function_call", "id": format!("fc_{n}"), "call_id": id,
+                    "name": function, "namespace": namespace, "arguments": arguments, "status": "completed"})
+            }
+            _ => json!({"type": "function_call", "id": format!("fc_{n}"),
+                "call_id": id, "name": name, "arguments": arguments, "status": "completed"}),
+        },
         Block::Thinking { text, .. } => json!({"type": "reasoning", "id": format!("rs_{n}"),
             "summary": [{"type": "summary_text", "text": text}]}),
         Block::Image(_) | Block::ToolResult { .. } => return None,
@@ -121,8 +145,8 @@ pub(super) fn response_json(
     })
 }
 
-pub fn encode_response(r: &Response) -> Value {
+pub fn encode_response(r: &Response, client: &ClientView) -> Value {
     let output: Vec<Value> =
-        r.content.iter().enumerate().filter_map(|(n, b)| item_json(n, b)).collect();
+        r.content.iter().enumerate().filter_map(|(n, b)| item_json(n, b, client)).collect();
     response_json(&r.id, &r.model, r.created, output, Some((&r.finish, &r.usage)))
 }

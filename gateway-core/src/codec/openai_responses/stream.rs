@@ -7,8 +7,10 @@ use serde_json::{Value, json};
 
 use super::response::{finish, item_json, response_json};
 use super::wire::StreamEvent;
-use crate::canonical::{Block, BlockKind, Event, FinishReason, Usage};
-use crate::codec::{OpenBlock, StreamDecoder, StreamEncoder, write_sse};
+use crate::canonical::{
+    Block, BlockKind, Event, FinishReason, NAMESPACE_SEPARATOR, ToolKind, Usage, arguments_object,
+};
+use crate::codec::{ClientView, OpenBlock, StreamDecoder, StreamEncoder, write_sse};
 use crate::sse::SseEvent;
 
 /// Responses events in, canonical events out.
@@ -18,6 +20,9 @@ pub struct ResponsesStreamDecoder {
     blocks: OpenBlock<(usize, bool)>,
     /// Function-call items by output index.
     calls: HashMap<usize, usize>,
+    /// Output indices of custom tool calls, whose freeform input is streamed as the JSON of a
+    /// one-argument call (`{"input": "…"}`).
+    customs: HashSet<usize>,
     streamed_args: HashSet<usize>,
     saw_calls: bool,
     saw_end: bool,
@@ -39,13 +44,33 @@ impl StreamDecoder for ResponsesStreamDecoder {
                 }
             }
             "response.output_item.added" => {
-                if let Some(item) = e.item.filter(|i| i.kind.as_deref() == Some("function_call")) {
-                    let id = item.call_id.unwrap_or_default();
-                    let name = item.name.unwrap_or_default();
-                    let kind = || BlockKind::ToolCall { id, name };
-                    let index = self.blocks.ensure((oi, false), kind, &mut out);
-                    self.calls.insert(oi, index);
-                    self.saw_calls = true;
+                let Some(item) = e.item else { return out };
+                let custom = match item.kind.as_deref() {
+                    Some("function_call") => false,
+                    Some("custom_tool_call") => true,
+                    _ => return out,
+                };
+                let id = item.call_id.unwrap_or_default();
+                let name = item.name.unwrap_or_default();
+                let name = match item.namespace {
+                    Some(ns) => format!("{ns}{NAMESPACE_SEPARATOR}{name}"),
+                    None => name,
+                };
+                let kind = || BlockKind::ToolCall { id, name };
+                let index = self.blocks.ensure((oi, false), kind, &mut out);
+                self.calls.insert(oi, index);
+                self.saw_calls = true;
+                if custom {
+                    self.customs.insert(oi);
+                    out.push(Event::ToolArgsDelta { index, json: "{\"input\":\"".into() });
+                }
+            }
+            "response.custom_tool_call_input.delta" => {
+                if let (Some(&index), Some(text)) =
+                    (self.calls.get(&oi), e.delta.filter(|d| !d.is_empty()))
+                {
+                    self.streamed_args.insert(oi);
+                    out.push(Event::ToolArgsDelta { index, json: json_string_body(&text) });
                 }
             }
             "response.output_text.delta" | "response.refusal.delta" => {
@@ -69,11 +94,22 @@ impl StreamDecoder for ResponsesStreamDecoder {
                 }
             }
             "response.output_item.done" => {
-                if let Some(&index) = self.calls.get(&oi)
-                    && !self.streamed_args.contains(&oi)
-                    && let Some(json) = e.item.and_then(|i| i.arguments).filter(|a| !a.is_empty())
-                {
-                    out.push(Event::ToolArgsDelta { index, json });
+                if let Some(&index) = self.calls.get(&oi) {
+                    let custom = self.customs.contains(&oi);
+                    if !self.streamed_args.contains(&oi) {
+                        let item = e.item;
+                        let json = if custom {
+                            item.and_then(|i| i.input).map(|t| json_string_body(&t))
+                        } else {
+                            item.and_then(|i| i.arguments)
+                        };
+                        if let Some(json) = json.filter(|a| !a.is_empty()) {
+                            out.push(Event::ToolArgsDelta { index, json });
+                        }
+                    }
+                    if custom {
+                        out.push(Event::ToolArgsDelta { index, json: "\"}".into() });
+                    }
                 }
                 if self.blocks.get((oi, false)).or(self.blocks.get((oi, true))).is_some() {
                     self.blocks.close(&mut out);
@@ -122,18 +158,27 @@ impl StreamDecoder for ResponsesStreamDecoder {
     }
 }
 
+/// `text` as it appears inside a JSON string (escaped, without the quotes).
+fn json_string_body(text: &str) -> String {
+    let quoted = Value::String(text.to_owned()).to_string();
+    quoted[1..quoted.len() - 1].to_owned()
+}
+
 /// The block being streamed to the client.
 #[derive(Debug)]
 struct OpenItem {
     index: usize,
     item_id: String,
     kind: BlockKind,
+    /// A call of the caller's custom tool: its input is sent whole when the call ends.
+    custom: bool,
     text: String,
 }
 
 /// Canonical events in, Responses SSE out, with `sequence_number` on every event.
 #[derive(Debug, Default)]
 pub struct ResponsesStreamEncoder {
+    client: ClientView,
     seq: u64,
     id: String,
     model: String,
@@ -145,6 +190,10 @@ pub struct ResponsesStreamEncoder {
 }
 
 impl ResponsesStreamEncoder {
+    pub fn new(client: ClientView) -> Self {
+        Self { client, ..Self::default() }
+    }
+
     fn emit(&mut self, kind: &str, mut payload: Value, out: &mut BytesMut) {
         payload["type"] = kind.into();
         payload["sequence_number"] = self.seq.into();
@@ -153,6 +202,7 @@ impl ResponsesStreamEncoder {
     }
 
     fn start_block(&mut self, index: usize, kind: &BlockKind, out: &mut BytesMut) {
+        let mut custom = false;
         let (item_id, item) = match kind {
             BlockKind::Text => (
                 format!("msg_{index}"),
@@ -163,11 +213,26 @@ impl ResponsesStreamEncoder {
                 format!("rs_{index}"),
                 json!({"type": "reasoning", "id": format!("rs_{index}"), "summary": []}),
             ),
-            BlockKind::ToolCall { id, name } => (
-                format!("fc_{index}"),
-                json!({"type": "function_call",
-                "id": format!("fc_{index}"), "call_id": id, "name": name, "arguments": "", "status": "in_progress"}),
-            ),
+            BlockKind::ToolCall { id, name } => match self.client.tool_kind(name) {
+                Some(ToolKind::Custom { .. }) => {
+                    custom = true;
+                    (
+                        format!("ctc_{index}"),
+                        json!({"type": "custom_tool_call", "id": format!("ctc_{index}"),
+                        "call_id": id, "name": name, "input": "", "status": "in_progress"}),
+                    )
+                }
+                Some(ToolKind::Namespaced { namespace, function, .. }) => (
+                    format!("fc_{index}"),
+                    json!({"type": "function_call", "id": format!("fc_{index}"), "call_id": id,
+                    "name": function, "namespace": namespace, "arguments": "", "status": "in_progress"}),
+                ),
+                _ => (
+                    format!("fc_{index}"),
+                    json!({"type": "function_call", "id": format!("fc_{index}"), "call_id": id,
+                    "name": name, "arguments": "", "status": "in_progress"}),
+                ),
+            },
         };
         self.emit("response.output_item.added", json!({"output_index": index, "item": item}), out);
         match kind {
@@ -178,12 +243,16 @@ impl ResponsesStreamEncoder {
                 "output_index": index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}}), out),
             BlockKind::ToolCall { .. } => {}
         }
-        self.open = Some(OpenItem { index, item_id, kind: kind.clone(), text: String::new() });
+        self.open =
+            Some(OpenItem { index, item_id, kind: kind.clone(), custom, text: String::new() });
     }
 
     fn delta(&mut self, text: &str, out: &mut BytesMut) {
         let Some(open) = self.open.as_mut() else { return };
         open.text.push_str(text);
+        if open.custom {
+            return; // sent whole when the call ends
+        }
         let (item_id, index) = (open.item_id.clone(), open.index);
         let (kind, payload) = match open.kind {
             BlockKind::Text => (
@@ -235,17 +304,36 @@ impl ResponsesStreamEncoder {
                 );
                 Block::Thinking { text, signature: None }
             }
+            BlockKind::ToolCall { id: call_id, name } if open.custom => {
+                let input =
+                    arguments_object(&text)["input"].as_str().unwrap_or_default().to_owned();
+                self.emit(
+                    "response.custom_tool_call_input.delta",
+                    json!({"item_id": id, "output_index": i, "delta": input}),
+                    out,
+                );
+                self.emit(
+                    "response.custom_tool_call_input.done",
+                    json!({"item_id": id, "output_index": i, "input": input}),
+                    out,
+                );
+                Block::ToolCall { id: call_id.clone(), name: name.clone(), arguments: text }
+            }
             BlockKind::ToolCall { id: call_id, name } => {
+                let shown = match self.client.tool_kind(name) {
+                    Some(ToolKind::Namespaced { function, .. }) => function.clone(),
+                    _ => name.clone(),
+                };
                 self.emit(
                     "response.function_call_arguments.done",
                     json!({"item_id": id, "output_index": i,
-                    "name": name, "arguments": text}),
+                    "name": shown, "arguments": text}),
                     out,
                 );
                 Block::ToolCall { id: call_id.clone(), name: name.clone(), arguments: text }
             }
         };
-        if let Some(item) = item_json(i, &block) {
+        if let Some(item) = item_json(i, &block, &self.client) {
             self.emit(
                 "response.output_item.done",
                 json!({"output_index": i, "item": item.clone()}),

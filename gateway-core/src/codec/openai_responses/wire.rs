@@ -38,6 +38,10 @@ pub struct Item {
     pub call_id: Option<String>,
     pub name: Option<String>,
     pub arguments: Option<String>,
+    /// A function call's `namespace` (tools grouped in a `namespace` tool).
+    pub namespace: Option<String>,
+    /// A `custom_tool_call`'s freeform input.
+    pub input: Option<String>,
     pub output: Option<Value>,
     #[serde(default)]
     pub summary: Vec<SummaryPart>,

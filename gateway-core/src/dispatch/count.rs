@@ -1,0 +1,309 @@
+//! Counting a request's input tokens without generating: `POST /v1/messages/count_tokens`
+//! (Claude Code's context accounting, the Anthropic SDK's `messages.count_tokens`),
+//! `POST /v1/responses/input_tokens` and Gemini's `:countTokens`. The request goes to the first
+//! target the model's routing would pick, in that upstream's own counting API: Anthropic
+//! `count_tokens`, Gemini `countTokens`, OpenAI Responses `input_tokens`. OpenAI chat has no such
+//! API: the answer is then an estimate (one token per four bytes of text, tool definitions and
+//! arguments, 1,000 per image), marked `x-gateway-token-count: estimate`. Counting is not a
+//! generation: the key's limits are not charged, but the call is logged (without tokens).
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::attempt::fit;
+use super::inbound::{Fit, passthrough_body, peek};
+use super::upstream::{Outbound, UpstreamError, build_request, read_body};
+use super::{Inbound, authorize, cached_route, error_shape, lookup_key};
+use crate::body::Handled;
+use crate::canonical::{Block, Request};
+use crate::codec::{self, EncodeOptions};
+use crate::error::{GatewayError, RequestError};
+use crate::gateway::{Ctx, Inner, log_internal};
+use crate::maybe_send::boxed;
+use crate::provider::Protocol;
+use crate::reply;
+use crate::rules::{self, Vars};
+use crate::store::logs::LogRecord;
+
+/// A count and where it came from.
+struct Counted {
+    tokens: i64,
+    /// No upstream counting API: the gateway's own estimate.
+    estimated: bool,
+}
+
+pub(crate) async fn count_tokens(
+    inner: &Inner,
+    ctx: &Ctx,
+    request: http::Request<Bytes>,
+    inbound: Inbound,
+) -> Handled {
+    let protocol = inbound.endpoint.protocol();
+    let mut log = LogRecord {
+        id: crate::ids::sortable_id(inner.platform.as_ref(), "log", ctx.started_ms),
+        created_at: ctx.started_ms,
+        request_id: ctx.request_id.clone(),
+        endpoint: inbound.endpoint.path().into(),
+        protocol_in: Some(protocol.as_str().into()),
+        client_ip: ctx.client_ip.clone(),
+        user_agent: ctx.user_agent.clone(),
+        ..LogRecord::default()
+    };
+    let result = count(inner, &request, &inbound, ctx, &mut log).await;
+    log.latency_ms = inner.platform.now_ms() - ctx.started_ms;
+    let mut response = match &result {
+        Ok(counted) => {
+            log.status = 200;
+            let body = match protocol {
+                Protocol::AnthropicMessages => json!({"input_tokens": counted.tokens}),
+                Protocol::Gemini => json!({"totalTokens": counted.tokens}),
+                _ => json!({"object": "response.input_tokens", "input_tokens": counted.tokens}),
+            };
+            let mut response = reply::json(http::StatusCode::OK, &body);
+            let how = if counted.estimated { "estimate" } else { "upstream" };
+            response
+                .headers_mut()
+                .insert("x-gateway-token-count", http::HeaderValue::from_static(how));
+            response
+        }
+        Err(err) => {
+            log_internal(ctx, err);
+            log.status = i64::from(err.status().as_u16());
+            log.error_kind = Some(err.kind().into());
+            reply::error(error_shape(protocol), err)
+        }
+    };
+    if let Some((provider, model)) = log.provider_id.as_ref().zip(log.model_served.as_ref())
+        && let (Ok(p), Ok(m)) =
+            (http::HeaderValue::from_str(provider), http::HeaderValue::from_str(model))
+    {
+        response.headers_mut().insert("x-gateway-provider", p);
+        response.headers_mut().insert("x-gateway-model", m);
+    }
+    let background = log.key_id.is_some().then(|| {
+        let (store, logs) = (inner.store.clone(), inner.logs.clone());
+        boxed(async move { logs.write(&store, log).await })
+    });
+    Handled { response, background }
+}
+
+async fn count(
+    inner: &Inner,
+    request: &http::Request<Bytes>,
+    inbound: &Inbound,
+    ctx: &Ctx,
+    log: &mut LogRecord,
+) -> Result<Counted, GatewayError> {
+    let protocol = inbound.endpoint.protocol();
+    let key = lookup_key(inner, request).await?;
+    log.key_id = Some(key.id.clone());
+    authorize(inner, ctx, &key)?;
+    // Gemini callers may wrap the request: `{"generateContentRequest": {…}}`.
+    let body = match serde_json::from_slice::<Value>(request.body()) {
+        Ok(Value::Object(mut o)) if protocol == Protocol::Gemini => {
+            match o.remove("generateContentRequest") {
+                Some(inner_request) => Bytes::from(inner_request.to_string()),
+                None => request.body().clone(),
+            }
+        }
+        _ => request.body().clone(),
+    };
+    let raw = peek(&body, inbound)?;
+    log.model_requested = Some(raw.model.clone());
+    if !key.allows(&raw.model) {
+        return Err(crate::auth::AuthError::ModelNotAllowed(raw.model).into());
+    }
+    let route = cached_route(inner, &raw.model).await?;
+    let mut canonical = codec::decode_request(protocol, &body)?;
+    canonical.model = raw.model.clone();
+    let vars = Vars { model: &raw.model, key_name: &key.name, now_ms: ctx.started_ms };
+    let changed = rules::apply(&route.rules, &mut canonical, &vars).map_err(|m| {
+        RequestError::field("rules", format!("a prompt rule of `{}` failed: {m}", route.name))
+    })?;
+    let now = inner.platform.now_ms();
+    let targets: Vec<_> = route.targets.iter().map(|t| t.target.clone()).collect();
+    let order = crate::routing::order(
+        &inner.router,
+        &route.name,
+        route.strategy,
+        &targets,
+        &key.id,
+        now,
+        inner.platform.as_ref(),
+    )?;
+    let Some(t) = order.first().map(|&i| &route.targets[i]) else {
+        return Err(crate::routing::NoTarget { retry_after_secs: 1, rate_limited: false }.into());
+    };
+    log.provider_id = Some(t.provider.id.clone());
+    log.model_served = Some(t.target.model.clone());
+    log.protocol_out = Some(t.provider.protocol.as_str().into());
+    let upstream = t.provider.protocol;
+    let model = &t.target.model;
+    let same = upstream == protocol && !changed;
+    let (path, body) = match upstream {
+        Protocol::OpenaiChat => {
+            return Ok(Counted { tokens: estimate(&canonical), estimated: true });
+        }
+        _ if same => {
+            (count_path(upstream, model), passthrough_body(&raw, upstream, model, Fit::default())?)
+        }
+        _ => (count_path(upstream, model), count_body(&canonical, upstream, model, fit(t))?),
+    };
+    let credential =
+        t.provider.credentials_enc.as_deref().map(|c| inner.sealer.open(c)).transpose()?;
+    let headers = if upstream == protocol {
+        super::inbound::forwarded_headers(request.headers(), protocol)
+    } else {
+        vec![]
+    };
+    let outbound = build_request(Outbound {
+        provider: &t.provider,
+        credential: credential.as_deref(),
+        path: &path,
+        body,
+        stream: false,
+        headers: &headers,
+    })?;
+    let response = inner.http.send(outbound, inner.config.upstream_timeout).await?;
+    let (parts, body) = response.into_parts();
+    let bytes = read_body(body, 1 << 20).await?;
+    if !parts.status.is_success() {
+        return Err(
+            UpstreamError::from_status(parts.status.as_u16(), &parts.headers, &bytes).into()
+        );
+    }
+    let answer: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| UpstreamError::InvalidResponse(format!("token count is not JSON: {e}")))?;
+    let tokens =
+        answer["input_tokens"].as_i64().or_else(|| answer["totalTokens"].as_i64()).ok_or_else(
+            || UpstreamError::InvalidResponse("the answer carries no token count".into()),
+        )?;
+    Ok(Counted { tokens, estimated: false })
+}
+
+/// The counting endpoint below a provider's base URL.
+fn count_path(upstream: Protocol, model: &str) -> String {
+    match upstream {
+        Protocol::AnthropicMessages => "/messages/count_tokens".into(),
+        Protocol::Gemini => {
+            format!("/models/{}:countTokens", model.strip_prefix("models/").unwrap_or(model))
+        }
+        _ => "/responses/input_tokens".into(),
+    }
+}
+
+/// A counting request for `upstream`: the generation request it would get, without the fields
+/// its counting API refuses.
+fn count_body(
+    request: &Request,
+    upstream: Protocol,
+    model: &str,
+    fit: Fit,
+) -> Result<Bytes, GatewayError> {
+    let mut request = request.clone();
+    request.stream = false;
+    codec::dropped_tools(&request, upstream)?;
+    let options =
+        EncodeOptions { default_max_tokens: fit.cap.unwrap_or(0), ..EncodeOptions::default() };
+    let encoded = codec::encode_request(upstream, &request, model, &options)?;
+    let mut body: serde_json::Map<String, Value> =
+        serde_json::from_slice(&encoded).map_err(|e| RequestError::InvalidJson(e.to_string()))?;
+    let keep: &[&str] = match upstream {
+        Protocol::AnthropicMessages => {
+            &["model", "messages", "system", "tools", "tool_choice", "thinking"]
+        }
+        Protocol::OpenaiResponses => &[
+            "model",
+            "input",
+            "instructions",
+            "tools",
+            "tool_choice",
+            "parallel_tool_calls",
+            "reasoning",
+            "text",
+        ],
+        _ => &["contents", "systemInstruction", "tools", "toolConfig", "generationConfig"],
+    };
+    body.retain(|k, _| keep.contains(&k.as_str()));
+    let body = if upstream == Protocol::Gemini {
+        let model = model.strip_prefix("models/").unwrap_or(model);
+        body.insert("model".into(), format!("models/{model}").into());
+        json!({"generateContentRequest": body})
+    } else {
+        Value::Object(body)
+    };
+    Ok(Bytes::from(body.to_string()))
+}
+
+/// One token per four bytes of the request's text, tool definitions and arguments, and 1,000
+/// per image: what the gateway answers when the upstream has no counting API.
+fn estimate(request: &Request) -> i64 {
+    fn block_bytes(b: &Block) -> usize {
+        match b {
+            Block::Text(t) | Block::Thinking { text: t, .. } => t.len(),
+            Block::Image(_) => 4000,
+            Block::ToolCall { name, arguments, .. } => name.len() + arguments.len(),
+            Block::ToolResult { content, .. } => content.iter().map(block_bytes).sum(),
+        }
+    }
+    let system: usize = request.system.iter().map(String::len).sum();
+    let messages: usize =
+        request.messages.iter().flat_map(|m| &m.content).map(block_bytes).sum::<usize>()
+            + 4 * request.messages.len();
+    let tools: usize = request
+        .tools
+        .iter()
+        .map(|t| {
+            t.name.len()
+                + t.description.as_ref().map_or(0, String::len)
+                + t.parameters.to_string().len()
+        })
+        .sum();
+    i64::try_from((system + messages + tools).div_ceil(4)).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::{Message, Role, Tool};
+
+    #[test]
+    fn the_estimate_counts_text_tools_and_images() {
+        let request = Request {
+            system: vec!["abcd".repeat(10)],
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![
+                    Block::Text("x".repeat(96)),
+                    Block::Image(crate::canonical::ImageSource::Url("u".into())),
+                ],
+            }],
+            tools: vec![Tool::function("f", None, json!({}))],
+            ..Request::default()
+        };
+        // 40 + 96 + 4000 + 4 (one message) + 1 + 2 = 4143 bytes → 1036 tokens.
+        assert_eq!(estimate(&request), 1036);
+    }
+
+    #[test]
+    fn counting_bodies_keep_only_what_counting_apis_take() {
+        let request = Request {
+            system: vec!["s".into()],
+            messages: vec![Message { role: Role::User, content: vec![Block::Text("hi".into())] }],
+            max_tokens: Some(100),
+            temperature: Some(0.5),
+            ..Request::default()
+        };
+        let parse = |b: Bytes| serde_json::from_slice::<Value>(&b).unwrap();
+        let a =
+            parse(count_body(&request, Protocol::AnthropicMessages, "c", Fit::default()).unwrap());
+        assert_eq!(a["model"], "c");
+        assert!(a.get("max_tokens").is_none() && a.get("temperature").is_none());
+        let g = parse(count_body(&request, Protocol::Gemini, "g", Fit::default()).unwrap());
+        assert_eq!(g["generateContentRequest"]["model"], "models/g");
+        assert!(g["generateContentRequest"]["contents"].is_array());
+        let r =
+            parse(count_body(&request, Protocol::OpenaiResponses, "r", Fit::default()).unwrap());
+        assert!(r.get("store").is_none() && r["input"].is_array());
+    }
+}
