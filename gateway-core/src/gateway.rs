@@ -292,7 +292,7 @@ impl Gateway {
             "/v1/responses/input_tokens" => {
                 Some(Inbound::new(Endpoint::CountTokens(Protocol::OpenaiResponses)))
             }
-            t if t.starts_with("/v1beta/models/{model}:") => {
+            t if t.contains("/models/{model}:") => {
                 path.rsplit('/').next().and_then(|s| Inbound::gemini(s, request.uri().query()))
             }
             "/v1/models" | "/v1beta/models" => {
@@ -321,7 +321,7 @@ fn shape_for(path: &str) -> ErrorShape {
     let data_path = path.strip_prefix("/v1").unwrap_or(path);
     if path.starts_with("/api/") || path.starts_with("/public/") {
         ErrorShape::Admin
-    } else if path.starts_with("/v1beta/") {
+    } else if crate::routes::is_gemini(path) {
         ErrorShape::Gemini
     } else if data_path.starts_with("/messages") {
         ErrorShape::Anthropic

@@ -19,12 +19,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/embeddings"),
     ("GET", "/v1/models"),
     ("GET", "/v1/models/{model}"),
-    // Gemini-native data plane
+    // Gemini-native data plane (`/v1beta`, and `/v1` as the google-genai SDK calls it)
     ("POST", "/v1beta/models/{model}:generateContent"),
     ("POST", "/v1beta/models/{model}:streamGenerateContent"),
     ("POST", "/v1beta/models/{model}:countTokens"),
     ("GET", "/v1beta/models"),
     ("GET", "/v1beta/models/{model}"),
+    ("POST", "/v1/models/{model}:generateContent"),
+    ("POST", "/v1/models/{model}:streamGenerateContent"),
+    ("POST", "/v1/models/{model}:countTokens"),
     // operations
     ("GET", "/healthz"),
     ("GET", "/metrics"),
@@ -133,6 +136,13 @@ fn matches(template: &str, path: &str) -> bool {
             _ => return false,
         }
     }
+}
+
+/// Whether `path` is one of the Gemini-native routes (Google's error shape, `?key=` accepted).
+pub fn is_gemini(path: &str) -> bool {
+    let path = canonical(path);
+    path.starts_with("/v1beta/")
+        || path.strip_prefix("/v1/models/").is_some_and(|rest| rest.contains(':'))
 }
 
 /// The value of the `{name}` segment of `template` in `path` (without any `:action` suffix).

@@ -1,4 +1,4 @@
-//! The official OpenAI and Anthropic Python SDKs against the real gateway binary and the mock
+//! The official OpenAI, Anthropic and Google Gen AI Python SDKs against the real gateway binary and the mock
 //! upstream speaking all four protocols: every inbound endpoint × upstream protocol × stream or not
 //! × scenario, and embeddings to the OpenAI and Gemini upstreams (see `tests/sdk/conformance.py`). The SDKs are installed, pinned, into a virtualenv
 //! under `target/` on first run (PyPI must be reachable then).
@@ -12,7 +12,7 @@ use std::process::Command;
 use serde_json::json;
 use support::{Admin, GatewayProcess, temp_db};
 
-const SDKS: [&str; 2] = ["openai==3.57.0", "anthropic==2.14.0"];
+const SDKS: [&str; 3] = ["openai==3.57.0", "anthropic==2.14.0", "google-genai==3.6.1"];
 
 /// A Python with the pinned SDKs, creating the virtualenv when it is missing or stale.
 fn sdk_python() -> PathBuf {
@@ -95,5 +95,5 @@ async fn official_sdks_parse_every_endpoint_upstream_and_stream_combination() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     println!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "SDK conformance failures:\n{stdout}");
-    assert!(stdout.contains("124/124 cases") || std::env::var("ONLY").is_ok(), "{stdout}");
+    assert!(stdout.contains("164/164 cases") || std::env::var("ONLY").is_ok(), "{stdout}");
 }

@@ -107,7 +107,7 @@ pub(crate) fn presented_key(request: &http::Request<Bytes>) -> Option<String> {
     if let Some(key) = crate::auth::vkey::from_headers(request.headers()) {
         return Some(key.to_owned());
     }
-    if request.uri().path().starts_with("/v1beta/") {
+    if crate::routes::is_gemini(request.uri().path()) {
         return crate::query::pairs(request.uri().query())
             .into_iter()
             .find(|(k, v)| k == "key" && !v.is_empty())

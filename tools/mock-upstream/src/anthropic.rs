@@ -1,4 +1,6 @@
-//! Anthropic Messages, as the API reference describes it.
+//! Anthropic Messages (and `count_tokens`), as the API reference describes it: unknown top-level
+//! fields are refused, and so are beta fields sent without the `anthropic-beta` that enables
+//! them (the table below pairs each with the beta Claude Code sends alongside it).
 
 use std::sync::Arc;
 
@@ -7,8 +9,94 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::{Answer, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
-use crate::{json_pieces, json_response, prepare, sse_event, sse_response, text_of, text_pieces};
+use crate::agent::result_text;
+use crate::text_pieces;
+use crate::{Answer, Incoming, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
+use crate::{check_unique, json_pieces, json_response, prepare, sse_event, sse_response, text_of};
+
+/// Top-level request fields the API knows.
+const FIELDS: [&str; 18] = [
+    "model",
+    "messages",
+    "max_tokens",
+    "system",
+    "metadata",
+    "stop_sequences",
+    "stream",
+    "temperature",
+    "top_p",
+    "top_k",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "service_tier",
+    "container",
+    "mcp_servers",
+    "context_management",
+    "output_config",
+];
+
+/// Beta-gated parts of a request and the `anthropic-beta` values that enable each (for
+/// mid-conversation system messages, the betas Claude Code sends whenever it sends them).
+const BETAS: [(&str, &[&str]); 4] = [
+    ("context_management", &["context-management-2025-06-27"]),
+    ("output_config.effort", &["effort-2025-11-24"]),
+    (
+        "messages[].role: system",
+        &["mid-conversation-tool-changes-2026-07-01", "per-turn-control-2026-07-01"],
+    ),
+    ("tools[].defer_loading", &["advanced-tool-use-2025-11-20"]),
+];
+
+/// Which beta-gated parts `body` uses.
+fn gated_parts(body: &Value) -> Vec<&'static str> {
+    let mut used = Vec::new();
+    if body.get("context_management").is_some() {
+        used.push(BETAS[0].0);
+    }
+    if body["output_config"].get("effort").is_some() {
+        used.push(BETAS[1].0);
+    }
+    if body["messages"].as_array().into_iter().flatten().any(|m| m["role"] == "system") {
+        used.push(BETAS[2].0);
+    }
+    if body["tools"].as_array().into_iter().flatten().any(|t| t.get("defer_loading").is_some()) {
+        used.push(BETAS[3].0);
+    }
+    used
+}
+
+/// Refuses unknown fields and beta fields without their beta.
+fn check_fields(incoming: &Incoming<'_>, allowed: &[&str]) -> Result<(), String> {
+    let body = incoming.body;
+    if let Some(unknown) = body
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| !allowed.contains(&k.as_str()))
+    {
+        return Err(format!("{unknown}: Extra inputs are not permitted"));
+    }
+    let betas: Vec<&str> = incoming
+        .headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for part in gated_parts(body) {
+        let needed = BETAS.iter().find(|(p, _)| *p == part).map_or(&[][..], |(_, b)| *b);
+        if !needed.iter().any(|b| betas.contains(b)) {
+            return Err(format!(
+                "{part}: this field requires the `{}` beta (anthropic-beta header)",
+                needed.join("` or `")
+            ));
+        }
+    }
+    Ok(())
+}
 
 fn error(status: StatusCode, message: &str) -> Response {
     let kind = match status.as_u16() {
@@ -29,11 +117,21 @@ fn blocks(content: &Value) -> Vec<Value> {
 }
 
 /// Checks what Anthropic checks, and reads what the scenario needs.
-fn read(body: &Value) -> Result<Seen, String> {
+fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
+    let body = incoming.body;
+    check_fields(incoming, &FIELDS)?;
     if !body["max_tokens"].is_u64() {
         return Err("max_tokens: Field required".into());
     }
+    let mut seen = read_messages(body)?;
+    seen.max_tokens = body["max_tokens"].as_u64();
+    Ok(seen)
+}
+
+/// The conversation as Anthropic checks it (shared by `messages` and `count_tokens`).
+fn read_messages(body: &Value) -> Result<Seen, String> {
     let mut seen = Seen { system: text_of(&body["system"]), ..Seen::default() };
+    let mut ids = Vec::new();
     let messages = body["messages"]
         .as_array()
         .filter(|m| !m.is_empty())
@@ -42,6 +140,9 @@ fn read(body: &Value) -> Result<Seen, String> {
     let mut open_calls: Vec<String> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         let role = m["role"].as_str().unwrap_or_default();
+        if role == "system" {
+            continue; // mid-conversation instructions (beta-gated, checked above)
+        }
         if role != expected_role {
             return Err(format!(
                 "messages.{i}: roles must alternate between \"user\" and \"assistant\", starting with \"user\""
@@ -57,22 +158,25 @@ fn read(body: &Value) -> Result<Seen, String> {
                     return Err(format!("messages.{i}: text content blocks must be non-empty"));
                 }
                 Some("text") if role == "user" => {
-                    seen.user = b["text"].as_str().unwrap_or_default().to_owned()
+                    seen.user = b["text"].as_str().unwrap_or_default().to_owned();
+                    seen.user_texts.push(seen.user.clone());
                 }
                 Some("tool_use") if role == "assistant" => {
                     if !b["input"].is_object() {
                         return Err(format!("messages.{i}: tool_use.input must be an object"));
                     }
-                    calls.push(b["id"].as_str().unwrap_or_default().to_owned());
+                    let id = b["id"].as_str().unwrap_or_default();
+                    check_unique(&mut ids, id, &format!("messages.{i}"))?;
+                    calls.push(id.to_owned());
                 }
                 Some("tool_result") if role == "user" => {
                     answered.push(b["tool_use_id"].as_str().unwrap_or_default().to_owned());
-                    seen.tool_results.push(text_of(&b["content"]));
+                    seen.tool_results.push(result_text(&b["content"]));
                 }
                 Some("thinking") if b["signature"].as_str().is_none() => {
                     return Err(format!("messages.{i}: thinking blocks need a signature"));
                 }
-                Some("text" | "image" | "thinking") => {}
+                Some("text" | "image" | "thinking" | "redacted_thinking" | "document") => {}
                 other => {
                     return Err(format!(
                         "messages.{i}: unexpected block {other:?} for role {role}"
@@ -95,12 +199,55 @@ fn read(body: &Value) -> Result<Seen, String> {
         open_calls = calls;
     }
     for tool in body["tools"].as_array().into_iter().flatten() {
+        match tool["type"].as_str() {
+            None | Some("custom") => {}
+            Some(kind)
+                if kind.starts_with("web_search_") || kind.starts_with("code_execution_") =>
+            {
+                continue; // server tools
+            }
+            Some(kind) => return Err(format!("tools: unknown tool type {kind:?}")),
+        }
         if !tool["input_schema"].is_object() {
             return Err("tools: input_schema is required".into());
         }
         seen.tools.push(tool["name"].as_str().unwrap_or_default().to_owned());
     }
     Ok(seen)
+}
+
+/// `POST /v1/messages/count_tokens`: checks the request as `messages` does (without
+/// `max_tokens`), answers a count that grows with the request's size.
+pub(crate) async fn count_tokens(
+    State(mock): State<Arc<Mock>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if !headers.contains_key("anthropic-version") {
+        return error(StatusCode::BAD_REQUEST, "anthropic-version: header is required");
+    }
+    let Ok(value) = serde_json::from_str::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "body is not JSON");
+    };
+    mock.record("/v1/messages/count_tokens", &value);
+    let model = value["model"].as_str().unwrap_or_default();
+    let incoming = Incoming { body: &value, model, headers: &headers };
+    const COUNT_FIELDS: [&str; 8] = [
+        "model",
+        "messages",
+        "system",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "context_management",
+        "output_config",
+    ];
+    if let Err(message) =
+        check_fields(&incoming, &COUNT_FIELDS).and_then(|()| read_messages(&value).map(|_| ()))
+    {
+        return error(StatusCode::BAD_REQUEST, &message);
+    }
+    json_response(StatusCode::OK, json!({"input_tokens": crate::counted(&body)}))
 }
 
 fn usage(output: i64) -> Value {
@@ -116,11 +263,11 @@ pub(crate) async fn handle(
     if !headers.contains_key("anthropic-version") {
         return error(StatusCode::BAD_REQUEST, "anthropic-version: header is required");
     }
-    let (body, model, answer) = match prepare(&mock, "/v1/messages", &body, None, read, error).await
-    {
-        Ok(prepared) => prepared,
-        Err(response) => return response,
-    };
+    let (body, model, answer) =
+        match prepare(&mock, "/v1/messages", (&headers, &body), None, read, error).await {
+            Ok(prepared) => prepared,
+            Err(response) => return response,
+        };
     if body["stream"] == true {
         return sse_response(&mock, stream(&model, &answer));
     }

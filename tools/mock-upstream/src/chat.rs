@@ -8,8 +8,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::{Answer, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
-use crate::{json_pieces, json_response, prepare, sse_event, sse_response, text_of, text_pieces};
+use crate::agent::result_text;
+use crate::text_pieces;
+use crate::{Answer, Incoming, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
+use crate::{check_unique, json_pieces, json_response, prepare, sse_event, sse_response, text_of};
 
 fn error(status: StatusCode, message: &str) -> Response {
     json_response(
@@ -19,20 +21,31 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 /// Checks what OpenAI checks, and reads what the scenario needs.
-fn read(body: &Value) -> Result<Seen, String> {
+fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
+    let body = incoming.body;
     if body.get("stream_options").is_some() && body["stream"] != true {
         return Err("stream_options is only allowed when stream is true".into());
+    }
+    if incoming.model.contains("reasoning") && body.get("max_tokens").is_some() {
+        return Err("Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.".into());
     }
     let messages = body["messages"]
         .as_array()
         .filter(|m| !m.is_empty())
         .ok_or("messages must be a non-empty array")?;
-    let mut seen = Seen::default();
+    let mut seen = Seen {
+        max_tokens: body["max_completion_tokens"].as_u64().or(body["max_tokens"].as_u64()),
+        ..Seen::default()
+    };
     let mut call_ids = HashSet::new();
-    for m in messages {
+    let mut ids = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
         match m["role"].as_str() {
             Some("system" | "developer") => seen.system = text_of(&m["content"]),
-            Some("user") => seen.user = text_of(&m["content"]),
+            Some("user") => {
+                seen.user = text_of(&m["content"]);
+                seen.user_texts.push(seen.user.clone());
+            }
             Some("assistant") => {
                 for call in m["tool_calls"].as_array().into_iter().flatten() {
                     let args = call["function"]["arguments"]
@@ -40,7 +53,9 @@ fn read(body: &Value) -> Result<Seen, String> {
                         .ok_or("tool call arguments must be a string")?;
                     serde_json::from_str::<Value>(args)
                         .map_err(|_| "tool call arguments must be JSON")?;
-                    call_ids.insert(call["id"].as_str().unwrap_or_default().to_owned());
+                    let id = call["id"].as_str().unwrap_or_default();
+                    check_unique(&mut ids, id, &format!("messages[{i}]"))?;
+                    call_ids.insert(id.to_owned());
                 }
             }
             Some("tool") => {
@@ -48,12 +63,18 @@ fn read(body: &Value) -> Result<Seen, String> {
                 if !call_ids.contains(id) {
                     return Err(format!("tool message for unknown tool_call_id {id:?}"));
                 }
-                seen.tool_results.push(text_of(&m["content"]));
+                seen.tool_results.push(result_text(&m["content"]));
             }
             other => return Err(format!("invalid role {other:?}")),
         }
     }
     for tool in body["tools"].as_array().into_iter().flatten() {
+        if tool["type"] != "function" {
+            return Err(format!(
+                "tools[].type: invalid value {}; supported: 'function'",
+                tool["type"]
+            ));
+        }
         seen.tools.push(
             tool["function"]["name"]
                 .as_str()
@@ -69,9 +90,13 @@ fn usage() -> Value {
            "total_tokens": USAGE_INPUT + USAGE_OUTPUT, "prompt_tokens_details": {"cached_tokens": USAGE_CACHED}})
 }
 
-pub(crate) async fn handle(State(mock): State<Arc<Mock>>, body: String) -> Response {
+pub(crate) async fn handle(
+    State(mock): State<Arc<Mock>>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> Response {
     let (body, model, answer) =
-        match prepare(&mock, "/v1/chat/completions", &body, None, read, error).await {
+        match prepare(&mock, "/v1/chat/completions", (&headers, &body), None, read, error).await {
             Ok(prepared) => prepared,
             Err(response) => return response,
         };

@@ -9,7 +9,7 @@ use axum::response::Response;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::{Mock, Seen, json_response, prepare};
+use crate::{Incoming, Mock, Seen, json_response, prepare};
 
 /// Dimensions when the request asks for none.
 pub const DEFAULT_DIMENSIONS: usize = 8;
@@ -31,7 +31,7 @@ pub fn tokens(text: &str) -> usize {
     text.split_whitespace().count().max(1)
 }
 
-fn no_check(_: &Value) -> Result<Seen, String> {
+fn no_check(_: &Incoming<'_>) -> Result<Seen, String> {
     Ok(Seen::default())
 }
 
@@ -51,7 +51,9 @@ pub(crate) async fn openai(
         return openai_error(StatusCode::UNAUTHORIZED, "You didn't provide an API key.");
     }
     let (body, model, _) =
-        match prepare(&mock, "/v1/embeddings", &body, None, no_check, openai_error).await {
+        match prepare(&mock, "/v1/embeddings", (&headers, &body), None, no_check, openai_error)
+            .await
+        {
             Ok(p) => p,
             Err(response) => return response,
         };
@@ -105,10 +107,12 @@ pub(crate) async fn gemini(
     body: &str,
     error: fn(StatusCode, &str) -> Response,
 ) -> Response {
-    let (body, _, _) = match prepare(mock, path, body, Some(model), no_check, error).await {
-        Ok(p) => p,
-        Err(response) => return response,
-    };
+    let headers = HeaderMap::new();
+    let (body, _, _) =
+        match prepare(mock, path, (&headers, body), Some(model), no_check, error).await {
+            Ok(p) => p,
+            Err(response) => return response,
+        };
     let one = |item: &Value| -> Result<Value, String> {
         let text = text_of(&item["content"])?;
         let dims = item["outputDimensionality"].as_u64().map_or(DEFAULT_DIMENSIONS, |d| d as usize);

@@ -8,8 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::{Answer, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
-use crate::{json_response, prepare, sse_event, sse_response, text_pieces};
+use crate::agent::result_text;
+use crate::{Answer, Incoming, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
+use crate::{check_unique, json_response, prepare, sse_event, sse_response, text_pieces};
 
 fn error(status: StatusCode, message: &str) -> Response {
     let label = match status.as_u16() {
@@ -48,14 +49,19 @@ fn check_schema(schema: &Value, path: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn read(body: &Value) -> Result<Seen, String> {
-    let mut seen = Seen::default();
+fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
+    let body = incoming.body;
+    let mut seen = Seen {
+        max_tokens: body["generationConfig"]["maxOutputTokens"].as_u64(),
+        ..Seen::default()
+    };
     for part in body["systemInstruction"]["parts"].as_array().into_iter().flatten() {
         seen.system.push_str(part["text"].as_str().unwrap_or_default());
     }
     let contents =
         body["contents"].as_array().filter(|c| !c.is_empty()).ok_or("contents is not specified")?;
-    let mut last_calls: Vec<String> = Vec::new();
+    let mut last_calls: Vec<(String, String)> = Vec::new();
+    let mut ids = Vec::new();
     for (i, c) in contents.iter().enumerate() {
         let role = c["role"].as_str().unwrap_or("user");
         if role != "user" && role != "model" {
@@ -66,12 +72,15 @@ fn read(body: &Value) -> Result<Seen, String> {
             if let Some(text) = part["text"].as_str() {
                 if role == "user" {
                     seen.user = text.to_owned();
+                    seen.user_texts.push(text.to_owned());
                 }
             } else if let Some(call) = part.get("functionCall") {
                 if !call["args"].is_object() {
                     return Err(format!("contents[{i}]: functionCall.args must be an object"));
                 }
-                calls.push(call["name"].as_str().unwrap_or_default().to_owned());
+                let id = call["id"].as_str().unwrap_or_default().to_owned();
+                check_unique(&mut ids, &id, &format!("contents[{i}]"))?;
+                calls.push((call["name"].as_str().unwrap_or_default().to_owned(), id));
             } else if let Some(resp) = part.get("functionResponse") {
                 if !resp["response"].is_object() {
                     return Err(format!(
@@ -79,15 +88,21 @@ fn read(body: &Value) -> Result<Seen, String> {
                     ));
                 }
                 let name = resp["name"].as_str().unwrap_or_default();
-                if !last_calls.iter().any(|c| c == name) {
+                let id = resp["id"].as_str();
+                let answers = |(n, i): &(String, String)| match id {
+                    Some(id) if !i.is_empty() => i == id,
+                    _ => n == name,
+                };
+                if !last_calls.iter().any(answers) {
                     return Err(format!(
                         "contents[{i}]: functionResponse {name:?} answers no functionCall of the previous turn"
                     ));
                 }
-                let r = &resp["response"];
-                seen.tool_results
-                    .push(r["result"].as_str().map_or_else(|| r.to_string(), str::to_owned));
-            } else if part.get("inlineData").is_none() && part.get("fileData").is_none() {
+                seen.tool_results.push(result_text(&resp["response"]));
+            } else if part.get("inlineData").is_none()
+                && part.get("fileData").is_none()
+                && part.get("thoughtSignature").is_none()
+            {
                 return Err(format!("contents[{i}]: unknown part {part}"));
             }
         }
@@ -95,7 +110,10 @@ fn read(body: &Value) -> Result<Seen, String> {
     }
     for set in body["tools"].as_array().into_iter().flatten() {
         for decl in set["functionDeclarations"].as_array().into_iter().flatten() {
-            check_schema(&decl["parameters"], "parameters")?;
+            // `parametersJsonSchema` takes full JSON Schema; `parameters` only the OpenAPI subset.
+            if decl.get("parametersJsonSchema").is_none() {
+                check_schema(&decl["parameters"], "parameters")?;
+            }
             seen.tools.push(decl["name"].as_str().unwrap_or_default().to_owned());
         }
     }
@@ -139,12 +157,14 @@ pub(crate) async fn handle(
             let batch = method == "batchEmbedContents";
             return crate::embeddings::gemini(&mock, &path, model, batch, &body, error).await;
         }
+        "countTokens" => return count_tokens(&mock, &path, model, &headers, &body),
         _ => return error(StatusCode::NOT_FOUND, "unknown method"),
     };
-    let (_, _, answer) = match prepare(&mock, &path, &body, Some(model), read, error).await {
-        Ok(prepared) => prepared,
-        Err(response) => return response,
-    };
+    let (_, _, answer) =
+        match prepare(&mock, &path, (&headers, &body), Some(model), read, error).await {
+            Ok(prepared) => prepared,
+            Err(response) => return response,
+        };
     let call_parts = |calls: &[crate::Call]| -> Vec<Value> {
         calls.iter().map(|c| json!({"functionCall": {"name": c.name, "args": c.args}})).collect()
     };
@@ -180,4 +200,29 @@ pub(crate) async fn handle(
         }
     }
     sse_response(&mock, events)
+}
+
+/// `:countTokens`: `{contents}` or `{generateContentRequest}`, checked as generation is.
+fn count_tokens(mock: &Mock, path: &str, model: &str, headers: &HeaderMap, body: &str) -> Response {
+    let Ok(value) = serde_json::from_str::<Value>(body) else {
+        return error(StatusCode::BAD_REQUEST, "body is not JSON");
+    };
+    mock.record(path, &value);
+    let request = value.get("generateContentRequest").unwrap_or(&value);
+    if let Some(unknown) = value
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| !["contents", "generateContentRequest"].contains(&k.as_str()))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("Invalid JSON payload received. Unknown name \"{unknown}\""),
+        );
+    }
+    if let Err(message) = read(&Incoming { body: request, model, headers }) {
+        return error(StatusCode::BAD_REQUEST, &message);
+    }
+    json_response(StatusCode::OK, json!({"totalTokens": crate::counted(body)}))
 }

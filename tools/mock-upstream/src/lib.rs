@@ -19,12 +19,24 @@
 //! - `…slow-<ms>…`: waits that long before answering (headers included);
 //! - `…chunks-<n>…`: streamed text comes in exactly `n` deltas;
 //! - `…stream-error-first…`: (chat streams) the first event is an error event;
-//! - `…stream-cut…`: (chat streams) the stream ends after its first two chunks, unfinished.
+//! - `…stream-cut…`: (chat streams) the stream ends after its first two chunks, unfinished;
+//! - `…agent…`: a coding agent's tool loop (see [`agent`]): it reads the file named in the user's
+//!   message with the agent's own file tool, twice (or reads it, then writes a file with a
+//!   `custom` `apply_patch` tool when the caller declared one), then answers with what the tools
+//!   returned;
+//! - `…max-<n>…`: refuses an output-token limit above `n`, as real APIs refuse one above the
+//!   model's maximum;
+//! - `…reasoning…`: (OpenAI chat) a reasoning model: refuses `max_tokens` (it wants
+//!   `max_completion_tokens`), as OpenAI's o-series and gpt-5 models do.
+//!
+//! Every mock refuses a conversation whose tool calls reuse an id, and tool results that answer
+//! no call: real APIs refuse both (and an agent drops a call whose id it has seen before).
 //!
 //! Every answer reports usage: 21 input tokens (4 of them cached) and 9 output tokens. Streams
 //! split text into small deltas, tool arguments into fragments, and split multi-byte UTF-8
 //! characters across network chunks.
 
+pub mod agent;
 mod anthropic;
 pub mod catalog;
 mod chat;
@@ -37,7 +49,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use bytes::Bytes;
@@ -97,7 +109,9 @@ pub fn router(mock: Arc<Mock>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::handle))
         .route("/v1/responses", post(responses::handle))
+        .route("/v1/responses/input_tokens", post(responses::input_tokens))
         .route("/v1/messages", post(anthropic::handle))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1/embeddings", post(embeddings::openai))
         .route("/v1/models", axum::routing::get(catalog::openai_models))
         .route("/v1beta/models", axum::routing::get(catalog::gemini_models))
@@ -128,20 +142,47 @@ pub async fn spawn(
 
 /// What the request contained, as each protocol module reads it.
 #[derive(Debug, Default)]
-pub(crate) struct Seen {
+pub struct Seen {
     pub system: String,
+    /// The last user text.
     pub user: String,
+    /// Every user text, in order.
+    pub user_texts: Vec<String>,
     pub tool_results: Vec<String>,
+    /// Names of the function tools declared (custom tools too).
     pub tools: Vec<String>,
+    /// Names of the tools declared as Responses `custom` (freeform input) tools.
+    pub custom_tools: Vec<String>,
+    /// The output-token limit asked for.
+    pub max_tokens: Option<u64>,
 }
 
-pub(crate) struct Call {
+pub struct Call {
     pub id: String,
-    pub name: &'static str,
+    pub name: String,
+    /// Arguments; for a custom tool `{"input": "…"}`.
     pub args: Value,
+    /// A call of a Responses `custom` tool (freeform `input`).
+    pub custom: bool,
 }
 
-pub(crate) enum Answer {
+/// A call id no other answer of this mock has used (real upstreams never repeat one).
+pub(crate) fn call_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("call_mock_{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Refuses a call id seen before in the same conversation.
+pub(crate) fn check_unique(ids: &mut Vec<String>, id: &str, at: &str) -> Result<(), String> {
+    if !id.is_empty() && ids.iter().any(|i| i == id) {
+        return Err(format!("{at}: tool call id {id:?} is used more than once"));
+    }
+    ids.push(id.to_owned());
+    Ok(())
+}
+
+pub enum Answer {
     Text(String),
     Calls(Vec<Call>),
 }
@@ -157,10 +198,24 @@ pub(crate) fn answer(model: &str, seen: &Seen) -> Result<Answer, (StatusCode, St
     if model.contains("error-429") {
         return Err((StatusCode::TOO_MANY_REQUESTS, "mock rate limit".into()));
     }
-    let call = |n: usize, name: &'static str, args: Value| Call {
-        id: format!("call_mock_{n}"),
-        name,
+    if let (Some(max), Some(asked)) = (number_after(model, "max-"), seen.max_tokens)
+        && asked > max
+    {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!(
+                "max_tokens: {asked} > {max}, which is the maximum allowed number of output tokens for {model}"
+            ),
+        ));
+    }
+    if model.contains("agent") {
+        return Ok(agent::answer(seen));
+    }
+    let call = |_: usize, name: &str, args: Value| Call {
+        id: call_id(),
+        name: name.to_owned(),
         args,
+        custom: false,
     };
     if model.contains("parallel") || model.contains("tool") {
         if seen.tools.is_empty() {
@@ -179,15 +234,22 @@ pub(crate) fn answer(model: &str, seen: &Seen) -> Result<Answer, (StatusCode, St
     Ok(Answer::Text(format!("Hello, 世界! 👋 You said: {}. System: {}.", seen.user, seen.system)))
 }
 
+/// A request as a protocol module checks it.
+pub(crate) struct Incoming<'a> {
+    pub body: &'a Value,
+    pub model: &'a str,
+    pub headers: &'a HeaderMap,
+}
+
 /// What every protocol handler does first: parse and record the body, wait as configured, check
 /// the request as the provider would (`read`), and pick the scenario's answer — or the error
 /// response (`error`) to send instead. `model` overrides the body's (Gemini has it in the path).
 pub(crate) async fn prepare(
     mock: &Mock,
     path: &str,
-    body: &str,
+    (headers, body): (&HeaderMap, &str),
     model: Option<&str>,
-    read: fn(&Value) -> Result<Seen, String>,
+    read: fn(&Incoming<'_>) -> Result<Seen, String>,
     error: fn(StatusCode, &str) -> Response,
 ) -> Result<(Value, String, Answer), Response> {
     let Ok(body) = serde_json::from_str::<Value>(body) else {
@@ -201,9 +263,15 @@ pub(crate) async fn prepare(
     if mock.config.error_rate > 0.0 && random_unit() < mock.config.error_rate {
         return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "mock upstream failure (injected)"));
     }
-    let seen = read(&body).map_err(|message| error(StatusCode::BAD_REQUEST, &message))?;
+    let incoming = Incoming { body: &body, model: &model, headers };
+    let seen = read(&incoming).map_err(|message| error(StatusCode::BAD_REQUEST, &message))?;
     let answer = answer(&model, &seen).map_err(|(status, message)| error(status, &message))?;
     Ok((body, model, answer))
+}
+
+/// What the counting endpoints answer: one token per four bytes of the request, at least one.
+pub(crate) fn counted(body: &str) -> usize {
+    (body.len() / 4).max(1)
 }
 
 /// Text cut into small deltas on character boundaries: 7 characters each, or exactly `n` pieces
@@ -294,14 +362,18 @@ pub(crate) fn sse_event(name: Option<&str>, data: &Value, eol: &str) -> String {
     }
 }
 
-/// The configured latency, plus what a `slow-<ms>` model name asks for.
-pub(crate) async fn pause(mock: &Mock, model: &str) {
-    let asked = model
-        .split("slow-")
+/// The number right after `prefix` in a model name (`slow-250` → 250).
+pub(crate) fn number_after(model: &str, prefix: &str) -> Option<u64> {
+    model
+        .split(prefix)
         .nth(1)
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|ms| ms.parse().ok())
-        .map_or(Duration::ZERO, Duration::from_millis);
+        .and_then(|n| n.parse().ok())
+}
+
+/// The configured latency, plus what a `slow-<ms>` model name asks for.
+pub(crate) async fn pause(mock: &Mock, model: &str) {
+    let asked = number_after(model, "slow-").map_or(Duration::ZERO, Duration::from_millis);
     let jitter = mock.config.jitter.mul_f64(random_unit());
     let total = mock.config.latency + jitter + asked;
     if !total.is_zero() {

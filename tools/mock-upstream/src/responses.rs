@@ -7,10 +7,27 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::{Answer, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
-use crate::{json_pieces, json_response, prepare, sse_event, sse_response, text_of, text_pieces};
+use crate::agent::result_text;
+use crate::text_pieces;
+use crate::{Answer, Incoming, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
+use crate::{check_unique, json_pieces, json_response, prepare, sse_event, sse_response, text_of};
 
-const PARAMS: [&str; 21] = [
+/// Tool types the API runs itself (accepted, never called by the mock).
+const HOSTED: [&str; 11] = [
+    "web_search",
+    "web_search_preview",
+    "file_search",
+    "code_interpreter",
+    "image_generation",
+    "computer_use_preview",
+    "mcp",
+    "local_shell",
+    "shell",
+    "tool_search",
+    "apply_patch",
+];
+
+const PARAMS: [&str; 23] = [
     "model",
     "input",
     "instructions",
@@ -32,6 +49,8 @@ const PARAMS: [&str; 21] = [
     "service_tier",
     "prompt_cache_key",
     "stream_options",
+    "client_metadata",
+    "max_tool_calls",
 ];
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -41,7 +60,8 @@ fn error(status: StatusCode, message: &str) -> Response {
     )
 }
 
-fn read(body: &Value) -> Result<Seen, String> {
+fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
+    let body = incoming.body;
     if let Some(unknown) = body
         .as_object()
         .into_iter()
@@ -53,53 +73,96 @@ fn read(body: &Value) -> Result<Seen, String> {
     }
     let mut seen = Seen {
         system: body["instructions"].as_str().unwrap_or_default().to_owned(),
+        max_tokens: body["max_output_tokens"].as_u64(),
         ..Seen::default()
     };
     let mut calls = Vec::new();
     match &body["input"] {
-        Value::String(s) => seen.user = s.clone(),
+        Value::String(s) => {
+            seen.user = s.clone();
+            seen.user_texts.push(s.clone());
+        }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                match (item["type"].as_str().unwrap_or("message"), item["role"].as_str()) {
-                    ("message", Some("user")) => seen.user = text_of(&item["content"]),
-                    ("message", Some("system" | "developer")) => {
-                        seen.system = text_of(&item["content"])
-                    }
-                    ("message", Some("assistant")) => {}
-                    ("function_call", _) => {
-                        serde_json::from_str::<Value>(item["arguments"].as_str().unwrap_or(""))
-                            .map_err(|_| format!("input[{i}].arguments must be JSON text"))?;
-                        calls.push(item["call_id"].as_str().unwrap_or_default().to_owned());
-                    }
-                    ("function_call_output", _) => {
-                        let id = item["call_id"].as_str().unwrap_or_default();
-                        if !calls.iter().any(|c| c == id) {
-                            return Err(format!(
-                                "No tool call found for function call output with call_id {id}."
-                            ));
-                        }
-                        seen.tool_results.push(
-                            item["output"]
-                                .as_str()
-                                .ok_or(format!("input[{i}].output must be a string"))?
-                                .to_owned(),
-                        );
-                    }
-                    (kind, role) => {
-                        return Err(format!("input[{i}]: unsupported item {kind} / {role:?}"));
-                    }
-                }
+                read_item(i, item, &mut seen, &mut calls)?;
             }
         }
         _ => return Err("input is required".into()),
     }
     for tool in body["tools"].as_array().into_iter().flatten() {
-        if tool["type"] != "function" || tool["name"].as_str().is_none() {
-            return Err("tools[]: function tools need type and name".into());
-        }
-        seen.tools.push(tool["name"].as_str().unwrap_or_default().to_owned());
+        read_tool(tool, &mut seen)?;
     }
     Ok(seen)
+}
+
+/// One input item: messages, calls and their outputs (each output answering a call before it).
+fn read_item(
+    i: usize,
+    item: &Value,
+    seen: &mut Seen,
+    calls: &mut Vec<String>,
+) -> Result<(), String> {
+    match (item["type"].as_str().unwrap_or("message"), item["role"].as_str()) {
+        ("message", Some("user")) => {
+            seen.user = text_of(&item["content"]);
+            seen.user_texts.push(seen.user.clone());
+        }
+        ("message", Some("system" | "developer")) => seen.system = text_of(&item["content"]),
+        ("message", Some("assistant")) | ("reasoning", _) => {}
+        ("function_call", _) => {
+            serde_json::from_str::<Value>(item["arguments"].as_str().unwrap_or(""))
+                .map_err(|_| format!("input[{i}].arguments must be JSON text"))?;
+            check_unique(
+                calls,
+                item["call_id"].as_str().unwrap_or_default(),
+                &format!("input[{i}]"),
+            )?;
+        }
+        ("custom_tool_call", _) => {
+            item["input"].as_str().ok_or(format!("input[{i}].input must be a string"))?;
+            check_unique(
+                calls,
+                item["call_id"].as_str().unwrap_or_default(),
+                &format!("input[{i}]"),
+            )?;
+        }
+        ("function_call_output" | "custom_tool_call_output", _) => {
+            let id = item["call_id"].as_str().unwrap_or_default();
+            if !calls.iter().any(|c| c == id) {
+                return Err(format!(
+                    "No tool call found for function call output with call_id {id}."
+                ));
+            }
+            if !(item["output"].is_string() || item["output"].is_array()) {
+                return Err(format!("input[{i}].output must be a string or content parts"));
+            }
+            seen.tool_results.push(result_text(&item["output"]));
+        }
+        (kind, role) => return Err(format!("input[{i}]: unsupported item {kind} / {role:?}")),
+    }
+    Ok(())
+}
+
+/// One declared tool: functions, custom tools, namespaces of functions, and the hosted types.
+fn read_tool(tool: &Value, seen: &mut Seen) -> Result<(), String> {
+    let name = || tool["name"].as_str().map(str::to_owned).ok_or("tools[]: a tool needs a name");
+    match tool["type"].as_str() {
+        Some("function") => seen.tools.push(name()?),
+        Some("custom") => {
+            seen.tools.push(name()?);
+            seen.custom_tools.push(name()?);
+        }
+        Some("namespace") => {
+            for inner in tool["tools"].as_array().into_iter().flatten() {
+                if inner["type"] != "function" {
+                    return Err("tools[]: a namespace holds function tools".into());
+                }
+            }
+        }
+        Some(kind) if HOSTED.contains(&kind) => {}
+        other => return Err(format!("tools[]: invalid tool type {other:?}")),
+    }
+    Ok(())
 }
 
 fn output_items(answer: &Answer) -> Vec<Value> {
@@ -111,7 +174,10 @@ fn output_items(answer: &Answer) -> Vec<Value> {
         Answer::Calls(calls) => calls
             .iter()
             .enumerate()
-            .map(|(i, c)| {
+            .map(|(i, c)| if c.custom {
+                json!({"id": format!("ctc_mock{i}"), "type": "custom_tool_call", "status": "completed",
+                "call_id": c.id, "name": c.name, "input": c.args["input"]})
+            } else {
                 json!({"id": format!("fc_mock{i}"), "type": "function_call", "status": "completed",
                 "call_id": c.id, "name": c.name, "arguments": c.args.to_string()})
             })
@@ -135,9 +201,13 @@ fn response(model: &str, status: &str, output: Vec<Value>) -> Value {
         "truncation": "disabled", "usage": usage, "user": null, "metadata": {}})
 }
 
-pub(crate) async fn handle(State(mock): State<Arc<Mock>>, body: String) -> Response {
+pub(crate) async fn handle(
+    State(mock): State<Arc<Mock>>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> Response {
     let (body, model, answer) =
-        match prepare(&mock, "/v1/responses", &body, None, read, error).await {
+        match prepare(&mock, "/v1/responses", (&headers, &body), None, read, error).await {
             Ok(prepared) => prepared,
             Err(response) => return response,
         };
@@ -188,6 +258,27 @@ fn stream(model: &str, answer: &Answer) -> Vec<String> {
             for (i, (c, item)) in calls.iter().zip(&items).enumerate() {
                 let mut added = item.clone();
                 added["status"] = "in_progress".into();
+                if c.custom {
+                    added["input"] = "".into();
+                    ev(
+                        json!({"type": "response.output_item.added", "output_index": i, "item": added}),
+                    );
+                    let input = c.args["input"].as_str().unwrap_or_default();
+                    let half =
+                        input.char_indices().nth(input.chars().count() / 2).map_or(0, |(b, _)| b);
+                    for piece in [&input[..half], &input[half..]] {
+                        ev(json!({"type": "response.custom_tool_call_input.delta",
+                            "item_id": item["id"], "output_index": i, "delta": piece}));
+                    }
+                    ev(
+                        json!({"type": "response.custom_tool_call_input.done", "item_id": item["id"],
+                        "output_index": i, "input": input}),
+                    );
+                    ev(
+                        json!({"type": "response.output_item.done", "output_index": i, "item": item}),
+                    );
+                    continue;
+                }
                 added["arguments"] = "".into();
                 ev(json!({"type": "response.output_item.added", "output_index": i, "item": added}));
                 for piece in json_pieces(&c.args) {
@@ -204,4 +295,29 @@ fn stream(model: &str, answer: &Answer) -> Vec<String> {
     }
     ev(json!({"type": "response.completed", "response": response(model, "completed", items)}));
     events
+}
+
+/// `POST /v1/responses/input_tokens`: checks the request as `responses` does, answers a count.
+pub(crate) async fn input_tokens(
+    State(mock): State<Arc<Mock>>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> Response {
+    let Ok(value) = serde_json::from_str::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "body is not JSON");
+    };
+    mock.record("/v1/responses/input_tokens", &value);
+    let model = value["model"].as_str().unwrap_or_default();
+    for refused in ["stream", "store", "max_output_tokens", "temperature", "top_p"] {
+        if value.get(refused).is_some() {
+            return error(StatusCode::BAD_REQUEST, &format!("Unknown parameter: '{refused}'."));
+        }
+    }
+    if let Err(message) = read(&Incoming { body: &value, model, headers: &headers }) {
+        return error(StatusCode::BAD_REQUEST, &message);
+    }
+    json_response(
+        StatusCode::OK,
+        json!({"object": "response.input_tokens", "input_tokens": crate::counted(&body)}),
+    )
 }

@@ -126,12 +126,23 @@ impl Harness {
     pub async fn call(&self, method: &str, path: &str, auth: Option<&str>, body: Value) -> Reply {
         let bytes = if body.is_null() { Bytes::new() } else { Bytes::from(body.to_string()) };
         let handled = self.handle(method, path, auth, bytes).await;
+        Self::reply(handled).await
+    }
+
+    /// Sends `request` (any headers) and reads the whole answer.
+    pub async fn send(&self, request: http::Request<Bytes>) -> Reply {
+        Self::reply(self.gateway.handle(request).await).await
+    }
+
+    /// The body as JSON, or (streams) as a JSON string of the text.
+    async fn reply(handled: Handled) -> Reply {
         let (parts, body) = handled.response.into_parts();
         let bytes = body.collect().await.unwrap();
         Reply {
             status: parts.status.as_u16(),
             headers: parts.headers,
-            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            json: serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())),
             background: handled.background,
         }
     }

@@ -1,6 +1,7 @@
-"""SDK conformance matrix: the official `openai` and `anthropic` Python SDKs against the gateway.
+"""SDK conformance matrix: the official `openai`, `anthropic` and `google-genai` Python SDKs against
+the gateway.
 
-For every inbound endpoint (chat completions, responses, messages) x upstream protocol (OpenAI chat,
+For every inbound endpoint (chat completions, responses, messages, Gemini generateContent) x upstream protocol (OpenAI chat,
 OpenAI responses, Anthropic messages, Gemini) x streaming or not x scenario (plain text, one tool
 call, parallel tool calls, tool-result round trip, upstream rate limit), call the gateway through
 the SDK's own high-level API -- including the stream helpers' final-object accumulation -- and check
@@ -21,6 +22,9 @@ import traceback
 
 import anthropic
 import openai
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
 
 BASE = os.environ["GATEWAY_URL"]
 KEY = os.environ["GATEWAY_KEY"]
@@ -28,9 +32,11 @@ ONLY = os.environ.get("ONLY", "")
 
 oa = openai.OpenAI(base_url=BASE + "/v1", api_key=KEY, max_retries=0, timeout=20)
 an = anthropic.Anthropic(base_url=BASE, api_key=KEY, max_retries=0, timeout=20)
+gm = genai.Client(api_key=KEY, http_options=genai_types.HttpOptions(
+    base_url=BASE, timeout=20_000, retry_options=genai_types.HttpRetryOptions(attempts=1)))
 
 UPSTREAMS = ["openai_chat", "openai_responses", "anthropic_messages", "gemini"]
-INBOUNDS = ["chat", "responses", "messages"]
+INBOUNDS = ["chat", "responses", "messages", "gemini"]
 SCENARIOS = ["text", "tool", "parallel", "tool_result", "error"]
 
 SYSTEM = "You are terse."
@@ -149,8 +155,65 @@ def run_messages(model, scenario, stream):
     return text, calls, finish, usage
 
 
-RUNNERS = {"chat": run_chat, "responses": run_responses, "messages": run_messages}
-RATE_LIMIT = {"chat": openai.RateLimitError, "responses": openai.RateLimitError, "messages": anthropic.RateLimitError}
+# --- Gemini generateContent (google-genai) -------------------------------------------------------
+
+def gemini_contents(scenario):
+    T = genai_types
+    contents = [T.Content(role="user", parts=[T.Part(text=USER)])]
+    if scenario == "tool_result":
+        contents.append(T.Content(role="model", parts=[
+            T.Part(function_call=T.FunctionCall(id=i, name=n, args=a)) for i, n, a in CALLS]))
+        contents.append(T.Content(role="user", parts=[
+            T.Part(function_response=T.FunctionResponse(id=i, name=n, response={"result": r}))
+            for (i, n, _), r in zip(CALLS, RESULTS)]))
+    return contents
+
+
+def run_gemini(model, scenario, stream):
+    T = genai_types
+    tools = [T.Tool(function_declarations=[
+        T.FunctionDeclaration(name=n, description=d, parameters_json_schema=p) for n, d, p in TOOLS])]
+    config = T.GenerateContentConfig(
+        system_instruction=SYSTEM, tools=tools,
+        automatic_function_calling=T.AutomaticFunctionCallingConfig(disable=True))
+    kwargs = dict(model=model, contents=gemini_contents(scenario), config=config)
+    chunks = list(gm.models.generate_content_stream(**kwargs)) if stream else [gm.models.generate_content(**kwargs)]
+    text, calls, finish, usage = "", [], None, None
+    for chunk in chunks:
+        candidate = chunk.candidates[0] if chunk.candidates else None
+        parts = candidate.content.parts if candidate and candidate.content and candidate.content.parts else []
+        for part in parts:
+            if part.text and not part.thought:
+                text += part.text
+            if part.function_call:
+                calls.append((part.function_call.name, dict(part.function_call.args)))
+        if candidate and candidate.finish_reason:
+            finish = candidate.finish_reason.value
+        if chunk.usage_metadata:
+            u = chunk.usage_metadata
+            usage = (u.prompt_token_count, (u.candidates_token_count or 0) + (u.thoughts_token_count or 0))
+    finish = {"STOP": "tool" if calls else "stop"}.get(finish, finish)
+    return text, calls, finish, usage
+
+
+class GeminiRateLimit(Exception):
+    """Stands for google-genai's ClientError with code 429 (its errors have no subclass for it)."""
+
+
+def run_gemini_checked(model, scenario, stream):
+    try:
+        return run_gemini(model, scenario, stream)
+    except genai_errors.ClientError as e:
+        if e.code == 429:
+            err = GeminiRateLimit(str(e))
+            err.status_code = e.code
+            raise err from e
+        raise
+
+
+RUNNERS = {"chat": run_chat, "responses": run_responses, "messages": run_messages, "gemini": run_gemini_checked}
+RATE_LIMIT = {"chat": openai.RateLimitError, "responses": openai.RateLimitError,
+              "messages": anthropic.RateLimitError, "gemini": GeminiRateLimit}
 
 
 def check(inbound, upstream, stream, scenario):
@@ -242,7 +305,8 @@ def main():
                         print(f"FAIL {name}: {problem}", flush=True)
                     else:
                         passed += 1
-    print(f"SDK matrix (openai {openai.__version__}, anthropic {anthropic.__version__}): "
+    print(f"SDK matrix (openai {openai.__version__}, anthropic {anthropic.__version__}, "
+          f"google-genai {genai.__version__}): "
           f"{passed}/{passed + failed} cases")
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

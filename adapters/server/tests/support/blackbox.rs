@@ -1,6 +1,7 @@
 //! The black-box suite every host must pass unchanged: admin login; provider, model and key through
-//! the admin API; chat completions and messages, streaming (chunks checked to arrive as the upstream
-//! sends them) and not; 400 / 401 / 403 / 429; a scheduled tick runs; the request log is written.
+//! the admin API; chat completions, messages and Gemini-native streaming (chunks checked to arrive
+//! as the upstream sends them) and not; token counting and model lookups; 400 / 401 / 403 / 429;
+//! a scheduled tick runs; the request log is written.
 //! It speaks HTTP only, to whatever base URL the host test gives it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -186,6 +187,25 @@ pub async fn run(host: Host<'_>) {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["data"].as_array().map(Vec::len), Some(2), "{name}: {body}");
     assert_eq!(body["usage"]["prompt_tokens"], 3, "{name}: {body}");
+    // Gemini-native ingress (streamed as the upstream sends), token counting, a model lookup.
+    let gemini = json!({"contents": [{"role": "user", "parts": [{"text": "ping"}]}]});
+    let r = client
+        .post(format!("{base}/v1beta/models/gpt:streamGenerateContent?alt=sse"))
+        .header("x-goog-api-key", one_model)
+        .json(&gemini)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{name}");
+    let (text, chunks, spread) = read_stream(r).await;
+    assert!(text.contains("\"finishReason\":\"STOP\""), "{name}: {text}");
+    assert!(chunks >= 3 && spread >= CHUNK_DELAY * 3, "{name}: Gemini stream not incremental");
+    let count = json!({"model": "gpt", "messages": [{"role": "user", "content": "ping"}]});
+    let r = post(&base, "/v1/messages/count_tokens", one_model, count).await;
+    assert_eq!(r.status(), 200, "{name}");
+    assert!(r.json::<Value>().await.unwrap()["input_tokens"].as_i64() > Some(0), "{name}");
+    let r = client.get(format!("{base}/v1/models/gpt")).bearer_auth(one_model).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["id"], "gpt", "{name}");
     let metrics = client.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), 200, "{name}");
     let metrics = metrics.text().await.unwrap();

@@ -285,15 +285,19 @@ pub(super) fn decode_parts(content: Content, ids: &mut CallIds) -> Vec<Block> {
             }
             if let Some(resp) = p.function_response {
                 let call_id = ids.answer(resp.id, &resp.name);
-                // `{"result": text}` is how text results are wrapped on the way out; unwrap it.
-                let text = match resp.response.as_object().map(|o| (o.len(), o.get("result"))) {
-                    Some((1, Some(Value::String(s)))) => s.clone(),
-                    _ => resp.response.to_string(),
+                // `{"result": …}` (how text results are wrapped on the way out), `{"output": …}`
+                // and `{"error": …}` (Gemini's own convention) are unwrapped.
+                let only = resp.response.as_object().filter(|o| o.len() == 1).and_then(|o| {
+                    o.iter().find(|(k, _)| matches!(k.as_str(), "result" | "output" | "error"))
+                });
+                let (text, is_error) = match only {
+                    Some((k, Value::String(s))) => (s.clone(), k == "error"),
+                    _ => (resp.response.to_string(), false),
                 };
                 return Some(Block::ToolResult {
                     call_id,
                     content: vec![Block::Text(text)],
-                    is_error: false,
+                    is_error,
                 });
             }
             if let Some(blob) = p.inline_data {
