@@ -204,7 +204,8 @@ pub async fn run(host: Host<'_>) {
     let r = post(&base, "/v1/messages/count_tokens", one_model, count).await;
     assert_eq!(r.status(), 200, "{name}");
     assert!(r.json::<Value>().await.unwrap()["input_tokens"].as_i64() > Some(0), "{name}");
-    let r = client.get(format!("{base}/v1/models/gpt")).bearer_auth(one_model).send().await.unwrap();
+    let r =
+        client.get(format!("{base}/v1/models/gpt")).bearer_auth(one_model).send().await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["id"], "gpt", "{name}");
     let metrics = client.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), 200, "{name}");

@@ -3,21 +3,23 @@
 //! | canonical | Messages | |
 //! |---|---|---|
 //! | `system` | `system` (string or text blocks) | mapped (parts joined by blank lines) |
+//! | mid-conversation system messages | `messages[].role: "system"` (a beta Claude Code uses) | decoded in place; encoded into `system` after the opening instructions (position lost; the stable API has no other place) |
 //! | text, image | `text`, `image` (`base64` or `url` source) | mapped; empty text blocks are never sent |
 //! | tool call | `tool_use` (`input` object) | mapped; arguments that are not a JSON object become `{}` |
 //! | tool result | `tool_result` (`content` string or blocks, `is_error`) | mapped |
 //! | thinking | `thinking` with `signature` | mapped; thinking without a signature (from another protocol) is dropped from requests, since Anthropic rejects it |
-//! | tools, tool choice | `tools[].input_schema`; `tool_choice` `auto`/`any`/`tool`/`none` | mapped |
+//! | tools, tool choice | `tools[].input_schema`; `tool_choice` `auto`/`any`/`tool`/`none` | mapped; custom and namespaced tools of Responses callers become plain tools (`input` string / `namespace__function`) |
+//! | hosted tools | Anthropic's own tool types (`web_search_…`, `code_execution_…`, …) | kept for an Anthropic upstream; dropped elsewhere (named in `x-gateway-dropped-tools`; 400 when `tool_choice` forces one) |
 //! | parallel tool calls | `tool_choice.disable_parallel_tool_use` | mapped |
 //! | max tokens | `max_tokens` (required) | mapped; the model's max output or 4096 when the caller gave none |
 //! | stop | `stop_sequences` | mapped |
 //! | temperature, top_p | same | mapped |
-//! | reasoning | `thinking: {type: enabled, budget_tokens}` | budget mapped; an effort alone becomes a budget (low 1024, medium 4096, high 16384); dropped when Anthropic would refuse it (forced tool use, budget under 1024 or not below `max_tokens`); with thinking on, `temperature`/`top_p` are dropped |
+//! | reasoning | `thinking: {type: enabled, budget_tokens}` / `{type: adaptive}`, `output_config.effort` | decoded: budget and effort (adaptive without an effort is "medium"); encoded as a budget (an effort alone becomes one: low 1024, medium 4096, high 16384); dropped when Anthropic would refuse it (forced tool use, budget under 1024 or not below `max_tokens`); with thinking on, `temperature`/`top_p` are dropped |
 //! | response format | — | dropped (no equivalent in the stable API) |
 //! | user | `metadata.user_id` | mapped |
 //! | usage | `input_tokens` + `cache_read_input_tokens` + `cache_creation_input_tokens`, `output_tokens` | canonical input counts cached tokens too (as OpenAI does); re-split when encoding |
 //! | finish | `stop_reason` `end_turn`/`max_tokens`/`stop_sequence`/`tool_use`/`refusal` | mapped |
-//! | — | `top_k`, server tools, documents, `cache_control`, redacted thinking | dropped when translating (kept on the same-protocol path) |
+//! | — | `top_k`, documents, `cache_control`, redacted thinking, `context_management`, tools' `defer_loading` | dropped when translating (kept on the same-protocol path, where the caller's `anthropic-beta` travels with them) |
 
 mod request;
 mod response;

@@ -3,16 +3,17 @@
 //!
 //! | canonical | Chat Completions | |
 //! |---|---|---|
-//! | `system` | `system` and `developer` messages | mapped (encoded as `system`) |
+//! | `system` | leading `system` and `developer` messages | mapped (encoded as `system`) |
+//! | mid-conversation system messages | `system`/`developer` messages after the first turn | kept in place |
 //! | text, image (URL or `data:`) | `content` string or `text` / `image_url` parts | mapped |
 //! | tool call | assistant `tool_calls[]` (`function`) | mapped |
 //! | tool result | `tool` role message (`tool_call_id`) | mapped; images in results become text-only |
 //! | thinking | `reasoning_content` (DeepSeek style) on responses and deltas | decoded from responses; dropped from requests (DeepSeek rejects it in history) |
-//! | tools, tool choice, parallel calls | `tools[].function`, `tool_choice`, `parallel_tool_calls` | mapped |
-//! | max tokens | `max_completion_tokens` or `max_tokens` | decoded from either; encoded as `max_tokens` (widest support) |
+//! | tools, tool choice, parallel calls | `tools[].function`, `tool_choice`, `parallel_tool_calls` | mapped; Responses callers' custom tools become functions with one string argument `input`, namespaced ones `namespace__name`; other protocols' hosted tools are dropped (named in `x-gateway-dropped-tools`) |
+//! | max tokens | `max_completion_tokens` or `max_tokens` | decoded from either; encoded as `max_tokens` (widest support) or, where the provider's `quirks.max_tokens_field` or the model's `capabilities.max_tokens_field` says so (OpenAI, Azure: their reasoning models refuse `max_tokens`), `max_completion_tokens`; capped at the model's `max_output_tokens` |
 //! | stop, temperature, top_p, user | same names | mapped |
 //! | response format | `response_format` (`json_object`, `json_schema`) | mapped |
-//! | reasoning effort | `reasoning_effort` | mapped; budget-only reasoning is dropped |
+//! | reasoning effort | `reasoning_effort` | mapped; budget-only reasoning is dropped, and so is any reasoning for a model whose `capabilities.reasoning` is `false` |
 //! | usage | `usage` incl. `prompt_tokens_details.cached_tokens`, `completion_tokens_details.reasoning_tokens` | mapped |
 //! | — | `n > 1`, `logprobs`, `seed`, audio, `logit_bias`, `prediction` | dropped when translating (kept on the same-protocol path) |
 

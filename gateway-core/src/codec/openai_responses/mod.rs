@@ -2,12 +2,14 @@
 //!
 //! | canonical | Responses | |
 //! |---|---|---|
-//! | `system` | `instructions`; `system`/`developer` input messages | mapped (encoded as `instructions`) |
+//! | `system` | `instructions`; leading `system`/`developer` input messages | mapped (encoded as `instructions`) |
+//! | mid-conversation system messages | `system`/`developer` messages after the conversation started | kept in place (encoded as `system`, or `developer` with relay isolation) |
 //! | text, image | `input_text`/`output_text`, `input_image` (`image_url`, incl. `data:`) | mapped |
-//! | tool call | `function_call` item (`call_id`, `name`, `arguments`) | mapped |
-//! | tool result | `function_call_output` item (`output` string) | mapped; images in results become text-only |
+//! | tool call | `function_call` item (`call_id`, `name`, `arguments`, `namespace`); `custom_tool_call` (`input`) | mapped; a namespaced call is `namespace__name` elsewhere, a custom call `{"input": "…"}`; both come back to the caller in their own item shapes (streams: `custom_tool_call_input.delta/done`) |
+//! | tool result | `function_call_output` / `custom_tool_call_output` item (`output` string or content parts) | mapped; images in results become text-only |
 //! | thinking | `reasoning` item (`summary[].text`) | decoded; dropped from requests (reasoning items need the upstream's own ids) |
-//! | tools, tool choice, parallel calls | `tools[]` of `type: function`, `tool_choice`, `parallel_tool_calls` | mapped; built-in tools (web search, file search, …) are refused with 400 when translating |
+//! | tools, tool choice, parallel calls | `tools[]` of `type: function`, `custom` (freeform text, optional grammar), `namespace` (a group of functions), `tool_choice`, `parallel_tool_calls` | mapped; to other protocols a custom tool is a function with one string argument `input` (its grammar added to the description), a namespace's functions are flattened to `namespace__name` |
+//! | hosted tools | `web_search`, `file_search`, `code_interpreter`, `tool_search`, `image_generation`, `mcp`, … | kept for a Responses upstream; dropped elsewhere (named in `x-gateway-dropped-tools`; 400 when `tool_choice` forces one); input items that only record their work (`web_search_call`, …) are dropped too |
 //! | max tokens | `max_output_tokens` | mapped |
 //! | temperature, top_p, user | same | mapped |
 //! | stop | — | dropped (no equivalent) |
@@ -15,7 +17,7 @@
 //! | reasoning | `reasoning.effort` | mapped; budget-only reasoning is dropped |
 //! | usage | `input_tokens(_details.cached_tokens)`, `output_tokens(_details.reasoning_tokens)` | mapped |
 //! | finish | `status` + `incomplete_details.reason`; `function_call` items mean tool calls | mapped |
-//! | — | `previous_response_id`, `store`, `include`, `truncation`, `metadata` | dropped when translating (kept on the same-protocol path); `store` is sent as `false` |
+//! | — | `previous_response_id`, `store`, `include`, `truncation`, `metadata`, `prompt_cache_key`, `client_metadata`, `text.verbosity` | dropped when translating (kept on the same-protocol path); `store` is sent as `false`; an `item_reference` input (stored state) is refused with 400 |
 
 mod request;
 mod response;
