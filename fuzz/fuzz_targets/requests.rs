@@ -1,13 +1,13 @@
-//! Every inbound request decoder (chat, responses, messages, embeddings) on arbitrary bytes; what
-//! decodes is encoded for every upstream protocol and run through relay isolation. Never panics.
+//! Every inbound request decoder (chat, responses, messages, Gemini, embeddings) on arbitrary
+//! bytes; what decodes is encoded for every upstream protocol (hosted tools checked against each)
+//! and run through relay isolation. Never panics.
 #![no_main]
 
 use gateway_core::codec::{self, EncodeOptions};
 use gateway_core::provider::Protocol;
 use libfuzzer_sys::fuzz_target;
 
-const INBOUND: [Protocol; 3] =
-    [Protocol::OpenaiChat, Protocol::OpenaiResponses, Protocol::AnthropicMessages];
+const INBOUND: [Protocol; 4] = Protocol::ALL;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, body)) = data.split_first() else { return };
@@ -16,8 +16,14 @@ fuzz_target!(|data: &[u8]| {
     }
     let inbound = INBOUND[usize::from(pick) % INBOUND.len()];
     let Ok(request) = codec::decode_request(inbound, body) else { return };
-    let options = EncodeOptions { default_max_tokens: 64, system_as_developer: pick & 0x80 != 0 };
+    let options = EncodeOptions {
+        default_max_tokens: 64,
+        system_as_developer: pick & 0x80 != 0,
+        max_completion_tokens: pick & 0x40 != 0,
+        no_reasoning: pick & 0x20 != 0,
+    };
     for upstream in Protocol::ALL {
+        let _ = codec::dropped_tools(&request, upstream);
         let _ = codec::encode_request(upstream, &request, "model", &options);
     }
     let mut isolated = request.clone();

@@ -3,7 +3,8 @@
 #![no_main]
 
 use bytes::BytesMut;
-use gateway_core::codec;
+use gateway_core::canonical::Tool;
+use gateway_core::codec::{self, ClientView};
 use gateway_core::provider::Protocol;
 use gateway_core::sse::SseDecoder;
 use libfuzzer_sys::fuzz_target;
@@ -14,15 +15,18 @@ fuzz_target!(|data: &[u8]| {
     let mut sse = SseDecoder::with_max_line(1 << 16);
     let Ok(mut events) = sse.push(body) else { return };
     events.extend(sse.finish());
-    let mut decoder = codec::stream_decoder(upstream);
+    let mut decoder = codec::stream_decoder(upstream, "call");
     let mut canonical = Vec::new();
     for event in &events {
         canonical.extend(decoder.push(event));
     }
     canonical.extend(decoder.finish());
     let _ = decoder.saw_terminal();
-    for client in Protocol::ALL {
-        let mut encoder = codec::stream_encoder(client, pick & 0x80 != 0);
+    for protocol in Protocol::ALL {
+        let mut client = ClientView::new(protocol, &[Tool::custom("get_weather", None, None)]);
+        client.include_usage = pick & 0x80 != 0;
+        client.json_array = pick & 0x20 != 0;
+        let mut encoder = codec::stream_encoder(&client);
         let mut out = BytesMut::new();
         for event in &canonical {
             encoder.push(event, &mut out);
