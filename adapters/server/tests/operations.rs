@@ -275,7 +275,7 @@ fn check_shape(path: &str, status: u16, body: &Value, context: &str) {
     if data == "/messages" || data.starts_with("/messages/") {
         assert_eq!(body["type"], "error", "{context}: {body}");
         assert!(body["error"]["message"].is_string(), "{context}: {body}");
-    } else if path.starts_with("/v1beta/") {
+    } else if gateway_core::routes::is_gemini(path) {
         assert_eq!(body["error"]["code"].as_u64(), Some(u64::from(status)), "{context}: {body}");
         assert!(body["error"]["status"].is_string(), "{context}: {body}");
         assert!(body["error"]["message"].is_string(), "{context}: {body}");
