@@ -41,6 +41,7 @@ pub struct RawConfig {
     pub admin_username: Option<String>,
     pub admin_password: Option<Secret>,
     pub upstream_timeout_ms: Option<String>,
+    pub stream_idle_timeout_ms: Option<String>,
     pub trust_forwarded_for: Option<String>,
     pub metrics_token: Option<Secret>,
     pub admin_cors_origins: Option<String>,
@@ -59,7 +60,14 @@ impl RawConfig {
         ),
         ("ADMIN_USERNAME", "name of the first admin user (default admin)"),
         ("ADMIN_PASSWORD", "password of the first admin user; generated and logged once if unset"),
-        ("UPSTREAM_TIMEOUT_MS", "deadline to the upstream's first byte (default 60000)"),
+        (
+            "UPSTREAM_TIMEOUT_MS",
+            "deadline to the upstream's first byte, and for a whole non-streamed answer (default 60000)",
+        ),
+        (
+            "STREAM_IDLE_TIMEOUT_MS",
+            "longest silence of a started upstream stream before it is ended with an error (default 120000)",
+        ),
         ("TRUST_FORWARDED_FOR", "true to take the client IP from X-Forwarded-For (behind a proxy)"),
         ("METRICS_TOKEN", "bearer token `GET /metrics` requires (open when unset)"),
         (
@@ -83,6 +91,7 @@ impl RawConfig {
             admin_username: get("ADMIN_USERNAME"),
             admin_password: get("ADMIN_PASSWORD").map(Secret::new),
             upstream_timeout_ms: get("UPSTREAM_TIMEOUT_MS"),
+            stream_idle_timeout_ms: get("STREAM_IDLE_TIMEOUT_MS"),
             trust_forwarded_for: get("TRUST_FORWARDED_FOR"),
             metrics_token: get("METRICS_TOKEN").map(Secret::new),
             admin_cors_origins: get("ADMIN_CORS_ORIGINS"),
@@ -110,6 +119,8 @@ pub struct Config {
     pub admin_username: String,
     pub admin_password: Option<Secret>,
     pub upstream_timeout: Duration,
+    /// The longest a started upstream stream may stay silent.
+    pub stream_idle_timeout: Duration,
     pub trust_forwarded_for: bool,
     pub metrics_token: Option<Secret>,
     /// Exact origins (`scheme://host[:port]`) whose browsers may call `/api/…`.
@@ -130,6 +141,7 @@ impl Default for Config {
             admin_username: "admin".into(),
             admin_password: None,
             upstream_timeout: Duration::from_secs(60),
+            stream_idle_timeout: Duration::from_secs(120),
             trust_forwarded_for: false,
             metrics_token: None,
             admin_cors_origins: Vec::new(),
@@ -182,13 +194,15 @@ impl Config {
             problems.push("ADMIN_PASSWORD must be at least 8 characters".into());
         }
         config.admin_password = raw.admin_password;
-        if let Some(ms) = raw.upstream_timeout_ms {
+        for (name, value, slot) in [
+            ("UPSTREAM_TIMEOUT_MS", raw.upstream_timeout_ms, &mut config.upstream_timeout),
+            ("STREAM_IDLE_TIMEOUT_MS", raw.stream_idle_timeout_ms, &mut config.stream_idle_timeout),
+        ] {
+            let Some(ms) = value else { continue };
             match ms.trim().parse::<u64>() {
-                Ok(v) if (100..=3_600_000).contains(&v) => {
-                    config.upstream_timeout = Duration::from_millis(v)
-                }
+                Ok(v) if (100..=3_600_000).contains(&v) => *slot = Duration::from_millis(v),
                 _ => problems.push(format!(
-                    "UPSTREAM_TIMEOUT_MS must be a number of milliseconds between 100 and 3600000, not {ms:?}"
+                    "{name} must be a number of milliseconds between 100 and 3600000, not {ms:?}"
                 )),
             }
         }

@@ -30,6 +30,8 @@ pub enum RequestError {
     Unsupported(String),
     #[error("request body is larger than {0} bytes")]
     BodyTooLarge(usize),
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
     #[error("request body nests arrays and objects deeper than {0} levels")]
     TooDeep(usize),
     #[error("request headers are too large: {0}")]
@@ -50,6 +52,7 @@ impl RequestError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::TooDeep(_) => StatusCode::BAD_REQUEST,
             Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
@@ -65,6 +68,7 @@ impl RequestError {
             Self::Conflict(_) => "conflict",
             Self::Unsupported(_) => "unsupported",
             Self::BodyTooLarge(_) => "request_too_large",
+            Self::BodyTimeout => "request_timeout",
             Self::TooDeep(_) => "json_too_deep",
             Self::HeadersTooLarge(_) => "headers_too_large",
         }
@@ -130,13 +134,14 @@ impl GatewayError {
     pub fn retryable(&self) -> bool {
         matches!(
             self,
-            Self::Transport(TransportError::Connect(_) | TransportError::Timeout(_))
-                | Self::Upstream(
-                    UpstreamError::Server { .. }
-                        | UpstreamError::RateLimited { .. }
-                        | UpstreamError::InvalidResponse(_)
-                        | UpstreamError::Stream(_)
-                )
+            Self::Transport(
+                TransportError::Connect(_) | TransportError::Timeout(_) | TransportError::Body(_)
+            ) | Self::Upstream(
+                UpstreamError::Server { .. }
+                    | UpstreamError::RateLimited { .. }
+                    | UpstreamError::InvalidResponse(_)
+                    | UpstreamError::Stream(_)
+            )
         )
     }
 

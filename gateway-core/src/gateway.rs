@@ -58,6 +58,10 @@ pub(crate) struct Inner {
     pub logs: Arc<crate::logqueue::LogQueue>,
     pub public_limiter: crate::health::public::PublicLimiter,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Fired when the host is shutting down: open streams end with an error event.
+    pub shutdown: crate::shutdown::Shutdown,
+    /// Whether the warning about untrusted proxy headers was logged already.
+    pub warned_proxy: std::sync::atomic::AtomicBool,
     /// When a search last fetched each catalog source by itself (so a failing one is not
     /// retried on every search).
     pub catalog_attempts: std::sync::Mutex<std::collections::HashMap<&'static str, i64>>,
@@ -135,6 +139,8 @@ impl Gateway {
                 logs: Arc::default(),
                 public_limiter: crate::health::public::PublicLimiter::default(),
                 metrics: Arc::default(),
+                shutdown: crate::shutdown::Shutdown::default(),
+                warned_proxy: Default::default(),
             }),
         })
     }
@@ -148,7 +154,7 @@ impl Gateway {
                 request.headers().get("x-request-id").and_then(|v| v.to_str().ok()),
             ),
             started_ms: inner.platform.now_ms(),
-            client_ip: client_ip(&request, inner.config.trust_forwarded_for),
+            client_ip: client_ip(inner, &request),
             user_agent: request
                 .headers()
                 .get(http::header::USER_AGENT)
@@ -195,14 +201,23 @@ impl Gateway {
             .unwrap_or(crate::admin::settings::DEFAULT_RETENTION_DAYS);
         const DAY: i64 = 86_400_000;
         let today = now.div_euclid(DAY) * DAY;
+        // Hourly stats first: they read logs the retention below may delete.
+        let hours = inner.store.roll_up_stats(now).await?;
         let deleted = inner.store.roll_up_and_prune(today, now - days * DAY).await?;
         inner.store.prune_usage(now - 40 * DAY, now).await?;
         inner
             .store
             .put_setting(crate::admin::settings::LAST_MAINTENANCE, &now.to_string(), now)
             .await?;
-        tracing::info!(deleted, retention_days = days, "maintenance done");
+        tracing::info!(deleted, retention_days = days, stats_hours = hours, "maintenance done");
         Ok(())
+    }
+
+    /// Ends every open stream now, each with an error event in its caller's protocol (and its log
+    /// row written): what a host calls when its drain deadline after SIGTERM has passed. Streams
+    /// started later end at once too.
+    pub fn end_streams(&self) {
+        self.inner.shutdown.signal();
     }
 
     /// How many request logs wait to be written (hosts may report it before exiting).
@@ -214,6 +229,16 @@ impl Gateway {
     /// rendered in the protocol the path speaks.
     pub fn body_too_large(&self, path: &str, limit: usize) -> http::Response<crate::body::Body> {
         let mut response = reply::error(shape_for(path), &RequestError::BodyTooLarge(limit).into());
+        if path.starts_with("/api/") {
+            cors_headers(&self.inner.config.admin_cors_origins, None, &mut response);
+        }
+        response
+    }
+
+    /// The response for a request whose body did not arrive in time (408), in the protocol the
+    /// path speaks.
+    pub fn body_timed_out(&self, path: &str) -> http::Response<crate::body::Body> {
+        let mut response = reply::error(shape_for(path), &RequestError::BodyTimeout.into());
         if path.starts_with("/api/") {
             cors_headers(&self.inner.config.admin_cors_origins, None, &mut response);
         }
@@ -252,7 +277,7 @@ impl Gateway {
             return Handled::now(response);
         }
         if path == "/metrics" {
-            return Handled::now(metrics(inner, &request));
+            return Handled::now(metrics(inner, ctx, &request));
         }
         if path == "/healthz" {
             return Handled::now(reply::json(
@@ -404,10 +429,32 @@ fn cors_preflight(allowed: &[String], origin: Option<&HeaderValue>) -> Handled {
     Handled::now(response)
 }
 
-/// `GET /metrics`: Prometheus text, behind `METRICS_TOKEN` when it is set.
-fn metrics(inner: &Inner, request: &http::Request<Bytes>) -> http::Response<crate::Body> {
+/// `GET /metrics`: with `METRICS_TOKEN` set, for its bearer; without, only for clients on this
+/// machine (loopback, not relayed by a proxy), since the labels name providers and models.
+fn metrics(
+    inner: &Inner,
+    ctx: &Ctx,
+    request: &http::Request<Bytes>,
+) -> http::Response<crate::Body> {
     if request.method() != Method::GET {
         return reply::error(ErrorShape::Admin, &RequestError::MethodNotAllowed.into());
+    }
+    if inner.config.metrics_token.is_none() {
+        let local = ctx
+            .client_ip
+            .as_deref()
+            .and_then(|ip| ip.parse::<IpAddr>().ok())
+            .is_some_and(|ip| ip.is_loopback())
+            && !PROXY_HEADERS.iter().any(|h| request.headers().contains_key(*h));
+        if !local {
+            return reply::error(
+                ErrorShape::Admin,
+                &crate::auth::AuthError::Forbidden(
+                    "metrics are served to this machine only; set METRICS_TOKEN to scrape from elsewhere".into(),
+                )
+                .into(),
+            );
+        }
     }
     if let Some(token) = &inner.config.metrics_token {
         let presented = request
@@ -448,7 +495,22 @@ pub(crate) fn log_internal(ctx: &Ctx, err: &GatewayError) {
     }
 }
 
-fn client_ip(request: &http::Request<Bytes>, trust_forwarded_for: bool) -> Option<String> {
+/// Headers a reverse proxy adds to name the client it forwards for.
+const PROXY_HEADERS: [&str; 3] = ["x-forwarded-for", "forwarded", "x-real-ip"];
+
+fn client_ip(inner: &Inner, request: &http::Request<Bytes>) -> Option<String> {
+    let trust_forwarded_for = inner.config.trust_forwarded_for;
+    if !trust_forwarded_for
+        && PROXY_HEADERS.iter().any(|h| request.headers().contains_key(*h))
+        && !inner.warned_proxy.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        tracing::warn!(
+            "requests arrive through a proxy (X-Forwarded-For), but TRUST_FORWARDED_FOR is off: \
+             every client looks like the proxy, so key IP allow-lists see the proxy's address and \
+             five bad admin logins from anyone lock every admin out for 15 minutes. Set \
+             TRUST_FORWARDED_FOR=true if this proxy is yours."
+        );
+    }
     if trust_forwarded_for
         && let Some(first) = request
             .headers()

@@ -35,6 +35,7 @@ pub mod reply;
 pub mod routes;
 pub mod routing;
 pub mod rules;
+pub mod shutdown;
 pub mod sse;
 pub mod stats;
 pub mod store;

@@ -68,6 +68,24 @@ pub struct Vars<'a> {
 
 const MAX_TEMPLATE: usize = 16 * 1024;
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// How often one template may repeat the user's prompt (checked when rules are saved).
+pub const MAX_PROMPT_COPIES: usize = 2;
+/// The most text one rule may produce: a rendered template, or one message after a regex
+/// replacement (checked as rules run, so rules written to the database by hand are bounded too).
+pub const MAX_RULE_OUTPUT: usize = 8 << 20;
+
+/// How many `{{user_prompt}}` placeholders `template` has.
+fn prompt_copies(template: &str) -> usize {
+    template
+        .split("{{")
+        .skip(1)
+        .filter(|rest| rest.split_once("}}").is_some_and(|(name, _)| name.trim() == "user_prompt"))
+        .count()
+}
+
+fn too_large() -> String {
+    format!("the rule's output would exceed {} MiB", MAX_RULE_OUTPUT >> 20)
+}
 
 fn compile(pattern: &str) -> Result<Regex, String> {
     RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| e.to_string())
@@ -81,6 +99,12 @@ pub fn validate(rules: &[Rule]) -> Result<(), (usize, String)> {
     for (i, r) in rules.iter().enumerate() {
         if r.template.len() > MAX_TEMPLATE {
             return Err((i, format!("template longer than {MAX_TEMPLATE} bytes")));
+        }
+        if prompt_copies(&r.template) > MAX_PROMPT_COPIES {
+            return Err((
+                i,
+                format!("a template may use {{{{user_prompt}}}} at most {MAX_PROMPT_COPIES} times"),
+            ));
         }
         match (r.op, &r.pattern) {
             (RuleOp::RegexReplace, None) => return Err((i, "regex_replace needs `match`".into())),
@@ -112,27 +136,59 @@ pub fn date(ms: i64) -> String {
 }
 
 /// Fills `{{name}}` placeholders (spaces inside the braces allowed); unknown ones stay as written.
-pub fn render(template: &str, request: &Request, vars: &Vars<'_>) -> String {
+/// Fails when the result would pass [`MAX_RULE_OUTPUT`].
+pub fn render(template: &str, request: &Request, vars: &Vars<'_>) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
+    let mut prompt: Option<String> = None;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find("}}") else {
             out.push_str(&rest[start..]);
-            return out;
+            return Ok(out);
         };
-        match after[..end].trim() {
-            "user_prompt" => out.push_str(&user_prompt(request)),
-            "date" => out.push_str(&date(vars.now_ms)),
-            "model" => out.push_str(vars.model),
-            "key_name" => out.push_str(vars.key_name),
-            _ => out.push_str(&rest[start..start + 2 + end + 2]),
+        let piece = match after[..end].trim() {
+            "user_prompt" => prompt.get_or_insert_with(|| user_prompt(request)).as_str(),
+            "date" => &date(vars.now_ms),
+            "model" => vars.model,
+            "key_name" => vars.key_name,
+            _ => &rest[start..start + 2 + end + 2],
+        };
+        if out.len() + piece.len() > MAX_RULE_OUTPUT {
+            return Err(too_large());
         }
+        out.push_str(piece);
         rest = &after[end + 2..];
     }
     out.push_str(rest);
-    out
+    Ok(out)
+}
+
+/// `text` with every match of `re` replaced by `template` (`$1`, `${name}`), refusing to grow
+/// past [`MAX_RULE_OUTPUT`] (a pattern matching every character with a long replacement would).
+fn replace_bounded(re: &Regex, text: &str, template: &str) -> Result<Option<String>, String> {
+    let mut out = String::new();
+    let mut last = 0;
+    let mut replaced = false;
+    for caps in re.captures_iter(text) {
+        let Some(whole) = caps.get(0) else { continue };
+        out.push_str(&text[last..whole.start()]);
+        caps.expand(template, &mut out);
+        last = whole.end();
+        replaced = true;
+        if out.len() > MAX_RULE_OUTPUT {
+            return Err(too_large());
+        }
+    }
+    if !replaced {
+        return Ok(None);
+    }
+    out.push_str(&text[last..]);
+    if out.len() > MAX_RULE_OUTPUT {
+        return Err(too_large());
+    }
+    Ok(Some(out))
 }
 
 fn is_turn(content: &[Block]) -> bool {
@@ -168,14 +224,16 @@ fn apply_one(rule: &Rule, request: &mut Request, vars: &Vars<'_>) -> Result<(), 
             request.messages.iter_mut().filter(|m| rule.scope == Scope::All || m.role == Role::User)
         {
             for block in &mut m.content {
-                if let Block::Text(t) = block {
-                    *t = re.replace_all(t, rule.template.as_str()).into_owned();
+                if let Block::Text(t) = block
+                    && let Some(replaced) = replace_bounded(&re, t, &rule.template)?
+                {
+                    *t = replaced;
                 }
             }
         }
         return Ok(());
     }
-    let text = render(&rule.template, request, vars);
+    let text = render(&rule.template, request, vars)?;
     match rule.op {
         RuleOp::SystemSet => request.system = if text.is_empty() { vec![] } else { vec![text] },
         RuleOp::SystemPrepend => request.system.insert(0, text),
@@ -252,6 +310,23 @@ mod tests {
     }
 
     #[test]
+    fn expansion_is_bounded_when_saved_and_when_run() {
+        let many = "{{user_prompt}}".repeat(1000);
+        let err = validate(&[rule(RuleOp::Append, &many)]).unwrap_err();
+        assert!(err.1.contains("at most 2 times"), "{err:?}");
+        assert!(validate(&[rule(RuleOp::Append, "{{ user_prompt }} / {{user_prompt}}")]).is_ok());
+        // A rule written to the database by hand is still bounded when it runs.
+        let mut r = request();
+        r.messages[0].content = vec![Block::Text("x".repeat(1 << 20))];
+        let err = apply(&[rule(RuleOp::Replace, &many)], &mut r, &vars()).unwrap_err();
+        assert!(err.contains("would exceed 8 MiB"), "{err}");
+        let mut regex = rule(RuleOp::RegexReplace, &"y".repeat(16 * 1024));
+        regex.pattern = Some(".".into());
+        let err = apply(&[regex], &mut r, &vars()).unwrap_err();
+        assert!(err.contains("would exceed"), "{err}");
+    }
+
+    #[test]
     fn dates_are_civil_utc_days() {
         assert_eq!(date(0), "1970-01-01");
         assert_eq!(date(951_782_400_000), "2000-02-29");
@@ -266,7 +341,8 @@ mod tests {
             "{{model}}/{{ key_name }} on {{date}}: {{user_prompt}} {{other}} {{",
             &r,
             &vars(),
-        );
+        )
+        .unwrap();
         assert_eq!(out, "smart/team-a on 2026-01-01: What is this? {{other}} {{");
     }
 

@@ -30,6 +30,9 @@ pub struct SseDecoder {
     pending: SseEvent,
     has_fields: bool,
     max_line: usize,
+    /// How much of `buf` is known to hold no line end: a line arriving in many chunks is scanned
+    /// once, not once per chunk (which would be quadratic in its length).
+    scanned: usize,
 }
 
 impl Default for SseDecoder {
@@ -52,6 +55,7 @@ impl SseDecoder {
             pending: SseEvent::default(),
             has_fields: false,
             max_line,
+            scanned: 0,
         }
     }
 
@@ -68,11 +72,16 @@ impl SseDecoder {
         if !self.started && self.buf.len() >= 3 {
             if self.buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
                 self.buf.advance(3);
+                self.scanned = 0;
             }
             self.started = true;
         }
         let mut events = Vec::new();
-        while let Some(end) = self.buf.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(found) =
+            self.buf[self.scanned..].iter().position(|&b| b == b'\n' || b == b'\r')
+        {
+            let end = self.scanned + found;
+            self.scanned = 0;
             let line = self.buf.split_to(end);
             let terminator = self.buf[0];
             self.buf.advance(1);
@@ -88,6 +97,7 @@ impl SseDecoder {
                 events.push(event);
             }
         }
+        self.scanned = self.buf.len();
         if self.buf.len() > self.max_line {
             return Err(LineTooLong(self.max_line));
         }
@@ -99,6 +109,7 @@ impl SseDecoder {
     /// that keeping it is kinder, and a half-received line is still dropped.)
     pub fn finish(&mut self) -> Option<SseEvent> {
         self.buf.clear();
+        self.scanned = 0;
         self.dispatch()
     }
 
@@ -215,6 +226,23 @@ mod tests {
             let chunks: Vec<&[u8]> = text.chunks(size).collect();
             assert_eq!(all(&chunks), whole, "chunk size {size}");
         }
+    }
+
+    #[test]
+    fn a_long_line_in_many_chunks_is_one_event_and_a_bom_split_from_its_line_is_still_skipped() {
+        let mut d = SseDecoder::new();
+        let mut events = d.push(b"data: ").unwrap();
+        for _ in 0..10_000 {
+            events.extend(d.push(b"xxxxxxxx").unwrap());
+        }
+        events.extend(d.push(b"\n\n").unwrap());
+        assert_eq!(events, vec![data(&"x".repeat(80_000))]);
+        let mut d = SseDecoder::new();
+        let mut events = d.push(&[0xEF, 0xBB]).unwrap();
+        events.extend(
+            d.push(&[0xBF, b'\n', b'd', b'a', b't', b'a', b':', b'1', b'\n', b'\n']).unwrap(),
+        );
+        assert_eq!(events, vec![data("1")]);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Statistics over request logs for the dashboard: totals, success rate, tokens, cost, latency and
 //! time-to-first-token percentiles (nearest rank), errors by kind, per model / provider / key, and
-//! time series.
+//! time series. The database counts (per group, and per group and latency bucket); this module
+//! only turns those counts into summaries, so memory depends on how many groups and buckets there
+//! are, never on how many requests.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::store::logs::StatRow;
+use crate::store::stats::StatGroup;
 
 /// The `p`-th percentile of sorted values by nearest rank: the value at rank ⌈p/100 · n⌉.
 pub fn nearest_rank(sorted: &[i64], p: f64) -> Option<i64> {
@@ -34,59 +36,89 @@ pub struct Summary {
     pub ttft_p95_ms: Option<i64>,
 }
 
-pub fn summarize<'a>(rows: impl IntoIterator<Item = &'a StatRow>) -> Summary {
-    let mut s = Summary::default();
-    let mut latencies = Vec::new();
-    let mut ttfts = Vec::new();
-    for r in rows {
-        s.requests += 1;
-        if r.status < 400 && r.error_kind.is_none() {
-            s.successes += 1;
-        }
-        s.input_tokens += r.input_tokens;
-        s.output_tokens += r.output_tokens;
-        s.cached_tokens += r.cached_tokens;
-        s.cost_usd += r.cost_usd;
-        latencies.push(r.latency_ms);
-        ttfts.extend(r.ttft_ms);
+/// The `p`-th percentile by nearest rank over a histogram of `(bucket, count)` sorted by bucket:
+/// the bucket holding the value at rank ⌈p/100 · n⌉.
+pub fn histogram_rank(histogram: &[(i64, i64)], p: f64) -> Option<i64> {
+    let total: i64 = histogram.iter().map(|(_, n)| n).sum();
+    if total <= 0 {
+        return None;
     }
-    s.errors = s.requests - s.successes;
-    s.success_rate = (s.requests > 0)
-        .then(|| (s.successes as f64 * 10_000.0 / s.requests as f64).round() / 100.0);
-    s.cost_usd = (s.cost_usd * 1e9).round() / 1e9;
-    latencies.sort_unstable();
-    ttfts.sort_unstable();
-    s.latency_p50_ms = nearest_rank(&latencies, 50.0);
-    s.latency_p95_ms = nearest_rank(&latencies, 95.0);
-    s.ttft_p50_ms = nearest_rank(&ttfts, 50.0);
-    s.ttft_p95_ms = nearest_rank(&ttfts, 95.0);
-    s
+    let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as i64;
+    let mut seen = 0;
+    for &(bucket, n) in histogram {
+        seen += n;
+        if seen >= rank {
+            return Some(bucket);
+        }
+    }
+    histogram.last().map(|(b, _)| *b)
 }
 
-/// Summaries per value of `key` (rows without one are grouped under `""`), busiest first.
-pub fn by(rows: &[StatRow], key: impl Fn(&StatRow) -> Option<&str>) -> Vec<(String, Summary)> {
-    let mut groups: BTreeMap<String, Vec<&StatRow>> = BTreeMap::new();
-    for r in rows {
-        groups.entry(key(r).unwrap_or_default().to_owned()).or_default().push(r);
+/// A group's summary from its counts and the histograms of its latency and time to first token.
+pub fn summarize(g: &StatGroup, latency: &[(i64, i64)], ttft: &[(i64, i64)]) -> Summary {
+    Summary {
+        requests: g.requests,
+        successes: g.successes,
+        errors: g.requests - g.successes,
+        success_rate: (g.requests > 0)
+            .then(|| (g.successes as f64 * 10_000.0 / g.requests as f64).round() / 100.0),
+        input_tokens: g.input_tokens,
+        output_tokens: g.output_tokens,
+        cached_tokens: g.cached_tokens,
+        cost_usd: (g.cost_usd * 1e9).round() / 1e9,
+        latency_p50_ms: histogram_rank(latency, 50.0),
+        latency_p95_ms: histogram_rank(latency, 95.0),
+        ttft_p50_ms: histogram_rank(ttft, 50.0),
+        ttft_p95_ms: histogram_rank(ttft, 95.0),
     }
-    let mut out: Vec<(String, Summary)> =
-        groups.into_iter().map(|(k, rows)| (k, summarize(rows))).collect();
-    out.sort_by(|a, b| b.1.requests.cmp(&a.1.requests).then(a.0.cmp(&b.0)));
+}
+
+/// Histogram rows `(group, bucket, count)` as one sorted histogram per group.
+fn by_group(rows: Vec<(String, i64, i64)>) -> BTreeMap<String, Vec<(i64, i64)>> {
+    let mut out: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
+    for (group, bucket, n) in rows {
+        out.entry(group).or_default().push((bucket, n));
+    }
+    for histogram in out.values_mut() {
+        histogram.sort_unstable();
+    }
     out
 }
 
-/// How many requests failed with each error kind, most first.
-pub fn errors_by_kind(rows: &[StatRow]) -> Vec<(String, i64)> {
-    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-    for r in rows {
-        if let Some(kind) = &r.error_kind {
-            *counts.entry(kind.clone()).or_default() += 1;
-        } else if r.status >= 400 {
-            *counts.entry(format!("http_{}", r.status)).or_default() += 1;
-        }
+/// Summaries per group, busiest first, from per-(group, latency bucket) counts and the groups'
+/// time-to-first-token histograms.
+pub fn grouped(
+    rows: Vec<(String, i64, StatGroup)>,
+    ttft: Vec<(String, i64, i64)>,
+) -> Vec<(String, Summary)> {
+    let mut totals: BTreeMap<String, StatGroup> = BTreeMap::new();
+    let mut latency: Vec<(String, i64, i64)> = Vec::with_capacity(rows.len());
+    for (group, bucket, g) in rows {
+        latency.push((group.clone(), bucket, g.requests));
+        let t = totals
+            .entry(group.clone())
+            .or_insert_with(|| StatGroup { group, ..StatGroup::default() });
+        t.requests += g.requests;
+        t.successes += g.successes;
+        t.input_tokens += g.input_tokens;
+        t.output_tokens += g.output_tokens;
+        t.cached_tokens += g.cached_tokens;
+        t.cost_usd += g.cost_usd;
     }
-    let mut out: Vec<(String, i64)> = counts.into_iter().collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let (latency, ttft) = (by_group(latency), by_group(ttft));
+    let none = Vec::new();
+    let mut out: Vec<(String, Summary)> = totals
+        .into_values()
+        .map(|g| {
+            let s = summarize(
+                &g,
+                latency.get(&g.group).unwrap_or(&none),
+                ttft.get(&g.group).unwrap_or(&none),
+            );
+            (g.group, s)
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.requests.cmp(&a.1.requests).then(a.0.cmp(&b.0)));
     out
 }
 
@@ -101,20 +133,21 @@ pub struct Point {
     pub latency_p95_ms: Option<i64>,
 }
 
-/// `buckets` consecutive buckets of `bucket_ms` from `start_ms`, every bucket present.
-pub fn series(rows: &[StatRow], start_ms: i64, bucket_ms: i64, buckets: usize) -> Vec<Point> {
-    let mut grouped: Vec<Vec<&StatRow>> = vec![Vec::new(); buckets];
-    for r in rows {
-        let i = (r.created_at - start_ms).div_euclid(bucket_ms);
-        if let Some(slot) = usize::try_from(i).ok().and_then(|i| grouped.get_mut(i)) {
-            slot.push(r);
-        }
-    }
-    grouped
+/// `buckets` consecutive time buckets of `bucket_ms` from `start_ms`, every bucket present, from
+/// groups numbered by bucket (see [`crate::store::logs::StatDim::Time`]).
+pub fn series(
+    rows: Vec<(String, i64, StatGroup)>,
+    start_ms: i64,
+    bucket_ms: i64,
+    buckets: usize,
+) -> Vec<Point> {
+    let summaries: BTreeMap<usize, Summary> = grouped(rows, vec![])
         .into_iter()
-        .enumerate()
-        .map(|(i, rows)| {
-            let s = summarize(rows);
+        .filter_map(|(g, s)| g.parse::<usize>().ok().map(|i| (i, s)))
+        .collect();
+    (0..buckets)
+        .map(|i| {
+            let s = summaries.get(&i).cloned().unwrap_or_default();
             Point {
                 t: start_ms + i as i64 * bucket_ms,
                 requests: s.requests,
@@ -131,21 +164,6 @@ pub fn series(rows: &[StatRow], start_ms: i64, bucket_ms: i64, buckets: usize) -
 mod tests {
     use super::*;
 
-    fn row(t: i64, status: i64, latency: i64, model: &str) -> StatRow {
-        StatRow {
-            created_at: t,
-            model: Some(model.into()),
-            status,
-            error_kind: (status >= 400).then(|| "upstream_error".into()),
-            latency_ms: latency,
-            ttft_ms: Some(latency / 2),
-            input_tokens: 10,
-            output_tokens: 5,
-            cost_usd: 0.001,
-            ..StatRow::default()
-        }
-    }
-
     #[test]
     fn nearest_rank_percentiles() {
         let v: Vec<i64> = (1..=20).collect();
@@ -158,32 +176,61 @@ mod tests {
     }
 
     #[test]
+    fn histogram_ranks_agree_with_nearest_rank_on_the_values() {
+        let values: Vec<i64> = (1..=20).collect();
+        let histogram: Vec<(i64, i64)> = values.iter().map(|v| (*v, 1)).collect();
+        for p in [1.0, 30.0, 50.0, 95.0, 100.0] {
+            assert_eq!(histogram_rank(&histogram, p), nearest_rank(&values, p), "p{p}");
+        }
+        assert_eq!(histogram_rank(&[(100, 9), (5000, 1)], 95.0), Some(5000));
+        assert_eq!(histogram_rank(&[], 50.0), None);
+    }
+
+    #[test]
     fn summaries_groups_and_series() {
-        let rows: Vec<StatRow> = (0..10)
-            .map(|i| {
-                row(
-                    i * 1_000,
-                    if i == 9 { 502 } else { 200 },
-                    (i + 1) * 100,
-                    if i % 2 == 0 { "a" } else { "b" },
-                )
-            })
-            .collect();
-        let s = summarize(&rows);
-        assert_eq!((s.requests, s.successes, s.errors), (10, 9, 1));
-        assert_eq!(s.success_rate, Some(90.0));
-        assert_eq!((s.input_tokens, s.output_tokens), (100, 50));
-        assert!((s.cost_usd - 0.01).abs() < 1e-12);
-        assert_eq!((s.latency_p50_ms, s.latency_p95_ms), (Some(500), Some(1000)));
-        assert_eq!(s.ttft_p50_ms, Some(250));
-        let models = by(&rows, |r| r.model.as_deref());
+        // Five requests per group, one per latency bucket; group b has one failure.
+        let rows =
+            |group: &str, latencies: &[i64], failed: usize| -> Vec<(String, i64, StatGroup)> {
+                latencies
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        let g = StatGroup {
+                            group: group.into(),
+                            requests: 1,
+                            successes: i64::from(i >= failed),
+                            input_tokens: 10,
+                            output_tokens: 5,
+                            cost_usd: 0.001,
+                            ..StatGroup::default()
+                        };
+                        (group.to_owned(), *l, g)
+                    })
+                    .collect()
+            };
+        let mut all = rows("a", &[100, 300, 500, 700, 900], 0);
+        all.extend(rows("b", &[200, 400, 600, 800, 1000], 1));
+        let groups = grouped(all.clone(), vec![("b".into(), 50, 5)]);
         assert_eq!(
-            models.iter().map(|(m, s)| (m.as_str(), s.requests)).collect::<Vec<_>>(),
+            groups.iter().map(|(m, s)| (m.as_str(), s.requests)).collect::<Vec<_>>(),
             [("a", 5), ("b", 5)]
         );
-        assert_eq!(errors_by_kind(&rows), vec![("upstream_error".to_string(), 1)]);
-        let points = series(&rows, 0, 5_000, 3);
+        let b = &groups[1].1;
+        assert_eq!((b.errors, b.success_rate), (1, Some(80.0)));
+        assert_eq!(
+            (b.latency_p50_ms, b.latency_p95_ms, b.ttft_p50_ms),
+            (Some(600), Some(1000), Some(50))
+        );
+        assert!((b.cost_usd - 0.005).abs() < 1e-12);
+        let timed = all
+            .into_iter()
+            .map(|(g, b, s)| (if g == "a" { "0" } else { "1" }.to_owned(), b, s))
+            .collect();
+        let points = series(timed, 0, 5_000, 3);
         assert_eq!(points.iter().map(|p| p.requests).collect::<Vec<_>>(), [5, 5, 0]);
-        assert_eq!(points[1].errors, 1);
+        assert_eq!(
+            (points[1].errors, points[1].t, points[1].latency_p95_ms),
+            (1, 5_000, Some(1000))
+        );
     }
 }

@@ -171,26 +171,74 @@ async fn breaker_skips_a_failing_target_then_probes_it_after_the_cool_down() {
 async fn rate_limits_honour_retry_after_and_answer_429_when_nothing_is_left() {
     let h = Harness::new().await;
     let a = provider(&h, "a", "openai_chat", json!({})).await;
-    smart(&h, &[(&a, "model-a")], json!({})).await;
+    let b = provider(&h, "b", "openai_chat", json!({})).await;
+    smart(&h, &[(&a, "model-a"), (&b, "model-b")], json!({})).await;
     let key = key(&h).await;
-    h.script(Ok((429, vec![("retry-after", "7")], vec![r#"{"error":{"message":"slow down"}}"#])));
+    let limited =
+        || Ok((429, vec![("retry-after", "7")], vec![r#"{"error":{"message":"slow down"}}"#]));
+    // a says 429: it rests for its Retry-After while b serves.
+    h.script(limited());
+    h.script(ok_chat());
     let reply = h.call("POST", "/v1/chat/completions", Some(&key), chat("smart", false)).await;
-    assert_eq!(reply.status, 429, "{} {:?}", reply.json, reply.headers);
-    assert_eq!(reply.headers["retry-after"], "7");
-    // The target is out until the reset: the gateway answers 429 itself, without calling upstream.
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(hosts(&h), ["a.test", "b.test"]);
     h.http.seen.lock().unwrap().clear();
     h.clock.now.fetch_add(3_000, Ordering::SeqCst);
+    h.script(ok_chat());
+    assert_eq!(
+        h.call("POST", "/v1/chat/completions", Some(&key), chat("smart", false)).await.status,
+        200
+    );
+    assert_eq!(hosts(&h), ["b.test"], "a rests until its reset");
+    // b says 429 too: both rest, and the gateway answers 429 itself with the earliest reset.
+    h.http.seen.lock().unwrap().clear();
+    h.script(limited());
     let reply = h.call("POST", "/v1/chat/completions", Some(&key), chat("smart", false)).await;
     assert_eq!(reply.status, 429, "{}", reply.json);
     assert_eq!(reply.json["error"]["code"], "upstream_rate_limited");
-    assert_eq!(reply.headers["retry-after"], "4");
-    assert!(hosts(&h).is_empty());
+    assert_eq!(hosts(&h), ["b.test"]);
+    h.http.seen.lock().unwrap().clear();
+    let reply = h.call("POST", "/v1/chat/completions", Some(&key), chat("smart", false)).await;
+    assert_eq!((reply.status, reply.headers["retry-after"].to_str().unwrap()), (429, "4"));
+    assert!(hosts(&h).is_empty(), "nothing is sent to resting targets");
     h.clock.now.fetch_add(4_000, Ordering::SeqCst);
     h.script(ok_chat());
     assert_eq!(
         h.call("POST", "/v1/chat/completions", Some(&key), chat("smart", false)).await.status,
         200
     );
+}
+
+/// A model with one target passes its upstream's 429 on (with the upstream's `Retry-After`) and
+/// never rests the target: the upstream's limit may be per request or per key, and resting the
+/// only target would turn it into an outage for every caller.
+#[tokio::test]
+async fn a_single_targets_429_passes_through_without_resting_it() {
+    let h = Harness::new().await;
+    let a = provider(&h, "a", "openai_chat", json!({})).await;
+    smart(&h, &[(&a, "model-a")], json!({})).await;
+    let key = key(&h).await;
+    for _ in 0..5 {
+        h.script(Ok((
+            429,
+            vec![("retry-after", "7")],
+            vec![r#"{"error":{"message":"slow down"}}"#],
+        )));
+        let reply = h.call("POST", "/v1/chat/completions", Some(&key), chat("smart", false)).await;
+        assert_eq!((reply.status, reply.headers["retry-after"].to_str().unwrap()), (429, "7"));
+        assert_eq!(
+            reply.json["error"]["message"],
+            "the upstream provider is rate limiting: slow down"
+        );
+    }
+    assert_eq!(hosts(&h).len(), 5, "every request reached the upstream");
+    h.script(ok_chat());
+    assert_eq!(
+        h.call("POST", "/v1/chat/completions", Some(&key), chat("smart", false)).await.status,
+        200
+    );
+    let routing = h.admin("GET", "/api/admin/routing", serde_json::Value::Null).await;
+    assert!(routing.to_string().contains("\"closed\""), "{routing}");
 }
 
 #[tokio::test]

@@ -140,13 +140,13 @@ async fn providers_and_models_round_trip_and_enforce_references() {
     store.insert_model(&m).await.unwrap();
     assert_eq!(store.model_by_name("gpt-x").await.unwrap().unwrap(), m);
     let servable = store.list_servable_models().await.unwrap();
-    assert_eq!(servable, vec![(m.clone(), "OpenAI".to_string())]);
+    assert_eq!(servable.items, vec![(m.clone(), "OpenAI".to_string())]);
 
     assert_eq!(store.delete_provider("p1").await.unwrap(), None, "in use by a model");
     let mut disabled = p.clone();
     disabled.enabled = false;
     assert!(store.update_provider(&disabled).await.unwrap());
-    assert!(store.list_servable_models().await.unwrap().is_empty());
+    assert!(store.list_servable_models().await.unwrap().items.is_empty());
     assert!(store.delete_model("m1").await.unwrap());
     assert_eq!(store.delete_provider("p1").await.unwrap(), Some(true));
     assert_eq!(store.delete_provider("p1").await.unwrap(), Some(false));
@@ -349,4 +349,38 @@ async fn rollups_outlive_pruned_logs() {
     let rollups = store.rollups("1970-01-01").await.unwrap();
     assert_eq!(rollups, vec![("1970-01-02".to_string(), 2, 1, 10, 0.5)]);
     assert_eq!(store.search_logs(&LogFilter::default(), 10, 0).await.unwrap().1, 1);
+}
+
+/// A row the code cannot read — a `check_config` written by hand with a field this version does
+/// not know, a provider whose `quirks` is not JSON — is reported and skipped: the rest of its list
+/// still comes back.
+#[tokio::test]
+async fn unreadable_rows_are_reported_and_skipped_not_fatal() {
+    let (_dir, store, _) = fresh().await;
+    store.insert_provider(&provider("p1", "Good")).await.unwrap();
+    store.insert_provider(&provider("p2", "Bad")).await.unwrap();
+    let db = open_database(&_dir.path().join("nested/dir/gateway.db").to_string_lossy(), None)
+        .await
+        .unwrap();
+    db.execute(Stmt::new("UPDATE providers SET quirks = 'not json' WHERE id = 'p2'", vec![]))
+        .await
+        .unwrap();
+    for (id, config) in [("ht_ok", "{}"), ("ht_bad", r#"{"timeout_ms": 1000, "retries": 3}"#)] {
+        db.execute(Stmt::new(
+            "INSERT INTO health_targets (id, name, type, target_id, enabled, check_interval_seconds, \
+             check_prompt, check_config, created_at, updated_at) \
+             VALUES (?, ?, 'model', 'm', 1, 60, 'Say OK', ?, 1, 1)",
+            vec![id.into(), id.into(), config.into()],
+        ))
+        .await
+        .unwrap();
+    }
+    let providers = store.list_providers().await.unwrap();
+    assert_eq!(providers.items.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["p1"]);
+    assert_eq!(providers.skipped.len(), 1);
+    assert_eq!(providers.skipped[0].id, "p2");
+    let targets = store.list_health_targets().await.unwrap();
+    assert_eq!(targets.items.len(), 1);
+    assert_eq!(targets.skipped[0].id, "ht_bad");
+    assert!(targets.skipped[0].problem.contains("retries"), "{:?}", targets.skipped);
 }

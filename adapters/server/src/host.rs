@@ -1,6 +1,10 @@
 //! The axum side of the gateway, shared by the standalone server and the Lambda function: converts
 //! requests for the core, streams its responses back, runs its background work, and serves the
 //! static admin UI for every other path.
+//!
+//! On the server each request is handled on its own tracked task, so a client that hangs up does
+//! not cancel the handling half-way: the request still ends in one log row and releases what it
+//! holds (a stream nobody reads is dropped at once, which ends it the same way).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,6 +34,8 @@ pub struct App {
     pub background: Background,
     pub admin_ui: PathBuf,
     pub body_limit: usize,
+    /// Time a client has to send its whole request body (408 beyond).
+    pub body_timeout: std::time::Duration,
 }
 
 pub fn router(app: App) -> Router {
@@ -59,24 +65,64 @@ async fn handle(State(app): State<App>, request: Request) -> Response {
     }
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, app.body_limit).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
+    // An announced size over the limit is refused before a byte of the body is read.
+    let announced = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > app.body_limit as u64) {
+        // Refused at once, nothing buffered. The rest of the body is read and dropped for a few
+        // seconds (lingering close), so a client still sending it can read the answer instead of
+        // meeting a reset connection; the connection closes after.
+        tokio::spawn(async move {
+            let mut stream = body.into_data_stream();
+            let linger = async { while let Some(Ok(_)) = stream.next().await {} };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), linger).await;
+        });
+        let mut response =
+            to_axum(app.gateway.body_too_large(parts.uri.path(), app.body_limit), None);
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        return response;
+    }
+    let read = tokio::time::timeout(app.body_timeout, axum::body::to_bytes(body, app.body_limit));
+    let bytes = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
             return to_axum(app.gateway.body_too_large(parts.uri.path(), app.body_limit), None);
         }
+        Err(_) => return to_axum(app.gateway.body_timed_out(parts.uri.path()), None),
     };
     let mut request = http::Request::from_parts(parts, bytes);
     if let (None, Some(ip)) = (request.extensions().get::<ClientAddr>(), peer) {
         request.extensions_mut().insert(ClientAddr(ip));
     }
-    let handled = app.gateway.handle(request).await;
-    match (&app.background, handled.background) {
-        (Background::Tracked(tracker), Some(work)) => {
-            tracker.spawn(work);
-            to_axum(handled.response, None)
+    match &app.background {
+        Background::Tracked(tracker) => {
+            // Handled on a task of its own: dropping this future (the client hung up) does not
+            // stop it, and its background work is on the tracker before the answer leaves.
+            let (gateway, tasks) = (app.gateway.clone(), tracker.clone());
+            let handling = tracker.spawn(async move {
+                let handled = gateway.handle(request).await;
+                if let Some(work) = handled.background {
+                    tasks.spawn(work);
+                }
+                handled.response
+            });
+            match handling.await {
+                Ok(response) => to_axum(response, None),
+                Err(e) => {
+                    tracing::error!(error = %e, "request handling failed");
+                    http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            }
         }
-        (Background::InBody, work) => to_axum(handled.response, work),
-        (_, None) => to_axum(handled.response, None),
+        Background::InBody => {
+            let handled = app.gateway.handle(request).await;
+            to_axum(handled.response, handled.background)
+        }
     }
 }
 

@@ -9,8 +9,8 @@ use gateway_core::{Config, Deps, Gateway, RawConfig};
 use gateway_native::{NativePlatform, ReqwestClient, open_database};
 use tokio_util::task::TaskTracker;
 
-use gateway_server::host;
 use gateway_server::settings::{self, ServerSettings};
+use gateway_server::{host, serve};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -51,24 +51,35 @@ async fn run(settings: ServerSettings) -> Result<(), String> {
         background: host::Background::Tracked(tracker.clone()),
         admin_ui: settings.admin_ui_dir.clone(),
         body_limit: settings.body_limit,
+        body_timeout: settings.body_timeout,
     });
     let listener = tokio::net::TcpListener::bind((settings.host.as_str(), settings.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", settings.host, settings.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!("listening on http://{addr}");
-    // Streams are many small writes: send each at once (no Nagle delay).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    let limits = serve::Limits {
+        header_read: settings.header_timeout,
+        max_connections: settings.max_connections,
+    };
+    tracing::info!(max_connections = limits.max_connections, "listening on http://{addr}");
+    let connections = serve::serve(listener, app, limits, shutdown_signal()).await;
 
+    // Drain: open requests may finish until the deadline; then open streams end with an error
+    // event in their caller's protocol (and are logged), so the process exits before an
+    // orchestrator's hard kill would lose the log batch.
+    if tokio::time::timeout(settings.drain_timeout, connections.wait()).await.is_err() {
+        tracing::warn!(
+            drain_secs = settings.drain_timeout.as_secs(),
+            "drain deadline passed: ending open streams"
+        );
+        gateway_for_exit.end_streams();
+        if tokio::time::timeout(Duration::from_secs(5), connections.wait()).await.is_err() {
+            tracing::warn!("connections still open after ending the streams; exiting anyway");
+        }
+    }
     tracker.close();
-    if tokio::time::timeout(Duration::from_secs(15), tracker.wait()).await.is_err() {
-        tracing::warn!("gave up waiting for background work after 15 s");
+    if tokio::time::timeout(Duration::from_secs(10), tracker.wait()).await.is_err() {
+        tracing::warn!("gave up waiting for background work after 10 s");
     }
     let pending = gateway_for_exit.pending_logs();
     if pending > 0 {

@@ -12,6 +12,13 @@ pub struct ServerSettings {
     pub body_limit: usize,
     pub maintenance_interval: std::time::Duration,
     pub health_tick: std::time::Duration,
+    /// Time to send a request's headers; also how long an idle keep-alive connection stays.
+    pub header_timeout: std::time::Duration,
+    /// Time to send a request's whole body.
+    pub body_timeout: std::time::Duration,
+    pub max_connections: usize,
+    /// After SIGTERM: how long open requests may finish before open streams are ended.
+    pub drain_timeout: std::time::Duration,
     json_logs: bool,
 }
 
@@ -28,6 +35,19 @@ pub const NAMES: &[(&str, &str)] = &[
     ("MAX_BODY_BYTES", "largest request body accepted (default 10485760)"),
     ("MAINTENANCE_INTERVAL_SECS", "how often log retention and rollups run (default 3600)"),
     ("HEALTH_TICK_SECS", "how often the health checker looks for due targets (default 60)"),
+    (
+        "HEADER_TIMEOUT_SECS",
+        "time a client has to send a request's headers; also the idle keep-alive timeout (default 30)",
+    ),
+    ("BODY_TIMEOUT_SECS", "time a client has to send a request's body (default 60; 408 beyond)"),
+    (
+        "MAX_CONNECTIONS",
+        "open connections at most (default: the open-file limit less 128, at most 10000)",
+    ),
+    (
+        "DRAIN_TIMEOUT_SECS",
+        "after SIGTERM, how long open requests may finish before open streams are ended (default 20)",
+    ),
     ("LOG_FORMAT", "text (default) or json"),
     ("RUST_LOG", "log filter (default info)"),
 ];
@@ -45,6 +65,11 @@ fn default_admin_ui() -> PathBuf {
 impl ServerSettings {
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let secs = |name: &str, default: u64| {
+            std::time::Duration::from_secs(
+                var(name).and_then(|v| v.parse().ok()).filter(|s| *s > 0).unwrap_or(default),
+            )
+        };
         Self {
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: var("PORT").and_then(|p| p.parse().ok()).unwrap_or(8080),
@@ -64,6 +89,13 @@ impl ServerSettings {
                     .filter(|s| *s > 0)
                     .unwrap_or(60),
             ),
+            header_timeout: secs("HEADER_TIMEOUT_SECS", 30),
+            body_timeout: secs("BODY_TIMEOUT_SECS", 60),
+            max_connections: var("MAX_CONNECTIONS")
+                .and_then(|v| v.parse().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or_else(crate::serve::default_max_connections),
+            drain_timeout: secs("DRAIN_TIMEOUT_SECS", 20),
             json_logs: var("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
         }
     }

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{AdminResult, Op, Req, created, list, no_content, not_found, ok, validate};
+use super::{AdminResult, Op, Req, created, listed, no_content, not_found, ok, validate};
 use crate::error::{GatewayError, RequestError};
 use crate::gateway::Inner;
 use crate::store::health::{CheckConfig, HealthTarget};
@@ -24,7 +24,10 @@ struct Input {
 
 pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
     match req.op()? {
-        Op::List => Ok(list(&inner.store.list_health_targets().await?)),
+        Op::List => {
+            let targets = inner.store.list_health_targets().await?;
+            Ok(listed(&targets.items, &targets.skipped))
+        }
         Op::Get(id) => Ok(ok(&load(inner, id).await?)),
         Op::Create => {
             let input: Input = validate::body(req.body)?;

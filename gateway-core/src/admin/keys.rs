@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{AdminResult, Op, Req, conflict, created, list, no_content, not_found, ok, validate};
+use super::{AdminResult, Op, Req, conflict, created, listed, no_content, not_found, ok, validate};
 use crate::auth::vkey;
 use crate::error::{GatewayError, RequestError};
 use crate::gateway::Inner;
@@ -42,7 +42,10 @@ struct Input {
 
 pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
     match req.op()? {
-        Op::List => Ok(list(&with_usage(inner, &inner.store.list_keys().await?).await?)),
+        Op::List => {
+            let keys = inner.store.list_keys().await?;
+            Ok(listed(&with_usage(inner, &keys.items).await?, &keys.skipped))
+        }
         Op::Get(id) => Ok(ok(&with_usage(inner, &[load(inner, id).await?]).await?[0])),
         Op::Create => {
             let mut input: Input = validate::body(req.body)?;

@@ -73,11 +73,26 @@ pub(super) async fn stats_route(inner: &Inner, req: Req<'_>) -> AdminResult {
     let mut f = filter(&pairs)?;
     f.from_ms = Some(start);
     f.to_ms = None;
-    let rows = inner.store.stat_rows(&f).await?;
-    let groups = |key: fn(&crate::store::logs::StatRow) -> Option<&str>,
-                  label: &str|
-     -> Vec<serde_json::Value> {
-        stats::by(&rows, key)
+    use crate::store::stats::StatDim;
+    let store = &inner.store;
+    let f = &f;
+    let rolled = store.stats_rolled_until().await?;
+    // Every figure is aggregated by the database, one after the other (so at most one query's
+    // working memory at a time).
+    let grouped = |dim: StatDim| async move {
+        let rows = store.stat_groups(f, dim, rolled).await?;
+        let ttft = store.ttft_histogram(f, dim, rolled).await?;
+        Ok::<_, crate::store::StoreError>(stats::grouped(rows, ttft))
+    };
+    let time = StatDim::Time { start_ms: start, size_ms: bucket };
+    let totals = grouped(StatDim::Total).await?;
+    let by_model = grouped(StatDim::Model).await?;
+    let by_provider = grouped(StatDim::Provider).await?;
+    let by_key = grouped(StatDim::Key).await?;
+    let series = store.stat_groups(f, time, rolled).await?;
+    let errors = store.errors_by_kind(f, rolled).await?;
+    let labelled = |groups: Vec<(String, stats::Summary)>, label: &str| -> Vec<serde_json::Value> {
+        groups
             .into_iter()
             .map(|(k, s)| {
                 let mut v = serde_json::to_value(s).unwrap_or_default();
@@ -86,15 +101,28 @@ pub(super) async fn stats_route(inner: &Inner, req: Req<'_>) -> AdminResult {
             })
             .collect()
     };
+    let totals = totals.into_iter().next().map(|(_, s)| s).unwrap_or_default();
+    let series = stats::series(series, start, bucket, usize::try_from(buckets).unwrap_or(0));
+    let errors: Vec<serde_json::Value> = errors
+        .into_iter()
+        .map(|(kind, count)| serde_json::json!({"kind": kind, "count": count}))
+        .collect();
+    let (by_model, by_provider, by_key) = (
+        labelled(by_model, "model"),
+        labelled(by_provider, "provider_id"),
+        labelled(by_key, "key_id"),
+    );
     Ok(ok(&serde_json::json!({
         "window": window,
         "from": start,
         "to": now,
-        "totals": stats::summarize(&rows),
-        "errors_by_kind": stats::errors_by_kind(&rows).into_iter().map(|(kind, count)| serde_json::json!({"kind": kind, "count": count})).collect::<Vec<_>>(),
-        "by_model": groups(|r| r.model.as_deref(), "model"),
-        "by_provider": groups(|r| r.provider_id.as_deref(), "provider_id"),
-        "by_key": groups(|r| r.key_id.as_deref(), "key_id"),
-        "series": stats::series(&rows, start, bucket, usize::try_from(buckets).unwrap_or(0)),
+        // Hours before this come from the hourly rollups, later ones from the logs.
+        "rolled_up_until": rolled.map(|h| h * 3_600_000),
+        "totals": totals,
+        "errors_by_kind": errors,
+        "by_model": by_model,
+        "by_provider": by_provider,
+        "by_key": by_key,
+        "series": series,
     })))
 }

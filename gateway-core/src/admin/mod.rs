@@ -155,6 +155,17 @@ pub(crate) fn list<T: Serialize>(items: &[T]) -> http::Response<Body> {
     ok(&serde_json::json!({ "data": items }))
 }
 
+/// A list with the stored rows that could not be read (`skipped`, only when there are any).
+pub(crate) fn listed<T: Serialize>(
+    items: &[T],
+    skipped: &[crate::store::Skipped],
+) -> http::Response<Body> {
+    if skipped.is_empty() {
+        return list(items);
+    }
+    ok(&serde_json::json!({ "data": items, "skipped": skipped }))
+}
+
 /// 404 for a missing item of `what`.
 pub(crate) fn not_found(what: &str, id: &str) -> GatewayError {
     RequestError::NotFound(format!("{what} {id}")).into()

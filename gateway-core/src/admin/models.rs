@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{AdminResult, Op, Req, conflict, created, list, no_content, not_found, ok, validate};
+use super::{AdminResult, Op, Req, conflict, created, listed, no_content, not_found, ok, validate};
 use crate::error::{GatewayError, RequestError};
 use crate::gateway::Inner;
 use crate::store::models::Model;
@@ -101,7 +101,10 @@ pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
         return bulk(inner, req.body).await;
     }
     match req.op()? {
-        Op::List => Ok(list(&inner.store.list_models().await?)),
+        Op::List => {
+            let models = inner.store.list_models().await?;
+            Ok(listed(&models.items, &models.skipped))
+        }
         Op::Get(id) => Ok(ok(&load(inner, id).await?)),
         Op::Create => {
             let input: Input = validate::body(req.body)?;

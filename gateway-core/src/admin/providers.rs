@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{AdminResult, Op, Req, conflict, created, list, no_content, not_found, ok, validate};
+use super::{
+    AdminResult, Op, Req, conflict, created, list, listed, no_content, not_found, ok, validate,
+};
 use crate::error::{GatewayError, RequestError};
 use crate::gateway::Inner;
 use crate::presets;
@@ -31,9 +33,9 @@ struct Input {
 pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
     match req.op()? {
         Op::List => {
-            let views: Vec<_> =
-                inner.store.list_providers().await?.iter().map(Provider::public_view).collect();
-            Ok(list(&views))
+            let providers = inner.store.list_providers().await?;
+            let views: Vec<_> = providers.items.iter().map(Provider::public_view).collect();
+            Ok(listed(&views, &providers.skipped))
         }
         Op::Get(id) => Ok(ok(&load(inner, id).await?.public_view())),
         Op::Create => {

@@ -21,10 +21,10 @@ pub(super) async fn login(inner: &Inner, ctx: &Ctx, body: &[u8]) -> AdminResult 
     let input: Login = validate::body(body)?;
     let ip = ctx.client_ip.as_deref().unwrap_or("unknown");
     let now = inner.platform.now_ms();
-    inner.login_limiter.check(ip, now)?;
+    // Counted before the (slow) password check, so concurrent guesses cannot slip past the limit.
+    inner.login_limiter.begin(ip, now)?;
     let user = inner.store.user_by_username(&input.username).await?;
     if !password::verify(&input.password, user.as_ref().map(|u| u.password_hash.as_str())) {
-        inner.login_limiter.record_failure(ip, now);
         tracing::warn!(ip, "failed admin login");
         return Err(AuthError::BadCredentials.into());
     }

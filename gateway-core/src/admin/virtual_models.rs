@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{AdminResult, Op, Req, conflict, created, list, no_content, not_found, ok, validate};
+use super::{AdminResult, Op, Req, conflict, created, listed, no_content, not_found, ok, validate};
 use crate::codec::{self, EncodeOptions};
 use crate::error::{GatewayError, RequestError};
 use crate::gateway::Inner;
@@ -31,7 +31,10 @@ pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
         return preview(inner, req.body);
     }
     match req.op()? {
-        Op::List => Ok(list(&inner.store.list_virtual_models().await?)),
+        Op::List => {
+            let models = inner.store.list_virtual_models().await?;
+            Ok(listed(&models.items, &models.skipped))
+        }
         Op::Get(id) => Ok(ok(&load(inner, id).await?)),
         Op::Create => {
             let input: Input = validate::body(req.body)?;

@@ -2,6 +2,10 @@
 //!
 //! After `MAX_FAILURES` failures inside `WINDOW_MS` an address is refused until the window ends.
 //! A success clears the address. The table is bounded so a flood of addresses cannot grow it forever.
+//!
+//! Every attempt counts as a failure the moment it starts (`begin`), before the password is
+//! checked, and a success takes it back: so concurrent attempts cannot all pass the check before
+//! any of them is counted.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,6 +25,14 @@ impl LoginLimiter {
     /// Refuses an address that has used up its failures in the current window.
     pub fn check(&self, ip: &str, now_ms: i64) -> Result<(), AuthError> {
         let Ok(entries) = self.entries.lock() else { return Ok(()) };
+        Self::refusal(&entries, ip, now_ms)
+    }
+
+    fn refusal(
+        entries: &HashMap<String, (u32, i64)>,
+        ip: &str,
+        now_ms: i64,
+    ) -> Result<(), AuthError> {
         match entries.get(ip) {
             Some(&(failures, start)) if failures >= MAX_FAILURES && now_ms < start + WINDOW_MS => {
                 let secs = (start + WINDOW_MS - now_ms + 999) / 1000;
@@ -30,8 +42,22 @@ impl LoginLimiter {
         }
     }
 
+    /// Starts an attempt: refused when the address has used up its failures, else counted as a
+    /// failure until [`LoginLimiter::record_success`] takes it back — in one step, so concurrent
+    /// attempts see each other.
+    pub fn begin(&self, ip: &str, now_ms: i64) -> Result<(), AuthError> {
+        let Ok(mut entries) = self.entries.lock() else { return Ok(()) };
+        Self::refusal(&entries, ip, now_ms)?;
+        Self::count(&mut entries, ip, now_ms);
+        Ok(())
+    }
+
     pub fn record_failure(&self, ip: &str, now_ms: i64) {
         let Ok(mut entries) = self.entries.lock() else { return };
+        Self::count(&mut entries, ip, now_ms);
+    }
+
+    fn count(entries: &mut HashMap<String, (u32, i64)>, ip: &str, now_ms: i64) {
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(ip) {
             entries.retain(|_, &mut (_, start)| now_ms < start + WINDOW_MS);
             if entries.len() >= MAX_ENTRIES {
@@ -72,6 +98,16 @@ mod tests {
         assert_eq!(err.retry_after_secs(), Some(((WINDOW_MS - 1000) / 1000) as u64));
         assert!(limiter.check("5.6.7.8", 2000).is_ok(), "other addresses are unaffected");
         assert!(limiter.check("1.2.3.4", 1000 + WINDOW_MS).is_ok());
+    }
+
+    #[test]
+    fn concurrent_attempts_cannot_all_pass_the_check_before_any_is_counted() {
+        let limiter = LoginLimiter::default();
+        // 100 attempts start before any finishes: only MAX_FAILURES get to try a password.
+        let started = (0..100).filter(|_| limiter.begin("1.2.3.4", 1000).is_ok()).count();
+        assert_eq!(started, MAX_FAILURES as usize);
+        limiter.record_success("1.2.3.4");
+        assert!(limiter.begin("1.2.3.4", 1000).is_ok(), "a success takes the count back");
     }
 
     #[test]

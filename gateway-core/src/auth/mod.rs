@@ -30,6 +30,9 @@ pub enum AuthError {
     BadCredentials,
     #[error("too many failed logins from this address; try again in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Refused for a reason the message gives.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl AuthError {
@@ -43,7 +46,8 @@ impl AuthError {
             Self::KeyDisabled
             | Self::KeyExpired
             | Self::ModelNotAllowed(_)
-            | Self::IpNotAllowed => StatusCode::FORBIDDEN,
+            | Self::IpNotAllowed
+            | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -60,6 +64,7 @@ impl AuthError {
             Self::InvalidToken => "invalid_token",
             Self::BadCredentials => "invalid_credentials",
             Self::TooManyAttempts { .. } => "too_many_login_attempts",
+            Self::Forbidden(_) => "forbidden",
         }
     }
 

@@ -25,6 +25,9 @@ const CAPTURE_LIMIT: usize = 64 * 1024;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamSummary {
     pub usage: Usage,
+    /// Bytes of answer (text, reasoning, tool arguments) the upstream sent, for charging a stream
+    /// that ended before its usage arrived.
+    pub output_bytes: usize,
     /// Milliseconds from request start to the first byte sent to the caller.
     pub ttft_ms: Option<i64>,
     /// When the stream ended, in platform milliseconds.
@@ -53,6 +56,8 @@ pub struct Plan {
     pub model: String,
     /// Prefix of the ids made for tool calls the upstream sends without one.
     pub call_ids: String,
+    /// The longest the upstream may stay silent once the stream has started.
+    pub idle_timeout: std::time::Duration,
 }
 
 /// Reads an upstream stream until its first event, within `timeout`, so a failed attempt can still
@@ -127,7 +132,15 @@ impl Drop for Reporter {
     }
 }
 
+/// What waiting on the upstream gave.
+enum Next {
+    Chunk(Option<Result<Bytes, TransportError>>),
+    Idle,
+    Shutdown,
+}
+
 struct Relay {
+    shutdown: crate::shutdown::Shutdown,
     upstream: ByteStream,
     sse: SseDecoder,
     decoder: Box<dyn StreamDecoder>,
@@ -139,15 +152,19 @@ struct Relay {
     reporter: Reporter,
 }
 
-/// Wraps `upstream` for the caller; returns the caller's stream and the summary to await.
+/// Wraps `upstream` for the caller; returns the caller's stream and the summary to await. The
+/// stream ends early, with an error event in the caller's protocol, when the upstream stays
+/// silent longer than the plan's idle timeout or `shutdown` fires.
 pub fn relay(
     upstream: ByteStream,
     plan: Plan,
     platform: Arc<dyn Platform>,
     started_ms: i64,
+    shutdown: crate::shutdown::Shutdown,
 ) -> (ByteStream, oneshot::Receiver<StreamSummary>) {
     let (tx, rx) = oneshot::channel();
     let relay = Relay {
+        shutdown,
         upstream,
         sse: SseDecoder::new(),
         decoder: stream_decoder(plan.upstream, &plan.call_ids),
@@ -166,17 +183,40 @@ pub fn relay(
 }
 
 impl Relay {
+    /// The upstream's next chunk, unless it stays silent past the idle timeout or the gateway
+    /// is shutting down first.
+    async fn next_chunk(&mut self) -> Next {
+        use futures::future::{Either, select};
+        let idle = self.reporter.platform.sleep(self.plan.idle_timeout);
+        let stop = self.shutdown.signalled();
+        match select(self.upstream.next(), select(idle, stop)).await {
+            Either::Left((chunk, _)) => Next::Chunk(chunk),
+            Either::Right((Either::Left(_), _)) => Next::Idle,
+            Either::Right((Either::Right(_), _)) => Next::Shutdown,
+        }
+    }
+
     /// The next bytes for the caller, or `None` when the stream is over.
     async fn next_output(&mut self) -> Option<Bytes> {
         while !self.ended {
             let mut out = BytesMut::new();
-            match self.upstream.next().await {
-                Some(Ok(chunk)) => match self.sse.push(&chunk) {
+            match self.next_chunk().await {
+                Next::Chunk(Some(Ok(chunk))) => match self.sse.push(&chunk) {
                     Ok(events) => events.iter().for_each(|e| self.on_sse(e, &mut out)),
                     Err(e) => self.fail(&mut out, "upstream_stream_error", &e.to_string()),
                 },
-                Some(Err(e)) => self.fail(&mut out, e.kind(), &e.to_string()),
-                None => self.on_eof(&mut out),
+                Next::Chunk(Some(Err(e))) => self.fail(&mut out, e.kind(), &e.to_string()),
+                Next::Chunk(None) => self.on_eof(&mut out),
+                Next::Idle => {
+                    let secs = self.plan.idle_timeout.as_secs_f64();
+                    let message = format!("the upstream sent nothing for {secs:.0} s");
+                    self.fail(&mut out, "upstream_timeout", &message);
+                }
+                Next::Shutdown => self.fail(
+                    &mut out,
+                    "server_shutting_down",
+                    "the gateway is shutting down; send the request again",
+                ),
             }
             if self.ended {
                 self.reporter.send(false);
@@ -200,6 +240,15 @@ impl Relay {
     fn on_sse(&mut self, sse: &SseEvent, out: &mut BytesMut) {
         let events = self.decoder.push(sse);
         self.tap(&events);
+        let unreadable = events.iter().find_map(|e| match e {
+            Event::Error { kind, message } if kind == "upstream_invalid_response" => Some(message),
+            _ => None,
+        });
+        if let Some(message) = unreadable {
+            // Never relayed: the caller gets an error in its own protocol instead.
+            self.fail(out, "upstream_invalid_response", &message.clone());
+            return;
+        }
         if self.plan.passthrough {
             // The gateway asked a chat upstream for usage the caller did not want: hide that chunk.
             let usage_only =
@@ -247,6 +296,12 @@ impl Relay {
     fn tap(&mut self, events: &[Event]) {
         for event in events {
             match event {
+                Event::TextDelta { text, .. } | Event::ThinkingDelta { text, .. } => {
+                    self.reporter.summary.output_bytes += text.len()
+                }
+                Event::ToolArgsDelta { json, .. } => {
+                    self.reporter.summary.output_bytes += json.len()
+                }
                 Event::Usage(u) => self.reporter.summary.usage.merge(*u),
                 Event::Finish(_) => self.finished = true,
                 Event::Error { .. } => {
@@ -331,6 +386,7 @@ mod tests {
             capture_body: false,
             model: "m".into(),
             call_ids: "call".into(),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 
@@ -338,7 +394,8 @@ mod tests {
         chunks: Vec<Result<&'static str, TransportError>>,
         plan: Plan,
     ) -> (Vec<String>, StreamSummary) {
-        let (stream, rx) = relay(upstream(chunks), plan, Arc::new(FixedClock), 900);
+        let (stream, rx) =
+            relay(upstream(chunks), plan, Arc::new(FixedClock), 900, Default::default());
         let out: Vec<String> =
             block_on(stream.map(|c| String::from_utf8(c.unwrap().to_vec()).unwrap()).collect());
         (out, block_on(rx).unwrap())
@@ -453,6 +510,7 @@ mod tests {
             plan(CHAT, CHAT, false),
             Arc::new(FixedClock),
             0,
+            Default::default(),
         );
         let first = block_on(stream.next()).unwrap().unwrap();
         assert!(first.starts_with(b"data: "));

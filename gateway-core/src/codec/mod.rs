@@ -306,6 +306,20 @@ pub fn write_sse(out: &mut BytesMut, event: Option<&str>, data: &str) {
     out.put_u8(b'\n');
 }
 
+/// What a stream decoder makes of an event it cannot read: nothing for an empty one (keep-alive),
+/// an error for anything else — an upstream that sends non-JSON (an HTML error page, a proxy's
+/// notice) mid-stream is broken, and saying so beats dropping its words silently.
+pub(crate) fn unreadable_event(data: &str, error: &serde_json::Error) -> Vec<Event> {
+    if data.trim().is_empty() {
+        return vec![];
+    }
+    let start: String = data.chars().take(80).collect();
+    vec![Event::Error {
+        kind: "upstream_invalid_response".into(),
+        message: format!("the upstream sent an event that is not valid JSON ({error}): {start}"),
+    }]
+}
+
 /// Parses an upstream body as `T`, or says what is wrong with it.
 pub(crate) fn upstream_json<T: serde::de::DeserializeOwned>(
     body: &[u8],

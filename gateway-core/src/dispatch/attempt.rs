@@ -1,7 +1,12 @@
-//! Trying a route's targets in order until one answers, under one deadline to the first byte:
-//! failover on connection errors, timeouts, 408, 429 and 5xx (never on other 4xx), breakers
-//! updated with every outcome, retries limited by the instance's retry budget. Streams are read to
-//! their first event before anything is committed, so they can fail over too.
+//! Trying a route's targets in order until one answers, under one deadline that covers the whole
+//! exchange up to the first byte the caller gets — a non-streamed answer's body included: failover
+//! on connection errors, timeouts, 408, 429 and 5xx, bodies cut short or too large (never on other
+//! 4xx), breakers updated with every outcome, retries limited by the instance's retry budget.
+//! Streams are read to their first event before anything is committed, so they can fail over too.
+//!
+//! A 429 rests its target (for the upstream's `Retry-After`) only when the route has another
+//! target to send to; a route with one target passes the upstream's 429 through and keeps the
+//! target open, so one caller's rate limit never becomes everyone's outage.
 
 use bytes::Bytes;
 
@@ -115,6 +120,23 @@ impl Prepared<'_> {
     }
 }
 
+/// Reads a whole body, refusing more than `limit` bytes or taking longer than `within`.
+async fn read_body_within(
+    body: ByteStream,
+    limit: usize,
+    platform: &dyn crate::io::Platform,
+    within: std::time::Duration,
+) -> Result<Bytes, TransportError> {
+    use futures::future::{Either, select};
+    let read = std::pin::pin!(read_body(body, limit));
+    match select(read, platform.sleep(within)).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => {
+            Err(TransportError::Timeout(u64::try_from(within.as_millis()).unwrap_or(u64::MAX)))
+        }
+    }
+}
+
 /// What a successful attempt produced.
 pub(crate) enum Forwarded {
     Full { body: Bytes, usage: Usage },
@@ -184,6 +206,11 @@ pub(crate) async fn run(
                 return Ok(Served { forwarded, target: i, attempts });
             }
             Step::Retry(error, outcome) => {
+                // Resting a rate-limited target helps only when another can take its traffic.
+                let outcome = match outcome {
+                    Outcome::RateLimited { .. } if route.targets.len() < 2 => Outcome::Neutral,
+                    other => other,
+                };
                 inner.router.record(&key, done_at, outcome, &route.config);
                 inner.metrics.upstream_error(&t.provider.name, error.kind());
                 tracing::warn!(route = %route.name, target = %key, kind = error.kind(), "attempt failed; trying the next target");
@@ -263,17 +290,19 @@ async fn attempt(
         Err(e) => return failed(e.into(), now),
     };
     let (parts, body) = response.into_parts();
+    let left = timeout.saturating_sub(std::time::Duration::from_millis(
+        u64::try_from(inner.platform.now_ms() - now).unwrap_or(0),
+    ));
     if !parts.status.is_success() {
-        let bytes = read_body(body, 64 << 10).await.unwrap_or_default();
+        let bytes = read_body_within(body, 64 << 10, inner.platform.as_ref(), left)
+            .await
+            .unwrap_or_default();
         let error = UpstreamError::from_status(parts.status.as_u16(), &parts.headers, &bytes);
         return failed(error.into(), inner.platform.now_ms());
     }
     let passthrough = prepared.passthrough(t);
     let strip = t.provider.isolation.strip_instructions;
     if stream {
-        let left = timeout.saturating_sub(std::time::Duration::from_millis(
-            u64::try_from(inner.platform.now_ms() - now).unwrap_or(0),
-        ));
         return match glue::first_event(body, upstream, inner.platform.as_ref(), left).await {
             Ok(body) => {
                 let plan = Plan {
@@ -284,13 +313,15 @@ async fn attempt(
                     capture_body: false,
                     model: prepared.raw.model.clone(),
                     call_ids: prepared.call_ids.clone(),
+                    idle_timeout: inner.config.stream_idle_timeout,
                 };
                 Step::Done(Forwarded::Stream { body, plan })
             }
             Err(e) => failed(e, inner.platform.now_ms()),
         };
     }
-    let bytes = match read_body(body, MAX_UPSTREAM_BODY).await {
+    let bytes = match read_body_within(body, MAX_UPSTREAM_BODY, inner.platform.as_ref(), left).await
+    {
         Ok(b) => b,
         Err(e) => return failed(e.into(), inner.platform.now_ms()),
     };

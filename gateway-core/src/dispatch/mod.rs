@@ -115,6 +115,8 @@ struct ServedBy {
     log_bodies: bool,
     /// Tools the serving upstream could not take (another provider's hosted tools).
     dropped_tools: Vec<String>,
+    /// Input tokens estimated at admission (charged for a stream cut before its usage came).
+    estimated_input: i64,
 }
 
 /// Bodies kept in the log are cut at this many bytes.
@@ -193,10 +195,13 @@ pub(crate) async fn forward(
         }
         Ok(Forwarded::Stream { body, mut plan }) => {
             plan.capture_body = served.log_bodies;
-            let (stream, summary) = glue::relay(body, plan, inner.platform.clone(), ctx.started_ms);
+            let shutdown = inner.shutdown.clone();
+            let (stream, summary) =
+                glue::relay(body, plan, inner.platform.clone(), ctx.started_ms, shutdown);
             log.status = 200;
             let started = ctx.started_ms;
             let model = served.model.clone();
+            let estimated_input = served.estimated_input;
             let background = boxed(async move {
                 let summary = summary.await.unwrap_or_default();
                 log.ttft_ms = summary.ttft_ms;
@@ -206,12 +211,18 @@ pub(crate) async fn forward(
                 {
                     metrics.upstream_error(&provider, kind);
                 }
+                let cut = summary.client_gone || log.error_kind.is_some();
                 if summary.client_gone && log.error_kind.is_none() {
                     log.error_kind = Some("client_disconnected".into());
                 }
-                finish_log(&mut log, summary.ended_ms - started, summary.usage, model.as_ref());
+                let usage = if cut {
+                    summary.usage.charged_when_cut(summary.output_bytes, estimated_input)
+                } else {
+                    summary.usage
+                };
+                finish_log(&mut log, summary.ended_ms - started, usage, model.as_ref());
                 observe(&metrics, &log, &provider);
-                finish(store, logs, held, summary.usage, log).await;
+                finish(store, logs, held, usage, log).await;
             });
             Handled {
                 response: stream_response(stream, inbound.json_array),
@@ -293,6 +304,7 @@ async fn forward_inner(
     }
     let now = inner.platform.now_ms();
     let body_len = request.body().len();
+    served.estimated_input = policy::estimate_tokens(body_len, raw.max_tokens).0;
     let held =
         limits::admit(&inner.store, &key, &route, &ctx.request_id, body_len, raw.max_tokens, now)
             .await?;

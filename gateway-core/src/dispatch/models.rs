@@ -93,8 +93,8 @@ async fn allowed(
 ) -> Result<Vec<Listed>, GatewayError> {
     let key = lookup_key(inner, request).await?;
     authorize(inner, ctx, &key)?;
-    let models = inner.store.list_servable_models().await?;
-    let virtual_models = inner.store.list_virtual_models().await?;
+    let models = inner.store.list_servable_models().await?.items;
+    let virtual_models = inner.store.list_virtual_models().await?.items;
     let mut out: Vec<Listed> = models
         .into_iter()
         .filter(|(m, _)| key.allows(&m.name))

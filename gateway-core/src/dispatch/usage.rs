@@ -12,6 +12,18 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// What to charge for a stream that did not end normally (the client left, the upstream
+    /// broke or stalled): the tokens the upstream reported so far; where it never said, the
+    /// input estimated at admission and one output token per four bytes of answer received.
+    /// Never nothing: an answer had without its final usage event is still paid for.
+    pub fn charged_when_cut(self, output_bytes: usize, estimated_input: i64) -> Usage {
+        Usage {
+            input: self.input.or(Some(estimated_input)),
+            output: self.output.or_else(|| i64::try_from(output_bytes.div_ceil(4)).ok()),
+            ..self
+        }
+    }
+
     /// USD at the model's per-token prices; cached input falls back to the input price. `None`
     /// when the model has no prices or the upstream reported no tokens.
     pub fn cost(&self, model: &Model) -> Option<f64> {
@@ -63,6 +75,17 @@ mod tests {
         let u = Usage { input: Some(1000), output: Some(100), cached: Some(400), reasoning: None };
         let cost = u.cost(&model(Some(1e-6), Some(2e-6), Some(0.5e-6))).unwrap();
         assert!((cost - (600.0 * 1e-6 + 400.0 * 0.5e-6 + 100.0 * 2e-6)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_cut_stream_is_charged_what_is_known_and_estimated_where_not() {
+        let known = Usage { input: Some(50), ..Default::default() };
+        let charged = known.charged_when_cut(41, 900);
+        assert_eq!((charged.input, charged.output), (Some(50), Some(11)));
+        let charged = Usage::default().charged_when_cut(0, 900);
+        assert_eq!((charged.input, charged.output), (Some(900), Some(0)));
+        let full = Usage { input: Some(1), output: Some(2), ..Default::default() };
+        assert_eq!(full.charged_when_cut(400, 900), full);
     }
 
     #[test]

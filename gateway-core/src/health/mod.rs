@@ -119,6 +119,7 @@ impl Gateway {
             .store
             .list_health_targets()
             .await?
+            .items
             .into_iter()
             .filter(|t| is_due(t, last.get(&t.id).copied(), now))
             .collect();

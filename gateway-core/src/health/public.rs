@@ -132,7 +132,7 @@ async fn route(
         return Err(PublicError::Disabled.into());
     }
     let pairs = crate::query::pairs(query);
-    let targets: Vec<_> = inner.store.list_health_targets().await?;
+    let targets: Vec<_> = inner.store.list_health_targets().await?.items;
     match path {
         "/public/health/targets" => {
             let list: Vec<_> = targets

@@ -102,9 +102,9 @@ fn target_params(t: &HealthTarget) -> Vec<Value> {
 }
 
 impl Store {
-    pub async fn list_health_targets(&self) -> StoreResult<Vec<HealthTarget>> {
+    pub async fn list_health_targets(&self) -> StoreResult<super::Listed<HealthTarget>> {
         let sql = format!("SELECT {TARGET_COLUMNS} FROM health_targets ORDER BY name, id");
-        self.query_as(&sql, vec![], decode_target).await
+        self.query_tolerant("health_targets", &sql, vec![], decode_target).await
     }
 
     pub async fn health_target(&self, id: &str) -> StoreResult<Option<HealthTarget>> {

@@ -118,9 +118,9 @@ const POLICY_SET: &str = "rpm_limit = ?, tpm_limit = ?, max_concurrent = ?, budg
     budget_period = ?, allowed_ips = ?, log_bodies = ?, tags = ?";
 
 impl Store {
-    pub async fn list_keys(&self) -> StoreResult<Vec<VirtualKey>> {
+    pub async fn list_keys(&self) -> StoreResult<super::Listed<VirtualKey>> {
         let sql = format!("SELECT {COLUMNS} FROM virtual_keys ORDER BY created_at");
-        self.query_as(&sql, vec![], decode).await
+        self.query_tolerant("virtual_keys", &sql, vec![], decode).await
     }
 
     pub async fn key(&self, id: &str) -> StoreResult<Option<VirtualKey>> {

@@ -116,7 +116,7 @@ pub struct LogFilter {
 
 impl LogFilter {
     /// `WHERE …` and its parameters.
-    fn clause(&self) -> (String, Vec<Value>) {
+    pub(crate) fn clause(&self) -> (String, Vec<Value>) {
         let mut conds = vec!["1 = 1".to_owned()];
         let mut params = Vec::new();
         let mut add = |cond: &str, v: Value| {
@@ -192,32 +192,6 @@ impl Store {
         Ok((self.query_as(&sql, page_params, decode).await?, total))
     }
 
-    /// The figures stats are computed from: one tuple per request in the window.
-    pub async fn stat_rows(&self, filter: &LogFilter) -> StoreResult<Vec<StatRow>> {
-        let (clause, params) = filter.clause();
-        let sql = format!(
-            "SELECT created_at, key_id, model_requested, provider_id, status, error_kind, latency_ms, ttft_ms, \
-             input_tokens, output_tokens, cached_tokens, cost_usd FROM request_logs WHERE {clause}"
-        );
-        self.query_as(&sql, params, |r| {
-            Ok(StatRow {
-                created_at: r.int("created_at")?,
-                key_id: r.opt_text("key_id")?,
-                model: r.opt_text("model_requested")?,
-                provider_id: r.opt_text("provider_id")?,
-                status: r.int("status")?,
-                error_kind: r.opt_text("error_kind")?,
-                latency_ms: r.int("latency_ms")?,
-                ttft_ms: r.opt_int("ttft_ms")?,
-                input_tokens: r.opt_int("input_tokens")?.unwrap_or(0),
-                output_tokens: r.opt_int("output_tokens")?.unwrap_or(0),
-                cached_tokens: r.opt_int("cached_tokens")?.unwrap_or(0),
-                cost_usd: r.opt_real("cost_usd")?.unwrap_or(0.0),
-            })
-        })
-        .await
-    }
-
     /// Rolls up every whole UTC day before `today_start_ms` into `request_rollups` (recomputing the
     /// days still in the logs), then deletes logs older than `cutoff_ms`. Rollups are kept.
     pub async fn roll_up_and_prune(&self, today_start_ms: i64, cutoff_ms: i64) -> StoreResult<u64> {
@@ -257,21 +231,4 @@ impl Store {
         )
         .await
     }
-}
-
-/// One request as the stats see it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StatRow {
-    pub created_at: i64,
-    pub key_id: Option<String>,
-    pub model: Option<String>,
-    pub provider_id: Option<String>,
-    pub status: i64,
-    pub error_kind: Option<String>,
-    pub latency_ms: i64,
-    pub ttft_ms: Option<i64>,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cached_tokens: i64,
-    pub cost_usd: f64,
 }

@@ -11,6 +11,7 @@ pub mod migrate;
 pub mod models;
 pub mod providers;
 pub mod settings;
+pub mod stats;
 pub mod users;
 pub mod virtual_models;
 
@@ -80,6 +81,32 @@ impl Store {
         rows.rows.iter().map(|values| decode(&Row { columns: &rows.columns, values })).collect()
     }
 
+    /// Like [`Store::query_as`], but a row `decode` cannot read (a JSON column written by hand,
+    /// a value a newer version wrote) is reported and skipped instead of failing the whole list:
+    /// one bad row must not take down every page or job that lists its table.
+    pub(crate) async fn query_tolerant<T>(
+        &self,
+        table: &str,
+        sql: &str,
+        params: Vec<Value>,
+        decode: impl Fn(&Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Listed<T>> {
+        let rows = self.query(sql, params).await?;
+        let mut listed = Listed { items: Vec::with_capacity(rows.rows.len()), skipped: vec![] };
+        for values in &rows.rows {
+            let row = Row { columns: &rows.columns, values };
+            match decode(&row) {
+                Ok(item) => listed.items.push(item),
+                Err(e) => {
+                    let id = row.text("id").unwrap_or_else(|_| "?".into());
+                    tracing::warn!(table, id = %id, error = %e, "skipping a stored row the gateway cannot read");
+                    listed.skipped.push(Skipped { id, problem: e.to_string() });
+                }
+            }
+        }
+        Ok(listed)
+    }
+
     /// Like [`Store::query_as`] for at most one row.
     pub(crate) async fn query_one<T>(
         &self,
@@ -89,6 +116,20 @@ impl Store {
     ) -> StoreResult<Option<T>> {
         Ok(self.query_as(sql, params, decode).await?.into_iter().next())
     }
+}
+
+/// A stored row that could not be read, as admin lists report it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    pub id: String,
+    pub problem: String,
+}
+
+/// The rows of a list that could be read, and those that could not.
+#[derive(Debug, Clone)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub skipped: Vec<Skipped>,
 }
 
 /// One result row, read by column name.

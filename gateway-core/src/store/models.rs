@@ -66,9 +66,9 @@ fn params(m: &Model) -> Vec<Value> {
 }
 
 impl Store {
-    pub async fn list_models(&self) -> StoreResult<Vec<Model>> {
+    pub async fn list_models(&self) -> StoreResult<super::Listed<Model>> {
         let sql = format!("SELECT {COLUMNS} FROM models ORDER BY name");
-        self.query_as(&sql, vec![], decode).await
+        self.query_tolerant("models", &sql, vec![], decode).await
     }
 
     pub async fn model(&self, id: &str) -> StoreResult<Option<Model>> {
@@ -82,14 +82,15 @@ impl Store {
     }
 
     /// Enabled models whose provider is enabled too: what callers can reach.
-    pub async fn list_servable_models(&self) -> StoreResult<Vec<(Model, String)>> {
+    pub async fn list_servable_models(&self) -> StoreResult<super::Listed<(Model, String)>> {
         let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("m.{}", c.trim())).collect();
         let sql = format!(
             "SELECT {}, p.name AS provider_name FROM models m JOIN providers p ON p.id = m.provider_id \
              WHERE m.enabled = 1 AND p.enabled = 1 ORDER BY m.name",
             columns.join(", ")
         );
-        self.query_as(&sql, vec![], |r| Ok((decode(r)?, r.text("provider_name")?))).await
+        self.query_tolerant("models", &sql, vec![], |r| Ok((decode(r)?, r.text("provider_name")?)))
+            .await
     }
 
     /// The model row of a provider's upstream model, if one exists (for prices and limits).

@@ -46,9 +46,9 @@ fn params(p: &Provider) -> Vec<Value> {
 }
 
 impl Store {
-    pub async fn list_providers(&self) -> StoreResult<Vec<Provider>> {
+    pub async fn list_providers(&self) -> StoreResult<super::Listed<Provider>> {
         let sql = format!("SELECT {COLUMNS} FROM providers ORDER BY name");
-        self.query_as(&sql, vec![], decode).await
+        self.query_tolerant("providers", &sql, vec![], decode).await
     }
 
     pub async fn provider(&self, id: &str) -> StoreResult<Option<Provider>> {

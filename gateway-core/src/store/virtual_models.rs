@@ -72,9 +72,9 @@ fn strategy_name(strategy: Strategy) -> String {
 }
 
 impl Store {
-    pub async fn list_virtual_models(&self) -> StoreResult<Vec<VirtualModel>> {
+    pub async fn list_virtual_models(&self) -> StoreResult<super::Listed<VirtualModel>> {
         let sql = format!("SELECT {COLUMNS} FROM virtual_models ORDER BY name");
-        self.query_as(&sql, vec![], decode).await
+        self.query_tolerant("virtual_models", &sql, vec![], decode).await
     }
 
     pub async fn virtual_model(&self, id: &str) -> StoreResult<Option<VirtualModel>> {

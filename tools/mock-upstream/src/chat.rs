@@ -101,10 +101,11 @@ pub(crate) async fn handle(
             Err(response) => return response,
         };
     if body["stream"] == true {
-        return sse_response(
-            &mock,
-            stream(&model, &answer, body["stream_options"]["include_usage"] == true),
-        );
+        let events = stream(&model, &answer, body["stream_options"]["include_usage"] == true);
+        if let Some(fault) = crate::faults::stream_fault(&model, events.clone()) {
+            return fault;
+        }
+        return sse_response(&mock, events);
     }
     let (content, calls, finish) = match &answer {
         Answer::Text(t) => (json!(t), Value::Null, "stop"),
@@ -120,14 +121,15 @@ pub(crate) async fn handle(
     if !calls.is_null() {
         message["tool_calls"] = calls;
     }
-    json_response(
-        StatusCode::OK,
-        json!({
-            "id": "chatcmpl-mock123", "object": "chat.completion", "created": 1_700_000_000, "model": model,
-            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
-            "usage": usage(), "system_fingerprint": "fp_mock",
-        }),
-    )
+    let answer = json!({
+        "id": "chatcmpl-mock123", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
+        "usage": usage(), "system_fingerprint": "fp_mock",
+    });
+    if let Some(fault) = crate::faults::json_fault(&model, answer.to_string().as_bytes()) {
+        return fault;
+    }
+    json_response(StatusCode::OK, answer)
 }
 
 fn stream(model: &str, answer: &Answer, include_usage: bool) -> Vec<String> {

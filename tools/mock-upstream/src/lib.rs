@@ -26,6 +26,8 @@
 //!   returned;
 //! - `…max-<n>…`: refuses an output-token limit above `n`, as real APIs refuse one above the
 //!   model's maximum;
+//! - `…stall-body…`, `…short-body…`, `…huge-body…`, `…stall-stream…`, `…finish-stall…`,
+//!   `…stream-garbage…`: (OpenAI chat) the faults of [`faults`];
 //! - `…reasoning…`: (OpenAI chat) a reasoning model: refuses `max_tokens` (it wants
 //!   `max_completion_tokens`), as OpenAI's o-series and gpt-5 models do.
 //!
@@ -41,6 +43,7 @@ mod anthropic;
 pub mod catalog;
 mod chat;
 pub mod embeddings;
+pub mod faults;
 mod gemini;
 mod responses;
 

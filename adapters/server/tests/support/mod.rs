@@ -28,7 +28,17 @@ impl GatewayProcess {
 
     /// Starts the binary with `DATABASE_URL=url` (a file path or a remote URL).
     pub fn start_with_url(db: &str, env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_llm-gateway"));
+        Self::start_command(Command::new(env!("CARGO_BIN_EXE_llm-gateway")), db, env)
+    }
+
+    /// Starts the binary under `prlimit --nofile=<n>` (a lowered open-file limit).
+    pub fn start_with_nofile(db: &Path, nofile: u32, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new("prlimit");
+        cmd.arg(format!("--nofile={nofile}")).arg(env!("CARGO_BIN_EXE_llm-gateway"));
+        Self::start_command(cmd, &db.to_string_lossy(), env)
+    }
+
+    fn start_command(mut cmd: Command, db: &str, env: &[(&str, &str)]) -> Self {
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("PORT", "0")
@@ -74,6 +84,24 @@ impl GatewayProcess {
             std::thread::sleep(Duration::from_millis(20));
         };
         Self { child, base, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the process to exit; returns how long it took
+    /// and its log.
+    pub fn terminate(mut self, limit: Duration) -> (Duration, Vec<String>) {
+        let started = Instant::now();
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return (started.elapsed(), self.log_lines());
+            }
+            assert!(started.elapsed() < limit, "gateway still running {limit:?} after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -22,8 +22,9 @@ pub struct MessagesStreamDecoder {
 
 impl StreamDecoder for MessagesStreamDecoder {
     fn push(&mut self, event: &SseEvent) -> Vec<Event> {
-        let Ok(parsed) = serde_json::from_str::<StreamEvent>(&event.data) else {
-            return vec![];
+        let parsed = match serde_json::from_str::<StreamEvent>(&event.data) {
+            Ok(parsed) => parsed,
+            Err(e) => return crate::codec::unreadable_event(&event.data, &e),
         };
         let mut out = Vec::new();
         match parsed {

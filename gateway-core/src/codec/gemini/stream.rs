@@ -31,8 +31,9 @@ impl GeminiStreamDecoder {
 
 impl StreamDecoder for GeminiStreamDecoder {
     fn push(&mut self, event: &SseEvent) -> Vec<Event> {
-        let Ok(chunk) = serde_json::from_str::<GenerateResponse>(&event.data) else {
-            return vec![];
+        let chunk = match serde_json::from_str::<GenerateResponse>(&event.data) {
+            Ok(parsed) => parsed,
+            Err(e) => return crate::codec::unreadable_event(&event.data, &e),
         };
         let mut out = Vec::new();
         if let Some(error) = chunk.error {

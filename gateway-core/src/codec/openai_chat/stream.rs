@@ -44,8 +44,9 @@ impl StreamDecoder for ChatStreamDecoder {
             self.saw_done = true;
             return out;
         }
-        let Ok(chunk) = serde_json::from_str::<Chunk>(&event.data) else {
-            return out;
+        let chunk = match serde_json::from_str::<Chunk>(&event.data) {
+            Ok(parsed) => parsed,
+            Err(e) => return crate::codec::unreadable_event(&event.data, &e),
         };
         if let Some(error) = chunk.error {
             let message = error.get("message").and_then(Value::as_str).unwrap_or("upstream error");

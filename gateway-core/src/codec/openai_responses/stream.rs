@@ -34,7 +34,10 @@ fn text_kind(thinking: bool) -> BlockKind {
 
 impl StreamDecoder for ResponsesStreamDecoder {
     fn push(&mut self, event: &SseEvent) -> Vec<Event> {
-        let Ok(e) = serde_json::from_str::<StreamEvent>(&event.data) else { return vec![] };
+        let e = match serde_json::from_str::<StreamEvent>(&event.data) {
+            Ok(parsed) => parsed,
+            Err(e) => return crate::codec::unreadable_event(&event.data, &e),
+        };
         let mut out = Vec::new();
         let oi = e.output_index.unwrap_or(0);
         match e.kind.as_str() {
