@@ -171,6 +171,20 @@ impl Store {
         Ok((to - from).max(0))
     }
 
+    /// Runs a query grouped by `dim` over the logs (`rollup` false) or the rollups: `sql` gets
+    /// the group's SQL expression, whose parameters come before `params`.
+    async fn grouped<T>(
+        &self,
+        (dim, rollup): (StatDim, bool),
+        params: Vec<Value>,
+        sql: impl FnOnce(&str) -> String,
+        decode: impl Fn(&Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        let (group, mut all) = dim.expression(rollup);
+        all.extend(params);
+        self.query_as(&sql(group), all, decode).await
+    }
+
     /// Per value of `dim` and latency bucket: requests, successes, tokens and cost. Summed per
     /// group this gives the group's totals; per bucket, its latency histogram.
     pub async fn stat_groups(
@@ -194,36 +208,37 @@ impl Store {
             Ok((group, r.int("b")?, g))
         };
         let (clause, params) = split.raw.clause();
-        let (group, mut all) = dim.expression(false);
-        all.extend(params);
-        let sql = format!(
-            "SELECT {group} AS g, {} AS b, COUNT(*) AS n, \
-             COALESCE(SUM(status < 400 AND error_kind IS NULL), 0) AS ok, \
-             COALESCE(SUM(input_tokens), 0) AS i, COALESCE(SUM(output_tokens), 0) AS o, \
-             COALESCE(SUM(cached_tokens), 0) AS c, COALESCE(SUM(cost_usd), 0.0) AS cost \
-             FROM request_logs WHERE {clause} GROUP BY g, b",
-            bucket("latency_ms")
-        );
-        let mut rows = self.query_as(&sql, all, decode).await?;
+        let from_logs = |group: &str| {
+            format!(
+                "SELECT {group} AS g, {} AS b, COUNT(*) AS n, \
+                 COALESCE(SUM(status < 400 AND error_kind IS NULL), 0) AS ok, \
+                 COALESCE(SUM(input_tokens), 0) AS i, COALESCE(SUM(output_tokens), 0) AS o, \
+                 COALESCE(SUM(cached_tokens), 0) AS c, COALESCE(SUM(cost_usd), 0.0) AS cost \
+                 FROM request_logs WHERE {clause} GROUP BY g, b",
+                bucket("latency_ms")
+            )
+        };
+        let mut rows = self.grouped((dim, false), params, from_logs, decode).await?;
         if let Some(hours) = split.hours {
             // Totals live in `request_stats`, the latency histogram in the buckets: the totals
             // come back under bucket -1, which only summing reads (a histogram row has n only).
             let (clause, params) = rollup_clause(filter, hours);
-            let (group, mut all) = dim.expression(true);
-            all.extend(params.clone());
-            let sql = format!(
-                "SELECT {group} AS g, -1 AS b, 0 AS n, SUM(successes) AS ok, \
-                 SUM(input_tokens) AS i, SUM(output_tokens) AS o, SUM(cached_tokens) AS c, \
-                 SUM(cost_usd) AS cost FROM request_stats WHERE {clause} GROUP BY g"
-            );
-            rows.extend(self.query_as(&sql, all, decode).await?);
-            let (group, mut all) = dim.expression(true);
-            all.extend(params);
-            let sql = format!(
-                "SELECT {group} AS g, bucket AS b, SUM(n) AS n, 0 AS ok, 0 AS i, 0 AS o, 0 AS c, \
-                 0.0 AS cost FROM request_stat_buckets WHERE {clause} AND metric = 0 GROUP BY g, b"
-            );
-            rows.extend(self.query_as(&sql, all, decode).await?);
+            let totals = |group: &str| {
+                format!(
+                    "SELECT {group} AS g, -1 AS b, 0 AS n, SUM(successes) AS ok, \
+                     SUM(input_tokens) AS i, SUM(output_tokens) AS o, SUM(cached_tokens) AS c, \
+                     SUM(cost_usd) AS cost FROM request_stats WHERE {clause} GROUP BY g"
+                )
+            };
+            rows.extend(self.grouped((dim, true), params.clone(), totals, decode).await?);
+            let latency = |group: &str| {
+                format!(
+                    "SELECT {group} AS g, bucket AS b, SUM(n) AS n, 0 AS ok, 0 AS i, 0 AS o, \
+                     0 AS c, 0.0 AS cost FROM request_stat_buckets \
+                     WHERE {clause} AND metric = 0 GROUP BY g, b"
+                )
+            };
+            rows.extend(self.grouped((dim, true), params, latency, decode).await?);
         }
         Ok(rows)
     }
@@ -238,23 +253,23 @@ impl Store {
         let split = split(filter, rolled_until);
         let decode = |r: &Row<'_>| Ok((group_text(r)?, r.int("b")?, r.int("n")?));
         let (clause, params) = split.raw.clause();
-        let (group, mut all) = dim.expression(false);
-        all.extend(params);
-        let sql = format!(
-            "SELECT {group} AS g, {} AS b, COUNT(*) AS n FROM request_logs \
-             WHERE {clause} AND ttft_ms IS NOT NULL GROUP BY g, b",
-            bucket("ttft_ms")
-        );
-        let mut rows = self.query_as(&sql, all, decode).await?;
+        let from_logs = |group: &str| {
+            format!(
+                "SELECT {group} AS g, {} AS b, COUNT(*) AS n FROM request_logs \
+                 WHERE {clause} AND ttft_ms IS NOT NULL GROUP BY g, b",
+                bucket("ttft_ms")
+            )
+        };
+        let mut rows = self.grouped((dim, false), params, from_logs, decode).await?;
         if let Some(hours) = split.hours {
             let (clause, params) = rollup_clause(filter, hours);
-            let (group, mut all) = dim.expression(true);
-            all.extend(params);
-            let sql = format!(
-                "SELECT {group} AS g, bucket AS b, SUM(n) AS n FROM request_stat_buckets \
-                 WHERE {clause} AND metric = 1 GROUP BY g, b"
-            );
-            rows.extend(self.query_as(&sql, all, decode).await?);
+            let rolled = |group: &str| {
+                format!(
+                    "SELECT {group} AS g, bucket AS b, SUM(n) AS n FROM request_stat_buckets \
+                     WHERE {clause} AND metric = 1 GROUP BY g, b"
+                )
+            };
+            rows.extend(self.grouped((dim, true), params, rolled, decode).await?);
         }
         Ok(rows)
     }

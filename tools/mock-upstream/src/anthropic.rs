@@ -69,13 +69,7 @@ fn gated_parts(body: &Value) -> Vec<&'static str> {
 /// Refuses unknown fields and beta fields without their beta.
 fn check_fields(incoming: &Incoming<'_>, allowed: &[&str]) -> Result<(), String> {
     let body = incoming.body;
-    if let Some(unknown) = body
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, _)| k)
-        .find(|k| !allowed.contains(&k.as_str()))
-    {
+    if let Some(unknown) = crate::unknown_field(body, allowed) {
         return Err(format!("{unknown}: Extra inputs are not permitted"));
     }
     let betas: Vec<&str> = incoming
@@ -216,6 +210,12 @@ fn read_messages(body: &Value) -> Result<Seen, String> {
     Ok(seen)
 }
 
+/// Anthropic refuses every request without an `anthropic-version` header.
+fn unversioned(headers: &HeaderMap) -> Option<Response> {
+    (!headers.contains_key("anthropic-version"))
+        .then(|| error(StatusCode::BAD_REQUEST, "anthropic-version: header is required"))
+}
+
 /// `POST /v1/messages/count_tokens`: checks the request as `messages` does (without
 /// `max_tokens`), answers a count that grows with the request's size.
 pub(crate) async fn count_tokens(
@@ -223,8 +223,8 @@ pub(crate) async fn count_tokens(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if !headers.contains_key("anthropic-version") {
-        return error(StatusCode::BAD_REQUEST, "anthropic-version: header is required");
+    if let Some(refused) = unversioned(&headers) {
+        return refused;
     }
     let Ok(value) = serde_json::from_str::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "body is not JSON");
@@ -260,8 +260,8 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if !headers.contains_key("anthropic-version") {
-        return error(StatusCode::BAD_REQUEST, "anthropic-version: header is required");
+    if let Some(refused) = unversioned(&headers) {
+        return refused;
     }
     let (body, model, answer) =
         match prepare(&mock, "/v1/messages", (&headers, &body), None, read, error).await {

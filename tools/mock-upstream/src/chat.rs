@@ -102,7 +102,7 @@ pub(crate) async fn handle(
         };
     if body["stream"] == true {
         let events = stream(&model, &answer, body["stream_options"]["include_usage"] == true);
-        if let Some(fault) = crate::faults::stream_fault(&model, events.clone()) {
+        if let Some(fault) = crate::faults::stream_fault(&model, &events) {
             return fault;
         }
         return sse_response(&mock, events);
@@ -126,7 +126,7 @@ pub(crate) async fn handle(
         "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
         "usage": usage(), "system_fingerprint": "fp_mock",
     });
-    if let Some(fault) = crate::faults::json_fault(&model, answer.to_string().as_bytes()) {
+    if let Some(fault) = crate::faults::json_fault(&model, &answer) {
         return fault;
     }
     json_response(StatusCode::OK, answer)

@@ -35,7 +35,11 @@ fn body_then(chunks: Vec<Bytes>, stall: bool) -> Body {
 }
 
 /// The non-streamed fault a model name asks for, if any, given the well-formed answer.
-pub(crate) fn json_fault(model: &str, answer: &[u8]) -> Option<Response> {
+pub(crate) fn json_fault(model: &str, answer: &serde_json::Value) -> Option<Response> {
+    if !["stall-body", "short-body", "huge-body"].iter().any(|f| model.contains(f)) {
+        return None;
+    }
+    let answer = answer.to_string().into_bytes();
     let half = Bytes::copy_from_slice(&answer[..answer.len() / 2]);
     let (body, length) = if model.contains("stall-body") {
         (body_then(vec![half], true), answer.len())
@@ -61,7 +65,11 @@ pub(crate) fn json_fault(model: &str, answer: &[u8]) -> Option<Response> {
 }
 
 /// The stream fault a model name asks for, if any, given the well-formed events.
-pub(crate) fn stream_fault(model: &str, mut events: Vec<String>) -> Option<Response> {
+pub(crate) fn stream_fault(model: &str, events: &[String]) -> Option<Response> {
+    if !["stall-stream", "finish-stall", "stream-garbage"].iter().any(|f| model.contains(f)) {
+        return None;
+    }
+    let mut events = events.to_vec();
     let stall = if model.contains("stall-stream") {
         events.truncate(3);
         true

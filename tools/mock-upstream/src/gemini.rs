@@ -209,13 +209,7 @@ fn count_tokens(mock: &Mock, path: &str, model: &str, headers: &HeaderMap, body:
     };
     mock.record(path, &value);
     let request = value.get("generateContentRequest").unwrap_or(&value);
-    if let Some(unknown) = value
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, _)| k)
-        .find(|k| !["contents", "generateContentRequest"].contains(&k.as_str()))
-    {
+    if let Some(unknown) = crate::unknown_field(&value, &["contents", "generateContentRequest"]) {
         return error(
             StatusCode::BAD_REQUEST,
             &format!("Invalid JSON payload received. Unknown name \"{unknown}\""),

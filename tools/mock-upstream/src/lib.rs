@@ -272,6 +272,12 @@ pub(crate) async fn prepare(
     Ok((body, model, answer))
 }
 
+/// The first top-level field of `body` that is not in `allowed`: every real API refuses
+/// fields it does not know, each in its own words.
+pub(crate) fn unknown_field<'a>(body: &'a Value, allowed: &[&str]) -> Option<&'a str> {
+    body.as_object()?.keys().map(String::as_str).find(|k| !allowed.contains(k))
+}
+
 /// What the counting endpoints answer: one token per four bytes of the request, at least one.
 pub(crate) fn counted(body: &str) -> usize {
     (body.len() / 4).max(1)

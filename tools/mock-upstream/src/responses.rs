@@ -62,13 +62,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
     let body = incoming.body;
-    if let Some(unknown) = body
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, _)| k)
-        .find(|k| !PARAMS.contains(&k.as_str()))
-    {
+    if let Some(unknown) = crate::unknown_field(body, &PARAMS) {
         return Err(format!("Unknown parameter: '{unknown}'."));
     }
     let mut seen = Seen {
