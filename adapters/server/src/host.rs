@@ -2,9 +2,9 @@
 //! requests for the core, streams its responses back, runs its background work, and serves the
 //! static admin UI for every other path.
 //!
-//! On the server each request is handled on its own tracked task, so a client that hangs up does
-//! not cancel the handling half-way: the request still ends in one log row and releases what it
-//! holds (a stream nobody reads is dropped at once, which ends it the same way).
+//! On the server a request whose client hangs up is not cancelled half-way: its handling moves to
+//! a tracked task of its own and finishes there, so the request still ends in one log row and
+//! releases what it holds (a stream nobody reads is dropped at once, which ends it the same way).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -101,27 +101,61 @@ async fn handle(State(app): State<App>, request: Request) -> Response {
     }
     match &app.background {
         Background::Tracked(tracker) => {
-            // Handled on a task of its own: dropping this future (the client hung up) does not
-            // stop it, and its background work is on the tracker before the answer leaves.
+            // Handled in place, but if the client hangs up first the handling moves to a task of
+            // its own and finishes there; its background work is on the tracker before the
+            // answer leaves.
             let (gateway, tasks) = (app.gateway.clone(), tracker.clone());
-            let handling = tracker.spawn(async move {
+            let handling = Box::pin(async move {
                 let handled = gateway.handle(request).await;
                 if let Some(work) = handled.background {
                     tasks.spawn(work);
                 }
                 handled.response
             });
-            match handling.await {
-                Ok(response) => to_axum(response, None),
-                Err(e) => {
-                    tracing::error!(error = %e, "request handling failed");
-                    http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
-                }
-            }
+            to_axum(Unabandoned { future: Some(handling), tracker: tracker.clone() }.await, None)
         }
         Background::InBody => {
             let handled = app.gateway.handle(request).await;
             to_axum(handled.response, handled.background)
+        }
+    }
+}
+
+/// A future run in place that, dropped before it is done (its client hung up), finishes on a
+/// tracked task instead of stopping half-way. Spawning only then keeps the common case free of
+/// a task and its cross-thread wake-up per request.
+struct Unabandoned<T: Send + 'static> {
+    future: Option<futures::future::BoxFuture<'static, T>>,
+    tracker: TaskTracker,
+}
+
+impl<T: Send + 'static> std::future::Future for Unabandoned<T> {
+    type Output = T;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<T> {
+        let Some(future) = self.future.as_mut() else {
+            return std::task::Poll::Pending;
+        };
+        let output = std::task::ready!(future.as_mut().poll(cx));
+        self.future = None;
+        std::task::Poll::Ready(output)
+    }
+}
+
+impl<T: Send + 'static> Drop for Unabandoned<T> {
+    fn drop(&mut self) {
+        let Some(future) = self.future.take() else { return };
+        // Outside a runtime (it is shutting down) there is nothing left to finish on.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            self.tracker.spawn_on(
+                async move {
+                    drop(future.await);
+                },
+                &runtime,
+            );
         }
     }
 }

@@ -350,7 +350,12 @@ async fn forward_inner(
     if embeddings.is_some() {
         order.retain(|&i| embeds(&route.targets[i]));
     }
-    let call_ids = format!("call_{}", ids::base62(12, |b| inner.platform.random_bytes(b)));
+    // Ids for tool calls an upstream sends without one: only translated answers need them.
+    let call_ids = if needs_canonical {
+        format!("call_{}", ids::base62(12, |b| inner.platform.random_bytes(b)))
+    } else {
+        String::new()
+    };
     let prepared = Prepared {
         raw: &raw,
         canonical,
