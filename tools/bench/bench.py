@@ -14,7 +14,10 @@ fresh libSQL file, and the peers, all pointed at the same mock, and measures, in
 - streaming: time to first chunk and to the last byte; the translated path (Anthropic /v1/messages
   in, OpenAI upstream);
 - memory (RSS idle and peak), binary size, process start to first successful response, and the
-  Worker's wasm size (gzip) when it has been built.
+  Worker's wasm size (gzip) when it has been built;
+- the dashboard's statistics (`GET /api/admin/stats?window=30d`) over a million request-log rows
+  (200 000 with --quick): time and peak-memory growth, from the logs and from the hourly rollups;
+- the SSE decoder on one 16 MiB line in 16 KiB chunks (linear, not quadratic, in the line).
 
 Prints a Markdown report and writes it, with the raw numbers, to target/bench/results.{md,json}.
 Every request goes to 127.0.0.1; every load is bounded in time.
@@ -471,12 +474,79 @@ def inside(args):
             p.stop()
         shutil.rmtree(db_dir, ignore_errors=True)
 
+    results["stats"] = stats_at_volume(200_000 if quick else 1_000_000)
+    sse = subprocess.run([os.path.join(RELEASE, "gateway-bench"), "sse", "16"], capture_output=True, text=True)
+    results["sse_line"] = json.loads(sse.stdout)
     results["binary_bytes"] = os.path.getsize(os.path.join(RELEASE, "llm-gateway"))
     wasm = find_wasm()
     if wasm:
         results["worker_wasm_bytes"] = os.path.getsize(wasm)
         results["worker_wasm_gzip_bytes"] = len(gzip.compress(open(wasm, "rb").read(), 9))
     return results
+
+
+def stats_at_volume(rows):
+    """`GET /api/admin/stats?window=30d` over `rows` synthetic log rows spread over 29 days (20
+    models, 4 providers, 50 keys, latencies spread evenly over 0.1-4.1 s: the worst case for
+    histograms), first from the logs, then from the hourly rollups: seconds and VmHWM growth."""
+    log(f"== dashboard stats over {rows} log rows")
+    db_dir = tempfile.mkdtemp(prefix="bench-stats-")
+    db = os.path.join(db_dir, "gateway.db")
+
+    def started(extra=None):
+        port = free_port()
+        env = dict(gateway_env(db, port), **(extra or {}))
+        p = Proc("gateway-stats", [os.path.join(RELEASE, "llm-gateway")], env)
+        base = f"http://127.0.0.1:{port}"
+        wait_ok("GET", base + "/healthz", proc=p)
+        _, token = http("POST", base + "/api/auth/login", {"username": "admin", "password": ADMIN_PASSWORD})
+        return p, base, {"authorization": "Bearer " + json.loads(token)["token"]}
+
+    def measured():
+        p, base, auth = started()
+        try:
+            http("GET", base + "/api/admin/stats?window=24h", headers=auth, timeout=300)
+            before = p.rss_kb("VmHWM")
+            t0 = time.perf_counter()
+            _, body = http("GET", base + "/api/admin/stats?window=30d", headers=auth, timeout=300)
+            took = time.perf_counter() - t0
+            assert json.loads(body)["totals"]["requests"] == rows, body[:300]
+            return {"seconds": round(took, 3), "vmhwm_growth_kb": p.rss_kb("VmHWM") - before}
+        finally:
+            p.stop()
+
+    try:
+        p, _, _ = started()
+        p.stop()
+        import sqlite3
+        now = int(time.time() * 1000)
+        con = sqlite3.connect(db)
+        con.execute("""WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+            INSERT INTO request_logs (id, created_at, request_id, key_id, endpoint, model_requested,
+            provider_id, status, error_kind, latency_ms, ttft_ms, input_tokens, output_tokens, cost_usd)
+            SELECT printf('log%07d', i), ? - i * (2500000000 / ?), 'r' || i, 'key-' || (i % 50),
+            '/v1/chat/completions', 'model-' || (i % 20), 'prv-' || (i % 4),
+            CASE WHEN i % 50 = 0 THEN 502 ELSE 200 END, CASE WHEN i % 50 = 0 THEN 'upstream_error' END,
+            100 + (i * 7919) % 4000, 50 + (i * 104729) % 1000, 100, 50, 0.0001 FROM n""", (rows, now, rows))
+        con.commit()
+        con.close()
+        result = {"rows": rows, "from_logs": measured()}
+        # Let the periodic jobs build the rollups, then measure again.
+        p, base, auth = started({"MAINTENANCE_INTERVAL_SECS": "1"})
+        try:
+            deadline = time.time() + 300
+            while time.time() < deadline:
+                _, body = http("GET", base + "/api/admin/stats?window=24h", headers=auth, timeout=300)
+                until = json.loads(body).get("rolled_up_until")
+                if until and until >= now - 3 * 3600_000:
+                    break
+                time.sleep(0.5)
+        finally:
+            p.stop()
+        result["from_rollups"] = measured()
+        return result
+    finally:
+        shutil.rmtree(db_dir, ignore_errors=True)
 
 
 def find_wasm():
@@ -561,6 +631,15 @@ def report(r):
     if "worker_wasm_gzip_bytes" in r:
         lines.append(f"| Worker wasm (gzip -9) | {r['worker_wasm_gzip_bytes'] / 1048576:.2f} MiB "
                      f"({r['worker_wasm_bytes'] / 1048576:.2f} MiB raw) | |")
+    st = r["stats"]
+    lines += ["", f"### Dashboard statistics over {st['rows']:,} log rows (30-day window)", "",
+              "| source | seconds | peak memory growth |", "|---|---|---|",
+              f"| the logs (before the first hourly job) | {st['from_logs']['seconds']} | "
+              f"{mb(st['from_logs']['vmhwm_growth_kb'])} |",
+              f"| hourly rollups (+ the last hours from the logs) | {st['from_rollups']['seconds']} | "
+              f"{mb(st['from_rollups']['vmhwm_growth_kb'])} |",
+              "", f"SSE decoder, one {r['sse_line']['line_mib']} MiB line in {r['sse_line']['chunk_kib']} KiB "
+              f"chunks: {r['sse_line']['ms']:.1f} ms.", ""]
     if r.get("peer_failures"):
         lines += ["", "Peers that did not start: " + ", ".join(r["peer_failures"])]
     return "\n".join(lines) + "\n"

@@ -4,6 +4,9 @@
 //! gateway-bench --url URL --body JSON [--header 'name: value']... --duration SECS
 //!               (--rate RPS | --connections N) [--stream] [--warmup SECS]
 //! ```
+//! `gateway-bench sse MIB`: times the gateway's SSE decoder on one MIB-MiB `data:` line arriving
+//! in 16 KiB network chunks (a decoder that rescans its buffer per chunk is quadratic there).
+//!
 //! `--rate`: open loop — requests start on a fixed schedule whatever the answers do (in flight
 //! capped at 4096; late starts are counted as `dropped`). `--connections`: closed loop — N workers
 //! send back to back (maximum throughput). Latency runs from sending to the last body byte; with
@@ -204,7 +207,26 @@ async fn run(args: Rc<Args>) -> serde_json::Value {
            "latency_ms": latency, "ttfb_ms": if args.stream { ttfb } else { serde_json::Value::Null }})
 }
 
+/// `gateway-bench sse MIB`: one JSON line with the decode time of a MIB-MiB line.
+fn sse(mib: usize) {
+    let chunk = vec![b'x'; 16 << 10];
+    let started = Instant::now();
+    let mut decoder = gateway_core::sse::SseDecoder::with_max_line(mib << 21);
+    let mut events = decoder.push(b"data: ").map(|e| e.len()).unwrap_or(0);
+    for _ in 0..(mib << 20) / chunk.len() {
+        events += decoder.push(&chunk).map(|e| e.len()).unwrap_or(0);
+    }
+    events += decoder.push(b"\n\n").map(|e| e.len()).unwrap_or(0);
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    println!("{}", json!({"line_mib": mib, "chunk_kib": 16, "events": events, "ms": ms}));
+}
+
 fn main() {
+    let mut raw = std::env::args().skip(1);
+    if raw.next().as_deref() == Some("sse") {
+        sse(raw.next().and_then(|m| m.parse().ok()).unwrap_or(16));
+        return;
+    }
     let args = match parse_args() {
         Ok(a) => Rc::new(a),
         Err(e) => {
