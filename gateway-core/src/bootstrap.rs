@@ -9,11 +9,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::auth::password;
 use crate::config::Config;
-use crate::gateway::StartError;
 use crate::ids;
 use crate::io::Platform;
-use crate::store::Store;
 use crate::store::users::User;
+use crate::store::{Store, StoreError};
 
 pub(crate) struct Secrets {
     pub jwt: String,
@@ -40,7 +39,7 @@ pub(crate) async fn secrets(
 
 async fn secret(
     configured: Option<&str>,
-    setting: &str,
+    setting: &'static str,
     store: &Store,
     platform: &dyn Platform,
 ) -> Result<String, StartError> {
@@ -50,8 +49,17 @@ async fn secret(
     let mut bytes = [0u8; 32];
     platform.random_bytes(&mut bytes);
     let fresh = URL_SAFE_NO_PAD.encode(bytes);
-    let key = format!("dev.{setting}");
-    Ok(store.setting_or_insert(&key, &fresh, platform.now_ms()).await?)
+    let setting = crate::store::settings::Setting::DevSecret(setting);
+    Ok(store.text_or_insert(setting, &fresh, platform.now_ms()).await?)
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Bootstrap(String),
 }
 
 /// With no user yet, creates the configured admin; without `ADMIN_PASSWORD`, generates a strong

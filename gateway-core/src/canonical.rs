@@ -196,7 +196,28 @@ pub enum FinishReason {
     Other(String),
 }
 
-pub use crate::dispatch::usage::Usage;
+/// Tokens of one request. `None` where the upstream did not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input: Option<i64>,
+    pub output: Option<i64>,
+    pub cached: Option<i64>,
+    pub reasoning: Option<i64>,
+}
+
+impl Usage {
+    /// What to charge for a stream that did not end normally (the client left, the upstream
+    /// broke or stalled): the tokens the upstream reported so far; where it never said, the
+    /// input estimated at admission and one output token per four bytes of answer received.
+    /// Never nothing: an answer had without its final usage event is still paid for.
+    pub fn charged_when_cut(self, output_bytes: usize, estimated_input: i64) -> Usage {
+        Usage {
+            input: self.input.or(Some(estimated_input)),
+            output: self.output.or_else(|| i64::try_from(output_bytes.div_ceil(4)).ok()),
+            ..self
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
@@ -372,4 +393,20 @@ pub fn blocks_text(blocks: &[Block]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_stream_is_charged_what_is_known_and_estimated_where_not() {
+        let known = Usage { input: Some(50), ..Default::default() };
+        let charged = known.charged_when_cut(41, 900);
+        assert_eq!((charged.input, charged.output), (Some(50), Some(11)));
+        let charged = Usage::default().charged_when_cut(0, 900);
+        assert_eq!((charged.input, charged.output), (Some(900), Some(0)));
+        let full = Usage { input: Some(1), output: Some(2), ..Default::default() };
+        assert_eq!(full.charged_when_cut(400, 900), full);
+    }
 }

@@ -5,12 +5,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// Where LiteLLM publishes its list (overridable with `CATALOG_URL`).
-pub const DEFAULT_LITELLM_URL: &str =
-    "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json";
-/// models.dev's list, the second source (overridable with `CATALOG_MODELS_DEV_URL`).
-pub const DEFAULT_MODELS_DEV_URL: &str = "https://models.dev/api.json";
-
 /// One catalog model. Prices are USD per token, as the models table keeps them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {

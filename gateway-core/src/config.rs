@@ -6,6 +6,12 @@
 use std::fmt;
 use std::time::Duration;
 
+/// Where LiteLLM publishes its list (overridable with `CATALOG_URL`).
+pub const DEFAULT_LITELLM_URL: &str =
+    "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json";
+/// models.dev's list, the second source (overridable with `CATALOG_MODELS_DEV_URL`).
+pub const DEFAULT_MODELS_DEV_URL: &str = "https://models.dev/api.json";
+
 /// A secret string whose `Debug` and `Display` never reveal it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -146,8 +152,8 @@ impl Default for Config {
             metrics_token: None,
             admin_cors_origins: Vec::new(),
             catalog_sources: vec![
-                ("litellm", crate::catalog::DEFAULT_LITELLM_URL.into()),
-                ("models.dev", crate::catalog::DEFAULT_MODELS_DEV_URL.into()),
+                ("litellm", DEFAULT_LITELLM_URL.into()),
+                ("models.dev", DEFAULT_MODELS_DEV_URL.into()),
             ],
         }
     }
@@ -182,7 +188,7 @@ impl Config {
         config.jwt_secret = raw.jwt_secret;
         config.gateway_secret = raw.gateway_secret;
         if let Some(name) = raw.admin_username {
-            if crate::admin::validate::username(&name).is_err() {
+            if crate::validate::username(&name).is_err() {
                 problems
                     .push("ADMIN_USERNAME must be 3-64 letters, digits, '.', '_' or '-'".into());
             }

@@ -11,6 +11,7 @@ use tracing::Instrument;
 use crate::auth::jwt::Signer;
 use crate::auth::limiter::LoginLimiter;
 use crate::body::Handled;
+use crate::bootstrap::StartError;
 use crate::config::Config;
 use crate::crypto::Sealer;
 use crate::dispatch::{Endpoint, Inbound};
@@ -19,7 +20,8 @@ use crate::io::{HttpClient, Platform, SqlExec};
 use crate::provider::Protocol;
 use crate::reply::{self, ErrorShape};
 use crate::routes::{Lookup, OPENAPI};
-use crate::store::{Store, StoreError};
+use crate::state::{Ctx, Inner, log_internal};
+use crate::store::Store;
 use crate::{admin, bootstrap, dispatch, ids};
 
 /// The host's implementations of the IO traits.
@@ -33,47 +35,6 @@ pub struct Deps {
 /// The peer address of a request, inserted as a request extension by the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
-
-/// Why the gateway could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("database: {0}")]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Bootstrap(String),
-}
-
-pub(crate) struct Inner {
-    pub config: Config,
-    pub store: Store,
-    pub http: Arc<dyn HttpClient>,
-    pub platform: Arc<dyn Platform>,
-    pub signer: Signer,
-    pub sealer: Sealer,
-    pub login_limiter: LoginLimiter,
-    pub router: crate::routing::Router,
-    pub key_cache: crate::keycache::KeyCache,
-    /// Resolved routes by model name (`None`: no such model).
-    pub route_cache: crate::keycache::TtlCache<Option<Arc<crate::dispatch::Route>>>,
-    pub logs: Arc<crate::logqueue::LogQueue>,
-    pub public_limiter: crate::health::public::PublicLimiter,
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// Fired when the host is shutting down: open streams end with an error event.
-    pub shutdown: crate::shutdown::Shutdown,
-    /// Whether the warning about untrusted proxy headers was logged already.
-    pub warned_proxy: std::sync::atomic::AtomicBool,
-    /// When a search last fetched each catalog source by itself (so a failing one is not
-    /// retried on every search).
-    pub catalog_attempts: std::sync::Mutex<std::collections::HashMap<&'static str, i64>>,
-}
-
-/// Per-request facts every handler may need.
-pub(crate) struct Ctx {
-    pub request_id: String,
-    pub started_ms: i64,
-    pub client_ip: Option<String>,
-    pub user_agent: Option<String>,
-}
 
 /// The runtime-free gateway. Cheap to clone; share one per process.
 #[derive(Clone)]
@@ -137,7 +98,7 @@ impl Gateway {
                 route_cache: crate::keycache::TtlCache::default(),
                 catalog_attempts: Default::default(),
                 logs: Arc::default(),
-                public_limiter: crate::health::public::PublicLimiter::default(),
+                public_limiter: crate::auth::limiter::PublicLimiter::default(),
                 metrics: Arc::default(),
                 shutdown: crate::shutdown::Shutdown::default(),
                 warned_proxy: Default::default(),
@@ -185,32 +146,6 @@ impl Gateway {
         let elapsed_ms = inner.platform.now_ms() - ctx.started_ms;
         span.in_scope(|| tracing::info!(%method, %path, status, elapsed_ms, "request"));
         handled
-    }
-
-    /// Periodic upkeep, run by each host's scheduler (hourly on the server, the Cron Trigger on
-    /// Workers): daily rollups of the request logs, deletion of logs past the retention setting
-    /// (default 30 days), and of expired limit windows and leases.
-    pub async fn maintenance(&self) -> Result<(), StoreError> {
-        let inner = &self.inner;
-        let now = inner.platform.now_ms();
-        let days = inner
-            .store
-            .setting(crate::admin::settings::LOG_RETENTION_DAYS)
-            .await?
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(crate::admin::settings::DEFAULT_RETENTION_DAYS);
-        const DAY: i64 = 86_400_000;
-        let today = now.div_euclid(DAY) * DAY;
-        // Hourly stats first: they read logs the retention below may delete.
-        let hours = inner.store.roll_up_stats(now).await?;
-        let deleted = inner.store.roll_up_and_prune(today, now - days * DAY).await?;
-        inner.store.prune_usage(now - 40 * DAY, now).await?;
-        inner
-            .store
-            .put_setting(crate::admin::settings::LAST_MAINTENANCE, &now.to_string(), now)
-            .await?;
-        tracing::info!(deleted, retention_days = days, stats_hours = hours, "maintenance done");
-        Ok(())
     }
 
     /// Ends every open stream now, each with an error event in its caller's protocol (and its log
@@ -486,13 +421,6 @@ fn not_handled(ctx: &Ctx, shape: ErrorShape, err: RequestError) -> Handled {
     let err = GatewayError::from(err);
     log_internal(ctx, &err);
     Handled::now(reply::error(shape, &err))
-}
-
-/// Internal failures are logged with their details, which the caller never sees.
-pub(crate) fn log_internal(ctx: &Ctx, err: &GatewayError) {
-    if err.status().is_server_error() {
-        tracing::error!(request_id = %ctx.request_id, kind = err.kind(), error = %err, "request failed");
-    }
 }
 
 /// Headers a reverse proxy adds to name the client it forwards for.

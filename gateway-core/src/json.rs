@@ -2,7 +2,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::error::RequestError;
+use crate::error::request::RequestError;
 
 /// Deepest nesting of arrays and objects a request body may have.
 pub const MAX_DEPTH: usize = 64;

@@ -22,6 +22,7 @@ pub mod hrana;
 pub mod ids;
 pub mod io;
 pub mod isolation;
+mod jobs;
 pub mod json;
 pub mod keycache;
 pub mod logqueue;
@@ -37,14 +38,18 @@ pub mod routing;
 pub mod rules;
 pub mod shutdown;
 pub mod sse;
+mod state;
 pub mod stats;
 pub mod store;
+pub mod upstream;
+pub mod validate;
 
 pub use async_trait::async_trait;
 pub use body::{Body, Handled};
+pub use bootstrap::StartError;
 pub use config::{Config, RawConfig, Secret};
 pub use error::GatewayError;
-pub use gateway::{ClientAddr, Deps, Gateway, StartError, UI_SECURITY_HEADERS, is_api_path};
+pub use gateway::{ClientAddr, Deps, Gateway, UI_SECURITY_HEADERS, is_api_path};
 pub use io::{
     ByteStream, HttpClient, Platform, Rows, SqlError, SqlExec, Stmt, TransportError, Value,
 };

@@ -155,7 +155,7 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), PRESETS.len(), "duplicate preset id");
         for p in PRESETS {
-            let url = crate::admin::validate::base_url(p.base_url).unwrap();
+            let url = crate::validate::base_url(p.base_url).unwrap();
             assert_eq!(url, p.base_url, "{} base URL is not normalised", p.id);
             assert_eq!(p.needs_base_url, p.base_url.contains("YOUR-"), "{}", p.id);
         }

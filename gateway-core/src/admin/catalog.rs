@@ -7,9 +7,9 @@ use serde::Deserialize;
 
 use super::{AdminResult, Req, not_found, ok, validate};
 use crate::catalog::{self, Entry};
-use crate::dispatch::upstream::read_body;
 use crate::error::{GatewayError, RequestError};
-use crate::gateway::Inner;
+use crate::state::Inner;
+use crate::upstream::read_body;
 
 /// The stored copy is refreshed when a search finds it older than this.
 const MAX_AGE_MS: i64 = 24 * 3600 * 1000;

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use super::{AdminResult, Op, Req, conflict, created, listed, no_content, not_found, ok, validate};
 use crate::auth::vkey;
 use crate::error::{GatewayError, RequestError};
-use crate::gateway::Inner;
 use crate::policy::BudgetPeriod;
+use crate::state::Inner;
 use crate::store::keys::VirtualKey;
 
 #[derive(Deserialize)]

@@ -4,7 +4,7 @@
 
 use super::{AdminResult, Op, Req, ok};
 use crate::error::RequestError;
-use crate::gateway::Inner;
+use crate::state::Inner;
 use crate::stats;
 use crate::store::logs::LogFilter;
 

@@ -9,7 +9,7 @@ mod providers;
 mod session;
 pub mod settings;
 mod users;
-pub mod validate;
+use crate::validate;
 mod virtual_models;
 
 use bytes::Bytes;
@@ -18,8 +18,8 @@ use serde::Serialize;
 
 use crate::body::Body;
 use crate::error::{GatewayError, RequestError};
-use crate::gateway::{Ctx, Inner};
 use crate::reply;
+use crate::state::{Ctx, Inner};
 
 type AdminResult = Result<http::Response<Body>, GatewayError>;
 

@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use super::{AdminResult, Op, Req, conflict, created, listed, no_content, not_found, ok, validate};
 use crate::error::{GatewayError, RequestError};
-use crate::gateway::Inner;
+use crate::state::Inner;
 use crate::store::models::Model;
 
 #[derive(Deserialize)]

@@ -8,9 +8,9 @@ use super::{
     AdminResult, Op, Req, conflict, created, list, listed, no_content, not_found, ok, validate,
 };
 use crate::error::{GatewayError, RequestError};
-use crate::gateway::Inner;
 use crate::presets;
 use crate::provider::{AuthScheme, Isolation, Protocol, Provider, Quirks};
+use crate::state::Inner;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -214,7 +214,7 @@ pub(super) async fn action(
 /// The model ids the provider lists: `GET {base}/models` in its protocol's shape (OpenAI and
 /// Anthropic `{data: [{id}]}`, Gemini `{models: [{name: "models/…"}]}`), sorted.
 async fn upstream_models(inner: &Inner, p: &Provider) -> Result<Vec<String>, GatewayError> {
-    use crate::dispatch::upstream::{UpstreamError, build_get, read_body};
+    use crate::upstream::{UpstreamError, build_get, read_body};
     let credential = p.credentials_enc.as_deref().map(|c| inner.sealer.open(c)).transpose()?;
     let path = if p.protocol == Protocol::Gemini { "/models?pageSize=1000" } else { "/models" };
     let request = build_get(p, credential.as_deref(), path)?;

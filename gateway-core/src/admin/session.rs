@@ -7,7 +7,7 @@ use super::{AdminResult, ok};
 use crate::auth::jwt::Session;
 use crate::auth::{AuthError, password};
 use crate::error::{GatewayError, RequestError};
-use crate::gateway::{Ctx, Inner};
+use crate::state::{Ctx, Inner};
 use crate::store::users::User;
 
 #[derive(Deserialize)]

@@ -5,12 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{AdminResult, ok, validate};
 use crate::error::{GatewayError, RequestError};
-use crate::gateway::Inner;
-
-pub const LOG_RETENTION_DAYS: &str = "log_retention_days";
-pub const DEFAULT_RETENTION_DAYS: i64 = 30;
-/// When the periodic jobs last ran (Unix ms), for operators and the hosts' tests.
-pub const LAST_MAINTENANCE: &str = "maintenance.last_run_ms";
+use crate::state::Inner;
+use crate::store::settings::Setting;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,15 +23,12 @@ struct Settings {
 }
 
 async fn current(inner: &Inner) -> Result<Settings, GatewayError> {
-    let days = inner.store.setting(LOG_RETENTION_DAYS).await?.and_then(|v| v.parse().ok());
-    let last = inner.store.setting(LAST_MAINTENANCE).await?.and_then(|v| v.parse().ok());
+    let store = &inner.store;
     Ok(Settings {
-        log_retention_days: Some(days.unwrap_or(DEFAULT_RETENTION_DAYS)),
-        last_maintenance_at: last,
-        monitoring_enabled: Some(crate::health::enabled(&inner.store).await?),
-        monitoring_real_traffic: Some(
-            inner.store.setting(crate::health::REAL_TRAFFIC).await?.as_deref() == Some("true"),
-        ),
+        log_retention_days: Some(store.log_retention_days().await?),
+        last_maintenance_at: store.number(Setting::LastMaintenance).await?,
+        monitoring_enabled: Some(store.flag(Setting::MonitoringEnabled).await?),
+        monitoring_real_traffic: Some(store.flag(Setting::MonitoringRealTraffic).await?),
     })
 }
 
@@ -50,15 +43,12 @@ pub(super) async fn route(inner: &Inner, method: &http::Method, body: &[u8]) -> 
                         RequestError::field("log_retention_days", "must be 1 to 3650").into()
                     );
                 }
-                inner
-                    .store
-                    .put_setting(LOG_RETENTION_DAYS, &days.to_string(), inner.platform.now_ms())
-                    .await?;
+                let now = inner.platform.now_ms();
+                inner.store.put_number(Setting::LogRetentionDays, days, now).await?;
             }
             if let Some(on) = input.monitoring_real_traffic {
-                let value = if on { "true" } else { "false" };
                 let now = inner.platform.now_ms();
-                inner.store.put_setting(crate::health::REAL_TRAFFIC, value, now).await?;
+                inner.store.put_flag(Setting::MonitoringRealTraffic, on, now).await?;
             }
             if let Some(on) = input.monitoring_enabled {
                 crate::health::set_monitoring(inner, on).await?;

@@ -6,7 +6,7 @@ use super::session::hash_new;
 use super::{AdminResult, Op, Req, conflict, created, list, no_content, not_found, validate};
 use crate::auth::password;
 use crate::error::RequestError;
-use crate::gateway::Inner;
+use crate::state::Inner;
 use crate::store::users::User;
 
 #[derive(Deserialize)]

@@ -7,10 +7,10 @@ use serde::Deserialize;
 use super::{AdminResult, Op, Req, conflict, created, listed, no_content, not_found, ok, validate};
 use crate::codec::{self, EncodeOptions};
 use crate::error::{GatewayError, RequestError};
-use crate::gateway::Inner;
 use crate::provider::Protocol;
 use crate::routing::{RouteConfig, Strategy, Target};
 use crate::rules::{self, Rule, Vars};
+use crate::state::Inner;
 use crate::store::virtual_models::VirtualModel;
 
 #[derive(Deserialize)]

@@ -83,6 +83,42 @@ impl LoginLimiter {
     }
 }
 
+/// Seconds to wait before the public limiter lets an address through again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter(pub u64);
+
+/// Public status requests one IP may make a minute.
+const PUBLIC_LIMIT: u32 = 60;
+/// Addresses remembered at once; past it, those of earlier minutes are forgotten.
+const PUBLIC_MAX_IPS: usize = 10_000;
+
+/// Requests per IP in the current minute (per instance).
+#[derive(Debug, Default)]
+pub struct PublicLimiter {
+    counts: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl PublicLimiter {
+    /// Counts one request from `ip`; past the limit, how many seconds until the next minute.
+    pub fn check(&self, ip: &str, now_ms: i64) -> Result<(), RetryAfter> {
+        let minute = now_ms.div_euclid(60_000);
+        let Ok(mut counts) = self.counts.lock() else { return Ok(()) };
+        if counts.len() >= PUBLIC_MAX_IPS && !counts.contains_key(ip) {
+            counts.retain(|_, (m, _)| *m == minute);
+        }
+        let entry = counts.entry(ip.to_owned()).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        entry.1 += 1;
+        if entry.1 > PUBLIC_LIMIT {
+            let secs = (minute + 1) * 60 - now_ms.div_euclid(1000);
+            return Err(RetryAfter(u64::try_from(secs.max(1)).unwrap_or(1)));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +163,16 @@ mod tests {
             limiter.record_failure(&format!("ip{i}"), 0);
         }
         assert!(limiter.entries.lock().unwrap().len() <= MAX_ENTRIES);
+    }
+
+    #[test]
+    fn sixty_a_minute_per_ip() {
+        let limiter = PublicLimiter::default();
+        for _ in 0..60 {
+            assert!(limiter.check("a", 1_000).is_ok());
+        }
+        assert_eq!(limiter.check("a", 1_000), Err(RetryAfter(59)));
+        assert!(limiter.check("b", 1_000).is_ok(), "per address");
+        assert!(limiter.check("a", 60_000).is_ok(), "a new minute");
     }
 }

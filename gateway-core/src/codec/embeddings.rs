@@ -16,9 +16,9 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::dispatch::upstream::UpstreamError;
-use crate::dispatch::usage::Usage;
-use crate::error::RequestError;
+use crate::canonical::Usage;
+use crate::error::request::RequestError;
+use crate::upstream::UpstreamError;
 
 /// Most inputs one request may carry (OpenAI's own limit).
 pub const MAX_INPUTS: usize = 2048;

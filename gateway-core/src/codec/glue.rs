@@ -17,6 +17,7 @@ use crate::io::{ByteStream, Platform, TransportError};
 use crate::maybe_send::boxed_stream;
 use crate::provider::Protocol;
 use crate::sse::{SseDecoder, SseEvent};
+use crate::upstream::ExchangeError;
 
 /// The most of a stream kept for the request log.
 const CAPTURE_LIMIT: usize = 64 * 1024;
@@ -68,8 +69,8 @@ pub async fn first_event(
     protocol: Protocol,
     platform: &dyn Platform,
     timeout: std::time::Duration,
-) -> Result<ByteStream, crate::error::GatewayError> {
-    use crate::dispatch::upstream::UpstreamError;
+) -> Result<ByteStream, ExchangeError> {
+    use crate::upstream::UpstreamError;
     use futures::future::{Either, select};
     let mut sse = SseDecoder::new();
     let mut decoder = stream_decoder(protocol, "call");

@@ -23,11 +23,11 @@ use std::sync::Arc;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::canonical::{BlockKind, Event, Request, Response, Tool, ToolChoice, ToolKind};
-use crate::dispatch::upstream::UpstreamError;
-use crate::error::RequestError;
+use crate::error::request::RequestError;
 use crate::maybe_send::MaybeSend;
 use crate::provider::Protocol;
 use crate::sse::SseEvent;
+use crate::upstream::UpstreamError;
 
 /// Settings an encoder needs that the canonical request does not carry.
 #[derive(Debug, Clone, Default)]

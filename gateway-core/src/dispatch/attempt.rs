@@ -11,18 +11,18 @@
 use bytes::Bytes;
 
 use super::inbound::{Fit, RawRequest, passthrough_body};
-use super::resolve::{Route, RouteTarget};
-use super::upstream::{Outbound, UpstreamError, build_request, read_body};
-use super::usage::Usage;
 use crate::canonical::Request;
+use crate::canonical::Usage;
 use crate::codec::embeddings::{self, EmbeddingsRequest};
 use crate::codec::glue::{self, Plan};
 use crate::codec::{self, ClientView, EncodeOptions};
 use crate::error::GatewayError;
-use crate::gateway::Inner;
 use crate::io::{ByteStream, TransportError};
 use crate::provider::{Protocol, SystemTo};
 use crate::routing::Outcome;
+use crate::routing::{Route, RouteTarget};
+use crate::state::Inner;
+use crate::upstream::{Outbound, UpstreamError, build_request, read_body};
 
 /// Largest non-streaming upstream body the gateway will hold.
 const MAX_UPSTREAM_BODY: usize = 64 << 20;
@@ -317,7 +317,7 @@ async fn attempt(
                 };
                 Step::Done(Forwarded::Stream { body, plan })
             }
-            Err(e) => failed(e, inner.platform.now_ms()),
+            Err(e) => failed(e.into(), inner.platform.now_ms()),
         };
     }
     let bytes = match read_body_within(body, MAX_UPSTREAM_BODY, inner.platform.as_ref(), left).await

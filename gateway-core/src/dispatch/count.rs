@@ -12,18 +12,18 @@ use serde_json::{Value, json};
 
 use super::attempt::fit;
 use super::inbound::{Fit, passthrough_body, peek};
-use super::upstream::{Outbound, UpstreamError, build_request, read_body};
 use super::{Inbound, authorize, cached_route, error_shape, lookup_key};
 use crate::body::Handled;
 use crate::canonical::{Block, Request};
 use crate::codec::{self, EncodeOptions};
 use crate::error::{GatewayError, RequestError};
-use crate::gateway::{Ctx, Inner, log_internal};
 use crate::maybe_send::boxed;
 use crate::provider::Protocol;
 use crate::reply;
 use crate::rules::{self, Vars};
+use crate::state::{Ctx, Inner, log_internal};
 use crate::store::logs::LogRecord;
+use crate::upstream::{Outbound, UpstreamError, build_request, read_body};
 
 /// A count and where it came from.
 struct Counted {

@@ -2,10 +2,10 @@
 //! budget estimate can use the model's prices), settled with the real usage when the response
 //! ends — streams and client disconnects included — and the concurrency lease released.
 
-use super::resolve::Route;
-use super::usage::Usage;
+use crate::canonical::Usage;
 use crate::error::GatewayError;
 use crate::policy::{self, BudgetPeriod, Limit, LimitError};
+use crate::routing::Route;
 use crate::store::Store;
 use crate::store::keys::VirtualKey;
 use crate::store::limits::{self, Admission, Reserve};

@@ -8,8 +8,6 @@ mod inbound;
 mod limits;
 mod models;
 mod resolve;
-pub mod upstream;
-pub mod usage;
 
 use bytes::Bytes;
 
@@ -19,22 +17,22 @@ use self::inbound::peek;
 pub(crate) use self::inbound::{Endpoint, Inbound};
 pub use self::inbound::{FORWARDED_HEADERS, error_shape};
 pub(crate) use self::models::{get_model, list_models};
-pub(crate) use self::resolve::Route;
+
 use self::resolve::resolve;
-use self::usage::Usage;
 use crate::auth::{AuthError, vkey};
 use crate::body::{Body, Handled};
+use crate::canonical::Usage;
 use crate::codec::{self, ClientView, glue};
 use crate::error::{GatewayError, RequestError};
-use crate::gateway::{Ctx, Inner, log_internal};
 use crate::ids;
 use crate::logqueue::LogQueue;
 use crate::maybe_send::boxed;
 use crate::policy;
 use crate::provider::Protocol;
 use crate::reply;
-use crate::routing;
+use crate::routing::{self, Route};
 use crate::rules::{self, Vars};
+use crate::state::{Ctx, Inner, log_internal};
 use crate::store::Store;
 use crate::store::keys::VirtualKey;
 use crate::store::logs::LogRecord;
@@ -291,7 +289,7 @@ async fn forward_inner(
         return Err(AuthError::ModelNotAllowed(raw.model).into());
     }
     let route = cached_route(inner, &raw.model).await?;
-    let embeds = |t: &resolve::RouteTarget| t.provider.protocol != Protocol::AnthropicMessages;
+    let embeds = |t: &routing::RouteTarget| t.provider.protocol != Protocol::AnthropicMessages;
     if embeddings.is_some() && !route.targets.iter().any(embeds) {
         return Err(RequestError::field(
             "model",
@@ -408,7 +406,7 @@ fn finish_log(log: &mut LogRecord, latency_ms: i64, usage: Usage, model: Option<
     log.output_tokens = usage.output;
     log.cached_tokens = usage.cached;
     log.reasoning_tokens = usage.reasoning;
-    log.cost_usd = model.and_then(|m| usage.cost(m));
+    log.cost_usd = model.and_then(|m| m.cost(&usage));
 }
 
 /// A streamed answer: SSE, or (Gemini callers without `alt=sse`) one JSON array.

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::{authorize, lookup_key};
 use crate::body::Handled;
 use crate::error::{GatewayError, RequestError};
-use crate::gateway::{Ctx, Inner};
 use crate::reply::{self, ErrorShape};
+use crate::state::{Ctx, Inner};
 
 /// Which shape the caller reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

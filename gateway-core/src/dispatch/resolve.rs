@@ -4,29 +4,8 @@
 use std::time::Duration;
 
 use crate::error::{GatewayError, RequestError};
-use crate::provider::Provider;
-use crate::routing::{NoTarget, RouteConfig, Strategy, Target};
-use crate::rules::Rule;
+use crate::routing::{NoTarget, Route, RouteConfig, RouteTarget, Strategy, Target};
 use crate::store::Store;
-use crate::store::models::Model;
-
-/// One target with everything needed to call it.
-#[derive(Debug, Clone)]
-pub(crate) struct RouteTarget {
-    pub target: Target,
-    pub provider: Provider,
-    /// The model row behind the target, when there is one (prices, max output).
-    pub model: Option<Model>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Route {
-    pub name: String,
-    pub strategy: Strategy,
-    pub targets: Vec<RouteTarget>,
-    pub rules: Vec<Rule>,
-    pub config: RouteConfig,
-}
 
 /// Finds the route for `name`; unknown and disabled names are 404, a virtual model whose every
 /// target's provider is disabled is 503.

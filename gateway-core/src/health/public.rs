@@ -2,90 +2,15 @@
 //! `/runs?target_id=&window=1h|24h|7d&page=&page_size=`, limited to 60 requests a minute per IP,
 //! with short cache headers. Answers 404 `health_monitoring_disabled` while monitoring is off.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use http::{HeaderValue, StatusCode};
 use serde_json::json;
 
 use super::stats::{HOUR, run_json, summary};
 use crate::body::Body;
-use crate::error::GatewayError;
-use crate::gateway::Inner;
+use crate::error::{GatewayError, PublicError};
 use crate::reply::{self, ErrorShape};
+use crate::state::Inner;
 use crate::store::health::HealthTarget;
-
-const LIMIT: u32 = 60;
-const MAX_IPS: usize = 10_000;
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PublicError {
-    #[error("health monitoring is not enabled")]
-    Disabled,
-    #[error("missing parameter `{0}`")]
-    MissingParameter(&'static str),
-    #[error("{0}")]
-    BadParameter(String),
-    #[error("no health target with id `{0}`")]
-    TargetNotFound(String),
-    #[error("too many requests: at most 60 a minute")]
-    RateLimited { retry_after_secs: u64 },
-}
-
-impl PublicError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::Disabled | Self::TargetNotFound(_) => StatusCode::NOT_FOUND,
-            Self::MissingParameter(_) | Self::BadParameter(_) => StatusCode::BAD_REQUEST,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Disabled => "health_monitoring_disabled",
-            Self::MissingParameter(_) => "missing_parameter",
-            Self::BadParameter(_) => "invalid_parameter",
-            Self::TargetNotFound(_) => "target_not_found",
-            Self::RateLimited { .. } => "rate_limit_exceeded",
-        }
-    }
-
-    pub fn retry_after_secs(&self) -> Option<u64> {
-        match self {
-            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-            _ => None,
-        }
-    }
-}
-
-/// Requests per IP in the current minute (per instance).
-#[derive(Debug, Default)]
-pub struct PublicLimiter {
-    counts: Mutex<HashMap<String, (i64, u32)>>,
-}
-
-impl PublicLimiter {
-    pub fn check(&self, ip: &str, now_ms: i64) -> Result<(), PublicError> {
-        let minute = now_ms.div_euclid(60_000);
-        let Ok(mut counts) = self.counts.lock() else { return Ok(()) };
-        if counts.len() >= MAX_IPS && !counts.contains_key(ip) {
-            counts.retain(|_, (m, _)| *m == minute);
-        }
-        let entry = counts.entry(ip.to_owned()).or_insert((minute, 0));
-        if entry.0 != minute {
-            *entry = (minute, 0);
-        }
-        entry.1 += 1;
-        if entry.1 > LIMIT {
-            let secs = (minute + 1) * 60 - now_ms.div_euclid(1000);
-            return Err(PublicError::RateLimited {
-                retry_after_secs: u64::try_from(secs.max(1)).unwrap_or(1),
-            });
-        }
-        Ok(())
-    }
-}
 
 /// The target named by the `target_id` parameter.
 fn requested_target<'a>(
@@ -127,8 +52,11 @@ async fn route(
     ip: Option<&str>,
 ) -> Result<serde_json::Value, GatewayError> {
     let now = inner.platform.now_ms();
-    inner.public_limiter.check(ip.unwrap_or("unknown"), now)?;
-    if !super::enabled(&inner.store).await? {
+    inner
+        .public_limiter
+        .check(ip.unwrap_or("unknown"), now)
+        .map_err(|wait| PublicError::RateLimited { retry_after_secs: wait.0 })?;
+    if !inner.store.flag(crate::store::settings::Setting::MonitoringEnabled).await? {
         return Err(PublicError::Disabled.into());
     }
     let pairs = crate::query::pairs(query);
@@ -216,22 +144,5 @@ async fn route(
             }))
         }
         _ => Err(crate::error::RequestError::NotFound(format!("route {path}")).into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sixty_a_minute_per_ip() {
-        let limiter = PublicLimiter::default();
-        for _ in 0..60 {
-            assert!(limiter.check("a", 1_000).is_ok());
-        }
-        let err = limiter.check("a", 1_000).unwrap_err();
-        assert_eq!((err.kind(), err.retry_after_secs()), ("rate_limit_exceeded", Some(59)));
-        assert!(limiter.check("b", 1_000).is_ok(), "per address");
-        assert!(limiter.check("a", 60_000).is_ok(), "a new minute");
     }
 }

@@ -4,6 +4,7 @@
 //! belong here.
 
 pub mod breaker;
+mod route;
 mod strategy;
 
 use std::collections::{HashMap, VecDeque};
@@ -12,6 +13,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 pub use self::breaker::Breaker;
+pub(crate) use self::route::{Route, RouteTarget};
 pub use self::strategy::order;
 
 /// How a routing config orders its targets.

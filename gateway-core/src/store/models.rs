@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::{Row, Store, StoreResult};
+use crate::canonical::Usage;
 use crate::io::Value;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -23,6 +24,30 @@ pub struct Model {
     pub capabilities: serde_json::Map<String, serde_json::Value>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl Model {
+    /// USD for `usage` at this model's per-token prices; cached input falls back to the input
+    /// price. `None` when the model has no prices or the upstream reported no tokens.
+    pub fn cost(&self, usage: &Usage) -> Option<f64> {
+        if usage.input.is_none() && usage.output.is_none() {
+            return None;
+        }
+        let input_price = self.input_cost_per_token;
+        let output_price = self.output_cost_per_token;
+        if input_price.is_none() && output_price.is_none() {
+            return None;
+        }
+        let input = usage.input.unwrap_or(0).max(0) as f64;
+        let cached = (usage.cached.unwrap_or(0).max(0) as f64).min(input);
+        let output = usage.output.unwrap_or(0).max(0) as f64;
+        let cached_price = self.cached_input_cost_per_token.or(input_price).unwrap_or(0.0);
+        Some(
+            (input - cached) * input_price.unwrap_or(0.0)
+                + cached * cached_price
+                + output * output_price.unwrap_or(0.0),
+        )
+    }
 }
 
 const COLUMNS: &str = "id, name, provider_id, upstream_model, display_name, enabled, context_window, \
@@ -137,5 +162,43 @@ impl Store {
 
     pub async fn delete_model(&self, id: &str) -> StoreResult<bool> {
         Ok(self.execute("DELETE FROM models WHERE id = ?", vec![id.into()]).await? == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(input: Option<f64>, output: Option<f64>, cached: Option<f64>) -> Model {
+        Model {
+            id: "m".into(),
+            name: "m".into(),
+            provider_id: "p".into(),
+            upstream_model: "m".into(),
+            display_name: None,
+            enabled: true,
+            context_window: None,
+            max_output_tokens: None,
+            input_cost_per_token: input,
+            output_cost_per_token: output,
+            cached_input_cost_per_token: cached,
+            capabilities: Default::default(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn cost_splits_cached_input() {
+        let u = Usage { input: Some(1000), output: Some(100), cached: Some(400), reasoning: None };
+        let cost = model(Some(1e-6), Some(2e-6), Some(0.5e-6)).cost(&u).unwrap();
+        assert!((cost - (600.0 * 1e-6 + 400.0 * 0.5e-6 + 100.0 * 2e-6)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn no_prices_or_no_tokens_means_no_cost() {
+        let u = Usage { input: Some(1), ..Default::default() };
+        assert_eq!(model(None, None, None).cost(&u), None);
+        assert_eq!(model(Some(1.0), Some(1.0), None).cost(&Usage::default()), None);
     }
 }

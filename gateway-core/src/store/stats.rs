@@ -10,11 +10,11 @@
 //! later than that count in the logs but not in the rollups.
 
 use super::logs::LogFilter;
+use super::settings::Setting;
 use super::{Row, Store, StoreResult};
 use crate::io::{Stmt, Value};
 
 /// The first hour (Unix ms / 3 600 000) not rolled up yet.
-pub const ROLLED_UNTIL: &str = "stats.rolled_until_hour";
 const HOUR: i64 = 3_600_000;
 /// Hours wait this long after they end before they are rolled up.
 const LAG_HOURS: i64 = 2;
@@ -130,7 +130,7 @@ fn split(filter: &LogFilter, rolled_until: Option<i64>) -> Split {
 impl Store {
     /// The first hour not rolled up, if the rollups ever ran.
     pub async fn stats_rolled_until(&self) -> StoreResult<Option<i64>> {
-        Ok(self.setting(ROLLED_UNTIL).await?.and_then(|v| v.parse().ok()))
+        self.number(Setting::StatsRolledUntil).await
     }
 
     /// Rolls up every closed hour not rolled up yet (recomputing the last few), a day per
@@ -154,11 +154,11 @@ impl Store {
         while start < to {
             let end = (start + CHUNK_HOURS).min(to);
             self.batch(roll_up(start, end)).await?;
-            self.put_setting(ROLLED_UNTIL, &end.to_string(), now_ms).await?;
+            self.put_number(Setting::StatsRolledUntil, end, now_ms).await?;
             start = end;
         }
         if from >= to {
-            self.put_setting(ROLLED_UNTIL, &to.max(from).to_string(), now_ms).await?;
+            self.put_number(Setting::StatsRolledUntil, to.max(from), now_ms).await?;
         }
         let keep = vec![Value::Integer(to - KEEP_HOURS)];
         self.batch(

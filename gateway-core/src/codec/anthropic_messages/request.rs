@@ -8,7 +8,7 @@ use crate::canonical::{
     arguments_object,
 };
 use crate::codec::EncodeOptions;
-use crate::error::RequestError;
+use crate::error::request::RequestError;
 use crate::provider::Protocol;
 
 /// A tool as declared: a custom tool becomes a function, Anthropic's own tool types are kept whole.

@@ -6,7 +6,7 @@ use super::request::{decode_block, encode_block};
 use super::wire::WireResponse;
 use crate::canonical::{Block, FinishReason, Response, Usage};
 use crate::codec::upstream_json;
-use crate::dispatch::upstream::UpstreamError;
+use crate::upstream::UpstreamError;
 
 pub fn finish_reason(s: &str) -> FinishReason {
     match s {

@@ -7,7 +7,7 @@ use crate::canonical::{
     Block, ImageSource, Message, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice,
     ToolKind, arguments_object, blocks_text,
 };
-use crate::error::RequestError;
+use crate::error::request::RequestError;
 use crate::provider::Protocol;
 
 /// `/models/{model}:generateContent`, or the SSE streaming variant.

@@ -6,7 +6,7 @@ use super::request::{CallIds, decode_parts};
 use super::wire::GenerateResponse;
 use crate::canonical::{Block, FinishReason, Response, Usage, arguments_object};
 use crate::codec::upstream_json;
-use crate::dispatch::upstream::UpstreamError;
+use crate::upstream::UpstreamError;
 
 pub fn finish_reason(s: &str, has_calls: bool) -> FinishReason {
     match s {

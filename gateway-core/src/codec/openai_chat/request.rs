@@ -8,7 +8,7 @@ use crate::canonical::{
     blocks_text,
 };
 use crate::codec::EncodeOptions;
-use crate::error::RequestError;
+use crate::error::request::RequestError;
 
 pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
     let wire: ChatRequest = crate::json::parse(body)?;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::wire::Completion;
 use crate::canonical::{Block, FinishReason, Response, Usage};
 use crate::codec::upstream_json;
-use crate::dispatch::upstream::UpstreamError;
+use crate::upstream::UpstreamError;
 
 pub fn finish_reason(s: &str) -> FinishReason {
     match s {

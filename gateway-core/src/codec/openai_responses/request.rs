@@ -8,7 +8,7 @@ use crate::canonical::{
     Tool, ToolChoice, ToolKind, arguments_object, blocks_text,
 };
 use crate::codec::EncodeOptions;
-use crate::error::RequestError;
+use crate::error::request::RequestError;
 use crate::provider::Protocol;
 
 pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {

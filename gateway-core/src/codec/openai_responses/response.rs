@@ -7,7 +7,7 @@ use crate::canonical::{
     Block, FinishReason, NAMESPACE_SEPARATOR, Response, ToolKind, Usage, arguments_object,
 };
 use crate::codec::{ClientView, upstream_json};
-use crate::dispatch::upstream::UpstreamError;
+use crate::upstream::UpstreamError;
 
 /// Only the usage of an answer (see [`crate::codec::usage_only`]).
 pub fn decode_usage(body: &[u8]) -> Result<Usage, UpstreamError> {

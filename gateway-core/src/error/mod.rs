@@ -5,75 +5,14 @@ use http::StatusCode;
 
 use crate::auth::AuthError;
 use crate::crypto::CryptoError;
-use crate::dispatch::upstream::UpstreamError;
 use crate::io::TransportError;
 use crate::policy::LimitError;
 use crate::routing::NoTarget;
 use crate::store::StoreError;
+use crate::upstream::UpstreamError;
 
-/// Problems with what the caller sent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RequestError {
-    #[error("request body is not valid JSON: {0}")]
-    InvalidJson(String),
-    #[error("{message}")]
-    Validation { field: String, message: String },
-    #[error("{0} not found")]
-    NotFound(String),
-    #[error("the model `{0}` does not exist")]
-    ModelNotFound(String),
-    #[error("method not allowed")]
-    MethodNotAllowed,
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Unsupported(String),
-    #[error("request body is larger than {0} bytes")]
-    BodyTooLarge(usize),
-    #[error("the request body did not arrive in time")]
-    BodyTimeout,
-    #[error("request body nests arrays and objects deeper than {0} levels")]
-    TooDeep(usize),
-    #[error("request headers are too large: {0}")]
-    HeadersTooLarge(String),
-}
-
-impl RequestError {
-    /// A validation failure on one field.
-    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Validation { field: field.into(), message: message.into() }
-    }
-
-    fn status(&self) -> StatusCode {
-        match self {
-            Self::InvalidJson(_) | Self::Validation { .. } => StatusCode::BAD_REQUEST,
-            Self::NotFound(_) | Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
-            Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::TooDeep(_) => StatusCode::BAD_REQUEST,
-            Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            Self::InvalidJson(_) => "invalid_json",
-            Self::Validation { .. } => "validation_error",
-            Self::NotFound(_) => "not_found",
-            Self::ModelNotFound(_) => "model_not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::Conflict(_) => "conflict",
-            Self::Unsupported(_) => "unsupported",
-            Self::BodyTooLarge(_) => "request_too_large",
-            Self::BodyTimeout => "request_timeout",
-            Self::TooDeep(_) => "json_too_deep",
-            Self::HeadersTooLarge(_) => "headers_too_large",
-        }
-    }
-}
+pub mod request;
+pub use self::request::RequestError;
 
 /// Everything that can go wrong while handling a request.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +34,58 @@ pub enum GatewayError {
     #[error(transparent)]
     Limit(#[from] LimitError),
     #[error(transparent)]
-    Public(#[from] crate::health::public::PublicError),
+    Public(#[from] PublicError),
+}
+
+/// What the public status API refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublicError {
+    #[error("health monitoring is not enabled")]
+    Disabled,
+    #[error("missing parameter `{0}`")]
+    MissingParameter(&'static str),
+    #[error("{0}")]
+    BadParameter(String),
+    #[error("no health target with id `{0}`")]
+    TargetNotFound(String),
+    #[error("too many requests: at most 60 a minute")]
+    RateLimited { retry_after_secs: u64 },
+}
+
+impl PublicError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Disabled | Self::TargetNotFound(_) => StatusCode::NOT_FOUND,
+            Self::MissingParameter(_) | Self::BadParameter(_) => StatusCode::BAD_REQUEST,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Disabled => "health_monitoring_disabled",
+            Self::MissingParameter(_) => "missing_parameter",
+            Self::BadParameter(_) => "invalid_parameter",
+            Self::TargetNotFound(_) => "target_not_found",
+            Self::RateLimited { .. } => "rate_limit_exceeded",
+        }
+    }
+
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::upstream::ExchangeError> for GatewayError {
+    fn from(e: crate::upstream::ExchangeError) -> Self {
+        match e {
+            crate::upstream::ExchangeError::Transport(e) => e.into(),
+            crate::upstream::ExchangeError::Upstream(e) => e.into(),
+        }
+    }
 }
 
 impl GatewayError {

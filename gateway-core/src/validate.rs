@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-use crate::error::RequestError;
+use crate::error::request::RequestError;
 
 /// Parses a JSON body (empty means `{}`); on failure the error names the field.
 pub fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RequestError> {

@@ -93,6 +93,15 @@ fn retry_after(headers: &http::HeaderMap) -> Option<u64> {
     headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
 }
 
+/// Why an exchange with one upstream failed: the connection, or what the upstream sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
 /// What to send upstream.
 pub struct Outbound<'a> {
     pub provider: &'a Provider,

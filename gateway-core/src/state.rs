@@ -1,0 +1,52 @@
+//! What every handler shares: the per-process state (`Inner`: config, store, IO, caches, the
+//! router, limiters, the log queue, metrics) and the per-request facts (`Ctx`). Below the handlers
+//! and above the domain modules, so handlers depend on it and never on `gateway.rs`.
+
+use std::sync::Arc;
+
+use crate::auth::jwt::Signer;
+use crate::auth::limiter::{LoginLimiter, PublicLimiter};
+use crate::config::Config;
+use crate::crypto::Sealer;
+use crate::error::GatewayError;
+use crate::io::{HttpClient, Platform};
+use crate::store::Store;
+
+pub(crate) struct Inner {
+    pub config: Config,
+    pub store: Store,
+    pub http: Arc<dyn HttpClient>,
+    pub platform: Arc<dyn Platform>,
+    pub signer: Signer,
+    pub sealer: Sealer,
+    pub login_limiter: LoginLimiter,
+    pub router: crate::routing::Router,
+    pub key_cache: crate::keycache::KeyCache,
+    /// Resolved routes by model name (`None`: no such model).
+    pub route_cache: crate::keycache::TtlCache<Option<Arc<crate::routing::Route>>>,
+    pub logs: Arc<crate::logqueue::LogQueue>,
+    pub public_limiter: PublicLimiter,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Fired when the host is shutting down: open streams end with an error event.
+    pub shutdown: crate::shutdown::Shutdown,
+    /// Whether the warning about untrusted proxy headers was logged already.
+    pub warned_proxy: std::sync::atomic::AtomicBool,
+    /// When a search last fetched each catalog source by itself (so a failing one is not
+    /// retried on every search).
+    pub catalog_attempts: std::sync::Mutex<std::collections::HashMap<&'static str, i64>>,
+}
+
+/// Per-request facts every handler may need.
+pub(crate) struct Ctx {
+    pub request_id: String,
+    pub started_ms: i64,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Internal failures are logged with their details, which the caller never sees.
+pub(crate) fn log_internal(ctx: &Ctx, err: &GatewayError) {
+    if err.status().is_server_error() {
+        tracing::error!(request_id = %ctx.request_id, kind = err.kind(), error = %err, "request failed");
+    }
+}
