@@ -17,9 +17,8 @@ use crate::crypto::Sealer;
 use crate::dispatch::{Endpoint, Inbound};
 use crate::error::{GatewayError, RequestError};
 use crate::io::{HttpClient, Platform, SqlExec};
-use crate::provider::Protocol;
 use crate::reply::{self, ErrorShape};
-use crate::routes::{Lookup, OPENAPI};
+use crate::routes::{self, GeminiCall, Lookup, OPENAPI, RouteId, shape_for};
 use crate::state::{Ctx, Inner, log_internal};
 use crate::store::Store;
 use crate::{admin, bootstrap, dispatch, ids};
@@ -62,17 +61,6 @@ pub const UI_SECURITY_HEADERS: [(&str, &str); 4] = [
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "no-referrer"),
 ];
-
-/// Whether `path` belongs to the gateway's own API (everything else is the static admin UI).
-pub fn is_api_path(path: &str) -> bool {
-    const PREFIXES: [&str; 4] = ["/v1/", "/api/", "/public/", "/v1beta/"];
-    const EXACT: [&str; 2] = ["/healthz", "/metrics"];
-    PREFIXES.iter().any(|p| path.starts_with(p))
-        || EXACT.contains(&path)
-        || crate::routes::UNVERSIONED.iter().any(|a| {
-            path.strip_prefix(a).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        })
-}
 
 impl Gateway {
     /// Migrates the database, settles secrets and the first admin, and returns a ready gateway.
@@ -155,6 +143,12 @@ impl Gateway {
         self.inner.shutdown.signal();
     }
 
+    /// The largest request body the host should read (`MAX_BODY_BYTES`); past it, answer with
+    /// [`Gateway::body_too_large`].
+    pub fn max_body_bytes(&self) -> usize {
+        self.inner.config.max_body_bytes
+    }
+
     /// How many request logs wait to be written (hosts may report it before exiting).
     pub fn pending_logs(&self) -> usize {
         self.inner.logs.pending()
@@ -184,11 +178,12 @@ impl Gateway {
         &self.inner
     }
 
+    /// Finds the request's row in the route table and hands it to what serves it.
     async fn route(&self, ctx: &Ctx, request: http::Request<Bytes>) -> Handled {
         let inner = &self.inner;
-        let path = request.uri().path().to_owned();
-        let template = match crate::routes::lookup(request.method(), &path) {
-            Lookup::Found(template) => template,
+        let path = routes::canonical(request.uri().path()).into_owned();
+        let (template, id) = match routes::lookup(request.method(), &path) {
+            Lookup::Found((_, template, id)) => (*template, *id),
             Lookup::MethodNotAllowed => {
                 return not_handled(ctx, shape_for(&path), RequestError::MethodNotAllowed);
             }
@@ -197,97 +192,65 @@ impl Gateway {
                 return not_handled(ctx, shape_for(&path), e);
             }
         };
-        if path == "/api/openapi.json" {
-            let mut response =
-                http::Response::new(crate::Body::Full(Bytes::from_static(OPENAPI.as_bytes())));
-            response
-                .headers_mut()
-                .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            return Handled::now(response);
-        }
-        if path.starts_with("/public/health/") && request.method() == Method::GET {
-            let query = request.uri().query();
-            let response =
-                crate::health::public::handle(inner, &path, query, ctx.client_ip.as_deref()).await;
-            return Handled::now(response);
-        }
-        if path == "/metrics" {
-            return Handled::now(metrics(inner, ctx, &request));
-        }
-        if path == "/healthz" {
-            return Handled::now(reply::json(
+        let param = routes::param(template, &path).unwrap_or_default().to_owned();
+        let query = request.uri().query().map(str::to_owned);
+        let query = query.as_deref();
+        match id {
+            RouteId::Generate(p) => {
+                dispatch::forward(inner, ctx, request, Inbound::new(Endpoint::Generate(p))).await
+            }
+            RouteId::Embeddings => {
+                dispatch::forward(inner, ctx, request, Inbound::new(Endpoint::Embeddings)).await
+            }
+            RouteId::Gemini(GeminiCall::CountTokens) => {
+                let inbound = Inbound::gemini(&param, GeminiCall::CountTokens, query);
+                dispatch::count_tokens(inner, ctx, request, inbound).await
+            }
+            RouteId::Gemini(call) => {
+                dispatch::forward(inner, ctx, request, Inbound::gemini(&param, call, query)).await
+            }
+            RouteId::CountTokens(p) => {
+                let inbound = Inbound::new(Endpoint::CountTokens(p));
+                dispatch::count_tokens(inner, ctx, request, inbound).await
+            }
+            RouteId::ListModels(_) => dispatch::list_models(inner, ctx, request).await,
+            RouteId::GetModel(_) => dispatch::get_model(inner, ctx, request, &param).await,
+            RouteId::Healthz => Handled::now(reply::json(
                 http::StatusCode::OK,
                 &serde_json::json!({"status": "ok"}),
-            ));
-        }
-        if path.starts_with("/api/") {
-            let result = admin::handle(inner, ctx, request).await;
-            return Handled::now(result.unwrap_or_else(|e| {
-                log_internal(ctx, &e);
-                reply::error(ErrorShape::Admin, &e)
-            }));
-        }
-        self.data_plane(ctx, request, template).await
-    }
-
-    /// The data-plane routes, by the table's template.
-    async fn data_plane(
-        &self,
-        ctx: &Ctx,
-        request: http::Request<Bytes>,
-        template: &'static str,
-    ) -> Handled {
-        let inner = &self.inner;
-        let path = crate::routes::canonical(request.uri().path()).into_owned();
-        let param = crate::routes::param(template, &path).map(str::to_owned);
-        let generate = |p| Some(Inbound::new(Endpoint::Generate(p)));
-        let inbound = match template {
-            "/v1/chat/completions" => generate(Protocol::OpenaiChat),
-            "/v1/responses" => generate(Protocol::OpenaiResponses),
-            "/v1/messages" => generate(Protocol::AnthropicMessages),
-            "/v1/embeddings" => Some(Inbound::new(Endpoint::Embeddings)),
-            "/v1/messages/count_tokens" => {
-                Some(Inbound::new(Endpoint::CountTokens(Protocol::AnthropicMessages)))
+            )),
+            RouteId::Metrics => Handled::now(metrics(inner, ctx, &request)),
+            RouteId::OpenApi => Handled::now(openapi()),
+            RouteId::Public(view) => {
+                let ip = ctx.client_ip.as_deref();
+                Handled::now(crate::health::public::handle(inner, view, query, ip).await)
             }
-            "/v1/responses/input_tokens" => {
-                Some(Inbound::new(Endpoint::CountTokens(Protocol::OpenaiResponses)))
+            RouteId::Session(op) => {
+                admin_answer(ctx, admin::session(inner, ctx, op, request).await)
             }
-            t if t.contains("/models/{model}:") => {
-                path.rsplit('/').next().and_then(|s| Inbound::gemini(s, request.uri().query()))
-            }
-            "/v1/models" | "/v1beta/models" => {
-                return dispatch::list_models(inner, ctx, request).await;
-            }
-            _ => {
-                let id = param.unwrap_or_default();
-                return dispatch::get_model(inner, ctx, request, &id).await;
-            }
-        };
-        match inbound {
-            Some(i) if matches!(i.endpoint, Endpoint::CountTokens(_)) => {
-                dispatch::count_tokens(inner, ctx, request, i).await
-            }
-            Some(i) => dispatch::forward(inner, ctx, request, i).await,
-            None => {
-                not_handled(ctx, shape_for(&path), RequestError::NotFound(format!("route {path}")))
+            RouteId::Admin(route) => {
+                admin_answer(ctx, admin::handle(inner, route, &param, request).await)
             }
         }
     }
 }
 
-/// The error shape callers of `path` understand: Anthropic's on `/v1/messages`, Google's on
-/// `/v1beta/`, the admin shape on `/api/` and `/public/`, OpenAI's elsewhere.
-fn shape_for(path: &str) -> ErrorShape {
-    let data_path = path.strip_prefix("/v1").unwrap_or(path);
-    if path.starts_with("/api/") || path.starts_with("/public/") {
-        ErrorShape::Admin
-    } else if crate::routes::is_gemini(path) {
-        ErrorShape::Gemini
-    } else if data_path.starts_with("/messages") {
-        ErrorShape::Anthropic
-    } else {
-        ErrorShape::OpenAi
-    }
+/// `GET /api/openapi.json`.
+fn openapi() -> http::Response<crate::Body> {
+    let mut response =
+        http::Response::new(crate::Body::Full(Bytes::from_static(OPENAPI.as_bytes())));
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// An admin answer, or its error in the admin shape.
+fn admin_answer(ctx: &Ctx, result: Result<http::Response<crate::Body>, GatewayError>) -> Handled {
+    Handled::now(result.unwrap_or_else(|e| {
+        log_internal(ctx, &e);
+        reply::error(ErrorShape::Admin, &e)
+    }))
 }
 
 /// Most request headers, and most bytes of names and values together.

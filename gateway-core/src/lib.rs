@@ -49,8 +49,9 @@ pub use body::{Body, Handled};
 pub use bootstrap::StartError;
 pub use config::{Config, RawConfig, Secret};
 pub use error::GatewayError;
-pub use gateway::{ClientAddr, Deps, Gateway, UI_SECURITY_HEADERS, is_api_path};
+pub use gateway::{ClientAddr, Deps, Gateway, UI_SECURITY_HEADERS};
 pub use io::{
     ByteStream, HttpClient, Platform, Rows, SqlError, SqlExec, Stmt, TransportError, Value,
 };
 pub use maybe_send::{BoxFuture, BoxStream, MaybeSend, MaybeSync};
+pub use routes::is_api_path;

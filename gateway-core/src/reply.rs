@@ -20,6 +20,18 @@ pub enum ErrorShape {
     Gemini,
 }
 
+impl ErrorShape {
+    /// The shape a caller of `protocol` understands.
+    pub fn of(protocol: crate::provider::Protocol) -> ErrorShape {
+        use crate::provider::Protocol;
+        match protocol {
+            Protocol::AnthropicMessages => ErrorShape::Anthropic,
+            Protocol::Gemini => ErrorShape::Gemini,
+            Protocol::OpenaiChat | Protocol::OpenaiResponses => ErrorShape::OpenAi,
+        }
+    }
+}
+
 /// A JSON response with the given status.
 pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> http::Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());

@@ -4,99 +4,297 @@
 //! the three equal (the document against the table here, the table against the running server in
 //! `adapters/server/tests/operations.rs`).
 
+use http::Method;
+
+use crate::provider::Protocol;
+use crate::reply::ErrorShape;
+
 /// The OpenAPI 3.1 document of the admin, public and data-plane APIs (`GET /api/openapi.json`).
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
-/// `(method, path template)`; `{name}` matches one non-empty path segment, `{name}:action` one
-/// that ends in `:action`. Data-plane paths are also served without their `/v1` prefix.
-pub const ROUTES: &[(&str, &str)] = &[
+/// One row of the table: method, path template, and what serves it.
+pub type Row = (Method, &'static str, RouteId);
+
+/// `(method, path template, route)`; `{name}` matches one non-empty path segment, `{name}:action`
+/// one that ends in `:action`. Data-plane paths are also served without their `/v1` prefix. The
+/// gateway dispatches on the row's [`RouteId`]: a new endpoint is one row here and one arm there.
+pub const ROUTES: &[Row] = &[
     // data plane
-    ("POST", "/v1/chat/completions"),
-    ("POST", "/v1/responses"),
-    ("POST", "/v1/responses/input_tokens"),
-    ("POST", "/v1/messages"),
-    ("POST", "/v1/messages/count_tokens"),
-    ("POST", "/v1/embeddings"),
-    ("GET", "/v1/models"),
-    ("GET", "/v1/models/{model}"),
+    (Method::POST, "/v1/chat/completions", RouteId::Generate(Protocol::OpenaiChat)),
+    (Method::POST, "/v1/responses", RouteId::Generate(Protocol::OpenaiResponses)),
+    (Method::POST, "/v1/responses/input_tokens", RouteId::CountTokens(Protocol::OpenaiResponses)),
+    (Method::POST, "/v1/messages", RouteId::Generate(Protocol::AnthropicMessages)),
+    (Method::POST, "/v1/messages/count_tokens", RouteId::CountTokens(Protocol::AnthropicMessages)),
+    (Method::POST, "/v1/embeddings", RouteId::Embeddings),
+    (Method::GET, "/v1/models", RouteId::ListModels(Models::OpenAi)),
+    (Method::GET, "/v1/models/{model}", RouteId::GetModel(Models::OpenAi)),
     // Gemini-native data plane (`/v1beta`, and `/v1` as the google-genai SDK calls it)
-    ("POST", "/v1beta/models/{model}:generateContent"),
-    ("POST", "/v1beta/models/{model}:streamGenerateContent"),
-    ("POST", "/v1beta/models/{model}:countTokens"),
-    ("GET", "/v1beta/models"),
-    ("GET", "/v1beta/models/{model}"),
-    ("POST", "/v1/models/{model}:generateContent"),
-    ("POST", "/v1/models/{model}:streamGenerateContent"),
-    ("POST", "/v1/models/{model}:countTokens"),
+    (Method::POST, "/v1beta/models/{model}:generateContent", RouteId::Gemini(GeminiCall::Generate)),
+    (
+        Method::POST,
+        "/v1beta/models/{model}:streamGenerateContent",
+        RouteId::Gemini(GeminiCall::Stream),
+    ),
+    (Method::POST, "/v1beta/models/{model}:countTokens", RouteId::Gemini(GeminiCall::CountTokens)),
+    (Method::GET, "/v1beta/models", RouteId::ListModels(Models::Gemini)),
+    (Method::GET, "/v1beta/models/{model}", RouteId::GetModel(Models::Gemini)),
+    (Method::POST, "/v1/models/{model}:generateContent", RouteId::Gemini(GeminiCall::Generate)),
+    (Method::POST, "/v1/models/{model}:streamGenerateContent", RouteId::Gemini(GeminiCall::Stream)),
+    (Method::POST, "/v1/models/{model}:countTokens", RouteId::Gemini(GeminiCall::CountTokens)),
     // operations
-    ("GET", "/healthz"),
-    ("GET", "/metrics"),
-    ("GET", "/api/openapi.json"),
+    (Method::GET, "/healthz", RouteId::Healthz),
+    (Method::GET, "/metrics", RouteId::Metrics),
+    (Method::GET, "/api/openapi.json", RouteId::OpenApi),
     // public status
-    ("GET", "/public/health/summary"),
-    ("GET", "/public/health/targets"),
-    ("GET", "/public/health/detail"),
-    ("GET", "/public/health/runs"),
+    (Method::GET, "/public/health/summary", RouteId::Public(PublicView::Summary)),
+    (Method::GET, "/public/health/targets", RouteId::Public(PublicView::Targets)),
+    (Method::GET, "/public/health/detail", RouteId::Public(PublicView::Detail)),
+    (Method::GET, "/public/health/runs", RouteId::Public(PublicView::Runs)),
     // admin sessions
-    ("POST", "/api/auth/login"),
-    ("GET", "/api/auth/me"),
-    ("POST", "/api/auth/password"),
-    ("POST", "/api/auth/logout"),
+    (Method::POST, "/api/auth/login", RouteId::Session(SessionOp::Login)),
+    (Method::GET, "/api/auth/me", RouteId::Session(SessionOp::Me)),
+    (Method::POST, "/api/auth/password", RouteId::Session(SessionOp::Password)),
+    (Method::POST, "/api/auth/logout", RouteId::Session(SessionOp::Logout)),
     // admin resources
-    ("GET", "/api/admin/providers"),
-    ("POST", "/api/admin/providers"),
-    ("GET", "/api/admin/providers/{id}"),
-    ("PUT", "/api/admin/providers/{id}"),
-    ("PATCH", "/api/admin/providers/{id}"),
-    ("DELETE", "/api/admin/providers/{id}"),
-    ("POST", "/api/admin/providers/{id}/test"),
-    ("GET", "/api/admin/providers/{id}/models"),
-    ("GET", "/api/admin/models"),
-    ("POST", "/api/admin/models"),
-    ("POST", "/api/admin/models/bulk"),
-    ("GET", "/api/admin/models/{id}"),
-    ("PUT", "/api/admin/models/{id}"),
-    ("PATCH", "/api/admin/models/{id}"),
-    ("DELETE", "/api/admin/models/{id}"),
-    ("GET", "/api/admin/keys"),
-    ("POST", "/api/admin/keys"),
-    ("GET", "/api/admin/keys/{id}"),
-    ("PUT", "/api/admin/keys/{id}"),
-    ("PATCH", "/api/admin/keys/{id}"),
-    ("DELETE", "/api/admin/keys/{id}"),
-    ("GET", "/api/admin/users"),
-    ("POST", "/api/admin/users"),
-    ("DELETE", "/api/admin/users/{id}"),
-    ("GET", "/api/admin/virtual-models"),
-    ("POST", "/api/admin/virtual-models"),
-    ("POST", "/api/admin/virtual-models/preview"),
-    ("GET", "/api/admin/virtual-models/{id}"),
-    ("PUT", "/api/admin/virtual-models/{id}"),
-    ("PATCH", "/api/admin/virtual-models/{id}"),
-    ("DELETE", "/api/admin/virtual-models/{id}"),
-    ("GET", "/api/admin/health-targets"),
-    ("POST", "/api/admin/health-targets"),
-    ("GET", "/api/admin/health-targets/{id}"),
-    ("PUT", "/api/admin/health-targets/{id}"),
-    ("PATCH", "/api/admin/health-targets/{id}"),
-    ("DELETE", "/api/admin/health-targets/{id}"),
-    ("GET", "/api/admin/logs"),
-    ("GET", "/api/admin/stats"),
-    ("GET", "/api/admin/settings"),
-    ("PUT", "/api/admin/settings"),
-    ("PATCH", "/api/admin/settings"),
-    ("GET", "/api/admin/routing"),
-    ("GET", "/api/admin/presets"),
-    ("GET", "/api/admin/catalog"),
-    ("POST", "/api/admin/catalog/refresh"),
-    ("POST", "/api/admin/catalog/apply"),
+    (Method::GET, "/api/admin/providers", RouteId::Admin(AdminRoute::Providers(Op::List))),
+    (Method::POST, "/api/admin/providers", RouteId::Admin(AdminRoute::Providers(Op::Create))),
+    (Method::GET, "/api/admin/providers/{id}", RouteId::Admin(AdminRoute::Providers(Op::Get))),
+    (Method::PUT, "/api/admin/providers/{id}", RouteId::Admin(AdminRoute::Providers(Op::Update))),
+    (Method::PATCH, "/api/admin/providers/{id}", RouteId::Admin(AdminRoute::Providers(Op::Update))),
+    (
+        Method::DELETE,
+        "/api/admin/providers/{id}",
+        RouteId::Admin(AdminRoute::Providers(Op::Delete)),
+    ),
+    (Method::POST, "/api/admin/providers/{id}/test", RouteId::Admin(AdminRoute::ProviderTest)),
+    (Method::GET, "/api/admin/providers/{id}/models", RouteId::Admin(AdminRoute::ProviderModels)),
+    (Method::GET, "/api/admin/models", RouteId::Admin(AdminRoute::Models(Op::List))),
+    (Method::POST, "/api/admin/models", RouteId::Admin(AdminRoute::Models(Op::Create))),
+    (Method::POST, "/api/admin/models/bulk", RouteId::Admin(AdminRoute::ModelsBulk)),
+    (Method::GET, "/api/admin/models/{id}", RouteId::Admin(AdminRoute::Models(Op::Get))),
+    (Method::PUT, "/api/admin/models/{id}", RouteId::Admin(AdminRoute::Models(Op::Update))),
+    (Method::PATCH, "/api/admin/models/{id}", RouteId::Admin(AdminRoute::Models(Op::Update))),
+    (Method::DELETE, "/api/admin/models/{id}", RouteId::Admin(AdminRoute::Models(Op::Delete))),
+    (Method::GET, "/api/admin/keys", RouteId::Admin(AdminRoute::Keys(Op::List))),
+    (Method::POST, "/api/admin/keys", RouteId::Admin(AdminRoute::Keys(Op::Create))),
+    (Method::GET, "/api/admin/keys/{id}", RouteId::Admin(AdminRoute::Keys(Op::Get))),
+    (Method::PUT, "/api/admin/keys/{id}", RouteId::Admin(AdminRoute::Keys(Op::Update))),
+    (Method::PATCH, "/api/admin/keys/{id}", RouteId::Admin(AdminRoute::Keys(Op::Update))),
+    (Method::DELETE, "/api/admin/keys/{id}", RouteId::Admin(AdminRoute::Keys(Op::Delete))),
+    (Method::GET, "/api/admin/users", RouteId::Admin(AdminRoute::Users(UserOp::List))),
+    (Method::POST, "/api/admin/users", RouteId::Admin(AdminRoute::Users(UserOp::Create))),
+    (Method::DELETE, "/api/admin/users/{id}", RouteId::Admin(AdminRoute::Users(UserOp::Delete))),
+    (Method::GET, "/api/admin/virtual-models", RouteId::Admin(AdminRoute::VirtualModels(Op::List))),
+    (
+        Method::POST,
+        "/api/admin/virtual-models",
+        RouteId::Admin(AdminRoute::VirtualModels(Op::Create)),
+    ),
+    (
+        Method::POST,
+        "/api/admin/virtual-models/preview",
+        RouteId::Admin(AdminRoute::VirtualModelPreview),
+    ),
+    (
+        Method::GET,
+        "/api/admin/virtual-models/{id}",
+        RouteId::Admin(AdminRoute::VirtualModels(Op::Get)),
+    ),
+    (
+        Method::PUT,
+        "/api/admin/virtual-models/{id}",
+        RouteId::Admin(AdminRoute::VirtualModels(Op::Update)),
+    ),
+    (
+        Method::PATCH,
+        "/api/admin/virtual-models/{id}",
+        RouteId::Admin(AdminRoute::VirtualModels(Op::Update)),
+    ),
+    (
+        Method::DELETE,
+        "/api/admin/virtual-models/{id}",
+        RouteId::Admin(AdminRoute::VirtualModels(Op::Delete)),
+    ),
+    (Method::GET, "/api/admin/health-targets", RouteId::Admin(AdminRoute::HealthTargets(Op::List))),
+    (
+        Method::POST,
+        "/api/admin/health-targets",
+        RouteId::Admin(AdminRoute::HealthTargets(Op::Create)),
+    ),
+    (
+        Method::GET,
+        "/api/admin/health-targets/{id}",
+        RouteId::Admin(AdminRoute::HealthTargets(Op::Get)),
+    ),
+    (
+        Method::PUT,
+        "/api/admin/health-targets/{id}",
+        RouteId::Admin(AdminRoute::HealthTargets(Op::Update)),
+    ),
+    (
+        Method::PATCH,
+        "/api/admin/health-targets/{id}",
+        RouteId::Admin(AdminRoute::HealthTargets(Op::Update)),
+    ),
+    (
+        Method::DELETE,
+        "/api/admin/health-targets/{id}",
+        RouteId::Admin(AdminRoute::HealthTargets(Op::Delete)),
+    ),
+    (Method::GET, "/api/admin/logs", RouteId::Admin(AdminRoute::Logs)),
+    (Method::GET, "/api/admin/stats", RouteId::Admin(AdminRoute::Stats)),
+    (Method::GET, "/api/admin/settings", RouteId::Admin(AdminRoute::Settings(SettingsOp::Read))),
+    (Method::PUT, "/api/admin/settings", RouteId::Admin(AdminRoute::Settings(SettingsOp::Update))),
+    (
+        Method::PATCH,
+        "/api/admin/settings",
+        RouteId::Admin(AdminRoute::Settings(SettingsOp::Update)),
+    ),
+    (Method::GET, "/api/admin/routing", RouteId::Admin(AdminRoute::Routing)),
+    (Method::GET, "/api/admin/presets", RouteId::Admin(AdminRoute::Presets)),
+    (Method::GET, "/api/admin/catalog", RouteId::Admin(AdminRoute::Catalog(CatalogOp::Search))),
+    (
+        Method::POST,
+        "/api/admin/catalog/refresh",
+        RouteId::Admin(AdminRoute::Catalog(CatalogOp::Refresh)),
+    ),
+    (
+        Method::POST,
+        "/api/admin/catalog/apply",
+        RouteId::Admin(AdminRoute::Catalog(CatalogOp::Apply)),
+    ),
 ];
+
+/// What serves a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteId {
+    /// Generation in a caller protocol (chat completions, Responses, Messages).
+    Generate(Protocol),
+    /// A Gemini-native call on `{model}:action`.
+    Gemini(GeminiCall),
+    /// Counting a request's input tokens (`/v1/messages/count_tokens`, `/v1/responses/input_tokens`).
+    CountTokens(Protocol),
+    Embeddings,
+    ListModels(Models),
+    GetModel(Models),
+    Healthz,
+    Metrics,
+    OpenApi,
+    Public(PublicView),
+    Session(SessionOp),
+    Admin(AdminRoute),
+}
+
+/// The model-list family a models route belongs to (Anthropic's shape is chosen per request, by
+/// its `anthropic-version` header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Models {
+    OpenAi,
+    Gemini,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeminiCall {
+    Generate,
+    Stream,
+    CountTokens,
+}
+
+/// The public status API's views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicView {
+    Summary,
+    Targets,
+    Detail,
+    Runs,
+}
+
+/// `/api/auth/*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionOp {
+    Login,
+    Me,
+    Password,
+    Logout,
+}
+
+/// `/api/admin/*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminRoute {
+    Providers(Op),
+    ProviderTest,
+    ProviderModels,
+    Models(Op),
+    ModelsBulk,
+    Keys(Op),
+    Users(UserOp),
+    VirtualModels(Op),
+    VirtualModelPreview,
+    HealthTargets(Op),
+    Logs,
+    Stats,
+    Settings(SettingsOp),
+    Routing,
+    Presets,
+    Catalog(CatalogOp),
+}
+
+/// The operations on a resource collection (`List`, `Create`) and on one item (`{id}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    List,
+    Create,
+    Get,
+    Update,
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserOp {
+    List,
+    Create,
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingsOp {
+    Read,
+    Update,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogOp {
+    Search,
+    Refresh,
+    Apply,
+}
+
+impl RouteId {
+    /// The error shape this route's callers understand.
+    pub fn shape(self) -> ErrorShape {
+        match self {
+            RouteId::Generate(p) | RouteId::CountTokens(p) => ErrorShape::of(p),
+            RouteId::Gemini(_)
+            | RouteId::ListModels(Models::Gemini)
+            | RouteId::GetModel(Models::Gemini) => ErrorShape::Gemini,
+            RouteId::Embeddings | RouteId::ListModels(_) | RouteId::GetModel(_) => {
+                ErrorShape::OpenAi
+            }
+            RouteId::Healthz
+            | RouteId::Metrics
+            | RouteId::OpenApi
+            | RouteId::Public(_)
+            | RouteId::Session(_)
+            | RouteId::Admin(_) => ErrorShape::Admin,
+        }
+    }
+}
 
 /// What the table says about a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
-    /// Served; the template that matched.
-    Found(&'static str),
+    /// Served by this row.
+    Found(&'static Row),
     /// The path exists, the method does not.
     MethodNotAllowed,
     NotFound,
@@ -138,11 +336,73 @@ fn matches(template: &str, path: &str) -> bool {
     }
 }
 
+/// The rows a path matches, whatever their method: literal templates win over `{id}` ones
+/// (`virtual-models/preview`), and `{id}:action` ones over plain `{id}` ones.
+fn rows(path: &str) -> impl Iterator<Item = &'static Row> + '_ {
+    let literal = ROUTES.iter().any(|(_, t, _)| *t == path);
+    let with_action =
+        !literal && ROUTES.iter().any(|(_, t, _)| t.contains("}:") && matches(t, path));
+    ROUTES.iter().filter(move |(_, t, _)| {
+        if literal {
+            *t == path
+        } else if with_action {
+            t.contains("}:") && matches(t, path)
+        } else {
+            matches(t, path)
+        }
+    })
+}
+
+/// Looks a request up.
+pub fn lookup(method: &Method, path: &str) -> Lookup {
+    let path = canonical(path);
+    let mut candidates = rows(&path).peekable();
+    if candidates.peek().is_none() {
+        return Lookup::NotFound;
+    }
+    candidates.find(|(m, _, _)| m == method).map_or(Lookup::MethodNotAllowed, Lookup::Found)
+}
+
+/// The row a path belongs to, for answering it before (or without) a method match: the first row
+/// it matches, else the first row sharing the most leading segments with it.
+fn nearest(path: &str) -> Option<&'static Row> {
+    let path = canonical(path);
+    if let Some(row) = rows(&path).next() {
+        return Some(row);
+    }
+    let shared =
+        |t: &str| t.split('/').zip(path.split('/')).skip(1).take_while(|(a, b)| a == b).count();
+    let best = ROUTES.iter().map(|r| shared(r.1)).max().filter(|n| *n > 0)?;
+    ROUTES.iter().find(|r| shared(r.1) == best)
+}
+
+/// The error shape callers of `path` understand (that of its route, or of the nearest one):
+/// Anthropic's on `/v1/messages`, Google's on the Gemini-native routes, the admin shape on
+/// `/api/` and `/public/`, OpenAI's elsewhere.
+pub fn shape_for(path: &str) -> ErrorShape {
+    nearest(path).map_or(ErrorShape::OpenAi, |(_, _, id)| id.shape())
+}
+
 /// Whether `path` is one of the Gemini-native routes (Google's error shape, `?key=` accepted).
 pub fn is_gemini(path: &str) -> bool {
+    shape_for(path) == ErrorShape::Gemini
+}
+
+/// Whether `path` belongs to the gateway's own API (everything else is the static admin UI): a
+/// path a one-segment row names exactly (`/healthz`), or one below a segment the table's longer
+/// rows start with (`/v1/…`, `/api/…`), with `/v1`-less data-plane aliases.
+pub fn is_api_path(path: &str) -> bool {
+    let trailing = path.len() > 1 && path.ends_with('/');
     let path = canonical(path);
-    path.starts_with("/v1beta/")
-        || path.strip_prefix("/v1/models/").is_some_and(|rest| rest.contains(':'))
+    let mut segments = path.split('/').skip(1);
+    let (Some(first), deeper) = (segments.next(), segments.next().is_some() || trailing) else {
+        return false;
+    };
+    ROUTES.iter().any(|(_, t, _)| {
+        let mut ts = t.split('/').skip(1);
+        let (tf, t_deeper) = (ts.next(), ts.next().is_some());
+        tf == Some(first) && if deeper { t_deeper } else { !t_deeper && *t == path }
+    })
 }
 
 /// The value of the `{name}` segment of `template` in `path` (without any `:action` suffix).
@@ -153,28 +413,6 @@ pub fn param<'a>(template: &str, path: &'a str) -> Option<&'a str> {
     })
 }
 
-/// Looks a request up; literal templates win over `{id}` ones (`virtual-models/preview`), and
-/// `{id}:action` ones over plain `{id}` ones.
-pub fn lookup(method: &http::Method, path: &str) -> Lookup {
-    let path = canonical(path);
-    let literal = ROUTES.iter().filter(|(_, t)| *t == path);
-    let with_action = ROUTES.iter().filter(|(_, t)| t.contains("}:") && matches(t, &path));
-    let candidates: Vec<&(&str, &str)> = if literal.clone().next().is_some() {
-        literal.collect()
-    } else if with_action.clone().next().is_some() {
-        with_action.collect()
-    } else {
-        ROUTES.iter().filter(|(_, t)| matches(t, &path)).collect()
-    };
-    if candidates.is_empty() {
-        return Lookup::NotFound;
-    }
-    candidates
-        .iter()
-        .find(|(m, _)| *m == method.as_str())
-        .map_or(Lookup::MethodNotAllowed, |(_, t)| Lookup::Found(t))
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -183,47 +421,55 @@ mod tests {
 
     use super::*;
 
+    /// The row of `method` at `template`.
+    fn found(method: Method, template: &str) -> Lookup {
+        Lookup::Found(ROUTES.iter().find(|(m, t, _)| *m == method && *t == template).unwrap())
+    }
+
     #[test]
     fn lookup_distinguishes_paths_methods_and_literals() {
         assert_eq!(
             lookup(&Method::POST, "/chat/completions"),
-            Lookup::Found("/v1/chat/completions")
+            found(Method::POST, "/v1/chat/completions")
         );
-        assert_eq!(lookup(&Method::GET, "/api/admin/keys/"), Lookup::Found("/api/admin/keys"));
+        assert_eq!(lookup(&Method::GET, "/api/admin/keys/"), found(Method::GET, "/api/admin/keys"));
         assert_eq!(
             lookup(&Method::GET, "/api/admin/keys/k1"),
-            Lookup::Found("/api/admin/keys/{id}")
+            found(Method::GET, "/api/admin/keys/{id}")
         );
         assert_eq!(lookup(&Method::POST, "/api/admin/keys/k1"), Lookup::MethodNotAllowed);
         assert_eq!(lookup(&Method::GET, "/api/admin/keys/k1/x"), Lookup::NotFound);
         assert_eq!(lookup(&Method::GET, "/api/admin/nope"), Lookup::NotFound);
         assert_eq!(
             lookup(&Method::POST, "/api/admin/virtual-models/preview"),
-            Lookup::Found("/api/admin/virtual-models/preview")
+            found(Method::POST, "/api/admin/virtual-models/preview")
         );
         assert_eq!(
             lookup(&Method::GET, "/api/admin/virtual-models/preview"),
             Lookup::MethodNotAllowed
         );
         assert_eq!(lookup(&Method::GET, "/v1/chat/completions"), Lookup::MethodNotAllowed);
-        assert_eq!(lookup(&Method::GET, "/models/gpt-4o"), Lookup::Found("/v1/models/{model}"));
+        assert_eq!(
+            lookup(&Method::GET, "/models/gpt-4o"),
+            found(Method::GET, "/v1/models/{model}")
+        );
         assert_eq!(
             lookup(&Method::POST, "/messages/count_tokens"),
-            Lookup::Found("/v1/messages/count_tokens")
+            found(Method::POST, "/v1/messages/count_tokens")
         );
         let gemini = "/v1beta/models/gemini-2.5-flash:streamGenerateContent";
         assert_eq!(
             lookup(&Method::POST, gemini),
-            Lookup::Found("/v1beta/models/{model}:streamGenerateContent")
+            found(Method::POST, "/v1beta/models/{model}:streamGenerateContent")
         );
         assert_eq!(lookup(&Method::GET, gemini), Lookup::MethodNotAllowed);
         assert_eq!(
             lookup(&Method::POST, "/v1beta/models/llama3:8b:countTokens"),
-            Lookup::Found("/v1beta/models/{model}:countTokens")
+            found(Method::POST, "/v1beta/models/{model}:countTokens")
         );
         assert_eq!(
             lookup(&Method::GET, "/v1beta/models/m"),
-            Lookup::Found("/v1beta/models/{model}")
+            found(Method::GET, "/v1beta/models/{model}")
         );
         assert_eq!(
             param("/v1beta/models/{model}:countTokens", "/v1beta/models/g-1:countTokens"),
@@ -248,7 +494,7 @@ mod tests {
             }
         }
         let registered: BTreeSet<(String, String)> =
-            ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+            ROUTES.iter().map(|(m, p, _)| (m.to_string(), (*p).to_owned())).collect();
         let undocumented: Vec<_> = registered.difference(&documented).collect();
         let phantom: Vec<_> = documented.difference(&registered).collect();
         assert!(

@@ -180,6 +180,26 @@ fn has_header(headers: &BTreeMap<String, String>, name: &str) -> bool {
     headers.keys().any(|k| k.eq_ignore_ascii_case(name))
 }
 
+/// Largest non-streaming upstream body the gateway will hold.
+pub const MAX_UPSTREAM_BODY: usize = 64 << 20;
+
+/// Reads a whole body, refusing more than `limit` bytes or taking longer than `within`.
+pub async fn read_body_within(
+    body: ByteStream,
+    limit: usize,
+    platform: &dyn crate::io::Platform,
+    within: std::time::Duration,
+) -> Result<Bytes, TransportError> {
+    use futures::future::{Either, select};
+    let read = std::pin::pin!(read_body(body, limit));
+    match select(read, platform.sleep(within)).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => {
+            Err(TransportError::Timeout(u64::try_from(within.as_millis()).unwrap_or(u64::MAX)))
+        }
+    }
+}
+
 /// Reads a whole body, refusing more than `limit` bytes.
 pub async fn read_body(mut body: ByteStream, limit: usize) -> Result<Bytes, TransportError> {
     let mut out = Vec::new();

@@ -336,7 +336,8 @@ async fn hostile_input_on_every_route_gets_a_4xx_in_its_protocol_and_the_server_
     };
     let too_big = vec![b' '; 65537];
     let deep = format!("{}{}", "[".repeat(200), "]".repeat(200)).into_bytes();
-    for (method, template) in gateway_core::routes::ROUTES {
+    for (method, template, _) in gateway_core::routes::ROUTES {
+        let method = &method.as_str();
         if *template == "/api/auth/logout" {
             continue; // would end the session this test uses; covered by e2e
         }

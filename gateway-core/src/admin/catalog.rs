@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::{AdminResult, Req, not_found, ok, validate};
 use crate::catalog::{self, Entry};
 use crate::error::{GatewayError, RequestError};
+use crate::routes::CatalogOp;
 use crate::state::Inner;
 use crate::upstream::read_body;
 
@@ -19,12 +20,11 @@ const MAX_BODY: usize = 32 << 20;
 /// costs one failed fetch per interval, not one per search. `POST …/refresh` always fetches.
 const AUTO_RETRY_MS: i64 = 15 * 60 * 1000;
 
-pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
-    match (req.method.as_str(), req.id) {
-        ("GET", None) => search(inner, req.query).await,
-        ("POST", Some("refresh")) => Ok(ok(&refresh(inner, |_| true).await?)),
-        ("POST", Some("apply")) => apply(inner, req.body).await,
-        _ => Err(RequestError::MethodNotAllowed.into()),
+pub(super) async fn route(inner: &Inner, op: CatalogOp, req: Req<'_>) -> AdminResult {
+    match op {
+        CatalogOp::Search => search(inner, req.query).await,
+        CatalogOp::Refresh => Ok(ok(&refresh(inner, |_| true).await?)),
+        CatalogOp::Apply => apply(inner, req.body).await,
     }
 }
 

@@ -22,8 +22,8 @@ struct Input {
     check_config: Option<CheckConfig>,
 }
 
-pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
-    match req.op()? {
+pub(super) async fn route(inner: &Inner, op: Op<'_>, req: Req<'_>) -> AdminResult {
+    match op {
         Op::List => {
             let targets = inner.store.list_health_targets().await?;
             Ok(listed(&targets.items, &targets.skipped))

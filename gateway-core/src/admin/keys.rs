@@ -40,8 +40,8 @@ struct Input {
     tags: Option<Vec<String>>,
 }
 
-pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
-    match req.op()? {
+pub(super) async fn route(inner: &Inner, op: Op<'_>, req: Req<'_>) -> AdminResult {
+    match op {
         Op::List => {
             let keys = inner.store.list_keys().await?;
             Ok(listed(&with_usage(inner, &keys.items).await?, &keys.skipped))

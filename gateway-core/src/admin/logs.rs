@@ -2,7 +2,7 @@
 //! `key_id`, `model`, `status`, `request_id`; paging `page` (from 1) and `page_size` (≤ 100).
 //! `GET /api/admin/stats?window=24h|7d|30d[&key_id=&model=]`: the dashboard's figures.
 
-use super::{AdminResult, Op, Req, ok};
+use super::{AdminResult, ok};
 use crate::error::RequestError;
 use crate::state::Inner;
 use crate::stats;
@@ -31,11 +31,8 @@ fn filter(pairs: &[(String, String)]) -> Result<LogFilter, RequestError> {
     Ok(f)
 }
 
-pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
-    let Op::List = req.op()? else {
-        return Err(RequestError::MethodNotAllowed.into());
-    };
-    let pairs = crate::query::pairs(req.query);
+pub(super) async fn route(inner: &Inner, query: Option<&str>) -> AdminResult {
+    let pairs = crate::query::pairs(query);
     let f = filter(&pairs)?;
     let (mut page, mut page_size) = (1, 50);
     for (name, value) in &pairs {
@@ -53,11 +50,8 @@ pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
     })))
 }
 
-pub(super) async fn stats_route(inner: &Inner, req: Req<'_>) -> AdminResult {
-    let Op::List = req.op()? else {
-        return Err(RequestError::MethodNotAllowed.into());
-    };
-    let pairs = crate::query::pairs(req.query);
+pub(super) async fn stats_route(inner: &Inner, query: Option<&str>) -> AdminResult {
+    let pairs = crate::query::pairs(query);
     let window = pairs.iter().find(|(k, _)| k == "window").map_or("24h", |(_, v)| v.as_str());
     const HOUR: i64 = 3_600_000;
     const DAY: i64 = 24 * HOUR;

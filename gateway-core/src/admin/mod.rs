@@ -19,23 +19,34 @@ use serde::Serialize;
 use crate::body::Body;
 use crate::error::{GatewayError, RequestError};
 use crate::reply;
+use crate::routes::{self, AdminRoute, SessionOp};
 use crate::state::{Ctx, Inner};
 
 type AdminResult = Result<http::Response<Body>, GatewayError>;
 
-pub(crate) async fn handle(inner: &Inner, ctx: &Ctx, request: http::Request<Bytes>) -> AdminResult {
-    let admin = request.uri().path().starts_with("/api/admin/");
-    let changes = admin && request.method() != Method::GET;
-    let auth = request.headers().get(http::header::AUTHORIZATION).filter(|_| admin).cloned();
-    let mut result = dispatch(inner, ctx, request).await;
+/// `/api/admin/*`: the caller's session is checked, the row's operation runs, the token is renewed
+/// when due, and a change clears this instance's hot-path caches.
+pub(crate) async fn handle(
+    inner: &Inner,
+    route: AdminRoute,
+    id: &str,
+    request: http::Request<Bytes>,
+) -> AdminResult {
+    let (parts, body) = request.into_parts();
+    let user = session::require(inner, &parts.headers).await?;
+    let req = Req { body: &body, query: parts.uri.query() };
+    let mut result = resource(inner, &user, route, id, req).await;
     // Only a request the token was good for renews it (a revoked or expired one failed above).
-    let renewed = auth.as_ref().and_then(|value| session::renewed(inner, value));
+    let renewed = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| session::renewed(inner, value));
     if let (Ok(response), Some(token)) = (&mut result, renewed) {
         if let Ok(value) = http::HeaderValue::from_str(&token) {
             response.headers_mut().insert(session::RENEWED_TOKEN, value);
         }
     }
-    if changes {
+    if parts.method != Method::GET {
         // Any admin change (a failed one costs nothing; sessions change nothing cached) may touch
         // a key, model, provider or virtual model: this instance's hot-path caches start over.
         inner.key_cache.clear();
@@ -44,77 +55,63 @@ pub(crate) async fn handle(inner: &Inner, ctx: &Ctx, request: http::Request<Byte
     result
 }
 
-async fn dispatch(inner: &Inner, ctx: &Ctx, request: http::Request<Bytes>) -> AdminResult {
-    let (parts, body) = request.into_parts();
-    let path = parts.uri.path().trim_end_matches('/');
-    let segments: Vec<&str> = path.split('/').skip(2).collect();
-    let method = parts.method;
-    match segments.as_slice() {
-        ["auth", "login"] if method == Method::POST => session::login(inner, ctx, &body).await,
-        ["auth", "me"] if method == Method::GET => {
-            let user = session::require(inner, &parts.headers).await?;
-            Ok(ok(&serde_json::json!({ "user": user })))
-        }
-        ["auth", "password"] if method == Method::POST => {
-            let user = session::require(inner, &parts.headers).await?;
-            session::change_password(inner, user, &body).await
-        }
-        ["auth", "logout"] if method == Method::POST => {
-            let user = session::require(inner, &parts.headers).await?;
-            inner.store.bump_token_version(&user.id, inner.platform.now_ms()).await?;
-            Ok(no_content())
-        }
-        ["auth", "login" | "me" | "password" | "logout"] => {
-            Err(RequestError::MethodNotAllowed.into())
-        }
-        ["admin", resource, rest @ ..] => {
-            let user = session::require(inner, &parts.headers).await?;
-            if let ("providers", [id, action]) = (*resource, rest) {
-                return providers::action(inner, &method, id, action).await;
-            }
-            let id = match rest {
-                [] => None,
-                [id] => Some(*id),
-                _ => return Err(RequestError::NotFound(format!("route {path}")).into()),
-            };
-            let req = Req { method: &method, id, body: &body, query: parts.uri.query() };
-            match *resource {
-                "providers" => providers::route(inner, req).await,
-                "models" => models::route(inner, req).await,
-                "keys" => keys::route(inner, req).await,
-                "users" => users::route(inner, &user, req).await,
-                "logs" => logs::route(inner, req).await,
-                "stats" => logs::stats_route(inner, req).await,
-                "settings" if req.id.is_none() => {
-                    settings::route(inner, req.method, req.body).await
-                }
-                "virtual-models" => virtual_models::route(inner, req).await,
-                "health-targets" => health::route(inner, req).await,
-                "catalog" => catalog::route(inner, req).await,
-                "routing" => match req.op()? {
-                    Op::List => Ok(ok(&serde_json::json!({ "targets": inner.router.status() }))),
-                    _ => Err(RequestError::MethodNotAllowed.into()),
-                },
-                "presets" => match req.op()? {
-                    Op::List => Ok(list(crate::presets::PRESETS)),
-                    _ => Err(RequestError::MethodNotAllowed.into()),
-                },
-                _ => Err(RequestError::NotFound(format!("route {path}")).into()),
-            }
-        }
-        _ => Err(RequestError::NotFound(format!("route {path}")).into()),
+/// One arm per admin row of the route table.
+async fn resource(
+    inner: &Inner,
+    user: &crate::store::users::User,
+    route: AdminRoute,
+    id: &str,
+    req: Req<'_>,
+) -> AdminResult {
+    match route {
+        AdminRoute::Providers(op) => providers::route(inner, Op::new(op, id), req).await,
+        AdminRoute::ProviderTest => providers::test(inner, id).await,
+        AdminRoute::ProviderModels => providers::models(inner, id).await,
+        AdminRoute::Models(op) => models::route(inner, Op::new(op, id), req).await,
+        AdminRoute::ModelsBulk => models::bulk(inner, req.body).await,
+        AdminRoute::Keys(op) => keys::route(inner, Op::new(op, id), req).await,
+        AdminRoute::Users(op) => users::route(inner, user, op, id, req.body).await,
+        AdminRoute::VirtualModels(op) => virtual_models::route(inner, Op::new(op, id), req).await,
+        AdminRoute::VirtualModelPreview => virtual_models::preview(inner, req.body),
+        AdminRoute::HealthTargets(op) => health::route(inner, Op::new(op, id), req).await,
+        AdminRoute::Logs => logs::route(inner, req.query).await,
+        AdminRoute::Stats => logs::stats_route(inner, req.query).await,
+        AdminRoute::Settings(op) => settings::route(inner, op, req.body).await,
+        AdminRoute::Routing => Ok(ok(&serde_json::json!({ "targets": inner.router.status() }))),
+        AdminRoute::Presets => Ok(list(crate::presets::PRESETS)),
+        AdminRoute::Catalog(op) => catalog::route(inner, op, req).await,
     }
 }
 
-/// One admin request on a resource collection (`id` = None) or item.
+/// `/api/auth/*`: sessions.
+pub(crate) async fn session(
+    inner: &Inner,
+    ctx: &Ctx,
+    op: SessionOp,
+    request: http::Request<Bytes>,
+) -> AdminResult {
+    let (parts, body) = request.into_parts();
+    if op == SessionOp::Login {
+        return session::login(inner, ctx, &body).await;
+    }
+    let user = session::require(inner, &parts.headers).await?;
+    match op {
+        SessionOp::Login | SessionOp::Me => Ok(ok(&serde_json::json!({ "user": user }))),
+        SessionOp::Password => session::change_password(inner, user, &body).await,
+        SessionOp::Logout => {
+            inner.store.bump_token_version(&user.id, inner.platform.now_ms()).await?;
+            Ok(no_content())
+        }
+    }
+}
+
+/// The body and query of an admin request.
 pub(crate) struct Req<'a> {
-    pub method: &'a Method,
-    pub id: Option<&'a str>,
     pub body: &'a [u8],
     pub query: Option<&'a str>,
 }
 
-/// Which CRUD operation a request is.
+/// Which CRUD operation a request is, with the item's id.
 pub(crate) enum Op<'a> {
     List,
     Create,
@@ -123,17 +120,16 @@ pub(crate) enum Op<'a> {
     Delete(&'a str),
 }
 
-impl<'a> Req<'a> {
-    /// Maps method and id to the CRUD operation, or 405.
-    pub fn op(&self) -> Result<Op<'a>, GatewayError> {
-        Ok(match (self.method.clone(), self.id) {
-            (Method::GET, None) => Op::List,
-            (Method::POST, None) => Op::Create,
-            (Method::GET, Some(id)) => Op::Get(id),
-            (Method::PUT | Method::PATCH, Some(id)) => Op::Update(id),
-            (Method::DELETE, Some(id)) => Op::Delete(id),
-            _ => return Err(RequestError::MethodNotAllowed.into()),
-        })
+impl<'a> Op<'a> {
+    /// The operation a row names, on the item `id` its path holds.
+    fn new(op: routes::Op, id: &'a str) -> Self {
+        match op {
+            routes::Op::List => Op::List,
+            routes::Op::Create => Op::Create,
+            routes::Op::Get => Op::Get(id),
+            routes::Op::Update => Op::Update(id),
+            routes::Op::Delete => Op::Delete(id),
+        }
     }
 }
 

@@ -64,7 +64,7 @@ const MAX_BULK: usize = 1000;
 /// `POST /api/admin/models/bulk` `{models: [model, …]}`: each is created on its own; the answer
 /// says, in order, which were created and why the others were not (a duplicate name is skipped
 /// as `conflict`, so re-running an import is harmless).
-async fn bulk(inner: &Inner, body: &[u8]) -> AdminResult {
+pub(super) async fn bulk(inner: &Inner, body: &[u8]) -> AdminResult {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Bulk {
@@ -96,11 +96,8 @@ async fn bulk(inner: &Inner, body: &[u8]) -> AdminResult {
     Ok(ok(&serde_json::json!({"created": created_count, "results": results})))
 }
 
-pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
-    if req.id == Some("bulk") && req.method == http::Method::POST {
-        return bulk(inner, req.body).await;
-    }
-    match req.op()? {
+pub(super) async fn route(inner: &Inner, op: Op<'_>, req: Req<'_>) -> AdminResult {
+    match op {
         Op::List => {
             let models = inner.store.list_models().await?;
             Ok(listed(&models.items, &models.skipped))

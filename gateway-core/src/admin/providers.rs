@@ -30,8 +30,8 @@ struct Input {
     enabled: Option<bool>,
 }
 
-pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
-    match req.op()? {
+pub(super) async fn route(inner: &Inner, op: Op<'_>, req: Req<'_>) -> AdminResult {
+    match op {
         Op::List => {
             let providers = inner.store.list_providers().await?;
             let views: Vec<_> = providers.items.iter().map(Provider::public_view).collect();
@@ -178,37 +178,28 @@ fn apply(inner: &Inner, input: Input, mut p: Provider) -> Result<Provider, Gatew
     Ok(p)
 }
 
-/// `POST /api/admin/providers/{id}/test` and `GET /api/admin/providers/{id}/models`: both ask the
-/// upstream for its model list with the stored credential.
-pub(super) async fn action(
-    inner: &Inner,
-    method: &http::Method,
-    id: &str,
-    action: &str,
-) -> AdminResult {
-    match (method.as_str(), action) {
-        ("POST", "test") => {
-            let provider = load(inner, id).await?;
-            let started = inner.platform.now_ms();
-            let result = upstream_models(inner, &provider).await;
-            let latency_ms = inner.platform.now_ms() - started;
-            Ok(ok(&match result {
-                Ok(models) => {
-                    serde_json::json!({"ok": true, "latency_ms": latency_ms, "models": models.len()})
-                }
-                Err(e) => serde_json::json!({"ok": false, "latency_ms": latency_ms,
-                    "error": {"code": e.kind(), "message": e.public_message()}}),
-            }))
+/// `POST /api/admin/providers/{id}/test`: asks the upstream for its model list with the stored
+/// credential and reports whether that worked, how fast, and how many models it lists.
+pub(super) async fn test(inner: &Inner, id: &str) -> AdminResult {
+    let provider = load(inner, id).await?;
+    let started = inner.platform.now_ms();
+    let result = upstream_models(inner, &provider).await;
+    let latency_ms = inner.platform.now_ms() - started;
+    Ok(ok(&match result {
+        Ok(models) => {
+            serde_json::json!({"ok": true, "latency_ms": latency_ms, "models": models.len()})
         }
-        ("GET", "models") => {
-            let provider = load(inner, id).await?;
-            let models = upstream_models(inner, &provider).await?;
-            let data: Vec<_> = models.into_iter().map(|id| serde_json::json!({"id": id})).collect();
-            Ok(list(&data))
-        }
-        (_, "test" | "models") => Err(RequestError::MethodNotAllowed.into()),
-        _ => Err(RequestError::NotFound(format!("route providers/{id}/{action}")).into()),
-    }
+        Err(e) => serde_json::json!({"ok": false, "latency_ms": latency_ms,
+            "error": {"code": e.kind(), "message": e.public_message()}}),
+    }))
+}
+
+/// `GET /api/admin/providers/{id}/models`: the upstream's model list.
+pub(super) async fn models(inner: &Inner, id: &str) -> AdminResult {
+    let provider = load(inner, id).await?;
+    let models = upstream_models(inner, &provider).await?;
+    let data: Vec<_> = models.into_iter().map(|id| serde_json::json!({"id": id})).collect();
+    Ok(list(&data))
 }
 
 /// The model ids the provider lists: `GET {base}/models` in its protocol's shape (OpenAI and

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AdminResult, ok, validate};
 use crate::error::{GatewayError, RequestError};
+use crate::routes::SettingsOp;
 use crate::state::Inner;
 use crate::store::settings::Setting;
 
@@ -32,10 +33,10 @@ async fn current(inner: &Inner) -> Result<Settings, GatewayError> {
     })
 }
 
-pub(super) async fn route(inner: &Inner, method: &http::Method, body: &[u8]) -> AdminResult {
-    match *method {
-        http::Method::GET => Ok(ok(&current(inner).await?)),
-        http::Method::PUT | http::Method::PATCH => {
+pub(super) async fn route(inner: &Inner, op: SettingsOp, body: &[u8]) -> AdminResult {
+    match op {
+        SettingsOp::Read => Ok(ok(&current(inner).await?)),
+        SettingsOp::Update => {
             let input: Settings = validate::body(body)?;
             if let Some(days) = input.log_retention_days {
                 if !(1..=3650).contains(&days) {
@@ -55,6 +56,5 @@ pub(super) async fn route(inner: &Inner, method: &http::Method, body: &[u8]) -> 
             }
             Ok(ok(&current(inner).await?))
         }
-        _ => Err(RequestError::MethodNotAllowed.into()),
     }
 }

@@ -3,9 +3,10 @@
 use serde::Deserialize;
 
 use super::session::hash_new;
-use super::{AdminResult, Op, Req, conflict, created, list, no_content, not_found, validate};
+use super::{AdminResult, conflict, created, list, no_content, not_found, validate};
 use crate::auth::password;
 use crate::error::RequestError;
+use crate::routes::UserOp;
 use crate::state::Inner;
 use crate::store::users::User;
 
@@ -16,11 +17,17 @@ struct NewUser {
     password: String,
 }
 
-pub(super) async fn route(inner: &Inner, caller: &User, req: Req<'_>) -> AdminResult {
-    match req.op()? {
-        Op::List => Ok(list(&inner.store.list_users().await?)),
-        Op::Create => {
-            let input: NewUser = validate::body(req.body)?;
+pub(super) async fn route(
+    inner: &Inner,
+    caller: &User,
+    op: UserOp,
+    id: &str,
+    body: &[u8],
+) -> AdminResult {
+    match op {
+        UserOp::List => Ok(list(&inner.store.list_users().await?)),
+        UserOp::Create => {
+            let input: NewUser = validate::body(body)?;
             let username = validate::username(&input.username)?;
             password::check_strength(&input.password)
                 .map_err(|m| RequestError::field("password", m))?;
@@ -41,10 +48,10 @@ pub(super) async fn route(inner: &Inner, caller: &User, req: Req<'_>) -> AdminRe
                 .map_err(conflict(format!("user `{}` already exists", user.username)))?;
             Ok(created(&user))
         }
-        Op::Delete(id) if id == caller.id => {
+        UserOp::Delete if id == caller.id => {
             Err(RequestError::Conflict("you cannot delete yourself".into()).into())
         }
-        Op::Delete(id) => {
+        UserOp::Delete => {
             if inner.store.user_by_id(id).await?.is_none() {
                 return Err(not_found("user", id));
             }
@@ -54,6 +61,5 @@ pub(super) async fn route(inner: &Inner, caller: &User, req: Req<'_>) -> AdminRe
                 Err(RequestError::Conflict("the last user cannot be deleted".into()).into())
             }
         }
-        Op::Get(_) | Op::Update(_) => Err(RequestError::MethodNotAllowed.into()),
     }
 }

@@ -26,11 +26,8 @@ struct Input {
     enabled: Option<bool>,
 }
 
-pub(super) async fn route(inner: &Inner, req: Req<'_>) -> AdminResult {
-    if req.id == Some("preview") && req.method == http::Method::POST {
-        return preview(inner, req.body);
-    }
-    match req.op()? {
+pub(super) async fn route(inner: &Inner, op: Op<'_>, req: Req<'_>) -> AdminResult {
+    match op {
         Op::List => {
             let models = inner.store.list_virtual_models().await?;
             Ok(listed(&models.items, &models.skipped))
@@ -165,7 +162,7 @@ struct Preview {
 
 /// Applies `rules` to a sample request without sending anything: the request as an upstream of
 /// the same protocol would receive it.
-fn preview(inner: &Inner, body: &[u8]) -> AdminResult {
+pub(super) fn preview(inner: &Inner, body: &[u8]) -> AdminResult {
     let input: Preview = validate::body(body)?;
     rules::validate(&input.rules)
         .map_err(|(i, m)| RequestError::field(format!("rules[{i}]"), m))?;

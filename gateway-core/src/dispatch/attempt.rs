@@ -10,132 +10,19 @@
 
 use bytes::Bytes;
 
-use super::inbound::{Fit, RawRequest, passthrough_body};
-use crate::canonical::Request;
+use super::prepare::{Payload, Prepared};
 use crate::canonical::Usage;
-use crate::codec::embeddings::{self, EmbeddingsRequest};
+use crate::codec::embeddings;
 use crate::codec::glue::{self, Plan};
-use crate::codec::{self, ClientView, EncodeOptions};
+use crate::codec::{self};
 use crate::error::GatewayError;
 use crate::io::{ByteStream, TransportError};
-use crate::provider::{Protocol, SystemTo};
-use crate::routing::Outcome;
-use crate::routing::{Route, RouteTarget};
+use crate::provider::Protocol;
+use crate::routing::{Outcome, Route, RouteTarget};
 use crate::state::Inner;
-use crate::upstream::{Outbound, UpstreamError, build_request, read_body};
-
-/// Largest non-streaming upstream body the gateway will hold.
-const MAX_UPSTREAM_BODY: usize = 64 << 20;
-
-/// The caller's request, ready to be sent to any target.
-pub(crate) struct Prepared<'a> {
-    pub raw: &'a RawRequest,
-    /// Present when some target needs translation or the rules changed the request.
-    pub canonical: Option<Request>,
-    pub rules_changed: bool,
-    pub inbound: Protocol,
-    /// Set for `/v1/embeddings`.
-    pub embeddings: Option<EmbeddingsRequest>,
-    /// Caller headers for an upstream of the caller's own protocol (`FORWARDED_HEADERS`).
-    pub headers: Vec<(&'static str, String)>,
-    /// The caller's side: protocol, tools, framing.
-    pub client: ClientView,
-    /// Prefix of the ids made for tool calls an upstream sends without one.
-    pub call_ids: String,
-}
-
-/// How `t` takes the output-token limit: capped at its model's `max_output_tokens`, and for
-/// OpenAI chat under the field its model (`capabilities.max_tokens_field`) or provider
-/// (`quirks.max_tokens_field`) says.
-pub(crate) fn fit(t: &RouteTarget) -> Fit {
-    use crate::provider::MaxTokensField;
-    let model_field = t
-        .model
-        .as_ref()
-        .and_then(|m| m.capabilities.get("max_tokens_field"))
-        .and_then(|v| serde_json::from_value::<MaxTokensField>(v.clone()).ok());
-    let field = model_field.or(t.provider.quirks.max_tokens_field);
-    Fit {
-        cap: t
-            .model
-            .as_ref()
-            .and_then(|m| m.max_output_tokens)
-            .and_then(|m| u32::try_from(m).ok())
-            .filter(|m| *m > 0),
-        max_completion_tokens: field == Some(MaxTokensField::MaxCompletionTokens),
-    }
-}
-
-impl Prepared<'_> {
-    /// Whether `t` gets the caller's own JSON (same protocol, nothing rewritten).
-    pub fn passthrough(&self, t: &RouteTarget) -> bool {
-        t.provider.protocol == self.inbound
-            && !self.rules_changed
-            && t.provider.isolation.system_to.is_none()
-    }
-
-    /// The path below the provider's base URL and the body to send to `t`.
-    fn request_for(&self, t: &RouteTarget, stream: bool) -> Result<(String, Bytes), GatewayError> {
-        let upstream = t.provider.protocol;
-        let model = &t.target.model;
-        Ok(match &self.embeddings {
-            Some(e) if upstream == Protocol::Gemini => {
-                (embeddings::gemini_path(e, model), embeddings::gemini_request(e, model)?)
-            }
-            Some(_) => {
-                ("/embeddings".into(), passthrough_body(self.raw, upstream, model, Fit::default())?)
-            }
-            None => (codec::upstream_path(upstream, model, stream), self.body_for(t)?),
-        })
-    }
-
-    fn body_for(&self, t: &RouteTarget) -> Result<Bytes, GatewayError> {
-        let upstream = t.provider.protocol;
-        let fit = fit(t);
-        if self.passthrough(t) {
-            return Ok(passthrough_body(self.raw, upstream, &t.target.model, fit)?);
-        }
-        let mut request = self.canonical.clone().unwrap_or_default();
-        codec::dropped_tools(&request, upstream)?;
-        if let (Some(asked), Some(cap)) = (request.max_tokens, fit.cap) {
-            request.max_tokens = Some(asked.min(cap));
-        }
-        let openai = matches!(upstream, Protocol::OpenaiChat | Protocol::OpenaiResponses);
-        let developer = t.provider.isolation.system_to == Some(SystemTo::Developer) && openai;
-        if t.provider.isolation.system_to.is_some() && !developer {
-            crate::isolation::system_into_user(&mut request);
-        }
-        let options = EncodeOptions {
-            default_max_tokens: fit.cap.unwrap_or(0),
-            system_as_developer: developer,
-            max_completion_tokens: fit.max_completion_tokens,
-            // A model known not to reason (catalog flag) gets no reasoning controls.
-            no_reasoning: t
-                .model
-                .as_ref()
-                .and_then(|m| m.capabilities.get("reasoning"))
-                .is_some_and(|v| v == false),
-        };
-        Ok(codec::encode_request(upstream, &request, &t.target.model, &options)?)
-    }
-}
-
-/// Reads a whole body, refusing more than `limit` bytes or taking longer than `within`.
-async fn read_body_within(
-    body: ByteStream,
-    limit: usize,
-    platform: &dyn crate::io::Platform,
-    within: std::time::Duration,
-) -> Result<Bytes, TransportError> {
-    use futures::future::{Either, select};
-    let read = std::pin::pin!(read_body(body, limit));
-    match select(read, platform.sleep(within)).await {
-        Either::Left((result, _)) => result,
-        Either::Right(_) => {
-            Err(TransportError::Timeout(u64::try_from(within.as_millis()).unwrap_or(u64::MAX)))
-        }
-    }
-}
+use crate::upstream::{
+    MAX_UPSTREAM_BODY, Outbound, UpstreamError, build_request, read_body_within,
+};
 
 /// What a successful attempt produced.
 pub(crate) enum Forwarded {
@@ -168,7 +55,7 @@ pub(crate) async fn run(
     inner: &Inner,
     route: &Route,
     order: &[usize],
-    prepared: &Prepared<'_>,
+    prepared: &Prepared,
     started_ms: i64,
 ) -> Result<Served, Unserved> {
     let stream = prepared.raw.stream;
@@ -194,33 +81,10 @@ pub(crate) async fn run(
             .min(i64::try_from(route.config.attempt_timeout_ms).unwrap_or(i64::MAX));
         let timeout = std::time::Duration::from_millis(u64::try_from(budget.max(1)).unwrap_or(1));
         let step = attempt(inner, t, prepared, stream, timeout).await;
-        let done_at = inner.platform.now_ms();
-        match step {
-            Step::Done(forwarded) => {
-                inner.router.record(
-                    &key,
-                    done_at,
-                    Outcome::Success { latency_ms: done_at - now },
-                    &route.config,
-                );
-                return Ok(Served { forwarded, target: i, attempts });
-            }
-            Step::Retry(error, outcome) => {
-                // Resting a rate-limited target helps only when another can take its traffic.
-                let outcome = match outcome {
-                    Outcome::RateLimited { .. } if route.targets.len() < 2 => Outcome::Neutral,
-                    other => other,
-                };
-                inner.router.record(&key, done_at, outcome, &route.config);
-                inner.metrics.upstream_error(&t.provider.name, error.kind());
-                tracing::warn!(route = %route.name, target = %key, kind = error.kind(), "attempt failed; trying the next target");
-                last = Some((error, i));
-            }
-            Step::Stop(error, outcome) => {
-                inner.router.record(&key, done_at, outcome, &route.config);
-                inner.metrics.upstream_error(&t.provider.name, error.kind());
-                return Err(Unserved { error, target: Some(i), attempts });
-            }
+        match record(inner, route, t, step, now) {
+            Ok(forwarded) => return Ok(Served { forwarded, target: i, attempts }),
+            Err((error, true)) => last = Some((error, i)),
+            Err((error, false)) => return Err(Unserved { error, target: Some(i), attempts }),
         }
     }
     let (error, target) = match last {
@@ -233,6 +97,38 @@ pub(crate) async fn run(
         }
     };
     Err(Unserved { error, target, attempts })
+}
+
+/// Tells the breaker how an attempt on `t` (begun at `began_ms`) went; a failure comes back with
+/// whether to try the next target.
+fn record(
+    inner: &Inner,
+    route: &Route,
+    t: &RouteTarget,
+    step: Step,
+    began_ms: i64,
+) -> Result<Forwarded, (GatewayError, bool)> {
+    let key = t.target.key();
+    let done_at = inner.platform.now_ms();
+    let (error, outcome, next) = match step {
+        Step::Done(forwarded) => {
+            let outcome = Outcome::Success { latency_ms: done_at - began_ms };
+            inner.router.record(&key, done_at, outcome, &route.config);
+            return Ok(forwarded);
+        }
+        // Resting a rate-limited target helps only when another can take its traffic.
+        Step::Retry(error, Outcome::RateLimited { .. }) if route.targets.len() < 2 => {
+            (error, Outcome::Neutral, true)
+        }
+        Step::Retry(error, outcome) => (error, outcome, true),
+        Step::Stop(error, outcome) => (error, outcome, false),
+    };
+    inner.router.record(&key, done_at, outcome, &route.config);
+    inner.metrics.upstream_error(&t.provider.name, error.kind());
+    if next {
+        tracing::warn!(route = %route.name, target = %key, kind = error.kind(), "attempt failed; trying the next target");
+    }
+    Err((error, next))
 }
 
 /// Classifies a failure: whether to fail over and what it says about the target.
@@ -254,62 +150,86 @@ fn failed(error: GatewayError, now_ms: i64) -> Step {
     }
 }
 
+/// One attempt on `t`: send, then read the answer, within `timeout`.
 async fn attempt(
     inner: &Inner,
     t: &RouteTarget,
-    prepared: &Prepared<'_>,
+    prepared: &Prepared,
     stream: bool,
     timeout: std::time::Duration,
 ) -> Step {
-    let now = inner.platform.now_ms();
-    let (path, body) = match prepared.request_for(t, stream) {
-        Ok(r) => r,
-        Err(e) => return Step::Stop(e, Outcome::Neutral),
+    let started = inner.platform.now_ms();
+    let response = match send(inner, t, prepared, stream, timeout).await {
+        Ok(response) => response,
+        Err(step) => return step,
     };
+    let spent = u64::try_from(inner.platform.now_ms() - started).unwrap_or(0);
+    let left = timeout.saturating_sub(std::time::Duration::from_millis(spent));
+    read_answer(inner, t, prepared, response, left).await
+}
+
+/// The request `t` gets, with its provider's credential; a failure here is the gateway's (a
+/// request it cannot encode, a credential it cannot open), never the target's.
+pub(super) fn outbound(
+    inner: &Inner,
+    t: &RouteTarget,
+    path: &str,
+    body: Bytes,
+    stream: bool,
+    headers: &[(&'static str, String)],
+) -> Result<http::Request<Bytes>, GatewayError> {
     let credential =
-        match t.provider.credentials_enc.as_deref().map(|c| inner.sealer.open(c)).transpose() {
-            Ok(c) => c,
-            Err(e) => return Step::Stop(e.into(), Outcome::Neutral),
-        };
-    let upstream = t.provider.protocol;
-    let same_protocol = upstream == prepared.inbound;
-    let outbound = build_request(Outbound {
-        provider: &t.provider,
-        credential: credential.as_deref(),
-        path: &path,
-        body,
-        stream,
-        headers: if same_protocol { &prepared.headers } else { &[] },
-    });
-    let outbound = match outbound {
-        Ok(o) => o,
-        Err(e) => return Step::Stop(e.into(), Outcome::Neutral),
-    };
-    let response = match inner.http.send(outbound, timeout).await {
-        Ok(r) => r,
-        Err(e) => return failed(e.into(), now),
-    };
+        t.provider.credentials_enc.as_deref().map(|c| inner.sealer.open(c)).transpose()?;
+    let credential = credential.as_deref();
+    Ok(build_request(Outbound { provider: &t.provider, credential, path, body, stream, headers })?)
+}
+
+/// Sends the request for `t`; the caller's forwarded headers go only to its own protocol.
+async fn send(
+    inner: &Inner,
+    t: &RouteTarget,
+    prepared: &Prepared,
+    stream: bool,
+    timeout: std::time::Duration,
+) -> Result<http::Response<ByteStream>, Step> {
+    let now = inner.platform.now_ms();
+    let (path, body) = prepared.request_for(t, stream).map_err(neutral)?;
+    let same_protocol = t.provider.protocol == prepared.inbound;
+    let headers = if same_protocol { prepared.headers.as_slice() } else { &[] };
+    let request = outbound(inner, t, &path, body, stream, headers).map_err(neutral)?;
+    inner.http.send(request, timeout).await.map_err(|e| failed(e.into(), now))
+}
+
+/// A failure of the gateway's own making: stop, and hold nothing against the target.
+fn neutral(e: GatewayError) -> Step {
+    Step::Stop(e, Outcome::Neutral)
+}
+
+/// Reads `t`'s answer within `left`: an error status, a stream up to its first event, or a whole
+/// body made into the caller's answer.
+async fn read_answer(
+    inner: &Inner,
+    t: &RouteTarget,
+    prepared: &Prepared,
+    response: http::Response<ByteStream>,
+    left: std::time::Duration,
+) -> Step {
+    let platform = inner.platform.as_ref();
     let (parts, body) = response.into_parts();
-    let left = timeout.saturating_sub(std::time::Duration::from_millis(
-        u64::try_from(inner.platform.now_ms() - now).unwrap_or(0),
-    ));
+    let upstream = t.provider.protocol;
     if !parts.status.is_success() {
-        let bytes = read_body_within(body, 64 << 10, inner.platform.as_ref(), left)
-            .await
-            .unwrap_or_default();
+        let bytes = read_body_within(body, 64 << 10, platform, left).await.unwrap_or_default();
         let error = UpstreamError::from_status(parts.status.as_u16(), &parts.headers, &bytes);
-        return failed(error.into(), inner.platform.now_ms());
+        return failed(error.into(), platform.now_ms());
     }
-    let passthrough = prepared.passthrough(t);
-    let strip = t.provider.isolation.strip_instructions;
-    if stream {
-        return match glue::first_event(body, upstream, inner.platform.as_ref(), left).await {
+    if prepared.raw.stream {
+        return match glue::first_event(body, upstream, platform, left).await {
             Ok(body) => {
                 let plan = Plan {
                     upstream,
                     client: prepared.client.clone(),
-                    passthrough,
-                    strip_instructions: strip,
+                    passthrough: prepared.passthrough(t),
+                    strip_instructions: t.provider.isolation.strip_instructions,
                     capture_body: false,
                     model: prepared.raw.model.clone(),
                     call_ids: prepared.call_ids.clone(),
@@ -317,50 +237,59 @@ async fn attempt(
                 };
                 Step::Done(Forwarded::Stream { body, plan })
             }
-            Err(e) => failed(e.into(), inner.platform.now_ms()),
+            Err(e) => failed(e.into(), platform.now_ms()),
         };
     }
-    let bytes = match read_body_within(body, MAX_UPSTREAM_BODY, inner.platform.as_ref(), left).await
-    {
-        Ok(b) => b,
-        Err(e) => return failed(e.into(), inner.platform.now_ms()),
+    let answer = match read_body_within(body, MAX_UPSTREAM_BODY, platform, left).await {
+        Ok(bytes) => full_answer(t, prepared, bytes, platform.now_ms()),
+        Err(e) => Err(e.into()),
     };
-    if let Some(e) = &prepared.embeddings {
-        let answer = if upstream == Protocol::Gemini {
-            embeddings::gemini_response(e, &prepared.raw.model, &bytes)
-        } else {
-            embeddings::openai_usage(&bytes).map(|usage| (bytes, usage))
-        };
-        return match answer {
-            Ok((body, usage)) => Step::Done(Forwarded::Full { body, usage }),
-            Err(err) => failed(err.into(), inner.platform.now_ms()),
-        };
+    match answer {
+        Ok(forwarded) => Step::Done(forwarded),
+        Err(e) => failed(e, platform.now_ms()),
     }
-    if passthrough {
-        // The caller gets the upstream's bytes as they are (if they are JSON at all); only the
-        // usage is read, on the side.
+}
+
+/// A whole upstream answer as the caller's: embeddings in OpenAI's shape, the upstream's own bytes
+/// for a same-protocol caller (only its usage read, and the model renamed), else decoded and
+/// encoded in the caller's protocol.
+fn full_answer(
+    t: &RouteTarget,
+    prepared: &Prepared,
+    bytes: Bytes,
+    now_ms: i64,
+) -> Result<Forwarded, GatewayError> {
+    let upstream = t.provider.protocol;
+    let asked = &prepared.raw.model;
+    if let Payload::Embeddings(e) = &prepared.payload {
+        let (body, usage) = if upstream == Protocol::Gemini {
+            embeddings::gemini_response(e, asked, &bytes)?
+        } else {
+            let usage = embeddings::openai_usage(&bytes)?;
+            (bytes, usage)
+        };
+        return Ok(Forwarded::Full { body, usage });
+    }
+    if prepared.passthrough(t) {
         let usage = match codec::decode_usage(upstream, &bytes) {
             Ok(u) => u,
             Err(e) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() => {
-                return failed(e.into(), inner.platform.now_ms());
+                return Err(e.into());
             }
             Err(_) => Usage::default(),
         };
+        let strip = t.provider.isolation.strip_instructions;
         let body = if strip { crate::isolation::scrub_body(bytes) } else { bytes };
         let renamed = std::str::from_utf8(&body)
             .ok()
-            .and_then(|text| codec::rename_model(upstream, text, &prepared.raw.model));
-        let body = renamed.map_or(body, Bytes::from);
-        return Step::Done(Forwarded::Full { body, usage });
+            .and_then(|text| codec::rename_model(upstream, text, asked));
+        return Ok(Forwarded::Full { body: renamed.map_or(body, Bytes::from), usage });
     }
-    let mut response = match codec::decode_response(upstream, &bytes, &prepared.call_ids) {
-        Ok(r) => r,
-        Err(e) => return failed(e.into(), inner.platform.now_ms()),
-    };
+    let mut response = codec::decode_response(upstream, &bytes, &prepared.call_ids)?;
     if response.created == 0 {
-        response.created = inner.platform.now_ms() / 1000;
+        response.created = now_ms / 1000;
     }
-    response.model.clone_from(&prepared.raw.model);
+    response.model.clone_from(asked);
     let usage = response.usage;
-    Step::Done(Forwarded::Full { body: codec::encode_response(&prepared.client, &response), usage })
+    Ok(Forwarded::Full { body: codec::encode_response(&prepared.client, &response), usage })
 }

@@ -10,9 +10,10 @@
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::attempt::fit;
-use super::inbound::{Fit, passthrough_body, peek};
-use super::{Inbound, authorize, cached_route, error_shape, lookup_key};
+use super::attempt::outbound;
+use super::prepare::fit;
+use super::raw::{Fit, RawRequest, passthrough_body, peek};
+use super::{Inbound, authorize, cached_route, lookup_key};
 use crate::body::Handled;
 use crate::canonical::{Block, Request};
 use crate::codec::{self, EncodeOptions};
@@ -20,10 +21,11 @@ use crate::error::{GatewayError, RequestError};
 use crate::maybe_send::boxed;
 use crate::provider::Protocol;
 use crate::reply;
-use crate::rules::{self, Vars};
+use crate::routing::RouteTarget;
+use crate::rules::Vars;
 use crate::state::{Ctx, Inner, log_internal};
 use crate::store::logs::LogRecord;
-use crate::upstream::{Outbound, UpstreamError, build_request, read_body};
+use crate::upstream::{UpstreamError, read_body};
 
 /// A count and where it came from.
 struct Counted {
@@ -70,7 +72,7 @@ pub(crate) async fn count_tokens(
             log_internal(ctx, err);
             log.status = i64::from(err.status().as_u16());
             log.error_kind = Some(err.kind().into());
-            reply::error(error_shape(protocol), err)
+            reply::error(reply::ErrorShape::of(protocol), err)
         }
     };
     if let Some((provider, model)) = log.provider_id.as_ref().zip(log.model_served.as_ref())
@@ -117,9 +119,7 @@ async fn count(
     let mut canonical = codec::decode_request(protocol, &body)?;
     canonical.model = raw.model.clone();
     let vars = Vars { model: &raw.model, key_name: &key.name, now_ms: ctx.started_ms };
-    let changed = rules::apply(&route.rules, &mut canonical, &vars).map_err(|m| {
-        RequestError::field("rules", format!("a prompt rule of `{}` failed: {m}", route.name))
-    })?;
+    let changed = super::prepare::apply_rules(&route, &mut canonical, &vars)?;
     let now = inner.platform.now_ms();
     let targets: Vec<_> = route.targets.iter().map(|t| t.target.clone()).collect();
     let order = crate::routing::order(
@@ -137,33 +137,44 @@ async fn count(
     log.provider_id = Some(t.provider.id.clone());
     log.model_served = Some(t.target.model.clone());
     log.protocol_out = Some(t.provider.protocol.as_str().into());
+    let same = t.provider.protocol == protocol && !changed;
+    ask(inner, request, t, Asked { raw: &raw, canonical: &canonical, protocol, same }).await
+}
+
+/// What is counted: the caller's request read at its top level and decoded (rules applied), in
+/// the caller's protocol, and whether a same-protocol upstream may get the caller's own JSON.
+struct Asked<'a> {
+    raw: &'a RawRequest,
+    canonical: &'a Request,
+    protocol: Protocol,
+    same: bool,
+}
+
+/// Asks `t`'s counting API, or estimates when it has none.
+async fn ask(
+    inner: &Inner,
+    request: &http::Request<Bytes>,
+    t: &RouteTarget,
+    asked: Asked<'_>,
+) -> Result<Counted, GatewayError> {
+    let Asked { raw, canonical, protocol, same } = asked;
     let upstream = t.provider.protocol;
     let model = &t.target.model;
-    let same = upstream == protocol && !changed;
     let (path, body) = match upstream {
         Protocol::OpenaiChat => {
-            return Ok(Counted { tokens: estimate(&canonical), estimated: true });
+            return Ok(Counted { tokens: estimate(canonical), estimated: true });
         }
         _ if same => {
-            (count_path(upstream, model), passthrough_body(&raw, upstream, model, Fit::default())?)
+            (count_path(upstream, model), passthrough_body(raw, upstream, model, Fit::default())?)
         }
-        _ => (count_path(upstream, model), count_body(&canonical, upstream, model, fit(t))?),
+        _ => (count_path(upstream, model), count_body(canonical, upstream, model, fit(t))?),
     };
-    let credential =
-        t.provider.credentials_enc.as_deref().map(|c| inner.sealer.open(c)).transpose()?;
     let headers = if upstream == protocol {
         super::inbound::forwarded_headers(request.headers(), protocol)
     } else {
         vec![]
     };
-    let outbound = build_request(Outbound {
-        provider: &t.provider,
-        credential: credential.as_deref(),
-        path: &path,
-        body,
-        stream: false,
-        headers: &headers,
-    })?;
+    let outbound = outbound(inner, t, &path, body, false, &headers)?;
     let response = inner.http.send(outbound, inner.config.upstream_timeout).await?;
     let (parts, body) = response.into_parts();
     let bytes = read_body(body, 1 << 20).await?;

@@ -9,6 +9,7 @@ use super::stats::{HOUR, run_json, summary};
 use crate::body::Body;
 use crate::error::{GatewayError, PublicError};
 use crate::reply::{self, ErrorShape};
+use crate::routes::PublicView;
 use crate::state::Inner;
 use crate::store::health::HealthTarget;
 
@@ -27,11 +28,11 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 pub(crate) async fn handle(
     inner: &Inner,
-    path: &str,
+    view: PublicView,
     query: Option<&str>,
     ip: Option<&str>,
 ) -> http::Response<Body> {
-    let result = route(inner, path, query, ip).await;
+    let result = route(inner, view, query, ip).await;
     let mut response = match result {
         Ok(value) => reply::json(StatusCode::OK, &value),
         Err(e) => reply::error(ErrorShape::Admin, &e),
@@ -47,7 +48,7 @@ pub(crate) async fn handle(
 
 async fn route(
     inner: &Inner,
-    path: &str,
+    view: PublicView,
     query: Option<&str>,
     ip: Option<&str>,
 ) -> Result<serde_json::Value, GatewayError> {
@@ -61,8 +62,8 @@ async fn route(
     }
     let pairs = crate::query::pairs(query);
     let targets: Vec<_> = inner.store.list_health_targets().await?.items;
-    match path {
-        "/public/health/targets" => {
+    match view {
+        PublicView::Targets => {
             let list: Vec<_> = targets
                 .iter()
                 .filter(|t| t.enabled)
@@ -70,7 +71,7 @@ async fn route(
                 .collect();
             Ok(json!({"targets": list, "total": list.len()}))
         }
-        "/public/health/summary" => {
+        PublicView::Summary => {
             let mut summaries = Vec::new();
             let (mut healthy, mut degraded, mut down, mut checks, mut successes, mut latencies) =
                 (0, 0, 0, 0, 0, Vec::new());
@@ -104,14 +105,14 @@ async fn route(
                 "timestamp": now,
             }))
         }
-        "/public/health/detail" => {
+        PublicView::Detail => {
             let t = requested_target(&pairs, &targets)?;
             let runs = inner.store.health_runs(&t.id, now - 7 * 24 * HOUR).await?;
             let mut s = summary(t, &runs, now);
             s["timestamp"] = now.into();
             Ok(s)
         }
-        "/public/health/runs" => {
+        PublicView::Runs => {
             let t = requested_target(&pairs, &targets)?;
             let window = match param(&pairs, "window").unwrap_or("24h") {
                 "1h" => HOUR,
@@ -143,6 +144,5 @@ async fn route(
                 "timestamp": now,
             }))
         }
-        _ => Err(crate::error::RequestError::NotFound(format!("route {path}")).into()),
     }
 }

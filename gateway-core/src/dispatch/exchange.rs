@@ -1,0 +1,252 @@
+//! One data-plane request's record, from admission to its log row: the log being written, who
+//! served it, and the reservations it holds against its key's limits. Every request that got past
+//! its key ends here in exactly one way: `settle` charges the usage, releases the reservations and
+//! queues the log row — after a whole answer, after a stream (however it ended), or after a
+//! refusal.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::attempt::Forwarded;
+use super::limits;
+use crate::body::{Body, Handled};
+use crate::canonical::Usage;
+use crate::codec::glue::{self, Plan};
+use crate::error::GatewayError;
+use crate::io::ByteStream;
+use crate::logqueue::LogQueue;
+use crate::maybe_send::boxed;
+use crate::metrics::Metrics;
+use crate::reply::{self, ErrorShape};
+use crate::routing::RouteTarget;
+use crate::state::{Ctx, Inner, log_internal};
+use crate::store::Store;
+use crate::store::logs::LogRecord;
+use crate::store::models::Model;
+
+/// Bodies kept in the log are cut at this many bytes.
+const LOGGED_BODY: usize = 64 * 1024;
+
+fn truncated(bytes: &[u8]) -> String {
+    let cut = &bytes[..bytes.len().min(LOGGED_BODY)];
+    String::from_utf8_lossy(cut).into_owned()
+}
+
+/// A request's record while it is served.
+pub(crate) struct Exchange {
+    pub log: LogRecord,
+    /// Provider name and model id of the target that answered (or was tried last).
+    provider: Option<(String, String)>,
+    /// The model row behind that target (its prices).
+    model: Option<Model>,
+    pub attempts: u32,
+    /// Reservations against the key's limits, settled when the response ends.
+    pub held: Option<limits::Held>,
+    /// The key asks for request and response bodies in its log rows.
+    pub log_bodies: bool,
+    /// Tools the serving upstream could not take (another provider's hosted tools).
+    pub dropped_tools: Vec<String>,
+    /// Input tokens estimated at admission (charged for a stream cut before its usage came).
+    pub estimated_input: i64,
+    store: Store,
+    logs: Arc<LogQueue>,
+    metrics: Arc<Metrics>,
+}
+
+impl Exchange {
+    /// The record of a request to `endpoint`, logged as of the request's start.
+    pub(crate) fn new(inner: &Inner, ctx: &Ctx, endpoint: super::Endpoint) -> Self {
+        Exchange {
+            log: LogRecord {
+                id: crate::ids::sortable_id(inner.platform.as_ref(), "log", ctx.started_ms),
+                created_at: ctx.started_ms,
+                request_id: ctx.request_id.clone(),
+                endpoint: endpoint.path().into(),
+                protocol_in: Some(endpoint.log_protocol().into()),
+                client_ip: ctx.client_ip.clone(),
+                user_agent: ctx.user_agent.clone(),
+                ..Default::default()
+            },
+            provider: None,
+            model: None,
+            attempts: 0,
+            held: None,
+            log_bodies: false,
+            dropped_tools: Vec::new(),
+            estimated_input: 0,
+            store: inner.store.clone(),
+            logs: inner.logs.clone(),
+            metrics: inner.metrics.clone(),
+        }
+    }
+
+    /// Records `t` as the target that answered (or failed last).
+    pub(crate) fn served_by(&mut self, t: &RouteTarget) {
+        self.log.provider_id = Some(t.provider.id.clone());
+        self.log.model_served = Some(t.target.model.clone());
+        self.log.protocol_out = Some(t.provider.protocol.as_str().into());
+        self.provider = Some((t.provider.name.clone(), t.target.model.clone()));
+        self.model = t.model.clone();
+    }
+
+    /// The response for what forwarding produced, with the log row's completion as its
+    /// background work.
+    pub(crate) fn answer(
+        mut self,
+        inner: &Inner,
+        ctx: &Ctx,
+        request_body: &Bytes,
+        result: Result<Forwarded, GatewayError>,
+        shape: ErrorShape,
+    ) -> Handled {
+        self.log.attempts = i64::from(self.attempts);
+        if self.log_bodies {
+            self.log.request_body = Some(truncated(request_body));
+        }
+        let headers = self.headers();
+        let mut handled = match result {
+            Ok(Forwarded::Full { body, usage }) => {
+                self.log.status = 200;
+                if self.log_bodies {
+                    self.log.response_body = Some(truncated(&body));
+                }
+                self.record(inner.platform.now_ms() - ctx.started_ms, usage);
+                let response = reply::raw_json(http::StatusCode::OK, body);
+                Handled { response, background: Some(boxed(self.settle(usage))) }
+            }
+            Ok(Forwarded::Stream { body, plan }) => self.relay(inner, ctx, body, plan),
+            Err(err) => self.refuse(inner, ctx, &err, shape),
+        };
+        handled.response.headers_mut().extend(headers);
+        handled
+    }
+
+    /// Relays a stream; the log row is completed when it ends, however it ends.
+    fn relay(mut self, inner: &Inner, ctx: &Ctx, body: ByteStream, mut plan: Plan) -> Handled {
+        plan.capture_body = self.log_bodies;
+        let json_array = plan.client.json_array;
+        let shutdown = inner.shutdown.clone();
+        let (stream, summary) =
+            glue::relay(body, plan, inner.platform.clone(), ctx.started_ms, shutdown);
+        self.log.status = 200;
+        let started = ctx.started_ms;
+        let background = boxed(async move {
+            let summary = summary.await.unwrap_or_default();
+            self.log.ttft_ms = summary.ttft_ms;
+            self.log.error_kind = summary.error_kind;
+            self.log.response_body = summary.body;
+            if let Some(kind) = self.log.error_kind.as_deref().filter(|k| k.starts_with("upstream"))
+            {
+                self.metrics.upstream_error(&self.provider_name(), kind);
+            }
+            let cut = summary.client_gone || self.log.error_kind.is_some();
+            if summary.client_gone && self.log.error_kind.is_none() {
+                self.log.error_kind = Some("client_disconnected".into());
+            }
+            let usage = if cut {
+                summary.usage.charged_when_cut(summary.output_bytes, self.estimated_input)
+            } else {
+                summary.usage
+            };
+            self.record(summary.ended_ms - started, usage);
+            self.settle(usage).await;
+        });
+        Handled { response: stream_response(stream, json_array), background: Some(background) }
+    }
+
+    /// The error response; a request whose key was known is still logged and settled.
+    fn refuse(
+        mut self,
+        inner: &Inner,
+        ctx: &Ctx,
+        err: &GatewayError,
+        shape: ErrorShape,
+    ) -> Handled {
+        log_internal(ctx, err);
+        self.log.status = i64::from(err.status().as_u16());
+        self.log.error_kind = Some(err.kind().into());
+        self.log.latency_ms = inner.platform.now_ms() - ctx.started_ms;
+        if let GatewayError::Limit(limit) = err {
+            self.metrics.rejected(limit.limit);
+        }
+        self.observe();
+        let response = reply::error(shape, err);
+        // Unknown keys are not logged (anyone could fill the log); known ones are, and settle.
+        let background = self.log.key_id.is_some().then(|| boxed(self.settle(Usage::default())));
+        Handled { response, background }
+    }
+
+    /// A finished answer's latency, usage and cost into the row, and into the metrics.
+    fn record(&mut self, latency_ms: i64, usage: Usage) {
+        self.log.latency_ms = latency_ms.max(0);
+        self.log.input_tokens = usage.input;
+        self.log.output_tokens = usage.output;
+        self.log.cached_tokens = usage.cached;
+        self.log.reasoning_tokens = usage.reasoning;
+        self.log.cost_usd = self.model.as_ref().and_then(|m| m.cost(&usage));
+        self.observe();
+    }
+
+    /// The end of every logged request: the key's reservations settled with what it used, the row
+    /// queued.
+    async fn settle(self, usage: Usage) {
+        if let Some(held) = &self.held {
+            limits::settle(&self.store, held, usage, self.log.cost_usd).await;
+        }
+        self.logs.write(&self.store, self.log).await;
+    }
+
+    fn provider_name(&self) -> String {
+        self.provider.as_ref().map(|(p, _)| p.clone()).unwrap_or_default()
+    }
+
+    /// Counts a finished request (the model only once the key was accepted, so unauthenticated
+    /// callers cannot invent label values).
+    fn observe(&self) {
+        let log = &self.log;
+        let model = if log.key_id.is_some() { log.model_requested.as_deref() } else { None };
+        self.metrics.observe(&crate::metrics::Observation {
+            endpoint: &log.endpoint,
+            model: model.unwrap_or_default(),
+            provider: &self.provider_name(),
+            status: u16::try_from(log.status).unwrap_or(0),
+            latency_ms: log.latency_ms,
+            ttft_ms: log.ttft_ms,
+            input_tokens: log.input_tokens,
+            output_tokens: log.output_tokens,
+        });
+    }
+
+    /// `x-gateway-provider`, `x-gateway-model`, `x-gateway-attempts`, `x-gateway-dropped-tools`.
+    fn headers(&self) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        if let Some((provider, model)) = &self.provider {
+            for (name, value) in [("x-gateway-provider", provider), ("x-gateway-model", model)] {
+                if let Ok(v) = http::HeaderValue::from_str(value) {
+                    headers.insert(name, v);
+                }
+            }
+        }
+        if self.attempts > 0 {
+            headers.insert("x-gateway-attempts", http::HeaderValue::from(self.attempts));
+        }
+        if !self.dropped_tools.is_empty()
+            && let Ok(v) = http::HeaderValue::from_str(&self.dropped_tools.join(", "))
+        {
+            headers.insert("x-gateway-dropped-tools", v);
+        }
+        headers
+    }
+}
+
+/// A streamed answer: SSE, or (Gemini callers without `alt=sse`) one JSON array.
+fn stream_response(stream: ByteStream, json_array: bool) -> http::Response<Body> {
+    let mut response = http::Response::new(Body::Stream(stream));
+    let headers = response.headers_mut();
+    let content_type = if json_array { "application/json" } else { "text/event-stream" };
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", http::HeaderValue::from_static("no"));
+    response
+}
