@@ -53,6 +53,7 @@ pub struct RawConfig {
     pub admin_cors_origins: Option<String>,
     pub catalog_url: Option<String>,
     pub catalog_models_dev_url: Option<String>,
+    pub max_body_bytes: Option<String>,
 }
 
 impl RawConfig {
@@ -85,6 +86,7 @@ impl RawConfig {
             "CATALOG_MODELS_DEV_URL",
             "models.dev's api.json, the catalog's second source (`off` for none)",
         ),
+        ("MAX_BODY_BYTES", "largest request body accepted, in bytes (default 10485760)"),
     ];
 
     /// Builds the raw config from a lookup such as `std::env::var`.
@@ -103,6 +105,7 @@ impl RawConfig {
             admin_cors_origins: get("ADMIN_CORS_ORIGINS"),
             catalog_url: lookup("CATALOG_URL"),
             catalog_models_dev_url: lookup("CATALOG_MODELS_DEV_URL"),
+            max_body_bytes: get("MAX_BODY_BYTES"),
         }
     }
 }
@@ -133,6 +136,8 @@ pub struct Config {
     pub admin_cors_origins: Vec<String>,
     /// Model catalog sources: (`litellm` | `models.dev`, URL); empty with `off`.
     pub catalog_sources: Vec<(&'static str, String)>,
+    /// The largest request body a host reads; past it the caller gets 413 in its protocol.
+    pub max_body_bytes: usize,
 }
 
 /// Minimum length of `JWT_SECRET` and `GATEWAY_SECRET`.
@@ -155,6 +160,7 @@ impl Default for Config {
                 ("litellm", DEFAULT_LITELLM_URL.into()),
                 ("models.dev", DEFAULT_MODELS_DEV_URL.into()),
             ],
+            max_body_bytes: 10 << 20,
         }
     }
 }
@@ -221,6 +227,14 @@ impl Config {
             }
         }
         config.metrics_token = raw.metrics_token;
+        if let Some(v) = raw.max_body_bytes {
+            match v.trim().parse::<usize>() {
+                Ok(n) if (1024..=1 << 30).contains(&n) => config.max_body_bytes = n,
+                _ => problems.push(format!(
+                    "MAX_BODY_BYTES must be a number of bytes between 1024 and 1073741824, not {v:?}"
+                )),
+            }
+        }
         for (i, value) in [raw.catalog_url, raw.catalog_models_dev_url].into_iter().enumerate() {
             let Some(value) = value.map(|v| v.trim().to_owned()) else { continue };
             if value.is_empty() || value.eq_ignore_ascii_case("off") {

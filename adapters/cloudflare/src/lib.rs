@@ -83,11 +83,7 @@ async fn fetch(
         }
     };
     let (parts, body) = request.into_parts();
-    let limit = env
-        .var("MAX_BODY_BYTES")
-        .ok()
-        .and_then(|v| v.to_string().parse().ok())
-        .unwrap_or(10usize << 20);
+    let limit = gateway.max_body_bytes();
     let limited = http_body_util::Limited::new(body, limit);
     let bytes = match http_body_util::BodyExt::collect(limited).await {
         Ok(collected) => collected.to_bytes(),

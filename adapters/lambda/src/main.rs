@@ -33,13 +33,10 @@ async fn main() -> Result<(), Error> {
         return scheduled(gateway).await;
     }
     let admin_ui = std::env::var("ADMIN_UI_DIR").map_or_else(|_| default_admin_ui(), PathBuf::from);
-    let body_limit =
-        std::env::var("MAX_BODY_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(10 << 20);
     let router = host::router(App {
         gateway,
         background: Background::InBody,
         admin_ui,
-        body_limit,
         // The Function URL has read the whole body before the invocation starts.
         body_timeout: std::time::Duration::from_secs(60),
     });

@@ -33,7 +33,6 @@ pub struct App {
     pub gateway: Gateway,
     pub background: Background,
     pub admin_ui: PathBuf,
-    pub body_limit: usize,
     /// Time a client has to send its whole request body (408 beyond).
     pub body_timeout: std::time::Duration,
 }
@@ -65,13 +64,14 @@ async fn handle(State(app): State<App>, request: Request) -> Response {
     }
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let (parts, body) = request.into_parts();
+    let limit = app.gateway.max_body_bytes();
     // An announced size over the limit is refused before a byte of the body is read.
     let announced = parts
         .headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > app.body_limit as u64) {
+    if announced.is_some_and(|n| n > limit as u64) {
         // Refused at once, nothing buffered. The rest of the body is read and dropped for a few
         // seconds (lingering close), so a client still sending it can read the answer instead of
         // meeting a reset connection; the connection closes after.
@@ -80,18 +80,17 @@ async fn handle(State(app): State<App>, request: Request) -> Response {
             let linger = async { while let Some(Ok(_)) = stream.next().await {} };
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), linger).await;
         });
-        let mut response =
-            to_axum(app.gateway.body_too_large(parts.uri.path(), app.body_limit), None);
+        let mut response = to_axum(app.gateway.body_too_large(parts.uri.path(), limit), None);
         response
             .headers_mut()
             .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         return response;
     }
-    let read = tokio::time::timeout(app.body_timeout, axum::body::to_bytes(body, app.body_limit));
+    let read = tokio::time::timeout(app.body_timeout, axum::body::to_bytes(body, limit));
     let bytes = match read.await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(_)) => {
-            return to_axum(app.gateway.body_too_large(parts.uri.path(), app.body_limit), None);
+            return to_axum(app.gateway.body_too_large(parts.uri.path(), limit), None);
         }
         Err(_) => return to_axum(app.gateway.body_timed_out(parts.uri.path()), None),
     };

@@ -50,7 +50,6 @@ async fn run(settings: ServerSettings) -> Result<(), String> {
         gateway,
         background: host::Background::Tracked(tracker.clone()),
         admin_ui: settings.admin_ui_dir.clone(),
-        body_limit: settings.body_limit,
         body_timeout: settings.body_timeout,
     });
     let listener = tokio::net::TcpListener::bind((settings.host.as_str(), settings.port))

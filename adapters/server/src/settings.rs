@@ -9,7 +9,6 @@ pub struct ServerSettings {
     pub database_url: String,
     pub database_auth_token: Option<String>,
     pub admin_ui_dir: PathBuf,
-    pub body_limit: usize,
     pub maintenance_interval: std::time::Duration,
     pub health_tick: std::time::Duration,
     /// Time to send a request's headers; also how long an idle keep-alive connection stays.
@@ -32,7 +31,6 @@ pub const NAMES: &[(&str, &str)] = &[
     ),
     ("DATABASE_AUTH_TOKEN", "auth token for a remote (Turso) database"),
     ("ADMIN_UI_DIR", "directory of the static admin UI (default ./admin-ui)"),
-    ("MAX_BODY_BYTES", "largest request body accepted (default 10485760)"),
     ("MAINTENANCE_INTERVAL_SECS", "how often log retention and rollups run (default 3600)"),
     ("HEALTH_TICK_SECS", "how often the health checker looks for due targets (default 60)"),
     (
@@ -76,7 +74,6 @@ impl ServerSettings {
             database_url: var("DATABASE_URL").unwrap_or_else(|| "./data/gateway.db".into()),
             database_auth_token: var("DATABASE_AUTH_TOKEN"),
             admin_ui_dir: var("ADMIN_UI_DIR").map_or_else(default_admin_ui, PathBuf::from),
-            body_limit: var("MAX_BODY_BYTES").and_then(|v| v.parse().ok()).unwrap_or(10 << 20),
             maintenance_interval: std::time::Duration::from_secs(
                 var("MAINTENANCE_INTERVAL_SECS")
                     .and_then(|v| v.parse().ok())
