@@ -32,7 +32,7 @@ fn flag(out: &mut Map<String, Value>, name: &str, v: &Value) {
 
 /// LiteLLM's list: an object of model name → attributes (`sample_spec` is documentation). Entries
 /// that are not chat/completion/embedding models (images, audio, rerank) are left out.
-pub fn parse_litellm(body: &[u8]) -> Result<Vec<Entry>, String> {
+pub(crate) fn parse_litellm(body: &[u8]) -> Result<Vec<Entry>, String> {
     let all: Map<String, Value> =
         serde_json::from_slice(body).map_err(|e| format!("not LiteLLM's model list: {e}"))?;
     let mut out = Vec::new();
@@ -70,7 +70,7 @@ pub fn parse_litellm(body: &[u8]) -> Result<Vec<Entry>, String> {
 
 /// models.dev's list: providers, each with models; costs are USD per million tokens. Names are
 /// the model ids (the provider is kept beside them).
-pub fn parse_models_dev(body: &[u8]) -> Result<Vec<Entry>, String> {
+pub(crate) fn parse_models_dev(body: &[u8]) -> Result<Vec<Entry>, String> {
     let all: Map<String, Value> =
         serde_json::from_slice(body).map_err(|e| format!("not models.dev's list: {e}"))?;
     let per_token = |v: &Value| v.as_f64().map(|per_million| per_million / 1_000_000.0);
@@ -99,7 +99,7 @@ pub fn parse_models_dev(body: &[u8]) -> Result<Vec<Entry>, String> {
 
 /// How well `name` matches `query` (case-insensitive): 0 exact, 1 prefix (also after a
 /// `provider/` part), 2 substring, `None` no match.
-pub fn rank(query: &str, name: &str) -> Option<u8> {
+pub(crate) fn rank(query: &str, name: &str) -> Option<u8> {
     let (q, n) = (query.to_lowercase(), name.to_lowercase());
     let short = n.rsplit('/').next().unwrap_or(&n);
     if n == q || short == q {
@@ -114,7 +114,7 @@ pub fn rank(query: &str, name: &str) -> Option<u8> {
 }
 
 /// `entries` that match `query`, best first: rank, then shorter names, then name, then source.
-pub fn search(query: &str, mut entries: Vec<Entry>, limit: usize) -> Vec<Entry> {
+pub(crate) fn search(query: &str, mut entries: Vec<Entry>, limit: usize) -> Vec<Entry> {
     let query = query.trim();
     entries.retain(|e| query.is_empty() || rank(query, &e.name).is_some());
     entries.sort_by(|a, b| {

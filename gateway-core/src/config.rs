@@ -7,10 +7,10 @@ use std::fmt;
 use std::time::Duration;
 
 /// Where LiteLLM publishes its list (overridable with `CATALOG_URL`).
-pub const DEFAULT_LITELLM_URL: &str =
+pub(crate) const DEFAULT_LITELLM_URL: &str =
     "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json";
 /// models.dev's list, the second source (overridable with `CATALOG_MODELS_DEV_URL`).
-pub const DEFAULT_MODELS_DEV_URL: &str = "https://models.dev/api.json";
+pub(crate) const DEFAULT_MODELS_DEV_URL: &str = "https://models.dev/api.json";
 
 /// A secret string whose `Debug` and `Display` never reveal it.
 #[derive(Clone, PartialEq, Eq)]
@@ -141,7 +141,7 @@ pub struct Config {
 }
 
 /// Minimum length of `JWT_SECRET` and `GATEWAY_SECRET`.
-pub const MIN_SECRET_BYTES: usize = 32;
+pub(crate) const MIN_SECRET_BYTES: usize = 32;
 
 impl Default for Config {
     fn default() -> Self {
@@ -316,6 +316,17 @@ mod tests {
             config.admin_cors_origins,
             ["https://admin.example.com", "http://127.0.0.1:5173"]
         );
+    }
+
+    #[test]
+    fn body_limit_is_read_once_and_checked() {
+        assert_eq!(Config::validate(raw(&[])).unwrap().max_body_bytes, 10 << 20);
+        let config = Config::validate(raw(&[("MAX_BODY_BYTES", "65536")])).unwrap();
+        assert_eq!(config.max_body_bytes, 65536);
+        for bad in ["10MB", "12", "-1"] {
+            let problems = Config::validate(raw(&[("MAX_BODY_BYTES", bad)])).unwrap_err();
+            assert!(problems[0].starts_with("MAX_BODY_BYTES must be"), "{problems:?}");
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub enum CryptoError {
 }
 
 /// Encrypts and decrypts credentials with one derived key.
-pub struct Sealer {
+pub(crate) struct Sealer {
     cipher: Aes256Gcm,
 }
 
@@ -38,7 +38,7 @@ impl std::fmt::Debug for Sealer {
 
 impl Sealer {
     /// Derives the AES key from the secret (domain-separated SHA-256 of a high-entropy secret).
-    pub fn new(secret: &[u8]) -> Self {
+    pub(crate) fn new(secret: &[u8]) -> Self {
         let mut hasher = Sha256::new();
         hasher.update(CONTEXT);
         hasher.update(secret);
@@ -46,7 +46,11 @@ impl Sealer {
         Self { cipher: Aes256Gcm::new(&key) }
     }
 
-    pub fn seal(&self, plaintext: &str, nonce: [u8; NONCE_LEN]) -> Result<String, CryptoError> {
+    pub(crate) fn seal(
+        &self,
+        plaintext: &str,
+        nonce: [u8; NONCE_LEN],
+    ) -> Result<String, CryptoError> {
         let ciphertext = self
             .cipher
             .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
@@ -57,7 +61,7 @@ impl Sealer {
         Ok(format!("{VERSION}{}", STANDARD.encode(out)))
     }
 
-    pub fn open(&self, sealed: &str) -> Result<String, CryptoError> {
+    pub(crate) fn open(&self, sealed: &str) -> Result<String, CryptoError> {
         let encoded = sealed.strip_prefix(VERSION).ok_or(CryptoError::Malformed)?;
         let raw = STANDARD.decode(encoded).map_err(|_| CryptoError::Malformed)?;
         if raw.len() < NONCE_LEN + 16 {

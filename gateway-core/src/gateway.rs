@@ -254,8 +254,8 @@ fn admin_answer(ctx: &Ctx, result: Result<http::Response<crate::Body>, GatewayEr
 }
 
 /// Most request headers, and most bytes of names and values together.
-pub const MAX_HEADERS: usize = 64;
-pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+pub(crate) const MAX_HEADERS: usize = 64;
+pub(crate) const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// Header count and size, and JSON nesting depth (before any parser sees the body).
 fn check_limits(request: &http::Request<Bytes>) -> Result<(), RequestError> {

@@ -6,7 +6,7 @@ use crate::io::Platform;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// `len` base62 characters from `refill`; bytes ≥ 248 are skipped so every character is equally likely.
-pub fn base62(len: usize, mut refill: impl FnMut(&mut [u8])) -> String {
+pub(crate) fn base62(len: usize, mut refill: impl FnMut(&mut [u8])) -> String {
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 48];
     while out.len() < len {
@@ -21,7 +21,7 @@ pub fn base62(len: usize, mut refill: impl FnMut(&mut [u8])) -> String {
 }
 
 /// A new row id such as `prv_3kT…` (20 random characters, ~119 bits).
-pub fn new_id(platform: &dyn Platform, prefix: &str) -> String {
+pub(crate) fn new_id(platform: &dyn Platform, prefix: &str) -> String {
     format!("{prefix}_{}", base62(20, |b| platform.random_bytes(b)))
 }
 
@@ -29,7 +29,7 @@ pub fn new_id(platform: &dyn Platform, prefix: &str) -> String {
 /// millisecond time (in ASCII order, so text order is time order), then 12 random ones (~71 bits).
 /// Rows written in time order then append to the primary-key index instead of splitting pages all
 /// over it.
-pub fn sortable_id(platform: &dyn Platform, prefix: &str, now_ms: i64) -> String {
+pub(crate) fn sortable_id(platform: &dyn Platform, prefix: &str, now_ms: i64) -> String {
     let mut time = [b'0'; 8];
     let mut t = u64::try_from(now_ms).unwrap_or(0);
     for slot in time.iter_mut().rev() {
@@ -41,7 +41,7 @@ pub fn sortable_id(platform: &dyn Platform, prefix: &str, now_ms: i64) -> String
 }
 
 /// A request id: the caller's `x-request-id` when it is sane, else a fresh one.
-pub fn request_id(platform: &dyn Platform, incoming: Option<&str>) -> String {
+pub(crate) fn request_id(platform: &dyn Platform, incoming: Option<&str>) -> String {
     match incoming {
         Some(id) if (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic()) => {
             id.to_owned()

@@ -13,7 +13,7 @@ const MAX_ENTRIES: usize = 10_000;
 
 /// A bounded map whose entries expire `TTL_MS` after they were put.
 #[derive(Debug)]
-pub struct TtlCache<V> {
+pub(crate) struct TtlCache<V> {
     entries: Mutex<HashMap<String, (V, i64)>>,
 }
 
@@ -25,12 +25,12 @@ impl<V> Default for TtlCache<V> {
 
 impl<V: Clone> TtlCache<V> {
     /// The cached value for `key`, if still fresh.
-    pub fn get(&self, key: &str, now_ms: i64) -> Option<V> {
+    pub(crate) fn get(&self, key: &str, now_ms: i64) -> Option<V> {
         let entries = self.entries.lock().ok()?;
         entries.get(key).filter(|(_, at)| now_ms - at < TTL_MS).map(|(v, _)| v.clone())
     }
 
-    pub fn put(&self, key: &str, value: V, now_ms: i64) {
+    pub(crate) fn put(&self, key: &str, value: V, now_ms: i64) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_ENTRIES {
                 entries.retain(|_, (_, at)| now_ms - *at < TTL_MS);
@@ -42,7 +42,7 @@ impl<V: Clone> TtlCache<V> {
         }
     }
 
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.clear();
         }
@@ -50,7 +50,7 @@ impl<V: Clone> TtlCache<V> {
 }
 
 /// Key lookups by hash (`None`: known not to exist).
-pub type KeyCache = TtlCache<Option<std::sync::Arc<VirtualKey>>>;
+pub(crate) type KeyCache = TtlCache<Option<std::sync::Arc<VirtualKey>>>;
 
 #[cfg(test)]
 mod tests {

@@ -4,45 +4,50 @@
 //! stream, plus background work to finish. Every effect — outbound HTTP, SQL, clock, randomness —
 //! goes through the traits in [`io`], so the same code runs on the axum server, AWS Lambda and
 //! Cloudflare Workers (wasm32). See ARCHITECTURE.md for the map.
+//!
+//! Modules the hosts and tests use are public; the rest are `pub(crate)`, and `unreachable_pub`
+//! makes any `pub` item they would hide (dead, or public by accident) a warning.
 
-pub mod admin;
-pub mod auth;
-pub mod body;
+#![warn(unreachable_pub)]
+
+mod admin;
+mod auth;
+mod body;
 mod bootstrap;
 pub mod canonical;
-pub mod catalog;
+mod catalog;
 pub mod codec;
-pub mod config;
-pub mod crypto;
-pub mod dispatch;
-pub mod error;
-pub mod gateway;
-pub mod health;
+mod config;
+mod crypto;
+mod dispatch;
+mod error;
+mod gateway;
+mod health;
 pub mod hrana;
-pub mod ids;
+mod ids;
 pub mod io;
 pub mod isolation;
 mod jobs;
 pub mod json;
-pub mod keycache;
-pub mod logqueue;
+mod keycache;
+mod logqueue;
 pub mod maybe_send;
-pub mod metrics;
+mod metrics;
 pub mod policy;
-pub mod presets;
+mod presets;
 pub mod provider;
-pub mod query;
-pub mod reply;
+mod query;
+mod reply;
 pub mod routes;
-pub mod routing;
+mod routing;
 pub mod rules;
-pub mod shutdown;
+mod shutdown;
 pub mod sse;
 mod state;
-pub mod stats;
+mod stats;
 pub mod store;
-pub mod upstream;
-pub mod validate;
+mod upstream;
+mod validate;
 
 pub use async_trait::async_trait;
 pub use body::{Body, Handled};

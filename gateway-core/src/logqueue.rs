@@ -14,7 +14,7 @@ use crate::store::logs::LogRecord;
 const BATCH: usize = 200;
 
 #[derive(Debug, Default)]
-pub struct LogQueue {
+pub(crate) struct LogQueue {
     state: Mutex<State>,
 }
 
@@ -26,7 +26,7 @@ struct State {
 
 impl LogQueue {
     /// Queues a record and writes the queue unless another flush will.
-    pub async fn write(&self, store: &Store, record: LogRecord) {
+    pub(crate) async fn write(&self, store: &Store, record: LogRecord) {
         let must_flush = match self.state.lock() {
             Ok(mut s) => {
                 s.queue.push(record);
@@ -40,7 +40,7 @@ impl LogQueue {
     }
 
     /// Records waiting to be written.
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.state.lock().map(|s| s.queue.len()).unwrap_or(0)
     }
 

@@ -21,7 +21,7 @@ use crate::routing::TargetStatus;
 use crate::routing::breaker::Breaker;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
-pub const BUCKETS: [f64; 14] =
+pub(crate) const BUCKETS: [f64; 14] =
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
 
 /// Most distinct label sets per metric; further ones are counted under `model="_other"`, so a
@@ -59,7 +59,7 @@ struct State {
 
 /// One finished data-plane request, as the metrics see it.
 #[derive(Debug, Clone, Default)]
-pub struct Observation<'a> {
+pub(crate) struct Observation<'a> {
     pub endpoint: &'a str,
     pub model: &'a str,
     pub provider: &'a str,
@@ -72,7 +72,7 @@ pub struct Observation<'a> {
 
 /// The instance's metrics.
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     state: Mutex<State>,
 }
 
@@ -81,7 +81,7 @@ fn bounded<K: Ord>(map: &BTreeMap<K, u64>, key: K, fallback: impl FnOnce() -> K)
 }
 
 impl Metrics {
-    pub fn observe(&self, o: &Observation<'_>) {
+    pub(crate) fn observe(&self, o: &Observation<'_>) {
         let Ok(mut s) = self.state.lock() else { return };
         let key = (o.endpoint.to_owned(), o.model.to_owned(), o.provider.to_owned(), o.status);
         let key = bounded(&s.requests, key, || {
@@ -104,7 +104,7 @@ impl Metrics {
     }
 
     /// One failed upstream attempt (failover included).
-    pub fn upstream_error(&self, provider: &str, kind: &str) {
+    pub(crate) fn upstream_error(&self, provider: &str, kind: &str) {
         let Ok(mut s) = self.state.lock() else { return };
         let key = bounded(&s.upstream_errors, (provider.to_owned(), kind.to_owned()), || {
             ("_other".into(), kind.to_owned())
@@ -113,7 +113,7 @@ impl Metrics {
     }
 
     /// A request refused by one of its key's limits.
-    pub fn rejected(&self, limit: crate::policy::Limit) {
+    pub(crate) fn rejected(&self, limit: crate::policy::Limit) {
         use crate::policy::Limit;
         let name = match limit {
             Limit::Requests => "requests",
@@ -127,7 +127,12 @@ impl Metrics {
     }
 
     /// The exposition text, with the breaker states and queue depth sampled now.
-    pub fn render(&self, breakers: &[TargetStatus], log_queue_depth: usize, now_ms: i64) -> String {
+    pub(crate) fn render(
+        &self,
+        breakers: &[TargetStatus],
+        log_queue_depth: usize,
+        now_ms: i64,
+    ) -> String {
         let Ok(s) = self.state.lock() else { return String::new() };
         let mut out = String::with_capacity(4096);
         header(&mut out, "requests_total", "counter", "Data-plane requests by outcome.");

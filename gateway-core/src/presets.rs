@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::provider::{AuthScheme, MaxTokensField, Protocol, Quirks};
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Preset {
+pub(crate) struct Preset {
     pub id: &'static str,
     pub name: &'static str,
     pub protocol: Protocol,
@@ -54,7 +54,7 @@ const fn local(
 }
 
 /// Every preset, in the order the admin UI offers them.
-pub const PRESETS: &[Preset] = &[
+pub(crate) const PRESETS: &[Preset] = &[
     Preset { quirks: COMPLETION_TOKENS, ..preset("openai", "OpenAI", "https://api.openai.com/v1") },
     Preset {
         protocol: Protocol::OpenaiResponses,
@@ -139,7 +139,7 @@ pub const PRESETS: &[Preset] = &[
 ];
 
 /// The preset with this id.
-pub fn find(id: &str) -> Option<&'static Preset> {
+pub(crate) fn find(id: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| p.id == id)
 }
 

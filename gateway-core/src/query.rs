@@ -1,7 +1,7 @@
 //! URL query strings: `a=1&b=x%2Fy` into decoded pairs.
 
 /// Decoded `(name, value)` pairs; `+` is a space, bad escapes are kept as written.
-pub fn pairs(query: Option<&str>) -> Vec<(String, String)> {
+pub(crate) fn pairs(query: Option<&str>) -> Vec<(String, String)> {
     query
         .unwrap_or("")
         .split('&')

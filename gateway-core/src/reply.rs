@@ -33,13 +33,13 @@ impl ErrorShape {
 }
 
 /// A JSON response with the given status.
-pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> http::Response<Body> {
+pub(crate) fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> http::Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
     raw_json(status, Bytes::from(bytes))
 }
 
 /// A response carrying JSON bytes that are already encoded.
-pub fn raw_json(status: StatusCode, bytes: Bytes) -> http::Response<Body> {
+pub(crate) fn raw_json(status: StatusCode, bytes: Bytes) -> http::Response<Body> {
     let mut response = http::Response::new(Body::Full(bytes));
     *response.status_mut() = status;
     response
@@ -49,7 +49,7 @@ pub fn raw_json(status: StatusCode, bytes: Bytes) -> http::Response<Body> {
 }
 
 /// Renders `err` in `shape`, with `Retry-After` when the error knows it.
-pub fn error(shape: ErrorShape, err: &GatewayError) -> http::Response<Body> {
+pub(crate) fn error(shape: ErrorShape, err: &GatewayError) -> http::Response<Body> {
     let status = err.status();
     let message = err.public_message();
     let kind = err.kind();

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::store::stats::StatGroup;
 
 /// The `p`-th percentile of sorted values by nearest rank: the value at rank ⌈p/100 · n⌉.
-pub fn nearest_rank(sorted: &[i64], p: f64) -> Option<i64> {
+pub(crate) fn nearest_rank(sorted: &[i64], p: f64) -> Option<i64> {
     if sorted.is_empty() {
         return None;
     }
@@ -20,7 +20,7 @@ pub fn nearest_rank(sorted: &[i64], p: f64) -> Option<i64> {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub requests: i64,
     pub successes: i64,
     pub errors: i64,
@@ -38,7 +38,7 @@ pub struct Summary {
 
 /// The `p`-th percentile by nearest rank over a histogram of `(bucket, count)` sorted by bucket:
 /// the bucket holding the value at rank ⌈p/100 · n⌉.
-pub fn histogram_rank(histogram: &[(i64, i64)], p: f64) -> Option<i64> {
+pub(crate) fn histogram_rank(histogram: &[(i64, i64)], p: f64) -> Option<i64> {
     let total: i64 = histogram.iter().map(|(_, n)| n).sum();
     if total <= 0 {
         return None;
@@ -55,7 +55,7 @@ pub fn histogram_rank(histogram: &[(i64, i64)], p: f64) -> Option<i64> {
 }
 
 /// A group's summary from its counts and the histograms of its latency and time to first token.
-pub fn summarize(g: &StatGroup, latency: &[(i64, i64)], ttft: &[(i64, i64)]) -> Summary {
+pub(crate) fn summarize(g: &StatGroup, latency: &[(i64, i64)], ttft: &[(i64, i64)]) -> Summary {
     Summary {
         requests: g.requests,
         successes: g.successes,
@@ -87,7 +87,7 @@ fn by_group(rows: Vec<(String, i64, i64)>) -> BTreeMap<String, Vec<(i64, i64)>> 
 
 /// Summaries per group, busiest first, from per-(group, latency bucket) counts and the groups'
 /// time-to-first-token histograms.
-pub fn grouped(
+pub(crate) fn grouped(
     rows: Vec<(String, i64, StatGroup)>,
     ttft: Vec<(String, i64, i64)>,
 ) -> Vec<(String, Summary)> {
@@ -123,7 +123,7 @@ pub fn grouped(
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Point {
+pub(crate) struct Point {
     /// Bucket start, Unix ms.
     pub t: i64,
     pub requests: i64,
@@ -135,7 +135,7 @@ pub struct Point {
 
 /// `buckets` consecutive time buckets of `bucket_ms` from `start_ms`, every bucket present, from
 /// groups numbered by bucket (see [`crate::store::logs::StatDim::Time`]).
-pub fn series(
+pub(crate) fn series(
     rows: Vec<(String, i64, StatGroup)>,
     start_ms: i64,
     bucket_ms: i64,

@@ -103,7 +103,7 @@ pub enum ExchangeError {
 }
 
 /// What to send upstream.
-pub struct Outbound<'a> {
+pub(crate) struct Outbound<'a> {
     pub provider: &'a Provider,
     pub credential: Option<&'a str>,
     /// Path below the provider's base URL, e.g. `/chat/completions`.
@@ -116,7 +116,7 @@ pub struct Outbound<'a> {
 }
 
 /// Builds the HTTP request for `out`: URL, auth header, extra headers, JSON body.
-pub fn build_request(out: Outbound<'_>) -> Result<http::Request<Bytes>, TransportError> {
+pub(crate) fn build_request(out: Outbound<'_>) -> Result<http::Request<Bytes>, TransportError> {
     let accept = if out.stream { "text/event-stream" } else { "application/json" };
     let mut request = builder(out.provider, out.credential, out.path, http::Method::POST, accept)
         .header(http::header::CONTENT_TYPE, "application/json")
@@ -136,7 +136,7 @@ pub fn build_request(out: Outbound<'_>) -> Result<http::Request<Bytes>, Transpor
 }
 
 /// A `GET` of `path` below the provider's base URL, authenticated as requests are (model lists).
-pub fn build_get(
+pub(crate) fn build_get(
     provider: &Provider,
     credential: Option<&str>,
     path: &str,
@@ -181,10 +181,10 @@ fn has_header(headers: &BTreeMap<String, String>, name: &str) -> bool {
 }
 
 /// Largest non-streaming upstream body the gateway will hold.
-pub const MAX_UPSTREAM_BODY: usize = 64 << 20;
+pub(crate) const MAX_UPSTREAM_BODY: usize = 64 << 20;
 
 /// Reads a whole body, refusing more than `limit` bytes or taking longer than `within`.
-pub async fn read_body_within(
+pub(crate) async fn read_body_within(
     body: ByteStream,
     limit: usize,
     platform: &dyn crate::io::Platform,
@@ -201,7 +201,7 @@ pub async fn read_body_within(
 }
 
 /// Reads a whole body, refusing more than `limit` bytes.
-pub async fn read_body(mut body: ByteStream, limit: usize) -> Result<Bytes, TransportError> {
+pub(crate) async fn read_body(mut body: ByteStream, limit: usize) -> Result<Bytes, TransportError> {
     let mut out = Vec::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk?;

@@ -8,13 +8,13 @@ use serde::{Deserialize, Deserializer};
 use crate::error::request::RequestError;
 
 /// Parses a JSON body (empty means `{}`); on failure the error names the field.
-pub fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RequestError> {
+pub(crate) fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RequestError> {
     let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { bytes };
     crate::json::parse(bytes)
 }
 
 /// For `Option<Option<T>>` fields: absent → `None`, `null` → `Some(None)`, value → `Some(Some(v))`.
-pub fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -23,12 +23,12 @@ where
 }
 
 /// A required field of a create request.
-pub fn required<T>(value: Option<T>, field: &str) -> Result<T, RequestError> {
+pub(crate) fn required<T>(value: Option<T>, field: &str) -> Result<T, RequestError> {
     value.ok_or_else(|| RequestError::field(field, format!("`{field}` is required")))
 }
 
 /// A display name: trimmed, 1 to `max` characters, no control characters.
-pub fn name(field: &str, value: &str, max: usize) -> Result<String, RequestError> {
+pub(crate) fn name(field: &str, value: &str, max: usize) -> Result<String, RequestError> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > max {
         return Err(RequestError::field(field, format!("`{field}` must be 1 to {max} characters")));
@@ -43,7 +43,7 @@ pub fn name(field: &str, value: &str, max: usize) -> Result<String, RequestError
 }
 
 /// An identifier callers type (model names): 1–200 visible characters, no spaces.
-pub fn identifier(field: &str, value: &str) -> Result<String, RequestError> {
+pub(crate) fn identifier(field: &str, value: &str) -> Result<String, RequestError> {
     if value.is_empty()
         || value.len() > 200
         || !value.chars().all(|c| !c.is_whitespace() && !c.is_control())
@@ -57,7 +57,7 @@ pub fn identifier(field: &str, value: &str) -> Result<String, RequestError> {
 }
 
 /// An admin username: 3–64 of letters, digits, `.`, `_`, `-`.
-pub fn username(value: &str) -> Result<String, RequestError> {
+pub(crate) fn username(value: &str) -> Result<String, RequestError> {
     let ok = (3..=64).contains(&value.len())
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if ok {
@@ -71,7 +71,7 @@ pub fn username(value: &str) -> Result<String, RequestError> {
 }
 
 /// An upstream base URL: http(s), a host, no whitespace, no query; the trailing `/` is dropped.
-pub fn base_url(value: &str) -> Result<String, RequestError> {
+pub(crate) fn base_url(value: &str) -> Result<String, RequestError> {
     let value = value.trim().trim_end_matches('/');
     let rest =
         value.strip_prefix("https://").or_else(|| value.strip_prefix("http://")).ok_or_else(
@@ -92,7 +92,7 @@ pub fn base_url(value: &str) -> Result<String, RequestError> {
 }
 
 /// Extra upstream headers: valid names and values, at most 32, none that would break framing.
-pub fn extra_headers(headers: &BTreeMap<String, String>) -> Result<(), RequestError> {
+pub(crate) fn extra_headers(headers: &BTreeMap<String, String>) -> Result<(), RequestError> {
     const FORBIDDEN: [&str; 5] =
         ["host", "content-length", "transfer-encoding", "connection", "upgrade"];
     if headers.len() > 32 {
@@ -116,7 +116,7 @@ pub fn extra_headers(headers: &BTreeMap<String, String>) -> Result<(), RequestEr
 }
 
 /// A credential to seal: non-empty, at most 8 KiB, usable in a header.
-pub fn credential(value: &str) -> Result<String, RequestError> {
+pub(crate) fn credential(value: &str) -> Result<String, RequestError> {
     let value = value.trim();
     if value.is_empty() || value.len() > 8192 || http::HeaderValue::from_str(value).is_err() {
         return Err(RequestError::field("api_key", "api_key must be 1 to 8192 visible characters"));
@@ -125,7 +125,7 @@ pub fn credential(value: &str) -> Result<String, RequestError> {
 }
 
 /// A price per token: finite and not negative.
-pub fn price(field: &str, value: Option<f64>) -> Result<Option<f64>, RequestError> {
+pub(crate) fn price(field: &str, value: Option<f64>) -> Result<Option<f64>, RequestError> {
     match value {
         Some(v) if !v.is_finite() || v < 0.0 => {
             Err(RequestError::field(field, format!("`{field}` must be a non-negative number")))
@@ -135,7 +135,7 @@ pub fn price(field: &str, value: Option<f64>) -> Result<Option<f64>, RequestErro
 }
 
 /// A token count: positive.
-pub fn positive(field: &str, value: Option<i64>) -> Result<Option<i64>, RequestError> {
+pub(crate) fn positive(field: &str, value: Option<i64>) -> Result<Option<i64>, RequestError> {
     match value {
         Some(v) if v <= 0 => Err(RequestError::field(field, format!("`{field}` must be positive"))),
         other => Ok(other),

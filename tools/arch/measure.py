@@ -5,6 +5,7 @@ layer map, the longest functions on the request path, and line counts.
     python3 tools/arch/measure.py            # figures
     python3 tools/arch/measure.py --cycle    # also the files of the largest cycle
     python3 tools/arch/measure.py --upward   # also every upward import
+    python3 tools/arch/measure.py --check    # exit 1 on a cycle or an upward import (tests)
 
 It reads `crate::…` paths (in `use` items and inline) and resolves each to the file that defines
 the module; a file's `use super::…` counts too. Layers (low to high) are listed in LAYERS: a file
@@ -247,9 +248,14 @@ def main():
         print(f"  {n:4} {name}")
     if "--cycle" in sys.argv and cyclic:
         print("largest cycle:", ", ".join(sorted(comps[0])))
-    if "--upward" in sys.argv:
+    if "--upward" in sys.argv or "--check" in sys.argv:
         for f, t in sorted(upward):
             print(f"  up: {f} -> {t}")
+    if "--check" in sys.argv:
+        for c in cyclic:
+            print("  cycle:", ", ".join(sorted(c)))
+        if cyclic or upward or unlayered:
+            sys.exit(1)
 
 
 if __name__ == "__main__":

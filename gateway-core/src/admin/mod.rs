@@ -7,7 +7,7 @@ mod logs;
 mod models;
 mod providers;
 mod session;
-pub mod settings;
+pub(crate) mod settings;
 mod users;
 use crate::validate;
 mod virtual_models;

@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 use super::AuthError;
 
 /// How long a session token lives.
-pub const TOKEN_TTL_SECS: u64 = 12 * 60 * 60;
+pub(crate) const TOKEN_TTL_SECS: u64 = 12 * 60 * 60;
 /// Clock skew tolerated between instances.
 const TOLERANCE_SECS: u64 = 30;
 const ISSUER: &str = "llm-gateway";
 
 /// What the token says about its holder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
+pub(crate) struct Session {
     /// User id.
     pub uid: String,
     /// The user's token version when issued; logout and password changes bump it, revoking the token.
@@ -24,7 +24,7 @@ pub struct Session {
 }
 
 /// Signs and verifies session tokens with one HS256 key.
-pub struct Signer {
+pub(crate) struct Signer {
     key: HS256Key,
 }
 
@@ -35,12 +35,16 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    pub fn new(secret: &[u8]) -> Self {
+    pub(crate) fn new(secret: &[u8]) -> Self {
         Self { key: HS256Key::from_bytes(secret) }
     }
 
     /// Issues a token for `session` at `now_secs`; returns it with its expiry (Unix seconds).
-    pub fn issue(&self, session: Session, now_secs: u64) -> Result<(String, u64), AuthError> {
+    pub(crate) fn issue(
+        &self,
+        session: Session,
+        now_secs: u64,
+    ) -> Result<(String, u64), AuthError> {
         let now = JwtDuration::from_secs(now_secs);
         let expires = now_secs + TOKEN_TTL_SECS;
         let claims = JWTClaims {
@@ -59,12 +63,16 @@ impl Signer {
     }
 
     /// Checks signature, issuer and validity window at `now_secs`.
-    pub fn verify(&self, token: &str, now_secs: u64) -> Result<Session, AuthError> {
+    pub(crate) fn verify(&self, token: &str, now_secs: u64) -> Result<Session, AuthError> {
         self.verify_issued(token, now_secs).map(|(session, _)| session)
     }
 
     /// Like `verify`, with when the token was issued (Unix seconds), for sliding renewal.
-    pub fn verify_issued(&self, token: &str, now_secs: u64) -> Result<(Session, u64), AuthError> {
+    pub(crate) fn verify_issued(
+        &self,
+        token: &str,
+        now_secs: u64,
+    ) -> Result<(Session, u64), AuthError> {
         let options = VerificationOptions {
             artificial_time: Some(JwtDuration::from_secs(now_secs)),
             time_tolerance: Some(JwtDuration::from_secs(TOLERANCE_SECS)),

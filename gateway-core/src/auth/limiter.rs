@@ -17,13 +17,15 @@ const WINDOW_MS: i64 = 15 * 60 * 1000;
 const MAX_ENTRIES: usize = 10_000;
 
 #[derive(Debug, Default)]
-pub struct LoginLimiter {
+pub(crate) struct LoginLimiter {
     entries: Mutex<HashMap<String, (u32, i64)>>,
 }
 
 impl LoginLimiter {
-    /// Refuses an address that has used up its failures in the current window.
-    pub fn check(&self, ip: &str, now_ms: i64) -> Result<(), AuthError> {
+    /// Refuses an address that has used up its failures in the current window (the tests' view;
+    /// logins go through `begin`, which checks and counts in one step).
+    #[cfg(test)]
+    fn check(&self, ip: &str, now_ms: i64) -> Result<(), AuthError> {
         let Ok(entries) = self.entries.lock() else { return Ok(()) };
         Self::refusal(&entries, ip, now_ms)
     }
@@ -45,14 +47,15 @@ impl LoginLimiter {
     /// Starts an attempt: refused when the address has used up its failures, else counted as a
     /// failure until [`LoginLimiter::record_success`] takes it back — in one step, so concurrent
     /// attempts see each other.
-    pub fn begin(&self, ip: &str, now_ms: i64) -> Result<(), AuthError> {
+    pub(crate) fn begin(&self, ip: &str, now_ms: i64) -> Result<(), AuthError> {
         let Ok(mut entries) = self.entries.lock() else { return Ok(()) };
         Self::refusal(&entries, ip, now_ms)?;
         Self::count(&mut entries, ip, now_ms);
         Ok(())
     }
 
-    pub fn record_failure(&self, ip: &str, now_ms: i64) {
+    #[cfg(test)]
+    fn record_failure(&self, ip: &str, now_ms: i64) {
         let Ok(mut entries) = self.entries.lock() else { return };
         Self::count(&mut entries, ip, now_ms);
     }
@@ -76,7 +79,7 @@ impl LoginLimiter {
         entry.0 += 1;
     }
 
-    pub fn record_success(&self, ip: &str) {
+    pub(crate) fn record_success(&self, ip: &str) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.remove(ip);
         }
@@ -85,7 +88,7 @@ impl LoginLimiter {
 
 /// Seconds to wait before the public limiter lets an address through again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryAfter(pub u64);
+pub(crate) struct RetryAfter(pub u64);
 
 /// Public status requests one IP may make a minute.
 const PUBLIC_LIMIT: u32 = 60;
@@ -94,13 +97,13 @@ const PUBLIC_MAX_IPS: usize = 10_000;
 
 /// Requests per IP in the current minute (per instance).
 #[derive(Debug, Default)]
-pub struct PublicLimiter {
+pub(crate) struct PublicLimiter {
     counts: Mutex<HashMap<String, (i64, u32)>>,
 }
 
 impl PublicLimiter {
     /// Counts one request from `ip`; past the limit, how many seconds until the next minute.
-    pub fn check(&self, ip: &str, now_ms: i64) -> Result<(), RetryAfter> {
+    pub(crate) fn check(&self, ip: &str, now_ms: i64) -> Result<(), RetryAfter> {
         let minute = now_ms.div_euclid(60_000);
         let Ok(mut counts) = self.counts.lock() else { return Ok(()) };
         if counts.len() >= PUBLIC_MAX_IPS && !counts.contains_key(ip) {

@@ -1,9 +1,9 @@
 //! Who may call: admin passwords and sessions (JWT), login throttling, and virtual keys.
 
-pub mod jwt;
-pub mod limiter;
-pub mod password;
-pub mod vkey;
+pub(crate) mod jwt;
+pub(crate) mod limiter;
+pub(crate) mod password;
+pub(crate) mod vkey;
 
 use http::StatusCode;
 
@@ -77,7 +77,7 @@ impl AuthError {
 }
 
 /// Compares two byte strings in time that depends only on their lengths.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -4,7 +4,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 /// Bytes of salt the caller supplies (from `Platform::random_bytes`).
-pub const SALT_LEN: usize = 16;
+pub(crate) const SALT_LEN: usize = 16;
 
 /// A hash checked against when the user does not exist, so a wrong username costs as much time as
 /// a wrong password. Computed once; the result of that check is thrown away.
@@ -14,7 +14,7 @@ fn decoy() -> &'static str {
 }
 
 /// Hashes `password` with Argon2id (default parameters: 19 MiB, 2 passes).
-pub fn hash(password: &str, salt: &[u8; SALT_LEN]) -> Result<String, String> {
+pub(crate) fn hash(password: &str, salt: &[u8; SALT_LEN]) -> Result<String, String> {
     let salt = SaltString::encode_b64(salt).map_err(|e| e.to_string())?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -23,7 +23,7 @@ pub fn hash(password: &str, salt: &[u8; SALT_LEN]) -> Result<String, String> {
 }
 
 /// Whether `password` matches the stored PHC string; `None` checks against a decoy and fails.
-pub fn verify(password: &str, stored: Option<&str>) -> bool {
+pub(crate) fn verify(password: &str, stored: Option<&str>) -> bool {
     let matched = PasswordHash::new(match stored {
         Some(s) => s,
         None => decoy(),
@@ -34,7 +34,7 @@ pub fn verify(password: &str, stored: Option<&str>) -> bool {
 }
 
 /// Rules for a new password; returns the reason when it is too weak.
-pub fn check_strength(password: &str) -> Result<(), &'static str> {
+pub(crate) fn check_strength(password: &str) -> Result<(), &'static str> {
     if password.chars().count() < 8 {
         return Err("password must be at least 8 characters");
     }

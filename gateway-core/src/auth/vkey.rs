@@ -5,18 +5,18 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 /// Prefix of generated keys.
-pub const PREFIX: &str = "sk-gw-";
+pub(crate) const PREFIX: &str = "sk-gw-";
 const RANDOM_CHARS: usize = 32;
 /// Characters of a key kept for display.
 const DISPLAY_CHARS: usize = 10;
 
 /// Generates `sk-gw-` + 32 unbiased base62 characters from the random bytes `refill` supplies.
-pub fn generate(refill: impl FnMut(&mut [u8])) -> String {
+pub(crate) fn generate(refill: impl FnMut(&mut [u8])) -> String {
     format!("{PREFIX}{}", crate::ids::base62(RANDOM_CHARS, refill))
 }
 
 /// Checks a caller-chosen key: 16–64 characters of letters, digits, `-`, `_` or `.`.
-pub fn check_custom(key: &str) -> Result<(), &'static str> {
+pub(crate) fn check_custom(key: &str) -> Result<(), &'static str> {
     if !(16..=64).contains(&key.len()) {
         return Err("a custom key must be 16 to 64 characters long");
     }
@@ -27,7 +27,7 @@ pub fn check_custom(key: &str) -> Result<(), &'static str> {
 }
 
 /// The stored form of a key: lowercase hex SHA-256.
-pub fn hash(key: &str) -> String {
+pub(crate) fn hash(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
     let mut out = String::with_capacity(64);
     for b in digest {
@@ -38,12 +38,12 @@ pub fn hash(key: &str) -> String {
 }
 
 /// The part of a key shown in lists, e.g. `sk-gw-AbCd`.
-pub fn display_prefix(key: &str) -> String {
+pub(crate) fn display_prefix(key: &str) -> String {
     key.chars().take(DISPLAY_CHARS).collect()
 }
 
 /// The key a caller sent: `Authorization: Bearer`, `x-api-key` or `x-goog-api-key`.
-pub fn from_headers(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn from_headers(headers: &HeaderMap) -> Option<&str> {
     let bearer =
         headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
             let (scheme, rest) = v.trim().split_once(' ')?;

@@ -255,19 +255,19 @@ impl<K> Default for OpenBlock<K> {
 
 impl<K: PartialEq + Copy> OpenBlock<K> {
     /// Stops the open block, if any.
-    pub fn close(&mut self, out: &mut Vec<Event>) {
+    pub(crate) fn close(&mut self, out: &mut Vec<Event>) {
         if let Some((index, _)) = self.open.take() {
             out.push(Event::BlockStop { index });
         }
     }
 
     /// The index of the block open under `key`, if that is the open one.
-    pub fn get(&self, key: K) -> Option<usize> {
+    pub(crate) fn get(&self, key: K) -> Option<usize> {
         self.open.filter(|(_, k)| *k == key).map(|(index, _)| index)
     }
 
     /// The block open under `key`, or a new one of `kind` (stopping the previous one).
-    pub fn ensure(
+    pub(crate) fn ensure(
         &mut self,
         key: K,
         kind: impl FnOnce() -> BlockKind,
@@ -282,7 +282,7 @@ impl<K: PartialEq + Copy> OpenBlock<K> {
     }
 
     /// Starts a block that is not kept open (the caller stops it), stopping the open one first.
-    pub fn start(&mut self, kind: BlockKind, out: &mut Vec<Event>) -> usize {
+    pub(crate) fn start(&mut self, kind: BlockKind, out: &mut Vec<Event>) -> usize {
         self.close(out);
         let index = self.next_index;
         self.next_index += 1;

@@ -112,7 +112,7 @@ pub(crate) fn presented_key(request: &http::Request<Bytes>) -> Option<String> {
 /// decides the account), `anthropic-version` (the provider row sets it), `idempotency-key` (one
 /// caller request can become several upstream attempts on different providers, so the caller's
 /// key would not describe what the upstream sees), client telemetry (`x-stainless-*`, user agent).
-pub const FORWARDED_HEADERS: [(&str, &[Protocol]); 2] = [
+pub(crate) const FORWARDED_HEADERS: [(&str, &[Protocol]); 2] = [
     ("anthropic-beta", &[Protocol::AnthropicMessages]),
     ("openai-beta", &[Protocol::OpenaiChat, Protocol::OpenaiResponses]),
 ];

@@ -12,7 +12,7 @@ use crate::store::limits::{self, Admission, Reserve};
 
 /// How long a concurrency lease lives if its holder never releases it (a crashed instance).
 /// Streams running longer stop counting against the limit after this.
-pub const LEASE_MS: i64 = 15 * 60 * 1000;
+pub(super) const LEASE_MS: i64 = 15 * 60 * 1000;
 
 /// What a request holds until it settles.
 #[derive(Debug, Clone, Default)]

@@ -17,7 +17,6 @@ use bytes::Bytes;
 use self::attempt::Forwarded;
 pub(crate) use self::count::count_tokens;
 use self::exchange::Exchange;
-pub use self::inbound::FORWARDED_HEADERS;
 pub(crate) use self::inbound::{Endpoint, Inbound};
 pub(crate) use self::models::{get_model, list_models};
 use self::prepare::{Payload, Prepared};

@@ -105,7 +105,7 @@ pub(crate) fn fit(t: &RouteTarget) -> Fit {
 
 impl Prepared {
     /// The canonical request, when the conversation was decoded.
-    pub fn canonical(&self) -> Option<&Request> {
+    pub(super) fn canonical(&self) -> Option<&Request> {
         match &self.payload {
             Payload::Chat { canonical, .. } => canonical.as_ref(),
             Payload::Embeddings(_) => None,
@@ -113,7 +113,7 @@ impl Prepared {
     }
 
     /// Whether `t` gets the caller's own conversation JSON (same protocol, nothing rewritten).
-    pub fn passthrough(&self, t: &RouteTarget) -> bool {
+    pub(super) fn passthrough(&self, t: &RouteTarget) -> bool {
         match &self.payload {
             Payload::Chat { rules_changed, .. } => !translates(self.inbound, t) && !rules_changed,
             Payload::Embeddings(_) => false,
@@ -121,7 +121,7 @@ impl Prepared {
     }
 
     /// The path below the provider's base URL and the body to send to `t`.
-    pub fn request_for(
+    pub(super) fn request_for(
         &self,
         t: &RouteTarget,
         stream: bool,

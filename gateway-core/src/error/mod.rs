@@ -11,8 +11,8 @@ use crate::routing::NoTarget;
 use crate::store::StoreError;
 use crate::upstream::UpstreamError;
 
-pub mod request;
-pub use self::request::RequestError;
+pub(crate) mod request;
+pub(crate) use self::request::RequestError;
 
 /// Everything that can go wrong while handling a request.
 #[derive(Debug, thiserror::Error)]

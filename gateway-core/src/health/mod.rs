@@ -1,8 +1,8 @@
 //! Health monitoring: the persistent-monitoring switch (with its monitoring-only key), statistics,
 //! and the public API. The checker that probes due targets is in `jobs.rs`.
 
-pub mod public;
-pub mod stats;
+pub(crate) mod public;
+pub(crate) mod stats;
 
 use crate::auth::vkey;
 use crate::store::keys::VirtualKey;

@@ -6,10 +6,10 @@ use serde_json::{Value, json};
 use crate::stats::nearest_rank;
 use crate::store::health::{HealthRun, HealthTarget};
 
-pub const HOUR: i64 = 3_600_000;
+pub(crate) const HOUR: i64 = 3_600_000;
 
 /// `unknown` without runs, `ok` without errors, `degraded` under 20 % errors, `down` from 20 %.
-pub fn status(last_hour: &[&HealthRun]) -> &'static str {
+pub(crate) fn status(last_hour: &[&HealthRun]) -> &'static str {
     if last_hour.is_empty() {
         return "unknown";
     }
@@ -22,7 +22,7 @@ pub fn status(last_hour: &[&HealthRun]) -> &'static str {
 }
 
 /// `{totalChecks, successCount, errorCount, availability, avgLatency, p50Latency, p95Latency}`.
-pub fn window(runs: &[&HealthRun]) -> Value {
+pub(crate) fn window(runs: &[&HealthRun]) -> Value {
     let total = runs.len();
     let successes = runs.iter().filter(|r| r.status == "success").count();
     let mut latencies: Vec<i64> =
@@ -44,7 +44,7 @@ pub fn window(runs: &[&HealthRun]) -> Value {
 }
 
 /// A run as the public API shows it.
-pub fn run_json(r: &HealthRun) -> Value {
+pub(crate) fn run_json(r: &HealthRun) -> Value {
     json!({
         "id": r.id, "targetId": r.target_id, "timestamp": r.created_at, "status": r.status,
         "latencyMs": r.latency_ms, "ttftMs": r.ttft_ms, "errorType": r.error_type, "errorMessage": r.error_message,
@@ -53,7 +53,7 @@ pub fn run_json(r: &HealthRun) -> Value {
 
 /// TargetSummary: identity, current status, latest check, last 100 runs, stats for 1 h / 24 h / 7 d.
 /// `runs` are the target's runs of the last 7 days, newest first.
-pub fn summary(target: &HealthTarget, runs: &[HealthRun], now_ms: i64) -> Value {
+pub(crate) fn summary(target: &HealthTarget, runs: &[HealthRun], now_ms: i64) -> Value {
     let since = |ms: i64| runs.iter().filter(|r| r.created_at >= now_ms - ms).collect::<Vec<_>>();
     let hour = since(HOUR);
     let latest = runs.first().map(|r| {

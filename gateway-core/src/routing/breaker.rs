@@ -6,7 +6,7 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub enum Breaker {
+pub(crate) enum Breaker {
     Closed {
         failures: u32,
     },
@@ -28,7 +28,7 @@ impl Default for Breaker {
 
 impl Breaker {
     /// Whether a request could go to this target now (without claiming the half-open probe).
-    pub fn available(&self, now_ms: i64) -> bool {
+    pub(crate) fn available(&self, now_ms: i64) -> bool {
         match *self {
             Breaker::Closed { .. } => true,
             Breaker::Open { until_ms, .. } => now_ms >= until_ms,
@@ -37,7 +37,7 @@ impl Breaker {
     }
 
     /// Claims the right to send one request now; in half-open state only one caller gets it.
-    pub fn acquire(&mut self, now_ms: i64) -> bool {
+    pub(crate) fn acquire(&mut self, now_ms: i64) -> bool {
         match *self {
             Breaker::Closed { .. } => true,
             Breaker::Open { until_ms, .. } if now_ms >= until_ms => {
@@ -53,12 +53,12 @@ impl Breaker {
         }
     }
 
-    pub fn success(&mut self) {
+    pub(crate) fn success(&mut self) {
         *self = Breaker::Closed { failures: 0 };
     }
 
     /// A failure that counts (connection, timeout, 408, 5xx).
-    pub fn failure(&mut self, now_ms: i64, threshold: u32, cooldown_ms: i64) {
+    pub(crate) fn failure(&mut self, now_ms: i64, threshold: u32, cooldown_ms: i64) {
         *self = match *self {
             Breaker::Closed { failures } if failures + 1 < threshold.max(1) => {
                 Breaker::Closed { failures: failures + 1 }
@@ -71,7 +71,7 @@ impl Breaker {
     }
 
     /// A 429: with a reset time the target is out until then at once; without, it is a failure.
-    pub fn rate_limited(
+    pub(crate) fn rate_limited(
         &mut self,
         now_ms: i64,
         reset_ms: Option<i64>,
@@ -93,14 +93,14 @@ impl Breaker {
 
     /// An answer that says nothing about the target's health (a client error): a half-open probe
     /// that got one has still reached a working upstream.
-    pub fn neutral(&mut self) {
+    pub(crate) fn neutral(&mut self) {
         if let Breaker::HalfOpen { .. } = self {
             *self = Breaker::Closed { failures: 0 };
         }
     }
 
     /// When the target can be tried again, and whether a rate limit closed it, if it is open.
-    pub fn open_until(&self) -> Option<(i64, bool)> {
+    pub(crate) fn open_until(&self) -> Option<(i64, bool)> {
         match *self {
             Breaker::Open { until_ms, rate_limited } => Some((until_ms, rate_limited)),
             _ => None,

@@ -3,7 +3,7 @@
 //! budget) lives in memory per instance; everything that must be exact across instances does not
 //! belong here.
 
-pub mod breaker;
+pub(crate) mod breaker;
 mod route;
 mod strategy;
 
@@ -12,9 +12,9 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-pub use self::breaker::Breaker;
+pub(crate) use self::breaker::Breaker;
 pub(crate) use self::route::{Route, RouteTarget};
-pub use self::strategy::order;
+pub(crate) use self::strategy::order;
 
 /// How a routing config orders its targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -83,7 +83,7 @@ impl Default for RouteConfig {
 
 /// How an attempt went, for the target's record.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Success {
         latency_ms: i64,
     },
@@ -120,7 +120,7 @@ struct TargetState {
 
 /// A target's live state, for the admin API.
 #[derive(Debug, Clone, Serialize)]
-pub struct TargetStatus {
+pub(crate) struct TargetStatus {
     pub target: String,
     pub breaker: Breaker,
     pub latency_ewma_ms: Option<f64>,
@@ -132,7 +132,7 @@ pub struct TargetStatus {
 
 /// Per-instance routing state shared by all requests.
 #[derive(Debug, Default)]
-pub struct Router {
+pub(crate) struct Router {
     targets: Mutex<HashMap<String, TargetState>>,
     round_robin: Mutex<HashMap<String, usize>>,
     budget: Mutex<RetryBudget>,
@@ -161,13 +161,13 @@ impl Router {
     }
 
     /// Claims a target for one attempt (only one probe passes a half-open breaker).
-    pub fn acquire(&self, key: &str, now_ms: i64) -> bool {
+    pub(crate) fn acquire(&self, key: &str, now_ms: i64) -> bool {
         let Ok(mut targets) = self.targets.lock() else { return true };
         targets.entry(key.to_owned()).or_default().breaker.acquire(now_ms)
     }
 
     /// Records how an attempt on `key` went.
-    pub fn record(&self, key: &str, now_ms: i64, outcome: Outcome, config: &RouteConfig) {
+    pub(crate) fn record(&self, key: &str, now_ms: i64, outcome: Outcome, config: &RouteConfig) {
         let Ok(mut targets) = self.targets.lock() else { return };
         let t = targets.entry(key.to_owned()).or_default();
         let cooldown = i64::try_from(config.cooldown_ms).unwrap_or(i64::MAX);
@@ -203,7 +203,7 @@ impl Router {
     }
 
     /// Every target seen so far.
-    pub fn status(&self) -> Vec<TargetStatus> {
+    pub(crate) fn status(&self) -> Vec<TargetStatus> {
         let Ok(targets) = self.targets.lock() else { return vec![] };
         let mut out: Vec<TargetStatus> = targets
             .iter()
@@ -225,14 +225,14 @@ impl Router {
     }
 
     /// Counts a request towards the retry budget.
-    pub fn admit(&self, now_ms: i64) {
+    pub(crate) fn admit(&self, now_ms: i64) {
         if let Ok(mut b) = self.budget.lock() {
             b.deposit(now_ms);
         }
     }
 
     /// Spends one retry from the budget; false when retries would multiply load.
-    pub fn spend_retry(&self) -> bool {
+    pub(crate) fn spend_retry(&self) -> bool {
         self.budget.lock().map(|mut b| b.withdraw()).unwrap_or(false)
     }
 }

@@ -44,7 +44,7 @@ fn weighted(mut pool: Vec<usize>, targets: &[Target], platform: &dyn Platform) -
 }
 
 /// Indices of `targets` in the order to try them.
-pub fn order(
+pub(crate) fn order(
     router: &Router,
     route: &str,
     strategy: Strategy,

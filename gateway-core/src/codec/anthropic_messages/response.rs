@@ -8,7 +8,7 @@ use crate::canonical::{Block, FinishReason, Response, Usage};
 use crate::codec::upstream_json;
 use crate::upstream::UpstreamError;
 
-pub fn finish_reason(s: &str) -> FinishReason {
+pub(super) fn finish_reason(s: &str) -> FinishReason {
     match s {
         "end_turn" | "pause_turn" => FinishReason::Stop,
         "max_tokens" => FinishReason::Length,
@@ -19,7 +19,7 @@ pub fn finish_reason(s: &str) -> FinishReason {
     }
 }
 
-pub fn stop_reason(f: &FinishReason) -> &str {
+pub(super) fn stop_reason(f: &FinishReason) -> &str {
     match f {
         FinishReason::Stop => "end_turn",
         FinishReason::Length => "max_tokens",
@@ -31,7 +31,7 @@ pub fn stop_reason(f: &FinishReason) -> &str {
 }
 
 /// `usage` in Messages shape: input without the cached part, which is reported on its own.
-pub fn usage_json(u: &Usage) -> Value {
+pub(super) fn usage_json(u: &Usage) -> Value {
     let cached = u.cached.unwrap_or(0);
     let mut v = json!({
         "input_tokens": (u.input.unwrap_or(0) - cached).max(0),

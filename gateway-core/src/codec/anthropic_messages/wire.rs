@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
-pub struct MessagesRequest {
+pub(super) struct MessagesRequest {
     pub model: String,
     pub max_tokens: Option<u32>,
     pub system: Option<TextOrBlocks>,
@@ -25,17 +25,17 @@ pub struct MessagesRequest {
 
 /// `output_config` (effort beta; `format` is structured output).
 #[derive(Debug, Deserialize)]
-pub struct OutputConfig {
+pub(super) struct OutputConfig {
     pub effort: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Metadata {
+pub(super) struct Metadata {
     pub user_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Thinking {
+pub(super) struct Thinking {
     #[serde(rename = "type")]
     pub kind: String,
     pub budget_tokens: Option<u32>,
@@ -43,20 +43,20 @@ pub struct Thinking {
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum TextOrBlocks {
+pub(super) enum TextOrBlocks {
     Text(String),
     Blocks(Vec<WireBlock>),
 }
 
 #[derive(Debug, Deserialize)]
-pub struct WireMessage {
+pub(super) struct WireMessage {
     pub role: String,
     pub content: TextOrBlocks,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum WireBlock {
+pub(super) enum WireBlock {
     Text {
         text: String,
     },
@@ -85,7 +85,7 @@ pub enum WireBlock {
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ImageSource {
+pub(super) enum ImageSource {
     Base64 {
         media_type: String,
         data: String,
@@ -100,7 +100,7 @@ pub enum ImageSource {
 /// A tool: a custom (client) tool has no `type` or `type: "custom"`; any other `type` is one of
 /// Anthropic's own (`web_search_20250305`, `code_execution_…`, `bash_…`, …), kept whole.
 #[derive(Debug, Deserialize)]
-pub struct WireTool {
+pub(super) struct WireTool {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     #[serde(default)]
@@ -110,7 +110,7 @@ pub struct WireTool {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct WireToolChoice {
+pub(super) struct WireToolChoice {
     #[serde(rename = "type")]
     pub kind: String,
     pub name: Option<String>,
@@ -118,7 +118,7 @@ pub struct WireToolChoice {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct WireResponse {
+pub(super) struct WireResponse {
     #[serde(default)]
     pub id: String,
     #[serde(default)]
@@ -150,7 +150,7 @@ impl From<WireUsage> for crate::canonical::Usage {
 /// Stream events (`type` equals the SSE `event:` name).
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum StreamEvent {
+pub(super) enum StreamEvent {
     MessageStart {
         message: WireResponse,
     },
@@ -180,7 +180,7 @@ pub enum StreamEvent {
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Delta {
+pub(super) enum Delta {
     #[serde(rename = "text_delta")]
     Text { text: String },
     #[serde(rename = "input_json_delta")]
@@ -194,12 +194,12 @@ pub enum Delta {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct MessageDelta {
+pub(super) struct MessageDelta {
     pub stop_reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ErrorBody {
+pub(super) struct ErrorBody {
     #[serde(rename = "type", default)]
     pub kind: String,
     #[serde(default)]

@@ -45,7 +45,7 @@ const SCHEMA_KEYS: [&str; 20] = [
 ];
 
 /// Cuts a JSON Schema down to what Gemini accepts.
-pub fn sanitize_schema(schema: &Value) -> Value {
+pub(super) fn sanitize_schema(schema: &Value) -> Value {
     let Value::Object(map) = schema else { return schema.clone() };
     let mut out = Map::new();
     for (k, v) in map {

@@ -8,7 +8,7 @@ use crate::canonical::{Block, FinishReason, Response, Usage, arguments_object};
 use crate::codec::upstream_json;
 use crate::upstream::UpstreamError;
 
-pub fn finish_reason(s: &str, has_calls: bool) -> FinishReason {
+pub(super) fn finish_reason(s: &str, has_calls: bool) -> FinishReason {
     match s {
         "STOP" if has_calls => FinishReason::ToolCalls,
         "STOP" | "FINISH_REASON_UNSPECIFIED" => FinishReason::Stop,
@@ -22,7 +22,7 @@ pub fn finish_reason(s: &str, has_calls: bool) -> FinishReason {
 }
 
 /// A canonical finish as Gemini's `finishReason` (tool calls finish with `STOP` there).
-pub fn finish_str(f: &FinishReason) -> &'static str {
+pub(super) fn finish_str(f: &FinishReason) -> &'static str {
     match f {
         FinishReason::Stop | FinishReason::StopSequence | FinishReason::ToolCalls => "STOP",
         FinishReason::Length => "MAX_TOKENS",

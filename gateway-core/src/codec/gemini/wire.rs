@@ -5,7 +5,7 @@ use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GenerateRequest {
+pub(super) struct GenerateRequest {
     #[serde(default)]
     pub contents: Vec<Content>,
     pub system_instruction: Option<Content>,
@@ -19,7 +19,7 @@ pub struct GenerateRequest {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GenerationConfig {
+pub(super) struct GenerationConfig {
     pub max_output_tokens: Option<u32>,
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
@@ -33,7 +33,7 @@ pub struct GenerationConfig {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ThinkingConfig {
+pub(super) struct ThinkingConfig {
     pub thinking_budget: Option<i64>,
     /// Gemini 3: `low` / `high` (an effort, in OpenAI's terms).
     pub thinking_level: Option<String>,
@@ -41,7 +41,7 @@ pub struct ThinkingConfig {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FunctionDeclaration {
+pub(super) struct FunctionDeclaration {
     pub name: String,
     pub description: Option<String>,
     /// The OpenAPI-subset schema, or (newer API) a full JSON Schema in `parametersJsonSchema`.
@@ -50,7 +50,7 @@ pub struct FunctionDeclaration {
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct Content {
+pub(super) struct Content {
     pub role: Option<String>,
     #[serde(default)]
     pub parts: Vec<Part>,
@@ -58,7 +58,7 @@ pub struct Content {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Part {
+pub(super) struct Part {
     pub text: Option<String>,
     #[serde(default)]
     pub thought: bool,
@@ -71,19 +71,19 @@ pub struct Part {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Blob {
+pub(super) struct Blob {
     pub mime_type: String,
     pub data: String,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FileData {
+pub(super) struct FileData {
     pub file_uri: String,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct FunctionCall {
+pub(super) struct FunctionCall {
     pub id: Option<String>,
     pub name: String,
     #[serde(default)]
@@ -91,7 +91,7 @@ pub struct FunctionCall {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct FunctionResponse {
+pub(super) struct FunctionResponse {
     pub id: Option<String>,
     pub name: String,
     #[serde(default)]
@@ -100,7 +100,7 @@ pub struct FunctionResponse {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GenerateResponse {
+pub(super) struct GenerateResponse {
     #[serde(default)]
     pub candidates: Vec<Candidate>,
     pub usage_metadata: Option<UsageMetadata>,
@@ -111,7 +111,7 @@ pub struct GenerateResponse {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Candidate {
+pub(super) struct Candidate {
     #[serde(default)]
     pub content: Content,
     pub finish_reason: Option<String>,

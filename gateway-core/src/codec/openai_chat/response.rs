@@ -69,7 +69,7 @@ pub fn decode_response(body: &[u8], call_ids: &str) -> Result<Response, Upstream
 }
 
 /// `usage` in Chat Completions shape.
-pub fn usage_json(u: &Usage) -> Value {
+pub(super) fn usage_json(u: &Usage) -> Value {
     let input = u.input.unwrap_or(0);
     let output = u.output.unwrap_or(0);
     let mut v = json!({"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output});

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
-pub struct ChatRequest {
+pub(super) struct ChatRequest {
     pub model: String,
     pub messages: Vec<ChatMessage>,
     #[serde(default)]
@@ -25,26 +25,26 @@ pub struct ChatRequest {
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum StringOrList {
+pub(super) enum StringOrList {
     One(String),
     Many(Vec<String>),
 }
 
 #[derive(Debug, Deserialize)]
-pub struct StreamOptions {
+pub(super) struct StreamOptions {
     pub include_usage: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ResponseFormat {
+pub(super) enum ResponseFormat {
     Text,
     JsonObject,
     JsonSchema { json_schema: JsonSchema },
 }
 
 #[derive(Debug, Deserialize)]
-pub struct JsonSchema {
+pub(super) struct JsonSchema {
     pub name: String,
     #[serde(default)]
     pub schema: Value,
@@ -52,7 +52,7 @@ pub struct JsonSchema {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ChatMessage {
+pub(super) struct ChatMessage {
     pub role: String,
     pub content: Option<Content>,
     pub tool_calls: Option<Vec<ToolCall>>,
@@ -62,13 +62,13 @@ pub struct ChatMessage {
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum Content {
+pub(super) enum Content {
     Text(String),
     Parts(Vec<Part>),
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Part {
+pub(super) struct Part {
     #[serde(rename = "type")]
     pub kind: String,
     pub text: Option<String>,
@@ -76,18 +76,18 @@ pub struct Part {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ImageUrl {
+pub(super) struct ImageUrl {
     pub url: String,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ToolCall {
+pub(super) struct ToolCall {
     pub id: Option<String>,
     pub function: FunctionCall,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct FunctionCall {
+pub(super) struct FunctionCall {
     #[serde(default)]
     pub name: String,
     #[serde(default)]
@@ -95,19 +95,19 @@ pub struct FunctionCall {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ChatTool {
+pub(super) struct ChatTool {
     pub function: FunctionDef,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct FunctionDef {
+pub(super) struct FunctionDef {
     pub name: String,
     pub description: Option<String>,
     pub parameters: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Completion {
+pub(super) struct Completion {
     #[serde(default)]
     pub id: String,
     #[serde(default)]
@@ -120,7 +120,7 @@ pub struct Completion {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Choice {
+pub(super) struct Choice {
     pub message: ChatMessage,
     pub finish_reason: Option<String>,
 }
@@ -155,7 +155,7 @@ impl From<Usage> for crate::canonical::Usage {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Chunk {
+pub(super) struct Chunk {
     #[serde(default)]
     pub id: String,
     #[serde(default)]
@@ -169,7 +169,7 @@ pub struct Chunk {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ChunkChoice {
+pub(super) struct ChunkChoice {
     #[serde(default)]
     pub index: u32,
     #[serde(default)]
@@ -178,7 +178,7 @@ pub struct ChunkChoice {
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct Delta {
+pub(super) struct Delta {
     pub content: Option<String>,
     pub reasoning_content: Option<String>,
     /// OpenRouter and some vLLM builds call it `reasoning`.
@@ -187,14 +187,14 @@ pub struct Delta {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ToolCallDelta {
+pub(super) struct ToolCallDelta {
     pub index: Option<usize>,
     pub id: Option<String>,
     pub function: Option<FunctionDelta>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct FunctionDelta {
+pub(super) struct FunctionDelta {
     pub name: Option<String>,
     pub arguments: Option<String>,
 }

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
-pub struct ResponsesRequest {
+pub(super) struct ResponsesRequest {
     pub model: String,
     pub input: Option<Input>,
     pub instructions: Option<String>,
@@ -23,14 +23,14 @@ pub struct ResponsesRequest {
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum Input {
+pub(super) enum Input {
     Text(String),
     Items(Vec<Item>),
 }
 
 /// An input or output item. Messages may come without `type`.
 #[derive(Debug, Deserialize)]
-pub struct Item {
+pub(super) struct Item {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub role: Option<String>,
@@ -49,13 +49,13 @@ pub struct Item {
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum ItemContent {
+pub(super) enum ItemContent {
     Text(String),
     Parts(Vec<ContentPart>),
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ContentPart {
+pub(super) struct ContentPart {
     #[serde(rename = "type")]
     pub kind: String,
     pub text: Option<String>,
@@ -64,23 +64,23 @@ pub struct ContentPart {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct SummaryPart {
+pub(super) struct SummaryPart {
     #[serde(default)]
     pub text: String,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct TextConfig {
+pub(super) struct TextConfig {
     pub format: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ReasoningConfig {
+pub(super) struct ReasoningConfig {
     pub effort: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct WireResponse {
+pub(super) struct WireResponse {
     #[serde(default)]
     pub id: String,
     #[serde(default)]
@@ -97,7 +97,7 @@ pub struct WireResponse {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct IncompleteDetails {
+pub(super) struct IncompleteDetails {
     pub reason: Option<String>,
 }
 
@@ -132,7 +132,7 @@ impl From<WireUsage> for crate::canonical::Usage {
 
 /// Stream events, read by `type`.
 #[derive(Debug, Deserialize)]
-pub struct StreamEvent {
+pub(super) struct StreamEvent {
     #[serde(rename = "type")]
     pub kind: String,
     pub response: Option<WireResponse>,
