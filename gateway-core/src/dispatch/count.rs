@@ -10,21 +10,21 @@
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::Inbound;
+use super::admit::{authorize, cached_route, lookup_key};
 use super::attempt::outbound;
+use super::exchange::Exchange;
 use super::prepare::fit;
 use super::raw::{Fit, RawRequest, passthrough_body, peek};
-use super::{Inbound, authorize, cached_route, lookup_key};
 use crate::body::Handled;
 use crate::canonical::{Block, Request};
 use crate::codec::{self, EncodeOptions};
 use crate::error::{GatewayError, RequestError};
-use crate::maybe_send::boxed;
 use crate::provider::Protocol;
 use crate::reply;
 use crate::routing::RouteTarget;
 use crate::rules::Vars;
-use crate::state::{Ctx, Inner, log_internal};
-use crate::store::logs::LogRecord;
+use crate::state::{Ctx, Inner};
 use crate::upstream::{UpstreamError, read_body};
 
 /// A count and where it came from.
@@ -41,52 +41,19 @@ pub(crate) async fn count_tokens(
     inbound: Inbound,
 ) -> Handled {
     let protocol = inbound.endpoint.protocol();
-    let mut log = LogRecord {
-        id: crate::ids::sortable_id(inner.platform.as_ref(), "log", ctx.started_ms),
-        created_at: ctx.started_ms,
-        request_id: ctx.request_id.clone(),
-        endpoint: inbound.endpoint.path().into(),
-        protocol_in: Some(protocol.as_str().into()),
-        client_ip: ctx.client_ip.clone(),
-        user_agent: ctx.user_agent.clone(),
-        ..LogRecord::default()
-    };
-    let result = count(inner, &request, &inbound, ctx, &mut log).await;
-    log.latency_ms = inner.platform.now_ms() - ctx.started_ms;
-    let mut response = match &result {
-        Ok(counted) => {
-            log.status = 200;
-            let body = match protocol {
-                Protocol::AnthropicMessages => json!({"input_tokens": counted.tokens}),
-                Protocol::Gemini => json!({"totalTokens": counted.tokens}),
-                _ => json!({"object": "response.input_tokens", "input_tokens": counted.tokens}),
-            };
-            let mut response = reply::json(http::StatusCode::OK, &body);
-            let how = if counted.estimated { "estimate" } else { "upstream" };
-            response
-                .headers_mut()
-                .insert("x-gateway-token-count", http::HeaderValue::from_static(how));
-            response
-        }
-        Err(err) => {
-            log_internal(ctx, err);
-            log.status = i64::from(err.status().as_u16());
-            log.error_kind = Some(err.kind().into());
-            reply::error(reply::ErrorShape::of(protocol), err)
-        }
-    };
-    if let Some((provider, model)) = log.provider_id.as_ref().zip(log.model_served.as_ref())
-        && let (Ok(p), Ok(m)) =
-            (http::HeaderValue::from_str(provider), http::HeaderValue::from_str(model))
-    {
-        response.headers_mut().insert("x-gateway-provider", p);
-        response.headers_mut().insert("x-gateway-model", m);
-    }
-    let background = log.key_id.is_some().then(|| {
-        let (store, logs) = (inner.store.clone(), inner.logs.clone());
-        boxed(async move { logs.write(&store, log).await })
+    let mut exchange = Exchange::new(inner, ctx, inbound.endpoint);
+    let result = count(inner, &request, &inbound, ctx, &mut exchange).await.map(|counted| {
+        let body = match protocol {
+            Protocol::AnthropicMessages => json!({"input_tokens": counted.tokens}),
+            Protocol::Gemini => json!({"totalTokens": counted.tokens}),
+            _ => json!({"object": "response.input_tokens", "input_tokens": counted.tokens}),
+        };
+        let mut response = reply::json(http::StatusCode::OK, &body);
+        let how = if counted.estimated { "estimate" } else { "upstream" };
+        response.headers_mut().insert("x-gateway-token-count", http::HeaderValue::from_static(how));
+        response
     });
-    Handled { response, background }
+    exchange.logged(inner, ctx, result, reply::ErrorShape::of(protocol))
 }
 
 async fn count(
@@ -94,11 +61,11 @@ async fn count(
     request: &http::Request<Bytes>,
     inbound: &Inbound,
     ctx: &Ctx,
-    log: &mut LogRecord,
+    exchange: &mut Exchange,
 ) -> Result<Counted, GatewayError> {
     let protocol = inbound.endpoint.protocol();
     let key = lookup_key(inner, request).await?;
-    log.key_id = Some(key.id.clone());
+    exchange.log.key_id = Some(key.id.clone());
     authorize(inner, ctx, &key)?;
     // Gemini callers may wrap the request: `{"generateContentRequest": {…}}`.
     let body = match serde_json::from_slice::<Value>(request.body()) {
@@ -111,7 +78,7 @@ async fn count(
         _ => request.body().clone(),
     };
     let raw = peek(&body, inbound)?;
-    log.model_requested = Some(raw.model.clone());
+    exchange.log.model_requested = Some(raw.model.clone());
     if !key.allows(&raw.model) {
         return Err(crate::auth::AuthError::ModelNotAllowed(raw.model).into());
     }
@@ -134,9 +101,7 @@ async fn count(
     let Some(t) = order.first().map(|&i| &route.targets[i]) else {
         return Err(crate::routing::NoTarget { retry_after_secs: 1, rate_limited: false }.into());
     };
-    log.provider_id = Some(t.provider.id.clone());
-    log.model_served = Some(t.target.model.clone());
-    log.protocol_out = Some(t.provider.protocol.as_str().into());
+    exchange.served_by(t);
     let same = t.provider.protocol == protocol && !changed;
     ask(inner, request, t, Asked { raw: &raw, canonical: &canonical, protocol, same }).await
 }

@@ -122,6 +122,37 @@ impl Exchange {
         handled
     }
 
+    /// The response to a request that generates nothing (a token count): logged, without tokens
+    /// or charge.
+    pub(crate) fn logged(
+        mut self,
+        inner: &Inner,
+        ctx: &Ctx,
+        result: Result<http::Response<Body>, GatewayError>,
+        shape: ErrorShape,
+    ) -> Handled {
+        self.log.latency_ms = inner.platform.now_ms() - ctx.started_ms;
+        let mut response = match result {
+            Ok(response) => {
+                self.log.status = 200;
+                response
+            }
+            Err(err) => {
+                log_internal(ctx, &err);
+                self.log.status = i64::from(err.status().as_u16());
+                self.log.error_kind = Some(err.kind().into());
+                reply::error(shape, &err)
+            }
+        };
+        response.headers_mut().extend(self.headers());
+        let background = self
+            .log
+            .key_id
+            .is_some()
+            .then(|| boxed(async move { self.logs.write(&self.store, self.log).await }));
+        Handled { response, background }
+    }
+
     /// Relays a stream; the log row is completed when it ends, however it ends.
     fn relay(mut self, inner: &Inner, ctx: &Ctx, body: ByteStream, mut plan: Plan) -> Handled {
         plan.capture_body = self.log_bodies;

@@ -2,6 +2,7 @@
 //! own protocol (translating through the canonical model when it differs from the caller's),
 //! relay the answer, and hand the request-log write to the host as background work.
 
+mod admit;
 mod attempt;
 mod count;
 mod exchange;
@@ -14,6 +15,7 @@ mod resolve;
 
 use bytes::Bytes;
 
+use self::admit::{authorize, cached_route, lookup_key};
 use self::attempt::Forwarded;
 pub(crate) use self::count::count_tokens;
 use self::exchange::Exchange;
@@ -21,8 +23,8 @@ pub(crate) use self::inbound::{Endpoint, Inbound};
 pub(crate) use self::models::{get_model, list_models};
 use self::prepare::{Payload, Prepared};
 use self::raw::{RawRequest, peek};
-use self::resolve::resolve;
-use crate::auth::{AuthError, vkey};
+
+use crate::auth::AuthError;
 use crate::body::Handled;
 use crate::codec::embeddings::EmbeddingsRequest;
 use crate::codec::{self, ClientView};
@@ -33,71 +35,6 @@ use crate::reply::ErrorShape;
 use crate::routing::{self, Route};
 use crate::rules::Vars;
 use crate::state::{Ctx, Inner};
-use crate::store::keys::VirtualKey;
-
-/// The route for a model name, from this instance's 5-second cache when it can.
-async fn cached_route(inner: &Inner, name: &str) -> Result<std::sync::Arc<Route>, GatewayError> {
-    let now = inner.platform.now_ms();
-    match inner.route_cache.get(name, now) {
-        Some(Some(route)) => return Ok(route),
-        Some(None) => return Err(RequestError::ModelNotFound(name.to_owned()).into()),
-        None => {}
-    }
-    match resolve(&inner.store, name, inner.config.upstream_timeout).await {
-        Ok(route) => {
-            let route = std::sync::Arc::new(route);
-            inner.route_cache.put(name, Some(route.clone()), now);
-            Ok(route)
-        }
-        Err(GatewayError::Request(RequestError::ModelNotFound(m))) => {
-            inner.route_cache.put(name, None, now);
-            Err(RequestError::ModelNotFound(m).into())
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Finds the caller's virtual key (401 when missing or unknown).
-async fn lookup_key(
-    inner: &Inner,
-    request: &http::Request<Bytes>,
-) -> Result<std::sync::Arc<VirtualKey>, GatewayError> {
-    let presented = inbound::presented_key(request).ok_or(AuthError::MissingKey)?;
-    let hash = vkey::hash(&presented);
-    let now = inner.platform.now_ms();
-    let key = match inner.key_cache.get(&hash, now) {
-        Some(cached) => cached,
-        None => {
-            let found = inner.store.key_by_hash(&hash).await?.map(std::sync::Arc::new);
-            inner.key_cache.put(&hash, found.clone(), now);
-            found
-        }
-    };
-    Ok(key.ok_or(AuthError::InvalidKey)?)
-}
-
-/// Checks a known key may be used now (403 when disabled or expired).
-fn check_key(key: &VirtualKey, now_ms: i64) -> Result<(), AuthError> {
-    if !key.enabled {
-        return Err(AuthError::KeyDisabled);
-    }
-    if key.expires_at.is_some_and(|t| t <= now_ms) {
-        return Err(AuthError::KeyExpired);
-    }
-    Ok(())
-}
-
-/// Checks a known key may be used now, from this client address: what every data-plane route
-/// checks after finding the key.
-fn authorize(inner: &Inner, ctx: &Ctx, key: &VirtualKey) -> Result<(), GatewayError> {
-    check_key(key, inner.platform.now_ms())?;
-    if let Some(allowed) = &key.allowed_ips
-        && !policy::ip_allowed(ctx.client_ip.as_deref(), allowed)
-    {
-        return Err(AuthError::IpNotAllowed.into());
-    }
-    Ok(())
-}
 
 /// `POST /v1/chat/completions`, `/v1/responses`, `/v1/messages`, `/v1/embeddings` and the
 /// Gemini-native `generateContent` / `streamGenerateContent`.

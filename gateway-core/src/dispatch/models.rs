@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::{authorize, lookup_key};
+use super::admit::{authorize, lookup_key};
 use crate::body::Handled;
 use crate::error::{GatewayError, RequestError};
 use crate::reply::{self, ErrorShape};
