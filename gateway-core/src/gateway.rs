@@ -213,8 +213,10 @@ impl Gateway {
                 let inbound = Inbound::new(Endpoint::CountTokens(p));
                 dispatch::count_tokens(inner, ctx, request, inbound).await
             }
-            RouteId::ListModels(_) => dispatch::list_models(inner, ctx, request).await,
-            RouteId::GetModel(_) => dispatch::get_model(inner, ctx, request, &param).await,
+            RouteId::ListModels(family) => dispatch::list_models(inner, ctx, request, family).await,
+            RouteId::GetModel(family) => {
+                dispatch::get_model(inner, ctx, request, family, &param).await
+            }
             RouteId::Healthz => Handled::now(reply::json(
                 http::StatusCode::OK,
                 &serde_json::json!({"status": "ok"}),
@@ -334,9 +336,6 @@ fn metrics(
     ctx: &Ctx,
     request: &http::Request<Bytes>,
 ) -> http::Response<crate::Body> {
-    if request.method() != Method::GET {
-        return reply::error(ErrorShape::Admin, &RequestError::MethodNotAllowed.into());
-    }
     if inner.config.metrics_token.is_none() {
         let local = ctx
             .client_ip

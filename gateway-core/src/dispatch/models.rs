@@ -9,6 +9,7 @@ use super::admit::{authorize, lookup_key};
 use crate::body::Handled;
 use crate::error::{GatewayError, RequestError};
 use crate::reply::{self, ErrorShape};
+use crate::routes::Models;
 use crate::state::{Ctx, Inner};
 
 /// Which shape the caller reads.
@@ -20,13 +21,15 @@ enum Shape {
 }
 
 impl Shape {
-    fn of(request: &http::Request<Bytes>) -> Shape {
-        if request.uri().path().starts_with("/v1beta/") {
-            Shape::Gemini
-        } else if request.headers().contains_key("anthropic-version") {
-            Shape::Anthropic
-        } else {
-            Shape::OpenAi
+    /// The family the route table names; on OpenAI's, Anthropic's when the caller sends
+    /// `anthropic-version` (as the Anthropic SDKs do).
+    fn of(family: Models, request: &http::Request<Bytes>) -> Shape {
+        match family {
+            Models::Gemini => Shape::Gemini,
+            Models::OpenAi if request.headers().contains_key("anthropic-version") => {
+                Shape::Anthropic
+            }
+            Models::OpenAi => Shape::OpenAi,
         }
     }
 
@@ -126,8 +129,9 @@ pub(crate) async fn list_models(
     inner: &Inner,
     ctx: &Ctx,
     request: http::Request<Bytes>,
+    family: Models,
 ) -> Handled {
-    let shape = Shape::of(&request);
+    let shape = Shape::of(family, &request);
     let result = allowed(inner, ctx, &request).await.map(|models| {
         let data: Vec<Value> = models.iter().map(|m| m.json(shape)).collect();
         match shape {
@@ -149,9 +153,10 @@ pub(crate) async fn get_model(
     inner: &Inner,
     ctx: &Ctx,
     request: http::Request<Bytes>,
+    family: Models,
     id: &str,
 ) -> Handled {
-    let shape = Shape::of(&request);
+    let shape = Shape::of(family, &request);
     let id = id.strip_prefix("models/").unwrap_or(id);
     let result = allowed(inner, ctx, &request).await.and_then(|models| {
         models
