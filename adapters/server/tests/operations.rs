@@ -1,7 +1,8 @@
 //! Operations and hardening on the real binary: Prometheus metrics against a scripted mix of
 //! requests, JSON logs (request ids on every request line, no secret anywhere), embeddings to
-//! OpenAI-compatible and Gemini upstreams (the mock stands in for their clouds), hostile input on
-//! every route, admin CORS, and the route table against the OpenAPI document and the server.
+//! OpenAI-compatible and Gemini upstreams (the mock stands in for their clouds), structured output
+//! translated to Anthropic's `output_config.format`, hostile input on every route, admin CORS, and
+//! the route table against the OpenAPI document and the server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -267,6 +268,82 @@ async fn embeddings_route_to_openai_and_gemini_with_keys_limits_and_logs() {
             .all(|l| l["endpoint"] == "/v1/embeddings" && l["input_tokens"].as_i64() > Some(0))
     );
     assert!(ok.iter().all(|l| l["cost_usd"].as_f64() > Some(0.0)), "{ok:?}");
+}
+
+/// An OpenAI caller's JSON schema reaches an Anthropic upstream as structured output, fitted the
+/// way the API requires (the mock refuses open objects and unenforced constraints as it does), and
+/// an Anthropic caller's reaches an OpenAI upstream as `response_format`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn structured_output_crosses_between_openai_and_anthropic() {
+    let (mock, mock_state) = mock_upstream::spawn(Default::default(), 0).await.unwrap();
+    let (_dir, db) = temp_db();
+    let gw = GatewayProcess::start(&db, &[("ADMIN_PASSWORD", ADMIN_PASSWORD)]);
+    let admin = Admin::login(&gw.base, "admin", ADMIN_PASSWORD).await;
+    let an = setup_provider(&admin, "an", "anthropic_messages", format!("http://{mock}/v1")).await;
+    let oa = setup_provider(&admin, "oa", "openai_chat", format!("http://{mock}/v1")).await;
+    add_model(&admin, "claude", &an, "claude-mock").await;
+    add_model(&admin, "gpt", &oa, "gpt-mock").await;
+    let (_, key) = admin.post("/api/admin/keys", json!({"name": "so"})).await;
+    let key = key["key"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let schema = json!({"type": "object", "required": ["city"], "properties": {
+        "city": {"type": "string", "maxLength": 80},
+        "stops": {"type": "array", "items": {"type": "object", "properties": {
+            "n": {"type": "integer", "minimum": 1}}}}}});
+
+    // A closed schema is what the mock (like the API) insists on: sent as it is, it is refused.
+    let direct = client
+        .post(format!("http://{mock}/v1/messages"))
+        .header("x-api-key", "k")
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "claude-mock", "max_tokens": 64,
+            "messages": [{"role": "user", "content": "hi"}],
+            "output_config": {"format": {"type": "json_schema", "schema": schema}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), 400, "{}", direct.text().await.unwrap());
+
+    let r = client
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "claude", "messages": [{"role": "user", "content": "Plan a trip"}],
+            "response_format": {"type": "json_schema",
+                "json_schema": {"name": "trip", "schema": schema, "strict": false}}}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let sent = mock_state.last("/v1/messages").unwrap();
+    assert_eq!(
+        sent["output_config"]["format"]["schema"],
+        json!({"type": "object", "required": ["city"], "additionalProperties": false, "properties": {
+            "city": {"type": "string"},
+            "stops": {"type": "array", "items": {"type": "object", "additionalProperties": false,
+                "properties": {"n": {"type": "integer"}}}}}}),
+        "{sent}"
+    );
+    assert_eq!(sent["output_config"]["format"]["type"], "json_schema");
+
+    let closed = sent["output_config"]["format"]["schema"].clone();
+    let r = client
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "gpt", "max_tokens": 64,
+            "messages": [{"role": "user", "content": "Plan a trip"}],
+            "output_config": {"format": {"type": "json_schema", "schema": closed}}}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let sent_openai = mock_state.last("/v1/chat/completions").unwrap();
+    assert_eq!(sent_openai["response_format"]["type"], "json_schema", "{sent_openai}");
+    assert_eq!(sent_openai["response_format"]["json_schema"]["schema"], closed);
 }
 
 /// The error shape a path's callers get.

@@ -117,9 +117,74 @@ fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
     if !body["max_tokens"].is_u64() {
         return Err("max_tokens: Field required".into());
     }
+    check_output_format(&body["output_config"]["format"])?;
     let mut seen = read_messages(body)?;
     seen.max_tokens = body["max_tokens"].as_u64();
     Ok(seen)
+}
+
+/// `output_config.format` as structured outputs take it: `json_schema` with a schema whose every
+/// object is closed and which uses no constraint the API does not enforce.
+fn check_output_format(format: &Value) -> Result<(), String> {
+    if format.is_null() {
+        return Ok(());
+    }
+    if format["type"] != "json_schema" {
+        return Err(format!(
+            "output_config.format.type: Input should be 'json_schema', got {}",
+            format["type"]
+        ));
+    }
+    if !format["schema"].is_object() {
+        return Err("output_config.format.schema: Field required".into());
+    }
+    check_schema(&format["schema"], "output_config.format.schema")
+}
+
+fn check_schema(schema: &Value, at: &str) -> Result<(), String> {
+    let Some(map) = schema.as_object() else { return Ok(()) };
+    for keyword in [
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+        "maxItems",
+    ] {
+        if map.contains_key(keyword) {
+            return Err(format!("{at}: `{keyword}` is not supported in structured outputs"));
+        }
+    }
+    if map.get("minItems").and_then(Value::as_u64).is_some_and(|n| n > 1) {
+        return Err(format!("{at}: minItems values other than 0 or 1 are not supported"));
+    }
+    let is_object = map.get("type").is_some_and(|t| {
+        t == "object" || t.as_array().is_some_and(|a| a.iter().any(|t| t == "object"))
+    }) || map.contains_key("properties");
+    if is_object && map.get("additionalProperties") != Some(&Value::Bool(false)) {
+        return Err(format!(
+            "{at}: `additionalProperties` must be explicitly set to false for objects"
+        ));
+    }
+    for (key, value) in map {
+        match key.as_str() {
+            "properties" | "$defs" | "definitions" => {
+                for (name, sub) in value.as_object().into_iter().flatten() {
+                    check_schema(sub, &format!("{at}.{key}.{name}"))?;
+                }
+            }
+            "items" | "not" => check_schema(value, &format!("{at}.{key}"))?,
+            "anyOf" | "allOf" | "oneOf" => {
+                for (i, sub) in value.as_array().into_iter().flatten().enumerate() {
+                    check_schema(sub, &format!("{at}.{key}[{i}]"))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The conversation as Anthropic checks it (shared by `messages` and `count_tokens`).

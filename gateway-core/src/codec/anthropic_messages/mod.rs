@@ -15,7 +15,7 @@
 //! | stop | `stop_sequences` | mapped |
 //! | temperature, top_p | same | mapped |
 //! | reasoning | `thinking: {type: enabled, budget_tokens}` / `{type: adaptive}`, `output_config.effort` | decoded: budget and effort (adaptive without an effort is "medium"); encoded as a budget (an effort alone becomes one: low 1024, medium 4096, high 16384); dropped when Anthropic would refuse it (forced tool use, budget under 1024 or not below `max_tokens`); with thinking on, `temperature`/`top_p` are dropped |
-//! | response format | — | dropped (no equivalent in the stable API) |
+//! | response format | `output_config.format` (`json_schema` with `schema`) | mapped: a JSON schema both ways (decoded without a name or `strict`; encoded with every object closed — `additionalProperties: false`, which the API requires — and without the numeric, string and array-size constraints it does not enforce); `json_object` has no equivalent and is dropped |
 //! | user | `metadata.user_id` | mapped |
 //! | usage | `input_tokens` + `cache_read_input_tokens` + `cache_creation_input_tokens`, `output_tokens` | canonical input counts cached tokens too (as OpenAI does); re-split when encoding |
 //! | finish | `stop_reason` `end_turn`/`max_tokens`/`stop_sequence`/`tool_use`/`refusal` | mapped |
@@ -23,6 +23,7 @@
 
 mod request;
 mod response;
+mod schema;
 mod stream;
 mod wire;
 

@@ -4,8 +4,8 @@ use serde_json::{Map, Value, json};
 
 use super::wire::{ImageSource as WireImage, MessagesRequest, TextOrBlocks, WireBlock, WireTool};
 use crate::canonical::{
-    Block, ImageSource, Message, Reasoning, Request, Role, Tool, ToolChoice, ToolKind,
-    arguments_object,
+    Block, ImageSource, Message, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice,
+    ToolKind, arguments_object,
 };
 use crate::codec::EncodeOptions;
 use crate::error::request::RequestError;
@@ -47,9 +47,32 @@ fn decode_reasoning(wire: &MessagesRequest) -> Option<Reasoning> {
     }
 }
 
+/// Structured output asked for: `output_config.format`, a JSON schema.
+fn decode_format(wire: &MessagesRequest) -> Result<Option<ResponseFormat>, RequestError> {
+    let Some(format) = wire.output_config.as_ref().and_then(|o| o.format.as_ref()) else {
+        return Ok(None);
+    };
+    match (format.kind.as_str(), &format.schema) {
+        ("json_schema", Some(schema @ Value::Object(_))) => Ok(Some(ResponseFormat::JsonSchema {
+            name: "output".into(),
+            schema: schema.clone(),
+            strict: None,
+        })),
+        ("json_schema", _) => Err(RequestError::field(
+            "output_config.format.schema",
+            "a json_schema format needs a `schema` object",
+        )),
+        (other, _) => Err(RequestError::field(
+            "output_config.format.type",
+            format!("unknown format type {other:?}; `json_schema` is the one there is"),
+        )),
+    }
+}
+
 pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
     let wire: MessagesRequest = crate::json::parse(body)?;
     let reasoning = decode_reasoning(&wire);
+    let response_format = decode_format(&wire)?;
     let mut request = Request {
         model: wire.model,
         max_tokens: wire.max_tokens,
@@ -59,6 +82,7 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         stream: wire.stream.unwrap_or(false),
         user: wire.metadata.and_then(|m| m.user_id),
         reasoning,
+        response_format,
         system: match wire.system {
             None => vec![],
             Some(TextOrBlocks::Text(t)) => vec![t],
@@ -260,6 +284,10 @@ pub fn encode_request(
         body.remove("temperature");
         body.remove("top_p");
     }
+    if let Some(ResponseFormat::JsonSchema { schema, .. }) = &request.response_format {
+        let format = json!({"type": "json_schema", "schema": super::schema::fitted(schema)});
+        body.insert("output_config".into(), json!({ "format": format }));
+    }
     if let Some(user) = &request.user {
         body.insert("metadata".into(), json!({"user_id": user}));
     }
@@ -267,4 +295,53 @@ pub fn encode_request(
         body.insert("stream".into(), true.into());
     }
     Ok(Value::Object(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structured_output_is_a_json_schema_both_ways() {
+        let body = json!({"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}],
+            "output_config": {"format": {"type": "json_schema", "schema": {"type": "object",
+                "properties": {"a": {"type": "string"}}, "additionalProperties": false}}}});
+        let request = decode_request(body.to_string().as_bytes()).unwrap();
+        let Some(ResponseFormat::JsonSchema { name, schema, strict }) = &request.response_format
+        else {
+            panic!("{:?}", request.response_format)
+        };
+        assert_eq!((name.as_str(), strict), ("output", &None));
+        assert_eq!(schema["properties"]["a"]["type"], "string");
+        let encoded = encode_request(&request, "claude", &EncodeOptions::default()).unwrap();
+        assert_eq!(encoded["output_config"], body["output_config"]);
+        // A schema from an OpenAI caller is closed and loses what Anthropic does not enforce.
+        let mut openai = request.clone();
+        openai.response_format = Some(ResponseFormat::JsonSchema {
+            name: "answer".into(),
+            schema: json!({"type": "object", "properties": {"n": {"type": "integer", "maximum": 9}}}),
+            strict: Some(true),
+        });
+        let encoded = encode_request(&openai, "claude", &EncodeOptions::default()).unwrap();
+        assert_eq!(
+            encoded["output_config"]["format"]["schema"],
+            json!({"type": "object", "properties": {"n": {"type": "integer"}},
+                "additionalProperties": false})
+        );
+        // `json_object` has no Anthropic equivalent: nothing is sent.
+        openai.response_format = Some(ResponseFormat::JsonObject);
+        let encoded = encode_request(&openai, "claude", &EncodeOptions::default()).unwrap();
+        assert!(encoded.get("output_config").is_none(), "{encoded}");
+        for (format, field) in [
+            (json!({"type": "json_object"}), "output_config.format.type"),
+            (json!({"type": "json_schema"}), "output_config.format.schema"),
+        ] {
+            let mut bad = body.clone();
+            bad["output_config"]["format"] = format;
+            match decode_request(bad.to_string().as_bytes()) {
+                Err(RequestError::Validation { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }

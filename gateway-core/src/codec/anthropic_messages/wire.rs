@@ -23,10 +23,19 @@ pub(super) struct MessagesRequest {
     pub metadata: Option<Metadata>,
 }
 
-/// `output_config` (effort beta; `format` is structured output).
+/// `output_config`: `effort` (a beta) and `format` (structured output).
 #[derive(Debug, Deserialize)]
 pub(super) struct OutputConfig {
     pub effort: Option<String>,
+    pub format: Option<OutputFormat>,
+}
+
+/// `output_config.format`: `{type: "json_schema", schema}`.
+#[derive(Debug, Deserialize)]
+pub(super) struct OutputFormat {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub schema: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
