@@ -388,21 +388,39 @@ pub fn is_gemini(path: &str) -> bool {
     shape_for(path) == ErrorShape::Gemini
 }
 
+/// The table's families: first segments of its longer rows (`v1`, `api`, …), and its
+/// one-segment rows (`/healthz`). Derived once, on first use.
+fn families() -> &'static (Vec<&'static str>, Vec<&'static str>) {
+    static FAMILIES: std::sync::OnceLock<(Vec<&'static str>, Vec<&'static str>)> =
+        std::sync::OnceLock::new();
+    FAMILIES.get_or_init(|| {
+        let (mut deep, mut exact) = (Vec::new(), Vec::new());
+        for (_, template, _) in ROUTES {
+            let rest = template.trim_start_matches('/');
+            match rest.split_once('/') {
+                Some((first, _)) if !deep.contains(&first) => deep.push(first),
+                Some(_) => {}
+                None => exact.push(*template),
+            }
+        }
+        (deep, exact)
+    })
+}
+
 /// Whether `path` belongs to the gateway's own API (everything else is the static admin UI): a
 /// path a one-segment row names exactly (`/healthz`), or one below a segment the table's longer
-/// rows start with (`/v1/…`, `/api/…`), with `/v1`-less data-plane aliases.
+/// rows start with (`/v1/…`, `/api/…`), with `/v1`-less data-plane aliases. Every host asks this
+/// of every request, so it compares with the families derived once, not with every row.
 pub fn is_api_path(path: &str) -> bool {
     let trailing = path.len() > 1 && path.ends_with('/');
     let path = canonical(path);
-    let mut segments = path.split('/').skip(1);
-    let (Some(first), deeper) = (segments.next(), segments.next().is_some() || trailing) else {
-        return false;
-    };
-    ROUTES.iter().any(|(_, t, _)| {
-        let mut ts = t.split('/').skip(1);
-        let (tf, t_deeper) = (ts.next(), ts.next().is_some());
-        tf == Some(first) && if deeper { t_deeper } else { !t_deeper && *t == path }
-    })
+    let Some(rest) = path.strip_prefix('/') else { return false };
+    let (deep, exact) = families();
+    match rest.split_once('/') {
+        Some((first, _)) => deep.contains(&first),
+        None if trailing => deep.contains(&rest),
+        None => exact.contains(&path.as_ref()),
+    }
 }
 
 /// The value of the `{name}` segment of `template` in `path` (without any `:action` suffix).
@@ -475,6 +493,31 @@ mod tests {
             param("/v1beta/models/{model}:countTokens", "/v1beta/models/g-1:countTokens"),
             Some("g-1")
         );
+    }
+
+    #[test]
+    fn api_paths_are_the_table_s_families_and_nothing_else() {
+        for api in [
+            "/v1/chat/completions",
+            "/chat/completions",
+            "/models",
+            "/models/m",
+            "/v1/",
+            "/v1/nope",
+            "/v1beta/models",
+            "/api/admin/keys",
+            "/api/",
+            "/public/health/summary",
+            "/healthz",
+            "/metrics",
+        ] {
+            assert!(is_api_path(api), "{api}");
+        }
+        for ui in
+            ["/", "/v1", "/api", "/healthz/", "/index.html", "/status", "/js/main.js", "/modelsx"]
+        {
+            assert!(!is_api_path(ui), "{ui}");
+        }
     }
 
     /// The OpenAPI document describes exactly the routes in the table.

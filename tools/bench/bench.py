@@ -10,7 +10,8 @@ upstream (tools/mock-upstream, zero latency: what is measured is pure overhead),
 fresh libSQL file, and the peers, all pointed at the same mock, and measures, in one run:
 
 - added latency = through-X minus direct-to-mock, P50/P95/P99, at fixed offered rates (open loop);
-- maximum throughput (closed loop; wrk when installed, else gateway-bench);
+- maximum throughput (closed loop; wrk when installed, else gateway-bench), also with a key whose
+  every limit is set (rpm, tpm, concurrency, budget: high enough never to refuse);
 - streaming: time to first chunk and to the last byte; the translated path (Anthropic /v1/messages
   in, OpenAI upstream);
 - memory (RSS idle and peak), binary size, process start to first successful response, and the
@@ -223,7 +224,13 @@ def start_gateway(mock, db):
     key = json.loads(k)["key"]
     headers = {"authorization": "Bearer " + key}
     wait_ok("POST", base + "/v1/chat/completions", CHAT, headers, proc=proc)
-    return Target("llm-gateway", base, headers, proc=proc), key
+    # A key with every limit set (high enough never to refuse): what admission and settlement cost.
+    _, k = http("POST", base + "/api/admin/keys", {"name": "bench-limited", "rpm_limit": 10**9, "tpm_limit": 10**12,
+                                                  "max_concurrent": 10000, "budget_usd": 10**6}, auth)
+    limited_headers = {"authorization": "Bearer " + json.loads(k)["key"]}
+    wait_ok("POST", base + "/v1/chat/completions", CHAT, limited_headers, proc=proc)
+    limited = Target("llm-gateway (limited key)", base, limited_headers, proc=proc)
+    return Target("llm-gateway", base, headers, proc=proc), key, limited
 
 
 def start_litellm(mock):
@@ -347,7 +354,7 @@ def inside(args):
     db = os.path.join(db_dir, "gateway.db")
     procs = [mock_proc]
     try:
-        gw, key = start_gateway(mock, db)
+        gw, key, limited = start_gateway(mock, db)
         procs.append(gw.proc)
         time.sleep(0.5)
         results["gateway_rss_idle_kb"] = gw.proc.rss_kb()
@@ -395,7 +402,7 @@ def inside(args):
         # 2. Maximum throughput (closed loop, 32 connections): rounds in rotating order, the median
         # round per target (the machine is shared; one point can be off by a third).
         rounds = {}
-        everyone = [direct] + targets
+        everyone = [direct] + targets + [limited]
         for i in range(1 if quick else 3):
             for t in everyone[i % len(everyone):] + everyone[:i % len(everyone)]:
                 url, headers, body = t.chat()

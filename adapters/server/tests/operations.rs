@@ -50,6 +50,21 @@ async fn setup_provider(admin: &Admin, name: &str, protocol: &str, base_url: Str
         .await
 }
 
+/// The mock upstream (its address and what it saw), and a fresh gateway with its admin signed in.
+async fn gateway_and_mock() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<mock_upstream::Mock>,
+    tempfile::TempDir,
+    GatewayProcess,
+    Admin,
+) {
+    let (mock, mock_state) = mock_upstream::spawn(Default::default(), 0).await.unwrap();
+    let (dir, db) = temp_db();
+    let gw = GatewayProcess::start(&db, &[("ADMIN_PASSWORD", ADMIN_PASSWORD)]);
+    let admin = Admin::login(&gw.base, "admin", ADMIN_PASSWORD).await;
+    (mock, mock_state, dir, gw, admin)
+}
+
 async fn add_model(admin: &Admin, name: &str, provider: &str, upstream: &str) {
     let (status, m) = admin
         .post(
@@ -191,10 +206,7 @@ fn assert_close(got: &Value, want: &[f32]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embeddings_route_to_openai_and_gemini_with_keys_limits_and_logs() {
-    let (mock, mock_state) = mock_upstream::spawn(Default::default(), 0).await.unwrap();
-    let (_dir, db) = temp_db();
-    let gw = GatewayProcess::start(&db, &[("ADMIN_PASSWORD", ADMIN_PASSWORD)]);
-    let admin = Admin::login(&gw.base, "admin", ADMIN_PASSWORD).await;
+    let (mock, mock_state, _dir, gw, admin) = gateway_and_mock().await;
     let oa = setup_provider(&admin, "oa", "openai_chat", format!("http://{mock}/v1")).await;
     let gm = setup_provider(&admin, "gm", "gemini", format!("http://{mock}/v1beta")).await;
     let an = setup_provider(&admin, "an", "anthropic_messages", format!("http://{mock}/v1")).await;
@@ -275,10 +287,7 @@ async fn embeddings_route_to_openai_and_gemini_with_keys_limits_and_logs() {
 /// an Anthropic caller's reaches an OpenAI upstream as `response_format`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn structured_output_crosses_between_openai_and_anthropic() {
-    let (mock, mock_state) = mock_upstream::spawn(Default::default(), 0).await.unwrap();
-    let (_dir, db) = temp_db();
-    let gw = GatewayProcess::start(&db, &[("ADMIN_PASSWORD", ADMIN_PASSWORD)]);
-    let admin = Admin::login(&gw.base, "admin", ADMIN_PASSWORD).await;
+    let (mock, mock_state, _dir, gw, admin) = gateway_and_mock().await;
     let an = setup_provider(&admin, "an", "anthropic_messages", format!("http://{mock}/v1")).await;
     let oa = setup_provider(&admin, "oa", "openai_chat", format!("http://{mock}/v1")).await;
     add_model(&admin, "claude", &an, "claude-mock").await;

@@ -12,9 +12,8 @@ use bytes::Bytes;
 
 use super::prepare::{Payload, Prepared};
 use crate::canonical::Usage;
-use crate::codec::embeddings;
 use crate::codec::glue::{self, Plan};
-use crate::codec::{self};
+use crate::codec::{self, embeddings};
 use crate::error::GatewayError;
 use crate::io::{ByteStream, TransportError};
 use crate::provider::Protocol;
@@ -58,7 +57,6 @@ pub(crate) async fn run(
     prepared: &Prepared,
     started_ms: i64,
 ) -> Result<Served, Unserved> {
-    let stream = prepared.raw.stream;
     let deadline =
         started_ms.saturating_add(i64::try_from(route.config.deadline_ms).unwrap_or(i64::MAX));
     let mut attempts = 0u32;
@@ -80,8 +78,8 @@ pub(crate) async fn run(
         let budget = (deadline - now)
             .min(i64::try_from(route.config.attempt_timeout_ms).unwrap_or(i64::MAX));
         let timeout = std::time::Duration::from_millis(u64::try_from(budget.max(1)).unwrap_or(1));
-        let step = attempt(inner, t, prepared, stream, timeout).await;
-        match record(inner, route, t, step, now) {
+        let step = attempt(inner, t, prepared, timeout).await;
+        match record(inner, route, t, &key, step, now) {
             Ok(forwarded) => return Ok(Served { forwarded, target: i, attempts }),
             Err((error, true)) => last = Some((error, i)),
             Err((error, false)) => return Err(Unserved { error, target: Some(i), attempts }),
@@ -105,15 +103,15 @@ fn record(
     inner: &Inner,
     route: &Route,
     t: &RouteTarget,
+    key: &str,
     step: Step,
     began_ms: i64,
 ) -> Result<Forwarded, (GatewayError, bool)> {
-    let key = t.target.key();
     let done_at = inner.platform.now_ms();
     let (error, outcome, next) = match step {
         Step::Done(forwarded) => {
             let outcome = Outcome::Success { latency_ms: done_at - began_ms };
-            inner.router.record(&key, done_at, outcome, &route.config);
+            inner.router.record(key, done_at, outcome, &route.config);
             return Ok(forwarded);
         }
         // Resting a rate-limited target helps only when another can take its traffic.
@@ -123,7 +121,7 @@ fn record(
         Step::Retry(error, outcome) => (error, outcome, true),
         Step::Stop(error, outcome) => (error, outcome, false),
     };
-    inner.router.record(&key, done_at, outcome, &route.config);
+    inner.router.record(key, done_at, outcome, &route.config);
     inner.metrics.upstream_error(&t.provider.name, error.kind());
     if next {
         tracing::warn!(route = %route.name, target = %key, kind = error.kind(), "attempt failed; trying the next target");
@@ -155,11 +153,10 @@ async fn attempt(
     inner: &Inner,
     t: &RouteTarget,
     prepared: &Prepared,
-    stream: bool,
     timeout: std::time::Duration,
 ) -> Step {
     let started = inner.platform.now_ms();
-    let response = match send(inner, t, prepared, stream, timeout).await {
+    let response = match send(inner, t, prepared, timeout).await {
         Ok(response) => response,
         Err(step) => return step,
     };
@@ -189,10 +186,10 @@ async fn send(
     inner: &Inner,
     t: &RouteTarget,
     prepared: &Prepared,
-    stream: bool,
     timeout: std::time::Duration,
 ) -> Result<http::Response<ByteStream>, Step> {
     let now = inner.platform.now_ms();
+    let stream = prepared.raw.stream;
     let (path, body) = prepared.request_for(t, stream).map_err(neutral)?;
     let same_protocol = t.provider.protocol == prepared.inbound;
     let headers = if same_protocol { prepared.headers.as_slice() } else { &[] };

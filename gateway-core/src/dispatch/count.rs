@@ -88,12 +88,11 @@ async fn count(
     let vars = Vars { model: &raw.model, key_name: &key.name, now_ms: ctx.started_ms };
     let changed = super::prepare::apply_rules(&route, &mut canonical, &vars)?;
     let now = inner.platform.now_ms();
-    let targets: Vec<_> = route.targets.iter().map(|t| t.target.clone()).collect();
     let order = crate::routing::order(
         &inner.router,
         &route.name,
         route.strategy,
-        &targets,
+        &route.targets,
         &key.id,
         now,
         inner.platform.as_ref(),

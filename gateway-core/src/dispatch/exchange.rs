@@ -137,12 +137,7 @@ impl Exchange {
                 self.log.status = 200;
                 response
             }
-            Err(err) => {
-                log_internal(ctx, &err);
-                self.log.status = i64::from(err.status().as_u16());
-                self.log.error_kind = Some(err.kind().into());
-                reply::error(shape, &err)
-            }
+            Err(err) => self.failed(ctx, &err, shape),
         };
         response.headers_mut().extend(self.headers());
         let background = self
@@ -169,7 +164,7 @@ impl Exchange {
             self.log.response_body = summary.body;
             if let Some(kind) = self.log.error_kind.as_deref().filter(|k| k.starts_with("upstream"))
             {
-                self.metrics.upstream_error(&self.provider_name(), kind);
+                self.metrics.upstream_error(self.provider_name(), kind);
             }
             let cut = summary.client_gone || self.log.error_kind.is_some();
             if summary.client_gone && self.log.error_kind.is_none() {
@@ -194,15 +189,12 @@ impl Exchange {
         err: &GatewayError,
         shape: ErrorShape,
     ) -> Handled {
-        log_internal(ctx, err);
-        self.log.status = i64::from(err.status().as_u16());
-        self.log.error_kind = Some(err.kind().into());
         self.log.latency_ms = inner.platform.now_ms() - ctx.started_ms;
+        let response = self.failed(ctx, err, shape);
         if let GatewayError::Limit(limit) = err {
             self.metrics.rejected(limit.limit);
         }
         self.observe();
-        let response = reply::error(shape, err);
         // Unknown keys are not logged (anyone could fill the log); known ones are, and settle.
         let background = self.log.key_id.is_some().then(|| boxed(self.settle(Usage::default())));
         Handled { response, background }
@@ -228,8 +220,16 @@ impl Exchange {
         self.logs.write(&self.store, self.log).await;
     }
 
-    fn provider_name(&self) -> String {
-        self.provider.as_ref().map(|(p, _)| p.clone()).unwrap_or_default()
+    /// An error into the row (internal ones into the process log too), and its response.
+    fn failed(&mut self, ctx: &Ctx, err: &GatewayError, shape: ErrorShape) -> http::Response<Body> {
+        log_internal(ctx, err);
+        self.log.status = i64::from(err.status().as_u16());
+        self.log.error_kind = Some(err.kind().into());
+        reply::error(shape, err)
+    }
+
+    fn provider_name(&self) -> &str {
+        self.provider.as_ref().map_or("", |(p, _)| p.as_str())
     }
 
     /// Counts a finished request (the model only once the key was accepted, so unauthenticated
@@ -240,7 +240,7 @@ impl Exchange {
         self.metrics.observe(&crate::metrics::Observation {
             endpoint: &log.endpoint,
             model: model.unwrap_or_default(),
-            provider: &self.provider_name(),
+            provider: self.provider_name(),
             status: u16::try_from(log.status).unwrap_or(0),
             latency_ms: log.latency_ms,
             ttft_ms: log.ttft_ms,

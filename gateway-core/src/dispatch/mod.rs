@@ -64,7 +64,7 @@ async fn serve(
     exchange.log.key_id = Some(key.id.clone());
     exchange.log_bodies = key.log_bodies;
     authorize(inner, ctx, &key)?;
-    let (raw, payload) = read(request.body(), inbound)?;
+    let (raw, embeddings) = read(request.body(), inbound)?;
     exchange.log.model_requested = Some(raw.model.clone());
     exchange.log.stream = raw.stream;
     if !key.allows(&raw.model) {
@@ -72,7 +72,7 @@ async fn serve(
     }
     let route = cached_route(inner, &raw.model).await?;
     let body_len = request.body().len();
-    if payload.is_some() && !route.targets.iter().any(prepare::embeds) {
+    if embeddings.is_some() && !route.targets.iter().any(prepare::embeds) {
         let m = format!(
             "`{}` is served only by Anthropic providers, which have no embeddings API",
             raw.model
@@ -86,7 +86,7 @@ async fn serve(
         Some(limits::admit(store, &key, &route, id, body_len, raw.max_tokens, now).await?);
     let vars = Vars { model: &raw.model, key_name: &key.name, now_ms: ctx.started_ms };
     let protocol = inbound.endpoint.protocol();
-    let payload = match payload {
+    let payload = match embeddings {
         Some(e) => Payload::Embeddings(e),
         None => prepare::conversation(&raw, request.body(), protocol, &route, &vars)?,
     };
@@ -159,7 +159,6 @@ fn order(
     prepared: &Prepared,
 ) -> Result<Vec<usize>, GatewayError> {
     let session = request.headers().get("x-session-id").and_then(|v| v.to_str().ok());
-    let targets: Vec<_> = route.targets.iter().map(|t| t.target.clone()).collect();
     let now = inner.platform.now_ms();
     let platform = inner.platform.as_ref();
     let session = session.unwrap_or(key_id);
@@ -167,7 +166,7 @@ fn order(
         &inner.router,
         &route.name,
         route.strategy,
-        &targets,
+        &route.targets,
         session,
         now,
         platform,

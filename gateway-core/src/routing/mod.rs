@@ -48,6 +48,12 @@ fn one() -> u32 {
     1
 }
 
+impl AsRef<Target> for Target {
+    fn as_ref(&self) -> &Target {
+        self
+    }
+}
+
 impl Target {
     /// The key its health is tracked under.
     pub fn key(&self) -> String {

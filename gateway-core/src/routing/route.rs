@@ -23,3 +23,9 @@ pub(crate) struct Route {
     pub rules: Vec<Rule>,
     pub config: RouteConfig,
 }
+
+impl AsRef<Target> for RouteTarget {
+    fn as_ref(&self) -> &Target {
+        &self.target
+    }
+}

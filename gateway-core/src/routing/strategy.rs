@@ -24,14 +24,18 @@ fn fnv(parts: &[&str]) -> u64 {
 }
 
 /// Weighted sampling without replacement: each next pick is random in proportion to weight.
-fn weighted(mut pool: Vec<usize>, targets: &[Target], platform: &dyn Platform) -> Vec<usize> {
+fn weighted<T: AsRef<Target>>(
+    mut pool: Vec<usize>,
+    targets: &[T],
+    platform: &dyn Platform,
+) -> Vec<usize> {
     let mut out = Vec::with_capacity(pool.len());
     while !pool.is_empty() {
-        let total: f64 = pool.iter().map(|&i| f64::from(targets[i].weight.max(1))).sum();
+        let total: f64 = pool.iter().map(|&i| f64::from(targets[i].as_ref().weight.max(1))).sum();
         let mut r = unit(platform) * total;
         let mut pick = pool.len() - 1;
         for (pos, &i) in pool.iter().enumerate() {
-            let w = f64::from(targets[i].weight.max(1));
+            let w = f64::from(targets[i].as_ref().weight.max(1));
             if r < w {
                 pick = pos;
                 break;
@@ -43,17 +47,18 @@ fn weighted(mut pool: Vec<usize>, targets: &[Target], platform: &dyn Platform) -
     out
 }
 
-/// Indices of `targets` in the order to try them.
-pub(crate) fn order(
+/// Indices of `targets` (a route's, or bare targets) in the order to try them.
+pub(crate) fn order<T: AsRef<Target>>(
     router: &Router,
     route: &str,
     strategy: Strategy,
-    targets: &[Target],
+    targets: &[T],
     session: &str,
     now_ms: i64,
     platform: &dyn Platform,
 ) -> Result<Vec<usize>, NoTarget> {
-    let snapshots: Vec<_> = targets.iter().map(|t| router.snapshot(&t.key(), now_ms)).collect();
+    let snapshots: Vec<_> =
+        targets.iter().map(|t| router.snapshot(&t.as_ref().key(), now_ms)).collect();
     let pool: Vec<usize> = (0..targets.len()).filter(|&i| snapshots[i].0).collect();
     if pool.is_empty() {
         let open: Vec<(i64, bool)> = snapshots.iter().filter_map(|s| s.2).collect();
@@ -67,14 +72,17 @@ pub(crate) fn order(
         Strategy::Weighted => weighted(pool, targets, platform),
         Strategy::Priority => {
             // Random by weight within a priority level, levels in order.
-            let mut levels: Vec<i32> = pool.iter().map(|&i| targets[i].priority).collect();
+            let mut levels: Vec<i32> = pool.iter().map(|&i| targets[i].as_ref().priority).collect();
             levels.sort_unstable();
             levels.dedup();
             levels
                 .into_iter()
                 .flat_map(|level| {
-                    let same: Vec<usize> =
-                        pool.iter().copied().filter(|&i| targets[i].priority == level).collect();
+                    let same: Vec<usize> = pool
+                        .iter()
+                        .copied()
+                        .filter(|&i| targets[i].as_ref().priority == level)
+                        .collect();
                     weighted(same, targets, platform)
                 })
                 .collect()
@@ -100,7 +108,7 @@ pub(crate) fn order(
             // Rendezvous hashing: a session keeps its target while that target is available, and
             // only the sessions of a target that goes away move.
             let mut pool = pool;
-            pool.sort_by_key(|&i| std::cmp::Reverse(fnv(&[session, &targets[i].key()])));
+            pool.sort_by_key(|&i| std::cmp::Reverse(fnv(&[session, &targets[i].as_ref().key()])));
             pool
         }
     })
