@@ -225,8 +225,10 @@ def start_gateway(mock, db):
     headers = {"authorization": "Bearer " + key}
     wait_ok("POST", base + "/v1/chat/completions", CHAT, headers, proc=proc)
     # A key with every limit set (high enough never to refuse): what admission and settlement cost.
-    _, k = http("POST", base + "/api/admin/keys", {"name": "bench-limited", "rpm_limit": 10**9, "tpm_limit": 10**12,
-                                                  "max_concurrent": 10000, "budget_usd": 10**6}, auth)
+    _, k = http("POST", base + "/api/admin/keys", {"name": "bench-limited", "rpm_limit": 10**9, "tpm_limit": 10**9,
+                                                  "max_concurrent": 10000, "budget_usd": 10000}, auth)
+    if "key" not in json.loads(k):
+        raise RuntimeError(f"the limited key was refused: {k}")
     limited_headers = {"authorization": "Bearer " + json.loads(k)["key"]}
     wait_ok("POST", base + "/v1/chat/completions", CHAT, limited_headers, proc=proc)
     limited = Target("llm-gateway (limited key)", base, limited_headers, proc=proc)
