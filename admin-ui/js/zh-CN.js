@@ -17,7 +17,7 @@ export const ZH = {
   'Public status page': '公开状态页',
   // dashboard
   '24 hours': '24 小时', '7 days': '7 天', '30 days': '30 天', 'Time window': '时间范围', 'Requests': '请求数',
-  'Success rate': '成功率', 'Tokens (in / out)': 'Token（输入 / 输出）', 'Cost': '费用', 'Latency P50 / P95': '延迟 P50 / P95',
+  'Success rate': '成功率', 'Tokens (in / out)': 'Token（输入 / 输出）', 'Cost': '费用', 'Prompt cache: hit share / saved': '提示缓存：命中占比 / 节省', 'Latency P50 / P95': '延迟 P50 / P95',
   'First token P50 / P95': '首 Token P50 / P95', 'Errors': '错误', 'Requests and errors': '请求与错误', 'Tokens': 'Token',
   'Requests by model': '各模型请求数', 'Cost by key': '各密钥费用', 'Latency P50 by provider': '各供应商 P50 延迟', 'Errors by kind': '错误类型',
   // providers
@@ -41,7 +41,7 @@ export const ZH = {
   'Name (what callers ask for)': '名称（调用方使用的模型名）', 'Upstream model id': '上游模型 ID', 'same as the name': '与名称相同',
   'Display name': '显示名称', 'Context window (tokens)': '上下文窗口（Token）', 'Max output tokens': '最大输出 Token',
   'Input price, $ per million tokens': '输入价格（美元/百万 Token）', 'Output price, $ per million tokens': '输出价格（美元/百万 Token）',
-  'Cached input price, $ per million tokens': '缓存输入价格（美元/百万 Token）', 'Capabilities (JSON)': '能力（JSON）', 'Model added': '已添加模型',
+  'Cached input price, $ per million tokens': '缓存输入价格（美元/百万 Token）', 'Cache write price, $ per million tokens': '缓存写入价格（美元/百万 Token）', 'Capabilities (JSON)': '能力（JSON）', 'Model added': '已添加模型',
   'Applied {name}': '已应用 {name}', 'Search the catalog, e.g. gpt-4o': '搜索模型目录，如 gpt-4o', 'Refresh catalog': '刷新目录',
   'Searching the catalog…': '正在搜索目录…', 'entries': '条', 'Refreshed': '已刷新',
   'No catalog entry matches. The catalog may be off or unreachable; the gateway works without it.': '目录中没有匹配项。目录可能已关闭或无法访问；网关无需目录也能工作。',
@@ -88,7 +88,7 @@ export const ZH = {
   'No requests match these filters.': '没有符合筛选条件的请求。', 'Endpoint': '端点', 'Latency': '延迟', 'Newer': '较新', 'Older': '较旧',
   'Page {page} of {pages}': '第 {page} / {pages} 页', 'Request {id}': '请求 {id}', 'Protocols': '协议', 'Model asked': '请求的模型',
   'Model served': '实际模型', 'Stream': '流式', 'Attempts': '尝试次数', 'Time to first token': '首 Token 时间', 'Input tokens': '输入 Token',
-  'Output tokens': '输出 Token', 'Cached tokens': '缓存 Token', 'Reasoning tokens': '推理 Token', 'Client IP': '客户端 IP', 'User agent': 'User-Agent',
+  'Output tokens': '输出 Token', 'Cached tokens': '缓存 Token', 'Cache write tokens': '缓存写入 Token', 'Saved by the prompt cache': '提示缓存节省', 'Reasoning tokens': '推理 Token', 'Client IP': '客户端 IP', 'User agent': 'User-Agent',
   'Request body': '请求正文', 'Response body': '响应正文', 'Bodies are logged only for keys with body logging on.': '只有开启正文记录的密钥才会记录正文。',
   // health
   'Open status page': '打开状态页', 'Persistent monitoring': '持续监控',

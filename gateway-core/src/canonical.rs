@@ -155,6 +155,23 @@ pub enum ResponseFormat {
     JsonSchema { name: String, schema: Value, strict: Option<bool> },
 }
 
+/// A prompt-cache breakpoint: the provider caches the prompt up to and including the marked part
+/// (Anthropic's `cache_control: {type: "ephemeral", ttl}`). `ttl` is `5m` or `1h`; `None` is the
+/// provider's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheMark {
+    pub ttl: Option<String>,
+}
+
+/// What a breakpoint marks: one of the opening instructions, a tool, or a block of a message, by
+/// index. Edits that insert or remove parts move the marks with them ([`Request::remap_marks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CacheAt {
+    System(usize),
+    Tool(usize),
+    Block { message: usize, block: usize },
+}
+
 /// Reasoning controls: an effort level (OpenAI) and/or a token budget (Anthropic, Gemini).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reasoning {
@@ -183,6 +200,13 @@ pub struct Request {
     pub include_usage: bool,
     /// End-user id for abuse tracking (`user` / `metadata.user_id`).
     pub user: Option<String>,
+    /// Prompt-cache breakpoints the caller placed, in order of position.
+    pub cache_marks: Vec<(CacheAt, CacheMark)>,
+    /// Caching asked for the whole conversation, the provider placing the breakpoint
+    /// (Anthropic's top-level `cache_control`; implied by an OpenAI `prompt_cache_key`).
+    pub cache_auto: Option<CacheMark>,
+    /// OpenAI's cache routing key (`prompt_cache_key`).
+    pub prompt_cache_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,12 +220,16 @@ pub enum FinishReason {
     Other(String),
 }
 
-/// Tokens of one request. `None` where the upstream did not say.
+/// Tokens of one request. `None` where the upstream did not say. `input` counts every input
+/// token, those read from and written to the prompt cache included (as OpenAI counts them);
+/// `cached` (read) and `cache_write` are the parts of it billed at their own prices; `output`
+/// counts reasoning tokens too, and `reasoning` is that part of it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
     pub input: Option<i64>,
     pub output: Option<i64>,
     pub cached: Option<i64>,
+    pub cache_write: Option<i64>,
     pub reasoning: Option<i64>,
 }
 
@@ -281,11 +309,17 @@ pub enum Event {
 }
 
 impl Usage {
+    /// Input tokens billed at the plain input price: neither read from nor written to the cache.
+    pub fn uncached_input(&self) -> i64 {
+        (self.input.unwrap_or(0) - self.cached.unwrap_or(0) - self.cache_write.unwrap_or(0)).max(0)
+    }
+
     /// Takes every field `newer` knows, keeping the rest.
     pub fn merge(&mut self, newer: Usage) {
         self.input = newer.input.or(self.input);
         self.output = newer.output.or(self.output);
         self.cached = newer.cached.or(self.cached);
+        self.cache_write = newer.cache_write.or(self.cache_write);
         self.reasoning = newer.reasoning.or(self.reasoning);
     }
 }
@@ -335,6 +369,34 @@ impl Request {
             )
             .collect();
         (!parts.is_empty()).then(|| parts.join("\n\n"))
+    }
+
+    /// OpenAI's prompt-cache fields read: the routing key kept, and either field taken as asking
+    /// for the whole conversation to be cached (what a provider with explicit caching needs;
+    /// OpenAI's 24-hour retention becomes the longest breakpoint TTL, one hour).
+    pub fn openai_cache(&mut self, key: Option<String>, retention: Option<String>) {
+        if key.is_some() || retention.is_some() {
+            let ttl = (retention.as_deref() == Some("24h")).then(|| "1h".to_owned());
+            self.cache_auto = Some(CacheMark { ttl });
+        }
+        self.prompt_cache_key = key;
+    }
+
+    /// The breakpoint on `at`, if the caller placed one.
+    pub fn mark(&self, at: CacheAt) -> Option<&CacheMark> {
+        self.cache_marks.iter().find(|(a, _)| *a == at).map(|(_, m)| m)
+    }
+
+    /// Moves every breakpoint where `to` says (`None`: the marked part is gone), after an edit
+    /// that inserted or removed parts; two marks landing on one part become one.
+    pub fn remap_marks(&mut self, to: impl Fn(CacheAt) -> Option<CacheAt>) {
+        let mut marks: Vec<(CacheAt, CacheMark)> = std::mem::take(&mut self.cache_marks)
+            .into_iter()
+            .filter_map(|(at, mark)| to(at).map(|at| (at, mark)))
+            .collect();
+        marks.sort_by_key(|(at, _)| *at);
+        marks.dedup_by_key(|(at, _)| *at);
+        self.cache_marks = marks;
     }
 
     /// The tool name of a call id, searching the history (Gemini answers tools by name).

@@ -16,6 +16,10 @@ pub struct Entry {
     pub input_cost_per_token: Option<f64>,
     pub output_cost_per_token: Option<f64>,
     pub cached_input_cost_per_token: Option<f64>,
+    /// The price of a token written to the prompt cache (entries stored before it was read have
+    /// none).
+    #[serde(default)]
+    pub cache_write_cost_per_token: Option<f64>,
     /// Capability flags (`tools`, `vision`, `reasoning`, `prompt_caching`, `structured_output`).
     pub capabilities: Map<String, Value>,
 }
@@ -62,6 +66,7 @@ pub(crate) fn parse_litellm(body: &[u8]) -> Result<Vec<Entry>, String> {
             input_cost_per_token: m["input_cost_per_token"].as_f64(),
             output_cost_per_token: m["output_cost_per_token"].as_f64(),
             cached_input_cost_per_token: m["cache_read_input_token_cost"].as_f64(),
+            cache_write_cost_per_token: m["cache_creation_input_token_cost"].as_f64(),
             capabilities: caps,
         });
     }
@@ -90,6 +95,7 @@ pub(crate) fn parse_models_dev(body: &[u8]) -> Result<Vec<Entry>, String> {
                 input_cost_per_token: per_token(&m["cost"]["input"]),
                 output_cost_per_token: per_token(&m["cost"]["output"]),
                 cached_input_cost_per_token: per_token(&m["cost"]["cache_read"]),
+                cache_write_cost_per_token: per_token(&m["cost"]["cache_write"]),
                 capabilities: caps,
             });
         }
@@ -151,12 +157,14 @@ mod tests {
     #[test]
     fn models_dev_costs_are_per_million() {
         let body = br#"{"anthropic":{"id":"anthropic","models":{"claude-x":{"id":"claude-x",
-            "limit":{"context":200000,"output":64000},"cost":{"input":3,"output":15,"cache_read":0.3},
+            "limit":{"context":200000,"output":64000},"cost":{"input":3,"output":15,"cache_read":0.3,"cache_write":3.75},
             "tool_call":true,"reasoning":true}}}}"#;
         let e = &parse_models_dev(body).unwrap()[0];
         assert_eq!(e.provider.as_deref(), Some("anthropic"));
         assert_eq!(e.input_cost_per_token, Some(3e-6));
         assert_eq!(e.output_cost_per_token, Some(15e-6));
+        assert_eq!(e.cached_input_cost_per_token, Some(0.3e-6));
+        assert_eq!(e.cache_write_cost_per_token, Some(3.75e-6));
         assert_eq!(e.context_window, Some(200_000));
     }
 
@@ -171,6 +179,7 @@ mod tests {
             input_cost_per_token: None,
             output_cost_per_token: None,
             cached_input_cost_per_token: None,
+            cache_write_cost_per_token: None,
             capabilities: Map::new(),
         };
         let names = [

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::canonical::{Block, Request, Role};
+use crate::canonical::{Block, CacheAt, Request, Role};
 
 /// Nulls `instructions` at the top level and inside a nested `response` object; returns whether
 /// anything was there.
@@ -48,21 +48,39 @@ fn contains_instructions(bytes: &[u8]) -> bool {
     bytes.windows(14).any(|w| w == b"\"instructions\"")
 }
 
-/// Moves the system prompt to the front of the first user turn (after any tool results).
+/// Moves the system prompt to the front of the first user turn (after any tool results); a
+/// prompt-cache breakpoint on the instructions moves with them.
 pub fn system_into_user(request: &mut Request) {
     let Some(system) = request.system_text() else { return };
     request.system.clear();
     let block = Block::Text(system);
-    match request.messages.iter_mut().find(|m| m.role == Role::User) {
-        Some(first) => {
-            let at =
-                first.content.iter().take_while(|b| matches!(b, Block::ToolResult { .. })).count();
-            first.content.insert(at, block);
+    // Where the text went; a breakpoint on the instructions marks it there.
+    let (message, at) = match request.messages.iter().position(|m| m.role == Role::User) {
+        Some(i) => {
+            let first = &mut request.messages[i].content;
+            let at = first.iter().take_while(|b| matches!(b, Block::ToolResult { .. })).count();
+            first.insert(at, block);
+            (i, at)
         }
-        None => request
-            .messages
-            .insert(0, crate::canonical::Message { role: Role::User, content: vec![block] }),
-    }
+        None => {
+            let first = crate::canonical::Message { role: Role::User, content: vec![block] };
+            request.messages.insert(0, first);
+            request.remap_marks(|m| match m {
+                CacheAt::Block { message, block } => {
+                    Some(CacheAt::Block { message: message + 1, block })
+                }
+                other => Some(other),
+            });
+            (0, 0)
+        }
+    };
+    request.remap_marks(|m| match m {
+        CacheAt::System(_) => Some(CacheAt::Block { message, block: at }),
+        CacheAt::Block { message: i, block } if i == message && block >= at => {
+            Some(CacheAt::Block { message: i, block: block + 1 })
+        }
+        other => Some(other),
+    });
 }
 
 #[cfg(test)]

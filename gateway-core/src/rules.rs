@@ -8,7 +8,7 @@
 use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::canonical::{Block, Request, Role};
+use crate::canonical::{Block, CacheAt, Request, Role};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -234,13 +234,34 @@ fn apply_one(rule: &Rule, request: &mut Request, vars: &Vars<'_>) -> Result<(), 
         return Ok(());
     }
     let text = render(&rule.template, request, vars)?;
+    // Prompt-cache breakpoints move with the parts they mark; a breakpoint on replaced text
+    // marks the text that replaced it.
     match rule.op {
-        RuleOp::SystemSet => request.system = if text.is_empty() { vec![] } else { vec![text] },
-        RuleOp::SystemPrepend => request.system.insert(0, text),
+        RuleOp::SystemSet => {
+            let keep = !text.is_empty();
+            request.system = if keep { vec![text] } else { vec![] };
+            request.remap_marks(|at| match at {
+                CacheAt::System(_) => keep.then_some(CacheAt::System(0)),
+                other => Some(other),
+            });
+        }
+        RuleOp::SystemPrepend => {
+            request.system.insert(0, text);
+            request.remap_marks(|at| match at {
+                CacheAt::System(i) => Some(CacheAt::System(i + 1)),
+                other => Some(other),
+            });
+        }
         RuleOp::SystemAppend => request.system.push(text),
         RuleOp::Prepend | RuleOp::Append | RuleOp::Replace => {
             let Some(i) = last_user(request) else { return Ok(()) };
-            edit_user(&mut request.messages[i].content, rule.op, text);
+            let moved = edit_user(&mut request.messages[i].content, rule.op, text);
+            request.remap_marks(|at| match at {
+                CacheAt::Block { message, block } if message == i => {
+                    moved[block].map(|block| CacheAt::Block { message, block })
+                }
+                other => Some(other),
+            });
         }
         RuleOp::RegexReplace => {}
     }
@@ -248,8 +269,10 @@ fn apply_one(rule: &Rule, request: &mut Request, vars: &Vars<'_>) -> Result<(), 
 }
 
 /// Adds text at the start (after any tool results) or end of one user message, or replaces its
-/// text, keeping every non-text block where it is.
-fn edit_user(content: &mut Vec<Block>, op: RuleOp, text: String) {
+/// text, keeping every non-text block where it is. Returns where each block that was there went
+/// (replaced text: to the text that replaced it, or nowhere when there is none).
+fn edit_user(content: &mut Vec<Block>, op: RuleOp, text: String) -> Vec<Option<usize>> {
+    let before = content.len();
     let texts: Vec<usize> = content
         .iter()
         .enumerate()
@@ -260,18 +283,40 @@ fn edit_user(content: &mut Vec<Block>, op: RuleOp, text: String) {
     let after_results =
         content.iter().take_while(|b| matches!(b, Block::ToolResult { .. })).count();
     let first = texts.first().copied().unwrap_or(after_results);
+    let same: Vec<Option<usize>> = (0..before).map(Some).collect();
     match op {
-        RuleOp::Prepend if !text.is_empty() => content.insert(after_results, Block::Text(text)),
-        RuleOp::Append if !text.is_empty() => content.push(Block::Text(text)),
-        RuleOp::Replace => {
-            for i in texts.into_iter().rev() {
-                content.remove(i);
-            }
-            if !text.is_empty() {
-                content.insert(first.min(content.len()), Block::Text(text));
-            }
+        RuleOp::Prepend if !text.is_empty() => {
+            content.insert(after_results, Block::Text(text));
+            (0..before).map(|b| Some(if b >= after_results { b + 1 } else { b })).collect()
         }
-        _ => {}
+        RuleOp::Append if !text.is_empty() => {
+            content.push(Block::Text(text));
+            same
+        }
+        RuleOp::Replace => {
+            for i in texts.iter().rev() {
+                content.remove(*i);
+            }
+            // Where each kept block now is, counting the removed texts before it.
+            let mut moved: Vec<Option<usize>> = (0..before)
+                .map(|b| {
+                    (!texts.contains(&b)).then(|| b - texts.iter().filter(|t| **t < b).count())
+                })
+                .collect();
+            if !text.is_empty() {
+                let at = first.min(content.len());
+                content.insert(at, Block::Text(text));
+                for (b, to) in moved.iter_mut().enumerate() {
+                    *to = match *to {
+                        None if texts.contains(&b) => Some(at),
+                        Some(n) if n >= at => Some(n + 1),
+                        other => other,
+                    };
+                }
+            }
+            moved
+        }
+        _ => same,
     }
 }
 
@@ -307,6 +352,60 @@ mod tests {
             }],
             ..Request::default()
         }
+    }
+
+    #[test]
+    fn cache_breakpoints_move_with_the_parts_they_mark() {
+        use crate::canonical::CacheMark;
+        let hour = CacheMark { ttl: Some("1h".into()) };
+        let marked = || {
+            let mut r = request();
+            r.messages[0].content.push(Block::Text("Answer in French.".into()));
+            r.cache_marks = vec![
+                (CacheAt::System(0), hour.clone()),
+                (CacheAt::Block { message: 0, block: 0 }, CacheMark::default()),
+                (CacheAt::Block { message: 0, block: 2 }, CacheMark::default()),
+            ];
+            r
+        };
+        let at = |r: &Request| r.cache_marks.iter().map(|(a, _)| *a).collect::<Vec<_>>();
+        let block = |b| CacheAt::Block { message: 0, block: b };
+
+        let mut r = marked();
+        apply(&[rule(RuleOp::SystemPrepend, "Policy.")], &mut r, &vars()).unwrap();
+        assert_eq!(at(&r), [CacheAt::System(1), block(0), block(2)]);
+        assert_eq!(r.mark(CacheAt::System(1)), Some(&hour), "the TTL travels too");
+
+        let mut r = marked();
+        apply(&[rule(RuleOp::SystemSet, "Only this.")], &mut r, &vars()).unwrap();
+        assert_eq!(at(&r), [CacheAt::System(0), block(0), block(2)]);
+        let mut r = marked();
+        apply(&[rule(RuleOp::SystemSet, "")], &mut r, &vars()).unwrap();
+        assert_eq!(at(&r), [block(0), block(2)], "no instructions left to mark");
+
+        // Prepended text goes before the image (no tool results lead this turn).
+        let mut r = marked();
+        apply(&[rule(RuleOp::Prepend, "Context.")], &mut r, &vars()).unwrap();
+        assert_eq!(at(&r), [CacheAt::System(0), block(1), block(3)]);
+        let mut r = marked();
+        apply(&[rule(RuleOp::Append, "Thanks.")], &mut r, &vars()).unwrap();
+        assert_eq!(at(&r), [CacheAt::System(0), block(0), block(2)]);
+
+        // Replaced texts: their breakpoint marks the new text (at the first text's place).
+        let mut r = marked();
+        apply(&[rule(RuleOp::Replace, "New question.")], &mut r, &vars()).unwrap();
+        assert_eq!(r.messages[0].content[1], Block::Text("New question.".into()));
+        assert_eq!(at(&r), [CacheAt::System(0), block(0), block(1)]);
+        let mut r = marked();
+        apply(&[rule(RuleOp::Replace, "")], &mut r, &vars()).unwrap();
+        assert_eq!(at(&r), [CacheAt::System(0), block(0)], "the marked text is gone");
+
+        // Regex edits change text in place: nothing moves.
+        let mut regex = rule(RuleOp::RegexReplace, "francais");
+        regex.pattern = Some("French".into());
+        let mut r = marked();
+        assert!(apply(&[regex], &mut r, &vars()).unwrap());
+        assert_eq!(at(&r), at(&marked()));
     }
 
     #[test]

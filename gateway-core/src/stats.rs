@@ -29,7 +29,12 @@ pub(crate) struct Summary {
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cached_tokens: i64,
+    pub cache_write_tokens: i64,
+    /// Percent of input tokens read from the prompt cache, two decimals; `null` without input.
+    pub cache_hit_share: Option<f64>,
     pub cost_usd: f64,
+    /// What the prompt cache saved, USD (see `Model::cache_savings`).
+    pub cache_savings_usd: f64,
     pub latency_p50_ms: Option<i64>,
     pub latency_p95_ms: Option<i64>,
     pub ttft_p50_ms: Option<i64>,
@@ -65,7 +70,11 @@ pub(crate) fn summarize(g: &StatGroup, latency: &[(i64, i64)], ttft: &[(i64, i64
         input_tokens: g.input_tokens,
         output_tokens: g.output_tokens,
         cached_tokens: g.cached_tokens,
+        cache_write_tokens: g.cache_write_tokens,
+        cache_hit_share: (g.input_tokens > 0)
+            .then(|| (g.cached_tokens as f64 * 10_000.0 / g.input_tokens as f64).round() / 100.0),
         cost_usd: (g.cost_usd * 1e9).round() / 1e9,
+        cache_savings_usd: (g.cache_savings_usd * 1e9).round() / 1e9,
         latency_p50_ms: histogram_rank(latency, 50.0),
         latency_p95_ms: histogram_rank(latency, 95.0),
         ttft_p50_ms: histogram_rank(ttft, 50.0),
@@ -103,7 +112,9 @@ pub(crate) fn grouped(
         t.input_tokens += g.input_tokens;
         t.output_tokens += g.output_tokens;
         t.cached_tokens += g.cached_tokens;
+        t.cache_write_tokens += g.cache_write_tokens;
         t.cost_usd += g.cost_usd;
+        t.cache_savings_usd += g.cache_savings_usd;
     }
     let (latency, ttft) = (by_group(latency), by_group(ttft));
     let none = Vec::new();

@@ -87,12 +87,46 @@ fn claude_codes_mid_conversation_system_message_stays_in_place_or_joins_the_syst
     for upstream in [Protocol::AnthropicMessages, Protocol::Gemini] {
         let (body, back) = through(&request, upstream);
         assert!(back.messages.iter().all(|m| m.role != Role::System), "{upstream:?}");
-        let system =
-            body["system"].as_str().or(body["systemInstruction"]["parts"][0]["text"].as_str());
-        assert!(
-            system.unwrap().contains("# Environment"),
-            "{upstream:?}: folded into the system prompt"
-        );
+        // Claude Code marks system blocks for caching: Anthropic gets blocks, not one string.
+        let blocks = body["system"].as_array().into_iter().flatten();
+        let system = blocks
+            .map(|b| b["text"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+            + body["systemInstruction"]["parts"][0]["text"].as_str().unwrap_or_default();
+        assert!(system.contains("# Environment"), "{upstream:?}: folded into the system prompt");
+    }
+}
+
+#[test]
+fn claude_codes_cache_breakpoints_survive_re_encoding_for_anthropic_and_nothing_else_sees_them() {
+    use gateway_core::canonical::CacheAt;
+    let (_, request) = recorded("claude-code");
+    let marks: Vec<CacheAt> = request.cache_marks.iter().map(|(at, _)| *at).collect();
+    assert_eq!(
+        marks,
+        [CacheAt::System(1), CacheAt::System(2), CacheAt::Block { message: 3, block: 1 }],
+        "two system blocks and the last tool result, as recorded"
+    );
+    let (body, back) = through(&request, Protocol::AnthropicMessages);
+    let system = body["system"].as_array().unwrap();
+    let marked: Vec<bool> = system.iter().map(|b| b.get("cache_control").is_some()).collect();
+    assert_eq!(&marked[..3], [false, true, true], "{system:?}");
+    assert_eq!(marked[3..], [false], "the folded mid-conversation instructions come last");
+    let results: Vec<&Value> = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["content"].as_array().unwrap())
+        .filter(|b| b["type"] == "tool_result")
+        .collect();
+    assert_eq!(results[1]["cache_control"], serde_json::json!({"type": "ephemeral"}));
+    assert!(results[0].get("cache_control").is_none());
+    assert_eq!(back.cache_marks.len(), 3, "read back by the Anthropic decoder");
+    // OpenAI and Gemini cache prompts by themselves: nothing of the breakpoints is sent there.
+    for upstream in [Protocol::OpenaiChat, Protocol::OpenaiResponses, Protocol::Gemini] {
+        let (body, _) = through(&request, upstream);
+        assert!(!body.to_string().contains("cache_control"), "{upstream:?}");
     }
 }
 

@@ -55,6 +55,7 @@ fn model(id: &str, name: &str, provider_id: &str) -> Model {
         input_cost_per_token: Some(1e-6),
         output_cost_per_token: Some(2e-6),
         cached_input_cost_per_token: None,
+        cache_write_cost_per_token: None,
         capabilities: serde_json::from_str(r#"{"vision":true}"#).unwrap(),
         created_at: 1,
         updated_at: 1,

@@ -113,6 +113,14 @@ async fn catalog_is_fetched_searched_ranked_and_applied() {
     let (_, stored) =
         admin.get(&format!("/api/admin/models/{}", model["id"].as_str().unwrap())).await;
     assert_eq!(stored["input_cost_per_token"], 2.5e-6);
+    // Prompt-cache prices: reads and writes each have their own.
+    let apply = json!({"model_id": model["id"], "source": "litellm", "name": "claude-sonnet-4-5"});
+    let (status, applied) = admin.post("/api/admin/catalog/apply", apply).await;
+    assert_eq!(status, 200, "{applied}");
+    assert_eq!(
+        (&applied["cached_input_cost_per_token"], &applied["cache_write_cost_per_token"]),
+        (&json!(3e-7), &json!(3.75e-6))
+    );
     let missing = json!({"model_id": model["id"], "source": "litellm", "name": "nope"});
     assert_eq!(admin.post("/api/admin/catalog/apply", missing).await.0, 404);
     let unknown = json!({"model_id": "mdl_nope", "source": "litellm", "name": "gpt-4o"});

@@ -563,3 +563,174 @@ async fn the_route_table_is_what_the_server_serves_and_the_openapi_document_says
         assert_eq!(r.headers().get("access-control-allow-origin").is_some(), allowed, "{origin}");
     }
 }
+
+/// Waits until the logs hold `n` rows and returns them, newest first.
+async fn logged(admin: &Admin, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, logs) = admin.get("/api/admin/logs?page_size=100").await;
+        let rows = logs["data"].as_array().unwrap().clone();
+        if rows.len() >= n || Instant::now() > deadline {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Claude Code's breakpoints reach Anthropic through a virtual model whose prompt rule rewrites
+/// the request (the rule's text goes before them, the marks stay on what the caller marked); an
+/// OpenAI caller's `prompt_cache_key` asks Anthropic to cache the conversation; the mock writes
+/// the prefix once and reads it after, and the usage, the logged tokens, the cost and the savings
+/// are what a hand computation at the model's four prices gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_caching_survives_rules_and_translation_and_is_priced_exactly() {
+    let (mock, mock_state, _dir, gw, admin) = gateway_and_mock().await;
+    let an = setup_provider(&admin, "an", "anthropic_messages", format!("http://{mock}/v1")).await;
+    let (status, m) = admin
+        .post(
+            "/api/admin/models",
+            json!({"name": "claude", "provider_id": an, "upstream_model": "claude-mock",
+                   "input_cost_per_token": 3e-6, "output_cost_per_token": 15e-6,
+                   "cached_input_cost_per_token": 0.3e-6, "cache_write_cost_per_token": 3.75e-6}),
+        )
+        .await;
+    assert_eq!(status, 201, "{m}");
+    let rules = json!([{"op": "system_prepend", "template": "Policy for {{key_name}}."},
+                       {"op": "append", "template": "Be exact."}]);
+    let targets = json!([{"provider_id": an, "model": "claude-mock"}]);
+    let vm =
+        json!({"name": "claude-ruled", "strategy": "priority", "targets": targets, "rules": rules});
+    let (status, body) = admin.post("/api/admin/virtual-models", vm).await;
+    assert_eq!(status, 201, "{body}");
+    let (_, key) = admin.post("/api/admin/keys", json!({"name": "cache"})).await;
+    let key = key["key"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let bad = admin
+        .post(
+            "/api/admin/models",
+            json!({"name": "x", "provider_id": an,
+        "cache_write_cost_per_token": -1}),
+        )
+        .await;
+    assert_eq!(
+        (bad.0, bad.1["error"]["field"].as_str()),
+        (400, Some("cache_write_cost_per_token"))
+    );
+
+    let ephemeral = json!({"type": "ephemeral"});
+    let messages_body = |stream: bool| {
+        json!({"model": "claude-ruled", "max_tokens": 64, "stream": stream,
+            "system": [{"type": "text", "text": "You are a coding agent."},
+                       {"type": "text", "text": "Long stable instructions.", "cache_control": ephemeral}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "Read the file", "cache_control": ephemeral}]}]})
+    };
+    let mut usages = Vec::new();
+    for stream in [false, true] {
+        let r = client
+            .post(gw.url("/v1/messages"))
+            .header("x-api-key", &key)
+            .header("anthropic-version", "2023-06-01")
+            .json(&messages_body(stream))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        let usage = if stream {
+            let start = text
+                .lines()
+                .find(|l| l.starts_with("data:") && l.contains("message_start"))
+                .unwrap();
+            let start: Value = serde_json::from_str(start.trim_start_matches("data: ")).unwrap();
+            start["message"]["usage"].clone()
+        } else {
+            serde_json::from_str::<Value>(&text).unwrap()["usage"].clone()
+        };
+        usages.push(usage);
+        let sent = mock_state.last("/v1/messages").unwrap();
+        let system = sent["system"].as_array().unwrap();
+        assert_eq!(system[0]["text"], "Policy for cache.", "the rule's text first: {sent}");
+        assert!(system[0].get("cache_control").is_none(), "{sent}");
+        assert_eq!(system[2]["cache_control"], ephemeral, "the caller's mark stays on its text");
+        let content = sent["messages"][0]["content"].as_array().unwrap();
+        assert_eq!(content[0]["cache_control"], ephemeral, "{sent}");
+        assert!(content.last().unwrap()["text"].as_str().unwrap().contains("Be exact."));
+    }
+    assert_eq!(
+        (&usages[0]["cache_creation_input_tokens"], &usages[0]["cache_read_input_tokens"]),
+        (&json!(16), &json!(0)),
+        "the first request writes the prefix: {usages:?}"
+    );
+    assert_eq!(
+        (&usages[1]["cache_creation_input_tokens"], &usages[1]["cache_read_input_tokens"]),
+        (&json!(0), &json!(16)),
+        "the second reads it: {usages:?}"
+    );
+    assert_eq!(usages[1]["input_tokens"], 5);
+
+    // A malformed breakpoint is refused in the caller's protocol, naming it.
+    let mut bad = messages_body(false);
+    bad["system"][1]["cache_control"] = json!({"type": "persistent"});
+    let r = client
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["type"], "error", "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("system[1].cache_control.type"),
+        "{body}"
+    );
+
+    // OpenAI callers: a cache key asks for caching; usage carries reads and writes in Chat's places.
+    let mut chat_usage = Vec::new();
+    for _ in 0..2 {
+        let r = client
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&json!({"model": "claude", "prompt_cache_key": "repo-42",
+                "messages": [{"role": "system", "content": "Stable."}, {"role": "user", "content": "Hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = r.json().await.unwrap();
+        chat_usage.push(body["usage"].clone());
+    }
+    let sent = mock_state.last("/v1/messages").unwrap();
+    assert_eq!(sent["cache_control"], ephemeral, "{sent}");
+    assert_eq!(chat_usage[0]["prompt_tokens"], 21, "{chat_usage:?}");
+    assert_eq!(chat_usage[0]["prompt_tokens_details"]["cache_write_tokens"], 16);
+    assert_eq!(chat_usage[1]["prompt_tokens_details"]["cached_tokens"], 16);
+    assert_eq!(chat_usage[1]["prompt_tokens_details"]["cache_write_tokens"], 0);
+
+    // Logged: all four token counts, the cost at four prices and what caching saved.
+    let rows = logged(&admin, 5).await;
+    let ok: Vec<&Value> = rows.iter().filter(|r| r["status"] == 200).collect();
+    assert_eq!(ok.len(), 4, "{rows:?}");
+    let close = |a: &Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-12;
+    for row in &ok {
+        let (read, write) =
+            (row["cached_tokens"].as_i64().unwrap(), row["cache_write_tokens"].as_i64().unwrap());
+        assert_eq!((row["input_tokens"].as_i64(), read + write), (Some(21), 16), "{row}");
+        let cost = (21 - read - write) as f64 * 3e-6
+            + read as f64 * 0.3e-6
+            + write as f64 * 3.75e-6
+            + 9.0 * 15e-6;
+        assert!(close(&row["cost_usd"], cost), "{row} vs {cost}");
+        let saved = read as f64 * (3e-6 - 0.3e-6) - write as f64 * (3.75e-6 - 3e-6);
+        assert!(close(&row["cache_savings_usd"], saved), "{row} vs {saved}");
+    }
+    // The dashboard's figures: two reads of 16 out of 84 input tokens.
+    let (_, stats) = admin.get("/api/admin/stats").await;
+    let totals = &stats["totals"];
+    assert_eq!((&totals["cached_tokens"], &totals["cache_write_tokens"]), (&json!(32), &json!(32)));
+    assert_eq!(totals["cache_hit_share"], 38.1, "{totals}");
+    let saved = 2.0 * 16.0 * (3e-6 - 0.3e-6) - 2.0 * 16.0 * 0.75e-6;
+    assert!(close(&totals["cache_savings_usd"], saved), "{totals}");
+}

@@ -61,6 +61,7 @@ function Body({ stats, keys, providers }) {
     ['success', t('Success rate'), fmt.pct(s.success_rate)],
     ['tokens', t('Tokens (in / out)'), `${fmt.num(s.input_tokens)} / ${fmt.num(s.output_tokens)}`],
     ['cost', t('Cost'), fmt.usd(s.cost_usd)],
+    ['cache', t('Prompt cache: hit share / saved'), `${fmt.pct(s.cache_hit_share)} / ${fmt.usd(s.cache_savings_usd)}`],
     ['latency', t('Latency P50 / P95'), `${fmt.ms(s.latency_p50_ms)} / ${fmt.ms(s.latency_p95_ms)}`],
     ['ttft', t('First token P50 / P95'), `${fmt.ms(s.ttft_p50_ms)} / ${fmt.ms(s.ttft_p95_ms)}`],
     ['errors', t('Errors'), fmt.num(s.errors)],

@@ -65,11 +65,12 @@ function ModelForm({ model, providers, saved, onCancel }) {
     { name: 'input_cost_per_token', label: t('Input price, $ per million tokens'), type: 'number', scale: PER_M },
     { name: 'output_cost_per_token', label: t('Output price, $ per million tokens'), type: 'number', scale: PER_M },
     { name: 'cached_input_cost_per_token', label: t('Cached input price, $ per million tokens'), type: 'number', scale: PER_M },
+    { name: 'cache_write_cost_per_token', label: t('Cache write price, $ per million tokens'), type: 'number', scale: PER_M },
     { name: 'capabilities', label: t('Capabilities (JSON)'), type: 'json', wide: true, placeholder: '{"supports_vision": true}' },
     { name: 'enabled', label: t('Enabled'), type: 'checkbox', default: true },
   ];
   const initial = { ...(model || {}) };
-  for (const k of ['input_cost_per_token', 'output_cost_per_token', 'cached_input_cost_per_token']) {
+  for (const k of ['input_cost_per_token', 'output_cost_per_token', 'cached_input_cost_per_token', 'cache_write_cost_per_token']) {
     if (initial[k] !== null && initial[k] !== undefined) initial[k] = +(initial[k] * PER_M).toPrecision(10);
   }
   const submit = async v => {

@@ -165,6 +165,8 @@ async fn apply(inner: &Inner, body: &[u8]) -> AdminResult {
     model.output_cost_per_token = entry.output_cost_per_token.or(model.output_cost_per_token);
     model.cached_input_cost_per_token =
         entry.cached_input_cost_per_token.or(model.cached_input_cost_per_token);
+    model.cache_write_cost_per_token =
+        entry.cache_write_cost_per_token.or(model.cache_write_cost_per_token);
     model.capabilities.extend(entry.capabilities);
     model.updated_at = inner.platform.now_ms();
     inner.store.update_model(&model).await?;

@@ -26,6 +26,8 @@ struct Input {
     output_cost_per_token: Option<Option<f64>>,
     #[serde(default, deserialize_with = "validate::nullable")]
     cached_input_cost_per_token: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "validate::nullable")]
+    cache_write_cost_per_token: Option<Option<f64>>,
     capabilities: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -45,6 +47,7 @@ async fn create(inner: &Inner, input: Input) -> Result<Model, GatewayError> {
         input_cost_per_token: None,
         output_cost_per_token: None,
         cached_input_cost_per_token: None,
+        cache_write_cost_per_token: None,
         capabilities: Default::default(),
         created_at: now,
         updated_at: now,
@@ -178,6 +181,9 @@ async fn apply(inner: &Inner, input: Input, mut m: Model) -> Result<Model, Gatew
     }
     if let Some(v) = input.cached_input_cost_per_token {
         m.cached_input_cost_per_token = validate::price("cached_input_cost_per_token", v)?;
+    }
+    if let Some(v) = input.cache_write_cost_per_token {
+        m.cache_write_cost_per_token = validate::price("cache_write_cost_per_token", v)?;
     }
     if let Some(caps) = input.capabilities {
         m.capabilities = caps;

@@ -206,8 +206,10 @@ impl Exchange {
         self.log.input_tokens = usage.input;
         self.log.output_tokens = usage.output;
         self.log.cached_tokens = usage.cached;
+        self.log.cache_write_tokens = usage.cache_write;
         self.log.reasoning_tokens = usage.reasoning;
         self.log.cost_usd = self.model.as_ref().and_then(|m| m.cost(&usage));
+        self.log.cache_savings_usd = self.model.as_ref().and_then(|m| m.cache_savings(&usage));
         self.observe();
     }
 

@@ -27,8 +27,11 @@ pub struct LogRecord {
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
     pub cached_tokens: Option<i64>,
+    pub cache_write_tokens: Option<i64>,
     pub reasoning_tokens: Option<i64>,
     pub cost_usd: Option<f64>,
+    /// What the prompt cache saved ([`crate::store::models::Model::cache_savings`]).
+    pub cache_savings_usd: Option<f64>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
     /// Only when the key logs bodies; truncated.
@@ -40,8 +43,8 @@ pub struct LogRecord {
 
 const COLUMNS: &str = "id, created_at, request_id, key_id, endpoint, model_requested, model_served, \
     provider_id, protocol_in, protocol_out, stream, status, error_kind, attempts, latency_ms, ttft_ms, \
-    input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, client_ip, user_agent, \
-    request_body, response_body";
+    input_tokens, output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_usd, \
+    cache_savings_usd, client_ip, user_agent, request_body, response_body";
 
 fn decode(r: &Row<'_>) -> StoreResult<LogRecord> {
     Ok(LogRecord {
@@ -64,8 +67,10 @@ fn decode(r: &Row<'_>) -> StoreResult<LogRecord> {
         input_tokens: r.opt_int("input_tokens")?,
         output_tokens: r.opt_int("output_tokens")?,
         cached_tokens: r.opt_int("cached_tokens")?,
+        cache_write_tokens: r.opt_int("cache_write_tokens")?,
         reasoning_tokens: r.opt_int("reasoning_tokens")?,
         cost_usd: r.opt_real("cost_usd")?,
+        cache_savings_usd: r.opt_real("cache_savings_usd")?,
         client_ip: r.opt_text("client_ip")?,
         user_agent: r.opt_text("user_agent")?,
         request_body: r.opt_text("request_body")?,
@@ -94,8 +99,10 @@ fn values(l: &LogRecord) -> Vec<Value> {
         l.input_tokens.into(),
         l.output_tokens.into(),
         l.cached_tokens.into(),
+        l.cache_write_tokens.into(),
         l.reasoning_tokens.into(),
         l.cost_usd.into(),
+        l.cache_savings_usd.into(),
         l.client_ip.clone().into(),
         l.user_agent.clone().into(),
         l.request_body.clone().into(),

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "catalog", include_str!("../../../migrations/0005_catalog.sql")),
     (6, "provider_quirks", include_str!("../../../migrations/0006_provider_quirks.sql")),
     (7, "request_stats", include_str!("../../../migrations/0007_request_stats.sql")),
+    (8, "prompt_cache", include_str!("../../../migrations/0008_prompt_cache.sql")),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

@@ -21,38 +21,78 @@ pub struct Model {
     pub input_cost_per_token: Option<f64>,
     pub output_cost_per_token: Option<f64>,
     pub cached_input_cost_per_token: Option<f64>,
+    /// The price of a token written to the prompt cache.
+    pub cache_write_cost_per_token: Option<f64>,
     pub capabilities: serde_json::Map<String, serde_json::Value>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
+/// A request's tokens split by what each is priced at.
+struct Split {
+    /// Input neither read from nor written to the cache.
+    plain: f64,
+    read: f64,
+    write: f64,
+    output: f64,
+}
+
+impl Split {
+    /// Reads and writes are parts of the input, never more than it.
+    fn of(usage: &Usage) -> Split {
+        let input = usage.input.unwrap_or(0).max(0) as f64;
+        let read = (usage.cached.unwrap_or(0).max(0) as f64).min(input);
+        let write = (usage.cache_write.unwrap_or(0).max(0) as f64).min(input - read);
+        let output = usage.output.unwrap_or(0).max(0) as f64;
+        Split { plain: input - read - write, read, write, output }
+    }
+}
+
 impl Model {
-    /// USD for `usage` at this model's per-token prices; cached input falls back to the input
-    /// price. `None` when the model has no prices or the upstream reported no tokens.
+    /// The per-token prices `(input, cache read, cache write, output)`; cache reads and writes
+    /// fall back to the input price. `None` when the model has no prices.
+    fn prices(&self) -> Option<(f64, f64, f64, f64)> {
+        let (input, output) = (self.input_cost_per_token, self.output_cost_per_token);
+        if input.is_none() && output.is_none() {
+            return None;
+        }
+        let input = input.unwrap_or(0.0);
+        Some((
+            input,
+            self.cached_input_cost_per_token.unwrap_or(input),
+            self.cache_write_cost_per_token.unwrap_or(input),
+            output.unwrap_or(0.0),
+        ))
+    }
+
+    /// USD for `usage` at this model's per-token prices: plain input, cache reads, cache writes
+    /// and output each at their own price. `None` when the model has no prices or the upstream
+    /// reported no tokens.
     pub fn cost(&self, usage: &Usage) -> Option<f64> {
         if usage.input.is_none() && usage.output.is_none() {
             return None;
         }
-        let input_price = self.input_cost_per_token;
-        let output_price = self.output_cost_per_token;
-        if input_price.is_none() && output_price.is_none() {
+        let (input, read, write, output) = self.prices()?;
+        let s = Split::of(usage);
+        Some(s.plain * input + s.read * read + s.write * write + s.output * output)
+    }
+
+    /// What the prompt cache saved on `usage`: cache reads at the input price less what they
+    /// cost, minus what cache writes cost above the input price (negative when writes outweigh
+    /// reads). `None` without prices or without cache figures.
+    pub fn cache_savings(&self, usage: &Usage) -> Option<f64> {
+        if usage.cached.is_none() && usage.cache_write.is_none() {
             return None;
         }
-        let input = usage.input.unwrap_or(0).max(0) as f64;
-        let cached = (usage.cached.unwrap_or(0).max(0) as f64).min(input);
-        let output = usage.output.unwrap_or(0).max(0) as f64;
-        let cached_price = self.cached_input_cost_per_token.or(input_price).unwrap_or(0.0);
-        Some(
-            (input - cached) * input_price.unwrap_or(0.0)
-                + cached * cached_price
-                + output * output_price.unwrap_or(0.0),
-        )
+        let (input, read, write, _) = self.prices()?;
+        let s = Split::of(usage);
+        Some(s.read * (input - read) - s.write * (write - input))
     }
 }
 
 const COLUMNS: &str = "id, name, provider_id, upstream_model, display_name, enabled, context_window, \
     max_output_tokens, input_cost_per_token, output_cost_per_token, cached_input_cost_per_token, \
-    capabilities, created_at, updated_at";
+    cache_write_cost_per_token, capabilities, created_at, updated_at";
 
 fn decode(r: &Row<'_>) -> StoreResult<Model> {
     Ok(Model {
@@ -67,6 +107,7 @@ fn decode(r: &Row<'_>) -> StoreResult<Model> {
         input_cost_per_token: r.opt_real("input_cost_per_token")?,
         output_cost_per_token: r.opt_real("output_cost_per_token")?,
         cached_input_cost_per_token: r.opt_real("cached_input_cost_per_token")?,
+        cache_write_cost_per_token: r.opt_real("cache_write_cost_per_token")?,
         capabilities: r.json("capabilities")?,
         created_at: r.int("created_at")?,
         updated_at: r.int("updated_at")?,
@@ -85,6 +126,7 @@ fn params(m: &Model) -> Vec<Value> {
         m.input_cost_per_token.into(),
         m.output_cost_per_token.into(),
         m.cached_input_cost_per_token.into(),
+        m.cache_write_cost_per_token.into(),
         serde_json::Value::Object(m.capabilities.clone()).to_string().into(),
         Value::Integer(m.updated_at),
     ]
@@ -137,8 +179,8 @@ impl Store {
         self.execute(
             "INSERT INTO models (id, name, provider_id, upstream_model, display_name, enabled, \
              context_window, max_output_tokens, input_cost_per_token, output_cost_per_token, \
-             cached_input_cost_per_token, capabilities, updated_at, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             cached_input_cost_per_token, cache_write_cost_per_token, capabilities, updated_at, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             values,
         )
         .await?;
@@ -152,8 +194,8 @@ impl Store {
             .execute(
                 "UPDATE models SET name = ?, provider_id = ?, upstream_model = ?, display_name = ?, \
                  enabled = ?, context_window = ?, max_output_tokens = ?, input_cost_per_token = ?, \
-                 output_cost_per_token = ?, cached_input_cost_per_token = ?, capabilities = ?, \
-                 updated_at = ? WHERE id = ?",
+                 output_cost_per_token = ?, cached_input_cost_per_token = ?, \
+                 cache_write_cost_per_token = ?, capabilities = ?, updated_at = ? WHERE id = ?",
                 values,
             )
             .await?;
@@ -182,6 +224,7 @@ mod tests {
             input_cost_per_token: input,
             output_cost_per_token: output,
             cached_input_cost_per_token: cached,
+            cache_write_cost_per_token: None,
             capabilities: Default::default(),
             created_at: 0,
             updated_at: 0,
@@ -190,9 +233,36 @@ mod tests {
 
     #[test]
     fn cost_splits_cached_input() {
-        let u = Usage { input: Some(1000), output: Some(100), cached: Some(400), reasoning: None };
+        let u =
+            Usage { input: Some(1000), output: Some(100), cached: Some(400), ..Usage::default() };
         let cost = model(Some(1e-6), Some(2e-6), Some(0.5e-6)).cost(&u).unwrap();
         assert!((cost - (600.0 * 1e-6 + 400.0 * 0.5e-6 + 100.0 * 2e-6)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn cache_writes_have_their_own_price_and_count_against_savings() {
+        // Anthropic's shape: 3 $/M input, reads 0.30, writes 3.75, output 15.
+        let mut m = model(Some(3e-6), Some(15e-6), Some(0.3e-6));
+        m.cache_write_cost_per_token = Some(3.75e-6);
+        let u = Usage {
+            input: Some(10_000),
+            cached: Some(6_000),
+            cache_write: Some(3_000),
+            output: Some(200),
+            ..Usage::default()
+        };
+        let cost = m.cost(&u).unwrap();
+        let by_hand = 1_000.0 * 3e-6 + 6_000.0 * 0.3e-6 + 3_000.0 * 3.75e-6 + 200.0 * 15e-6;
+        assert!((cost - by_hand).abs() < 1e-12, "{cost} vs {by_hand}");
+        let saved = m.cache_savings(&u).unwrap();
+        let by_hand = 6_000.0 * (3e-6 - 0.3e-6) - 3_000.0 * (3.75e-6 - 3e-6);
+        assert!((saved - by_hand).abs() < 1e-12, "{saved} vs {by_hand}");
+        // Without a write price writes cost what input costs; reads and writes never exceed input.
+        m.cache_write_cost_per_token = None;
+        let odd = Usage { input: Some(100), cached: Some(80), cache_write: Some(80), ..u };
+        let cost = m.cost(&odd).unwrap();
+        assert!((cost - (80.0 * 0.3e-6 + 20.0 * 3e-6 + 200.0 * 15e-6)).abs() < 1e-12);
+        assert_eq!(m.cache_savings(&Usage { input: Some(5), ..Usage::default() }), None);
     }
 
     #[test]

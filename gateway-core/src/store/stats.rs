@@ -88,7 +88,9 @@ pub struct StatGroup {
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cached_tokens: i64,
+    pub cache_write_tokens: i64,
     pub cost_usd: f64,
+    pub cache_savings_usd: f64,
 }
 
 /// The part of a stats window read from rollups and the part read from the logs.
@@ -203,7 +205,9 @@ impl Store {
                 input_tokens: r.int("i")?,
                 output_tokens: r.int("o")?,
                 cached_tokens: r.int("c")?,
+                cache_write_tokens: r.int("w")?,
                 cost_usd: r.opt_real("cost")?.unwrap_or(0.0),
+                cache_savings_usd: r.opt_real("sv")?.unwrap_or(0.0),
             };
             Ok((group, r.int("b")?, g))
         };
@@ -213,7 +217,8 @@ impl Store {
                 "SELECT {group} AS g, {} AS b, COUNT(*) AS n, \
                  COALESCE(SUM(status < 400 AND error_kind IS NULL), 0) AS ok, \
                  COALESCE(SUM(input_tokens), 0) AS i, COALESCE(SUM(output_tokens), 0) AS o, \
-                 COALESCE(SUM(cached_tokens), 0) AS c, COALESCE(SUM(cost_usd), 0.0) AS cost \
+                 COALESCE(SUM(cached_tokens), 0) AS c, COALESCE(SUM(cache_write_tokens), 0) AS w, \
+                 COALESCE(SUM(cost_usd), 0.0) AS cost, COALESCE(SUM(cache_savings_usd), 0.0) AS sv \
                  FROM request_logs WHERE {clause} GROUP BY g, b",
                 bucket("latency_ms")
             )
@@ -227,14 +232,15 @@ impl Store {
                 format!(
                     "SELECT {group} AS g, -1 AS b, 0 AS n, SUM(successes) AS ok, \
                      SUM(input_tokens) AS i, SUM(output_tokens) AS o, SUM(cached_tokens) AS c, \
-                     SUM(cost_usd) AS cost FROM request_stats WHERE {clause} GROUP BY g"
+                     SUM(cache_write_tokens) AS w, SUM(cost_usd) AS cost, \
+                     SUM(cache_savings_usd) AS sv FROM request_stats WHERE {clause} GROUP BY g"
                 )
             };
             rows.extend(self.grouped((dim, true), params.clone(), totals, decode).await?);
             let latency = |group: &str| {
                 format!(
                     "SELECT {group} AS g, bucket AS b, SUM(n) AS n, 0 AS ok, 0 AS i, 0 AS o, \
-                     0 AS c, 0.0 AS cost FROM request_stat_buckets \
+                     0 AS c, 0 AS w, 0.0 AS cost, 0.0 AS sv FROM request_stat_buckets \
                      WHERE {clause} AND metric = 0 GROUP BY g, b"
                 )
             };
@@ -313,10 +319,12 @@ fn roll_up(from: i64, to: i64) -> Vec<Stmt> {
     stmts.push(Stmt::new(
         format!(
             "INSERT INTO request_stats (hour, key_id, model, provider_id, requests, successes, \
-             input_tokens, output_tokens, cached_tokens, cost_usd) \
+             input_tokens, output_tokens, cached_tokens, cache_write_tokens, cost_usd, \
+             cache_savings_usd) \
              SELECT {dims}, COUNT(*), COALESCE(SUM(status < 400 AND error_kind IS NULL), 0), \
              COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), \
-             COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(cost_usd), 0.0) \
+             COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(cache_write_tokens), 0), \
+             COALESCE(SUM(cost_usd), 0.0), COALESCE(SUM(cache_savings_usd), 0.0) \
              FROM request_logs WHERE created_at >= ? AND created_at < ? GROUP BY 1, 2, 3, 4"
         ),
         range(),

@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 
 use crate::agent::result_text;
 use crate::text_pieces;
-use crate::{Answer, Incoming, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
+use crate::{Answer, Incoming, Mock, Seen, USAGE_INPUT, USAGE_OUTPUT};
 use crate::{check_unique, json_pieces, json_response, prepare, sse_event, sse_response, text_of};
 
 /// Top-level request fields the API knows.
-const FIELDS: [&str; 18] = [
+const FIELDS: [&str; 19] = [
     "model",
     "messages",
     "max_tokens",
@@ -34,6 +34,7 @@ const FIELDS: [&str; 18] = [
     "mcp_servers",
     "context_management",
     "output_config",
+    "cache_control",
 ];
 
 /// Beta-gated parts of a request and the `anthropic-beta` values that enable each (for
@@ -118,6 +119,7 @@ fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
         return Err("max_tokens: Field required".into());
     }
     check_output_format(&body["output_config"]["format"])?;
+    cache_prefix(body)?;
     let mut seen = read_messages(body)?;
     seen.max_tokens = body["max_tokens"].as_u64();
     Ok(seen)
@@ -315,9 +317,98 @@ pub(crate) async fn count_tokens(
     json_response(StatusCode::OK, json!({"input_tokens": crate::counted(&body)}))
 }
 
-fn usage(output: i64) -> Value {
-    json!({"input_tokens": USAGE_INPUT - USAGE_CACHED, "cache_creation_input_tokens": 0,
-           "cache_read_input_tokens": USAGE_CACHED, "output_tokens": output})
+/// Input tokens of the cached prefix when a request has breakpoints.
+pub const CACHE_PREFIX: i64 = 16;
+
+/// How a request used the prompt cache.
+#[derive(Clone, Copy, PartialEq)]
+enum Cache {
+    None,
+    Write,
+    Read,
+}
+
+/// Checks every `cache_control` as the API does and returns a hash of the prompt up to the last
+/// breakpoint (the whole prompt for the top-level one), or `None` without breakpoints.
+fn cache_prefix(body: &Value) -> Result<Option<u64>, String> {
+    let mut marks = 0;
+    let mut last: Option<usize> = None; // how many messages the cached prefix covers
+    let mut check = |b: &Value, at: &str, messages: usize| -> Result<(), String> {
+        let Some(cache) = b.get("cache_control").filter(|c| !c.is_null()) else { return Ok(()) };
+        if cache["type"] != "ephemeral" {
+            return Err(format!("{at}.cache_control.type: Input should be 'ephemeral'"));
+        }
+        if !cache["ttl"].is_null() && cache["ttl"] != "5m" && cache["ttl"] != "1h" {
+            return Err(format!("{at}.cache_control.ttl: Input should be '5m' or '1h'"));
+        }
+        if matches!(b["type"].as_str(), Some("thinking" | "redacted_thinking")) {
+            return Err(format!("{at}: cache_control cannot be set for thinking blocks"));
+        }
+        marks += 1;
+        last = Some(last.unwrap_or(0).max(messages));
+        Ok(())
+    };
+    for (i, t) in body["tools"].as_array().into_iter().flatten().enumerate() {
+        check(t, &format!("tools.{i}"), 0)?;
+    }
+    for (i, b) in body["system"].as_array().into_iter().flatten().enumerate() {
+        check(b, &format!("system.{i}"), 0)?;
+    }
+    for (i, m) in body["messages"].as_array().into_iter().flatten().enumerate() {
+        for (j, b) in m["content"].as_array().into_iter().flatten().enumerate() {
+            check(b, &format!("messages.{i}.content.{j}"), i + 1)?;
+        }
+    }
+    if !body["cache_control"].is_null() {
+        check(body, "cache_control", body["messages"].as_array().map_or(0, Vec::len))?;
+    }
+    if marks > 4 {
+        return Err(format!(
+            "A maximum of 4 blocks with cache_control may be provided. Found {marks}."
+        ));
+    }
+    let Some(covered) = last else { return Ok(None) };
+    // The prefix without the markers themselves (moving a breakpoint does not change the text).
+    let mut prefix = json!([
+        body["tools"],
+        body["system"],
+        body["messages"].as_array().map(|m| m[..covered.min(m.len())].to_vec())
+    ]);
+    strip_cache_control(&mut prefix);
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    prefix.to_string().hash(&mut h);
+    Ok(Some(h.finish()))
+}
+
+fn strip_cache_control(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.remove("cache_control");
+            map.values_mut().for_each(strip_cache_control);
+        }
+        Value::Array(list) => list.iter_mut().for_each(strip_cache_control),
+        _ => {}
+    }
+}
+
+impl Mock {
+    /// Whether the request's cached prefix is written or read (and remembers it).
+    fn prompt_cached(&self, body: &Value) -> Cache {
+        let Ok(Some(prefix)) = cache_prefix(body) else { return Cache::None };
+        let Ok(mut seen) = self.prompt_cache.lock() else { return Cache::None };
+        if seen.insert(prefix) { Cache::Write } else { Cache::Read }
+    }
+}
+
+fn usage(output: i64, cache: Cache) -> Value {
+    let (write, read) = match cache {
+        Cache::None => (0, 0),
+        Cache::Write => (CACHE_PREFIX, 0),
+        Cache::Read => (0, CACHE_PREFIX),
+    };
+    json!({"input_tokens": USAGE_INPUT - write - read, "cache_creation_input_tokens": write,
+           "cache_read_input_tokens": read, "output_tokens": output})
 }
 
 pub(crate) async fn handle(
@@ -333,8 +424,9 @@ pub(crate) async fn handle(
             Ok(prepared) => prepared,
             Err(response) => return response,
         };
+    let cache = mock.prompt_cached(&body);
     if body["stream"] == true {
-        return sse_response(&mock, stream(&model, &answer));
+        return sse_response(&mock, stream(&model, &answer, cache));
     }
     let (content, stop): (Vec<Value>, &str) = match &answer {
         Answer::Text(t) => (vec![json!({"type": "text", "text": t})], "end_turn"),
@@ -350,17 +442,17 @@ pub(crate) async fn handle(
         StatusCode::OK,
         json!({
             "id": "msg_mock123", "type": "message", "role": "assistant", "model": model, "content": content,
-            "stop_reason": stop, "stop_sequence": null, "usage": usage(USAGE_OUTPUT),
+            "stop_reason": stop, "stop_sequence": null, "usage": usage(USAGE_OUTPUT, cache),
         }),
     )
 }
 
-fn stream(model: &str, answer: &Answer) -> Vec<String> {
+fn stream(model: &str, answer: &Answer, cache: Cache) -> Vec<String> {
     let ev = |v: Value| sse_event(v["type"].as_str(), &v, "\n");
     let mut events = vec![ev(
         json!({"type": "message_start", "message": {"id": "msg_mock123", "type": "message",
         "role": "assistant", "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
-        "usage": usage(1)}}),
+        "usage": usage(1, cache)}}),
     )];
     let stop = match answer {
         Answer::Text(t) => {

@@ -23,6 +23,7 @@ pub const LITELLM: &str = r#"{
                         "output_cost_per_token": 1.5e-05, "litellm_provider": "openai", "mode": "chat"},
   "claude-sonnet-4-5": {"max_input_tokens": 200000, "max_output_tokens": 64000, "input_cost_per_token": 3e-06,
                         "output_cost_per_token": 1.5e-05, "cache_read_input_token_cost": 3e-07,
+                        "cache_creation_input_token_cost": 3.75e-06,
                         "litellm_provider": "anthropic", "mode": "chat", "supports_function_calling": true,
                         "supports_reasoning": true},
   "text-embedding-3-small": {"max_tokens": 8191, "max_input_tokens": 8191, "input_cost_per_token": 2e-08,

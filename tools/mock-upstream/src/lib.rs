@@ -34,7 +34,9 @@
 //! Every mock refuses a conversation whose tool calls reuse an id, and tool results that answer
 //! no call: real APIs refuse both (and an agent drops a call whose id it has seen before).
 //!
-//! Every answer reports usage: 21 input tokens (4 of them cached) and 9 output tokens. Streams
+//! Every answer reports usage: 21 input tokens (4 of them cached; Anthropic: none without
+//! `cache_control`, and with it 16 written to the cache the first time a prefix is seen and read
+//! from it after) and 9 output tokens. Streams
 //! split text into small deltas, tool arguments into fragments, and split multi-byte UTF-8
 //! characters across network chunks.
 
@@ -83,6 +85,9 @@ pub struct MockConfig {
 pub struct Mock {
     pub config: MockConfig,
     pub received: Mutex<Vec<(String, Value)>>,
+    /// Prompt prefixes Anthropic's mock has cached (hashes of everything up to the last
+    /// breakpoint): the first request with a prefix writes it, later ones read it.
+    pub prompt_cache: Mutex<std::collections::HashSet<u64>>,
 }
 
 impl Mock {
@@ -130,7 +135,7 @@ pub async fn spawn(
     config: MockConfig,
     port: u16,
 ) -> std::io::Result<(std::net::SocketAddr, Arc<Mock>)> {
-    let mock = Arc::new(Mock { config, received: Mutex::new(Vec::new()) });
+    let mock = Arc::new(Mock { config, ..Mock::default() });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let app = router(mock.clone());

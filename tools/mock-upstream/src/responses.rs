@@ -181,7 +181,8 @@ fn output_items(answer: &Answer) -> Vec<Value> {
 
 fn response(model: &str, status: &str, output: Vec<Value>) -> Value {
     let usage = if status == "completed" {
-        json!({"input_tokens": USAGE_INPUT, "input_tokens_details": {"cached_tokens": USAGE_CACHED},
+        json!({"input_tokens": USAGE_INPUT, "input_tokens_details": {"cached_tokens": USAGE_CACHED,
+               "cache_write_tokens": 0},
                "output_tokens": USAGE_OUTPUT, "output_tokens_details": {"reasoning_tokens": 0},
                "total_tokens": USAGE_INPUT + USAGE_OUTPUT})
     } else {

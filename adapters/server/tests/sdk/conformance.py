@@ -64,6 +64,16 @@ EXPECTED = {
 USAGE = (21, 9)
 
 
+def strict(cls, obj, what):
+    """The SDKs build response objects without validating them (pydantic `construct`): validate
+    what the gateway sent strictly against the SDK's own type, as a typed client would."""
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj.model_dump(exclude_none=True)
+    try:
+        cls.model_validate(data, strict=True)
+    except Exception as e:
+        raise AssertionError(f"{what} is not a valid {cls.__name__}: {e}") from None
+
+
 def model_for(upstream, scenario):
     return f"{upstream}-{'text' if scenario == 'tool_result' else scenario}"
 
@@ -92,6 +102,9 @@ def run_chat(model, scenario, stream):
             completion = s.get_final_completion()
     else:
         completion = oa.chat.completions.create(**kwargs)
+    strict(openai.types.chat.ChatCompletion, completion, "the completion")
+    if completion.usage:
+        strict(openai.types.CompletionUsage, completion.usage, "usage")
     choice = completion.choices[0]
     calls = [(c.function.name, json.loads(c.function.arguments)) for c in (choice.message.tool_calls or [])]
     finish = {"stop": "stop", "tool_calls": "tool"}.get(choice.finish_reason, choice.finish_reason)
@@ -119,6 +132,8 @@ def run_responses(model, scenario, stream):
             response = s.get_final_response()
     else:
         response = oa.responses.create(**kwargs)
+    strict(openai.types.responses.Response, response, "the response")
+    strict(openai.types.responses.ResponseUsage, response.usage, "usage")
     calls = [(o.name, json.loads(o.arguments)) for o in response.output if o.type == "function_call"]
     finish = "tool" if calls else ("stop" if response.status == "completed" else response.status)
     usage = (response.usage.input_tokens, response.usage.output_tokens) if response.usage else None
@@ -147,6 +162,8 @@ def run_messages(model, scenario, stream):
             message = s.get_final_message()
     else:
         message = an.messages.create(**kwargs)
+    strict(anthropic.types.Message, message, "the message")
+    strict(anthropic.types.Usage, message.usage, "usage")
     text = "".join(b.text for b in message.content if b.type == "text")
     calls = [(b.name, b.input) for b in message.content if b.type == "tool_use"]
     finish = {"end_turn": "stop", "tool_use": "tool"}.get(message.stop_reason, message.stop_reason)
@@ -191,6 +208,7 @@ def run_gemini(model, scenario, stream):
             finish = candidate.finish_reason.value
         if chunk.usage_metadata:
             u = chunk.usage_metadata
+            strict(genai_types.GenerateContentResponseUsageMetadata, u, "usageMetadata")
             usage = (u.prompt_token_count, (u.candidates_token_count or 0) + (u.thoughts_token_count or 0))
     finish = {"STOP": "tool" if calls else "stop"}.get(finish, finish)
     return text, calls, finish, usage

@@ -2,7 +2,8 @@
 //!
 //! | canonical | Messages | |
 //! |---|---|---|
-//! | `system` | `system` (string or text blocks) | mapped (parts joined by blank lines) |
+//! | `system` | `system` (string or text blocks) | mapped (parts joined by blank lines; kept as blocks when a breakpoint marks one) |
+//! | prompt-cache breakpoints | `cache_control` (`ephemeral`, `ttl` `5m`/`1h`) on system blocks, tools and message blocks; top-level `cache_control` | mapped by position both ways, and moved with their parts by prompt rules and isolation; checked as the API checks them (type, TTL, at most 4: a 400 naming the field); none on thinking blocks; an OpenAI caller's `prompt_cache_key` becomes the top-level one; other upstreams cache by themselves, so nothing is sent there |
 //! | mid-conversation system messages | `messages[].role: "system"` (a beta Claude Code uses) | decoded in place; encoded into `system` after the opening instructions (position lost; the stable API has no other place) |
 //! | text, image | `text`, `image` (`base64` or `url` source) | mapped; empty text blocks are never sent |
 //! | tool call | `tool_use` (`input` object) | mapped; arguments that are not a JSON object become `{}` |
@@ -17,9 +18,9 @@
 //! | reasoning | `thinking: {type: enabled, budget_tokens}` / `{type: adaptive}`, `output_config.effort` | decoded: budget and effort (adaptive without an effort is "medium"); encoded as a budget (an effort alone becomes one: low 1024, medium 4096, high 16384); dropped when Anthropic would refuse it (forced tool use, budget under 1024 or not below `max_tokens`); with thinking on, `temperature`/`top_p` are dropped |
 //! | response format | `output_config.format` (`json_schema` with `schema`) | mapped: a JSON schema both ways (decoded without a name or `strict`; encoded with every object closed — `additionalProperties: false`, which the API requires — and without the numeric, string and array-size constraints it does not enforce); `json_object` has no equivalent and is dropped |
 //! | user | `metadata.user_id` | mapped |
-//! | usage | `input_tokens` + `cache_read_input_tokens` + `cache_creation_input_tokens`, `output_tokens` | canonical input counts cached tokens too (as OpenAI does); re-split when encoding |
+//! | usage | `input_tokens` + `cache_read_input_tokens` + `cache_creation_input_tokens`, `output_tokens` (`output_tokens_details.thinking_tokens`) | canonical input counts cache reads and writes too (as OpenAI does); re-split when encoding, both cache fields always written; thinking tokens are reasoning; a stream's `message_start` carries the upstream's input usage when it came with the start |
 //! | finish | `stop_reason` `end_turn`/`max_tokens`/`stop_sequence`/`tool_use`/`refusal` | mapped |
-//! | — | `top_k`, documents, `cache_control`, redacted thinking, `context_management`, tools' `defer_loading` | dropped when translating (kept on the same-protocol path, where the caller's `anthropic-beta` travels with them) |
+//! | — | `top_k`, documents, redacted thinking, `context_management`, tools' `defer_loading` | dropped when translating (kept on the same-protocol path, where the caller's `anthropic-beta` travels with them) |
 
 mod request;
 mod response;

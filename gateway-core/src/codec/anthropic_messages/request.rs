@@ -2,34 +2,67 @@
 
 use serde_json::{Map, Value, json};
 
-use super::wire::{ImageSource as WireImage, MessagesRequest, TextOrBlocks, WireBlock, WireTool};
+use super::wire::{
+    ImageSource as WireImage, MessagesRequest, TextOrBlocks, WireBlock, WireCache, WireTool,
+};
 use crate::canonical::{
-    Block, ImageSource, Message, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice,
-    ToolKind, arguments_object,
+    Block, CacheAt, CacheMark, ImageSource, Message, Reasoning, Request, ResponseFormat, Role,
+    Tool, ToolChoice, ToolKind, arguments_object,
 };
 use crate::codec::EncodeOptions;
 use crate::error::request::RequestError;
 use crate::provider::Protocol;
 
-/// A tool as declared: a custom tool becomes a function, Anthropic's own tool types are kept whole.
-fn decode_tool(i: usize, raw: Value) -> Result<Tool, RequestError> {
+/// The most breakpoints one request may carry (the API's limit; the top-level one counts).
+const MAX_MARKS: usize = 4;
+
+/// A breakpoint as the API checks it: `type` must be `ephemeral`, `ttl` `5m` or `1h`.
+fn decode_mark(cache: Option<WireCache>, at: &str) -> Result<Option<CacheMark>, RequestError> {
+    let Some(cache) = cache else { return Ok(None) };
+    if cache.kind.as_ref().and_then(Value::as_str) != Some("ephemeral") {
+        let field = format!("{at}.cache_control.type");
+        let message = format!("`{field}` must be \"ephemeral\"");
+        return Err(RequestError::field(field, message));
+    }
+    let ttl = match cache.ttl {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) if t == "5m" || t == "1h" => Some(t),
+        Some(_) => {
+            let field = format!("{at}.cache_control.ttl");
+            let message = format!("`{field}` must be \"5m\" or \"1h\"");
+            return Err(RequestError::field(field, message));
+        }
+    };
+    Ok(Some(CacheMark { ttl }))
+}
+
+/// A tool as declared: a custom tool becomes a function, Anthropic's own tool types are kept whole
+/// (their breakpoint with them); a custom tool's breakpoint is returned beside it.
+fn decode_tool(i: usize, raw: Value) -> Result<(Tool, Option<CacheMark>), RequestError> {
     let wire: WireTool = serde_json::from_value(raw.clone())
         .map_err(|e| RequestError::field(format!("tools[{i}]"), e.to_string()))?;
-    match wire.kind.as_deref() {
+    let mark = decode_mark(wire.cache_control, &format!("tools[{i}]"))?;
+    let tool = match wire.kind.as_deref() {
         None | Some("custom") => {
             if wire.name.is_empty() {
                 return Err(RequestError::field(format!("tools[{i}].name"), "a tool needs a name"));
             }
             let schema = wire.input_schema.unwrap_or_else(|| json!({"type": "object"}));
-            Ok(Tool::function(wire.name, wire.description, schema))
+            Tool::function(wire.name, wire.description, schema)
         }
-        Some(kind) => Ok(Tool {
-            name: if wire.name.is_empty() { kind.to_owned() } else { wire.name },
-            description: None,
-            parameters: Value::Null,
-            kind: ToolKind::Hosted { origin: Protocol::AnthropicMessages, spec: raw },
-        }),
-    }
+        Some(kind) => {
+            return Ok((
+                Tool {
+                    name: if wire.name.is_empty() { kind.to_owned() } else { wire.name },
+                    description: None,
+                    parameters: Value::Null,
+                    kind: ToolKind::Hosted { origin: Protocol::AnthropicMessages, spec: raw },
+                },
+                None,
+            ));
+        }
+    };
+    Ok((tool, mark))
 }
 
 /// Reasoning asked for: `thinking` (`enabled` with a budget, or `adaptive`) and/or
@@ -73,6 +106,30 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
     let wire: MessagesRequest = crate::json::parse(body)?;
     let reasoning = decode_reasoning(&wire);
     let response_format = decode_format(&wire)?;
+    let mut marks = Vec::new();
+    let mut system = Vec::new();
+    match wire.system {
+        None => {}
+        Some(TextOrBlocks::Text(t)) => system.push(t),
+        Some(TextOrBlocks::Blocks(blocks)) => {
+            for (i, b) in blocks.into_iter().enumerate() {
+                if let WireBlock::Text { text } = b.block {
+                    if let Some(m) = decode_mark(b.cache_control, &format!("system[{i}]"))? {
+                        marks.push((CacheAt::System(system.len()), m));
+                    }
+                    system.push(text);
+                }
+            }
+        }
+    }
+    let mut tools = Vec::with_capacity(wire.tools.len());
+    for (i, raw) in wire.tools.into_iter().enumerate() {
+        let (tool, mark) = decode_tool(i, raw)?;
+        if let Some(m) = mark {
+            marks.push((CacheAt::Tool(tools.len()), m));
+        }
+        tools.push(tool);
+    }
     let mut request = Request {
         model: wire.model,
         max_tokens: wire.max_tokens,
@@ -83,20 +140,9 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         user: wire.metadata.and_then(|m| m.user_id),
         reasoning,
         response_format,
-        system: match wire.system {
-            None => vec![],
-            Some(TextOrBlocks::Text(t)) => vec![t],
-            Some(TextOrBlocks::Blocks(blocks)) => blocks
-                .into_iter()
-                .filter_map(|b| if let WireBlock::Text { text } = b { Some(text) } else { None })
-                .collect(),
-        },
-        tools: wire
-            .tools
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| decode_tool(i, t))
-            .collect::<Result<_, _>>()?,
+        system,
+        tools,
+        cache_auto: decode_mark(wire.cache_control, "request")?,
         ..Request::default()
     };
     if let Some(choice) = wire.tool_choice {
@@ -122,8 +168,35 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
                 ));
             }
         };
-        request.messages.push(Message { role, content: decode_content(m.content) });
+        let content = match m.content {
+            TextOrBlocks::Text(t) => vec![Block::Text(t)],
+            TextOrBlocks::Blocks(blocks) => {
+                let mut content = Vec::with_capacity(blocks.len());
+                for (j, b) in blocks.into_iter().enumerate() {
+                    let mark =
+                        decode_mark(b.cache_control, &format!("messages[{i}].content[{j}]"))?;
+                    let Some(block) = decode_block(b.block) else { continue };
+                    if let Some(mark) = mark {
+                        marks.push((CacheAt::Block { message: i, block: content.len() }, mark));
+                    }
+                    content.push(block);
+                }
+                content
+            }
+        };
+        request.messages.push(Message { role, content });
     }
+    let count = marks.len() + usize::from(request.cache_auto.is_some());
+    if count > MAX_MARKS {
+        return Err(RequestError::field(
+            "cache_control",
+            format!(
+                "a request may carry at most {MAX_MARKS} cache_control breakpoints; found {count}"
+            ),
+        ));
+    }
+    marks.sort_by_key(|(at, _)| *at);
+    request.cache_marks = marks;
     Ok(request)
 }
 
@@ -153,7 +226,9 @@ pub(super) fn decode_block(b: WireBlock) -> Option<Block> {
 fn decode_content(content: TextOrBlocks) -> Vec<Block> {
     match content {
         TextOrBlocks::Text(t) => vec![Block::Text(t)],
-        TextOrBlocks::Blocks(blocks) => blocks.into_iter().filter_map(decode_block).collect(),
+        TextOrBlocks::Blocks(blocks) => {
+            blocks.into_iter().filter_map(|b| decode_block(b.block)).collect()
+        }
     }
 }
 
@@ -211,6 +286,44 @@ fn encode_tool(t: &Tool) -> Option<Value> {
     Some(v)
 }
 
+/// `cache_control` for a breakpoint.
+fn mark_json(mark: &CacheMark) -> Value {
+    match &mark.ttl {
+        Some(ttl) => json!({"type": "ephemeral", "ttl": ttl}),
+        None => json!({"type": "ephemeral"}),
+    }
+}
+
+/// `v` with the breakpoint the caller placed on `at`, if any.
+fn marked(request: &Request, at: CacheAt, mut v: Value) -> Value {
+    if let Some(mark) = request.mark(at) {
+        v["cache_control"] = mark_json(mark);
+    }
+    v
+}
+
+/// `system`: one string, or text blocks when a breakpoint marks one of them (the opening
+/// instructions, then the mid-conversation ones, which the stable API has no other place for).
+fn encode_system(request: &Request) -> Option<Value> {
+    if !request.cache_marks.iter().any(|(at, _)| matches!(at, CacheAt::System(_))) {
+        return request.all_system_text().map(Value::from);
+    }
+    let opening = request
+        .system
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(i, t)| marked(request, CacheAt::System(i), json!({"type": "text", "text": t})));
+    let later = request
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::System)
+        .map(|m| crate::canonical::blocks_text(&m.content))
+        .filter(|t| !t.is_empty())
+        .map(|t| json!({"type": "text", "text": t}));
+    Some(Value::Array(opening.chain(later).collect()))
+}
+
 pub fn encode_request(
     request: &Request,
     model: &str,
@@ -218,9 +331,22 @@ pub fn encode_request(
 ) -> Result<Value, RequestError> {
     let mut messages: Vec<Value> = Vec::new();
     // Mid-conversation system messages join the system prompt (the stable API has no others).
-    for m in request.messages.iter().filter(|m| m.role != Role::System) {
+    for (i, m) in request.messages.iter().enumerate().filter(|(_, m)| m.role != Role::System) {
         let role = if m.role == Role::User { "user" } else { "assistant" };
-        let mut content: Vec<Value> = m.content.iter().filter_map(encode_block).collect();
+        let mut content: Vec<Value> = m
+            .content
+            .iter()
+            .enumerate()
+            .filter_map(|(j, b)| {
+                let v = encode_block(b)?;
+                // Thinking blocks cannot carry a breakpoint.
+                Some(if matches!(b, Block::Thinking { .. }) {
+                    v
+                } else {
+                    marked(request, CacheAt::Block { message: i, block: j }, v)
+                })
+            })
+            .collect();
         // Tool results must come first in their user turn.
         content.sort_by_key(|b| b["type"] != "tool_result");
         if content.is_empty() {
@@ -241,10 +367,15 @@ pub fn encode_request(
     body.insert("model".into(), model.into());
     body.insert("max_tokens".into(), request.max_tokens.unwrap_or(default_max).into());
     body.insert("messages".into(), messages.into());
-    if let Some(system) = request.all_system_text() {
-        body.insert("system".into(), system.into());
+    if let Some(system) = encode_system(request) {
+        body.insert("system".into(), system);
     }
-    let tools: Vec<Value> = request.tools.iter().filter_map(encode_tool).collect();
+    let tools: Vec<Value> = request
+        .tools
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some(marked(request, CacheAt::Tool(i), encode_tool(t)?)))
+        .collect();
     if !tools.is_empty() {
         body.insert("tools".into(), tools.into());
         let no_parallel = request.parallel_tool_calls == Some(false);
@@ -291,6 +422,9 @@ pub fn encode_request(
     if let Some(user) = &request.user {
         body.insert("metadata".into(), json!({"user_id": user}));
     }
+    if let Some(mark) = &request.cache_auto {
+        body.insert("cache_control".into(), mark_json(mark));
+    }
     if request.stream {
         body.insert("stream".into(), true.into());
     }
@@ -300,6 +434,57 @@ pub fn encode_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn breakpoints_are_checked_as_the_api_checks_them() {
+        let with = |cache: Value| {
+            json!({"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "a", "cache_control": cache}]}]})
+        };
+        let refused = |body: Value| match decode_request(body.to_string().as_bytes()) {
+            Err(RequestError::Validation { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            refused(with(json!({"type": "persistent"}))),
+            "messages[0].content[0].cache_control.type"
+        );
+        assert_eq!(
+            refused(with(json!({"type": "ephemeral", "ttl": "10m"}))),
+            "messages[0].content[0].cache_control.ttl"
+        );
+        let ok =
+            decode_request(with(json!({"type": "ephemeral", "ttl": "1h"})).to_string().as_bytes())
+                .unwrap();
+        assert_eq!(ok.cache_marks[0].1.ttl.as_deref(), Some("1h"));
+        // Five breakpoints (four blocks and the top-level one) are one too many.
+        let mut five = with(json!({"type": "ephemeral"}));
+        let block = five["messages"][0]["content"][0].clone();
+        five["messages"][0]["content"] = json!([block, block, block, block]);
+        five["cache_control"] = json!({"type": "ephemeral"});
+        assert_eq!(refused(five), "cache_control");
+    }
+
+    #[test]
+    fn an_openai_callers_cache_key_asks_anthropic_to_cache_the_conversation() {
+        let chat = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "prompt_cache_key": "session-7", "prompt_cache_retention": "24h"});
+        let request =
+            crate::codec::openai_chat::decode_request(chat.to_string().as_bytes()).unwrap();
+        let encoded = encode_request(&request, "claude", &EncodeOptions::default()).unwrap();
+        assert_eq!(encoded["cache_control"], json!({"type": "ephemeral", "ttl": "1h"}));
+        // Back to an OpenAI upstream the key travels as it came.
+        let chat_again =
+            crate::codec::openai_chat::encode_request(&request, "gpt", &EncodeOptions::default())
+                .unwrap();
+        assert_eq!(chat_again["prompt_cache_key"], "session-7");
+        // Without either field, nothing asks for caching.
+        let plain = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+        let request =
+            crate::codec::openai_chat::decode_request(plain.to_string().as_bytes()).unwrap();
+        let encoded = encode_request(&request, "claude", &EncodeOptions::default()).unwrap();
+        assert!(encoded.get("cache_control").is_none());
+    }
 
     #[test]
     fn structured_output_is_a_json_schema_both_ways() {

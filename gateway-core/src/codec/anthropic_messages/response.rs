@@ -30,15 +30,17 @@ pub(super) fn stop_reason(f: &FinishReason) -> &str {
     }
 }
 
-/// `usage` in Messages shape: input without the cached part, which is reported on its own.
+/// `usage` in Messages shape: input without the parts read from and written to the cache, which
+/// are reported on their own; thinking tokens as `output_tokens_details.thinking_tokens`.
 pub(super) fn usage_json(u: &Usage) -> Value {
-    let cached = u.cached.unwrap_or(0);
     let mut v = json!({
-        "input_tokens": (u.input.unwrap_or(0) - cached).max(0),
+        "input_tokens": u.uncached_input(),
+        "cache_creation_input_tokens": u.cache_write.unwrap_or(0),
+        "cache_read_input_tokens": u.cached.unwrap_or(0),
         "output_tokens": u.output.unwrap_or(0),
     });
-    if u.cached.is_some() {
-        v["cache_read_input_tokens"] = cached.into();
+    if let Some(r) = u.reasoning {
+        v["output_tokens_details"] = json!({"thinking_tokens": r.min(u.output.unwrap_or(0))});
     }
     v
 }

@@ -104,7 +104,18 @@ impl StreamDecoder for MessagesStreamDecoder {
 pub struct MessagesStreamEncoder {
     finish: Option<FinishReason>,
     usage: Usage,
-    started: bool,
+    /// `message_start` held until the usage that may follow the start is known (an Anthropic
+    /// upstream reports input and cache tokens there), written before anything else.
+    pending: Option<Value>,
+}
+
+impl MessagesStreamEncoder {
+    fn open(&mut self, out: &mut BytesMut) {
+        if let Some(mut start) = self.pending.take() {
+            start["message"]["usage"] = usage_json(&Usage { output: Some(0), ..self.usage });
+            emit(out, start);
+        }
+    }
 }
 
 fn emit(out: &mut BytesMut, value: Value) {
@@ -116,16 +127,21 @@ impl StreamEncoder for MessagesStreamEncoder {
     fn push(&mut self, event: &Event, out: &mut BytesMut) {
         match event {
             Event::Start { id, model, .. } => {
-                self.started = true;
-                emit(
-                    out,
-                    json!({"type": "message_start", "message": {
-                        "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
-                        "stop_reason": null, "stop_sequence": null,
-                        "usage": {"input_tokens": self.usage.input.unwrap_or(0), "output_tokens": 0},
-                    }}),
-                );
+                self.pending = Some(json!({"type": "message_start", "message": {
+                    "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
+                    "stop_reason": null, "stop_sequence": null,
+                }}));
+                return;
             }
+            Event::Usage(u) => {
+                self.usage.merge(*u);
+                self.open(out);
+                return;
+            }
+            _ => self.open(out),
+        }
+        match event {
+            Event::Start { .. } | Event::Usage(_) => {}
             Event::BlockStart { index, kind } => {
                 let block = match kind {
                     BlockKind::Text => json!({"type": "text", "text": ""}),
@@ -164,13 +180,13 @@ impl StreamEncoder for MessagesStreamEncoder {
             Event::BlockStop { index } => {
                 emit(out, json!({"type": "content_block_stop", "index": index}))
             }
-            Event::Usage(u) => self.usage.merge(*u),
             Event::Finish(reason) => self.finish = Some(reason.clone()),
             Event::Error { kind, message } => self.error(kind, message, out),
         }
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
+        self.open(out);
         let reason = self.finish.clone().unwrap_or(FinishReason::Stop);
         emit(
             out,

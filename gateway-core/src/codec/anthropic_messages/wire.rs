@@ -21,6 +21,25 @@ pub(super) struct MessagesRequest {
     pub output_config: Option<OutputConfig>,
     pub stream: Option<bool>,
     pub metadata: Option<Metadata>,
+    /// Caching of the whole conversation, the API placing the breakpoint.
+    pub cache_control: Option<WireCache>,
+}
+
+/// `cache_control`: `{type: "ephemeral", ttl?: "5m" | "1h"}`, read loosely so a bad value gets
+/// a clear error naming it.
+#[derive(Debug, Deserialize)]
+pub(super) struct WireCache {
+    #[serde(rename = "type")]
+    pub kind: Option<Value>,
+    pub ttl: Option<Value>,
+}
+
+/// A content block with the breakpoint it may carry.
+#[derive(Debug, Deserialize)]
+pub(super) struct MarkedBlock {
+    #[serde(flatten)]
+    pub block: WireBlock,
+    pub cache_control: Option<WireCache>,
 }
 
 /// `output_config`: `effort` (a beta) and `format` (structured output).
@@ -54,7 +73,7 @@ pub(super) struct Thinking {
 #[serde(untagged)]
 pub(super) enum TextOrBlocks {
     Text(String),
-    Blocks(Vec<WireBlock>),
+    Blocks(Vec<MarkedBlock>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +135,7 @@ pub(super) struct WireTool {
     pub name: String,
     pub description: Option<String>,
     pub input_schema: Option<Value>,
+    pub cache_control: Option<WireCache>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,15 +164,27 @@ pub struct WireUsage {
     pub output_tokens: Option<i64>,
     pub cache_read_input_tokens: Option<i64>,
     pub cache_creation_input_tokens: Option<i64>,
+    pub output_tokens_details: Option<OutputDetails>,
+}
+
+/// `usage.output_tokens_details`: how many of the output tokens were thinking.
+#[derive(Debug, Default, Deserialize)]
+pub struct OutputDetails {
+    pub thinking_tokens: Option<i64>,
 }
 
 impl From<WireUsage> for crate::canonical::Usage {
     fn from(u: WireUsage) -> Self {
         let cached = u.cache_read_input_tokens;
-        let input = u
-            .input_tokens
-            .map(|i| i + cached.unwrap_or(0) + u.cache_creation_input_tokens.unwrap_or(0));
-        crate::canonical::Usage { input, output: u.output_tokens, cached, reasoning: None }
+        let cache_write = u.cache_creation_input_tokens;
+        let input = u.input_tokens.map(|i| i + cached.unwrap_or(0) + cache_write.unwrap_or(0));
+        crate::canonical::Usage {
+            input,
+            output: u.output_tokens,
+            cached,
+            cache_write,
+            reasoning: u.output_tokens_details.and_then(|d| d.thinking_tokens),
+        }
     }
 }
 

@@ -17,7 +17,8 @@
 //! | max tokens, temperature, top_p, stop | `generationConfig.maxOutputTokens`, `temperature`, `topP`, `stopSequences` | mapped |
 //! | response format | `responseMimeType: application/json` + `responseSchema` | mapped (schema cut down as for tools) |
 //! | reasoning | `thinkingConfig.thinkingBudget` (+ `includeThoughts`), `thinkingLevel` | budget mapped; effort becomes a budget (low 1024, medium 8192, high 24576); from callers, a level is an effort, budget 0 is off and -1 "medium" |
-//! | usage | `promptTokenCount`, `cachedContentTokenCount`, `candidatesTokenCount` + `thoughtsTokenCount` | output counts thoughts too (as OpenAI does); reasoning = thoughts; the last chunk's numbers are kept, never summed |
+//! | usage | `promptTokenCount`, `cachedContentTokenCount`, `candidatesTokenCount` + `thoughtsTokenCount` | output counts thoughts too (as OpenAI does); reasoning = thoughts; cache reads = `cachedContentTokenCount`; Gemini has no cache-write count (its implicit cache is not billed for writes); the last chunk's numbers are kept, never summed |
+//! | prompt caching | — (implicit caching) | breakpoints and cache keys of other callers are not needed and not sent |
 //! | finish | `finishReason` `STOP`/`MAX_TOKENS`/`SAFETY`/… | mapped; `STOP` with function calls means tool calls |
 //! | — | parallel-call switch, `user`, `topK`, candidate count > 1, safety settings, cached content | dropped when translating (kept on the same-protocol path) |
 

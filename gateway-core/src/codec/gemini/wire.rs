@@ -136,6 +136,7 @@ impl From<UsageMetadata> for crate::canonical::Usage {
             input: u.prompt_token_count,
             output,
             cached: u.cached_content_token_count,
+            cache_write: None,
             reasoning: u.thoughts_token_count,
         }
     }

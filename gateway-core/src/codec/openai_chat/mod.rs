@@ -14,7 +14,8 @@
 //! | stop, temperature, top_p, user | same names | mapped |
 //! | response format | `response_format` (`json_object`, `json_schema`) | mapped |
 //! | reasoning effort | `reasoning_effort` | mapped; budget-only reasoning is dropped, and so is any reasoning for a model whose `capabilities.reasoning` is `false` |
-//! | usage | `usage` incl. `prompt_tokens_details.cached_tokens`, `completion_tokens_details.reasoning_tokens` | mapped |
+//! | usage | `usage` incl. `prompt_tokens_details.{cached_tokens, cache_write_tokens}`, `completion_tokens_details.reasoning_tokens` | mapped; `prompt_tokens` counts cache reads and writes too; the details are written whenever the upstream reported cache figures |
+//! | prompt caching | `prompt_cache_key`, `prompt_cache_retention` | the key kept for OpenAI upstreams; either field asks an Anthropic upstream to cache the conversation (top-level `cache_control`, `24h` retention as a `1h` TTL); Gemini caches by itself (nothing sent) |
 //! | — | `n > 1`, `logprobs`, `seed`, audio, `logit_bias`, `prediction` | dropped when translating (kept on the same-protocol path) |
 
 mod request;

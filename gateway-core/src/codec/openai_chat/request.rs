@@ -52,6 +52,7 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         tool_choice: wire.tool_choice.as_ref().map(decode_tool_choice).transpose()?,
         ..Request::default()
     };
+    request.openai_cache(wire.prompt_cache_key, wire.prompt_cache_retention);
     for (i, message) in wire.messages.into_iter().enumerate() {
         decode_message(&mut request, message)
             .map_err(|m| RequestError::field(format!("messages[{i}]"), m))?;
@@ -173,6 +174,7 @@ pub fn encode_request(
     put(obj, "temperature", request.temperature.map(Value::from));
     put(obj, "top_p", request.top_p.map(Value::from));
     put(obj, "user", request.user.clone().map(Value::from));
+    put(obj, "prompt_cache_key", request.prompt_cache_key.clone().map(Value::from));
     if !request.stop.is_empty() {
         obj.insert("stop".into(), request.stop.clone().into());
     }

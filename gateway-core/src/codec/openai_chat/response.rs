@@ -73,8 +73,11 @@ pub(super) fn usage_json(u: &Usage) -> Value {
     let input = u.input.unwrap_or(0);
     let output = u.output.unwrap_or(0);
     let mut v = json!({"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output});
-    if let Some(c) = u.cached {
-        v["prompt_tokens_details"] = json!({"cached_tokens": c});
+    if u.cached.is_some() || u.cache_write.is_some() {
+        v["prompt_tokens_details"] = json!({"cached_tokens": u.cached.unwrap_or(0)});
+        if let Some(w) = u.cache_write {
+            v["prompt_tokens_details"]["cache_write_tokens"] = w.into();
+        }
     }
     if let Some(r) = u.reasoning {
         v["completion_tokens_details"] = json!({"reasoning_tokens": r});

@@ -21,6 +21,8 @@ pub(super) struct ChatRequest {
     pub stream: Option<bool>,
     pub stream_options: Option<StreamOptions>,
     pub user: Option<String>,
+    pub prompt_cache_key: Option<String>,
+    pub prompt_cache_retention: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,6 +138,9 @@ pub struct Usage {
 #[derive(Debug, Deserialize)]
 pub struct PromptDetails {
     pub cached_tokens: Option<i64>,
+    /// Written to the cache (the openai SDK's type has it; providers that charge for cache
+    /// writes report it here).
+    pub cache_write_tokens: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,10 +150,12 @@ pub struct CompletionDetails {
 
 impl From<Usage> for crate::canonical::Usage {
     fn from(u: Usage) -> Self {
+        let details = u.prompt_tokens_details;
         crate::canonical::Usage {
             input: u.prompt_tokens,
             output: u.completion_tokens,
-            cached: u.prompt_tokens_details.and_then(|d| d.cached_tokens),
+            cached: details.as_ref().and_then(|d| d.cached_tokens),
+            cache_write: details.and_then(|d| d.cache_write_tokens),
             reasoning: u.completion_tokens_details.and_then(|d| d.reasoning_tokens),
         }
     }

@@ -15,9 +15,10 @@
 //! | stop | — | dropped (no equivalent) |
 //! | response format | `text.format` (`json_object`, `json_schema`) | mapped |
 //! | reasoning | `reasoning.effort` | mapped; budget-only reasoning is dropped |
-//! | usage | `input_tokens(_details.cached_tokens)`, `output_tokens(_details.reasoning_tokens)` | mapped |
+//! | usage | `input_tokens(_details.{cached_tokens, cache_write_tokens})`, `output_tokens(_details.reasoning_tokens)` | mapped; every detail is always written (the openai SDK's types require them) |
+//! | prompt caching | `prompt_cache_key`, `prompt_cache_retention` | as in Chat Completions: the key kept for OpenAI upstreams, caching of the conversation asked of Anthropic |
 //! | finish | `status` + `incomplete_details.reason`; `function_call` items mean tool calls | mapped |
-//! | — | `previous_response_id`, `store`, `include`, `truncation`, `metadata`, `prompt_cache_key`, `client_metadata`, `text.verbosity` | dropped when translating (kept on the same-protocol path); `store` is sent as `false`; an `item_reference` input (stored state) is refused with 400 |
+//! | — | `previous_response_id`, `store`, `include`, `truncation`, `metadata`, `client_metadata`, `text.verbosity` | dropped when translating (kept on the same-protocol path); `store` is sent as `false`; an `item_reference` input (stored state) is refused with 400 |
 
 mod request;
 mod response;

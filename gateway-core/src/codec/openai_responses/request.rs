@@ -29,6 +29,7 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         response_format: wire.text.and_then(|t| t.format).map(|f| decode_format(&f)).transpose()?,
         ..Request::default()
     };
+    request.openai_cache(wire.prompt_cache_key, wire.prompt_cache_retention);
     for (i, tool) in wire.tools.iter().enumerate() {
         decode_tool(tool, &mut request.tools)
             .map_err(|m| RequestError::field(format!("tools[{i}]"), m))?;
@@ -375,6 +376,9 @@ pub fn encode_request(
     }
     if let Some(u) = &request.user {
         body.insert("user".into(), u.clone().into());
+    }
+    if let Some(key) = &request.prompt_cache_key {
+        body.insert("prompt_cache_key".into(), key.clone().into());
     }
     if let Some(effort) = request.reasoning.as_ref().and_then(|r| r.effort.clone()) {
         body.insert("reasoning".into(), json!({"effort": effort}));

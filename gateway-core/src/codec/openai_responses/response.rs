@@ -115,7 +115,8 @@ pub(super) fn usage_json(u: &Usage) -> Value {
     let output = u.output.unwrap_or(0);
     json!({
         "input_tokens": input,
-        "input_tokens_details": {"cached_tokens": u.cached.unwrap_or(0)},
+        "input_tokens_details": {"cached_tokens": u.cached.unwrap_or(0),
+            "cache_write_tokens": u.cache_write.unwrap_or(0)},
         "output_tokens": output,
         "output_tokens_details": {"reasoning_tokens": u.reasoning.unwrap_or(0)},
         "total_tokens": input + output,

@@ -19,6 +19,8 @@ pub(super) struct ResponsesRequest {
     pub reasoning: Option<ReasoningConfig>,
     pub stream: Option<bool>,
     pub user: Option<String>,
+    pub prompt_cache_key: Option<String>,
+    pub prompt_cache_retention: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +114,7 @@ pub struct WireUsage {
 #[derive(Debug, Deserialize)]
 pub struct InputDetails {
     pub cached_tokens: Option<i64>,
+    pub cache_write_tokens: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,10 +124,12 @@ pub struct OutputDetails {
 
 impl From<WireUsage> for crate::canonical::Usage {
     fn from(u: WireUsage) -> Self {
+        let details = u.input_tokens_details;
         crate::canonical::Usage {
             input: u.input_tokens,
             output: u.output_tokens,
-            cached: u.input_tokens_details.and_then(|d| d.cached_tokens),
+            cached: details.as_ref().and_then(|d| d.cached_tokens),
+            cache_write: details.and_then(|d| d.cache_write_tokens),
             reasoning: u.output_tokens_details.and_then(|d| d.reasoning_tokens),
         }
     }
