@@ -41,11 +41,76 @@ pub enum Block {
         content: Vec<Block>,
         is_error: bool,
     },
-    /// Reasoning shown by the model; `signature` is Anthropic's integrity token when known.
+    /// Reasoning shown by the model (possibly only a summary, or nothing), and the sealed form
+    /// its upstream needs back on the next turn.
     Thinking {
         text: String,
-        signature: Option<String>,
+        seal: Option<Seal>,
     },
+}
+
+/// Reasoning an upstream sealed so it can be given back on the next turn: Anthropic's thinking
+/// `signature` (or a `redacted_thinking` block's `data`), OpenAI's `encrypted_content`, Gemini's
+/// `thoughtSignature`. Only an upstream of `origin`'s protocol can read it: encoders send it to
+/// that protocol as it came and drop it for any other. A caller of another protocol gets it
+/// wrapped ([`Seal::present`]) in its own protocol's field, and sends it back that way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seal {
+    pub origin: crate::provider::Protocol,
+    pub data: String,
+    /// Anthropic's `redacted_thinking`: the whole reasoning is in `data`.
+    pub redacted: bool,
+}
+
+impl Seal {
+    pub fn new(origin: crate::provider::Protocol, data: impl Into<String>) -> Seal {
+        Seal { origin, data: data.into(), redacted: false }
+    }
+
+    /// The value to put in `reader`'s own field: the upstream's data as it came for a caller of
+    /// the same protocol; otherwise (and for redacted thinking, which is presented as a thinking
+    /// block's signature) the seal wrapped (base64 of a small JSON record with the
+    /// reasoning text, which some callers do not send back), opaque to the caller.
+    pub fn present(&self, reader: crate::provider::Protocol, text: &str) -> String {
+        use base64::Engine;
+        if reader == self.origin && !self.redacted {
+            return self.data.clone();
+        }
+        let record = serde_json::json!({"gw": 1, "o": self.origin, "d": self.data,
+            "r": self.redacted, "t": text});
+        base64::engine::general_purpose::STANDARD.encode(record.to_string())
+    }
+
+    /// A seal read from `reader`'s field: one the gateway wrapped (with the reasoning text it
+    /// carried), or the upstream's own.
+    pub fn read(value: &str, reader: crate::provider::Protocol) -> (Seal, Option<String>) {
+        use base64::Engine;
+        let unwrapped = base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .ok()
+            .filter(|bytes| bytes.first() == Some(&b'{'))
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .filter(|record| record["gw"] == 1);
+        if let Some(record) = unwrapped
+            && let (Ok(origin), Some(data)) =
+                (serde_json::from_value(record["o"].clone()), record["d"].as_str())
+        {
+            let seal = Seal { origin, data: data.to_owned(), redacted: record["r"] == true };
+            return (seal, record["t"].as_str().map(str::to_owned));
+        }
+        (Seal::new(reader, value), None)
+    }
+
+    /// A thinking block from `reader`'s field: the text the wrapper carried when the caller's
+    /// own is empty (callers that show no reasoning send none back).
+    pub fn thinking(value: &str, reader: crate::provider::Protocol, shown: String) -> Block {
+        let (seal, carried) = Seal::read(value, reader);
+        let text = match carried {
+            Some(t) if shown.is_empty() => t,
+            _ => shown,
+        };
+        Block::Thinking { text, seal: Some(seal) }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -172,11 +237,40 @@ pub enum CacheAt {
     Block { message: usize, block: usize },
 }
 
-/// Reasoning controls: an effort level (OpenAI) and/or a token budget (Anthropic, Gemini).
+/// Reasoning controls: an effort level (OpenAI, Anthropic's `output_config.effort`, Gemini's
+/// `thinkingLevel`) and/or a token budget (Anthropic, Gemini), or the model deciding for itself.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reasoning {
     pub effort: Option<String>,
     pub budget_tokens: Option<u32>,
+    /// The model decides how much to think (Anthropic `thinking: {type: "adaptive"}`, Gemini
+    /// `thinkingBudget: -1`).
+    pub adaptive: bool,
+    /// Whether and how the reasoning is shown: `auto` / `concise` / `detailed` (OpenAI's
+    /// `reasoning.summary`), `none` (Anthropic `display: "omitted"`, Gemini without
+    /// `includeThoughts`); `None` leaves it to the provider.
+    pub summary: Option<String>,
+}
+
+impl Reasoning {
+    /// An effort for protocols that take only that (OpenAI): the caller's, or one from the budget.
+    pub fn effort_or_budget(&self) -> Option<String> {
+        self.effort.clone().or_else(|| {
+            self.budget_tokens.map(|b| {
+                match b {
+                    0..=2048 => "low",
+                    2049..=12_000 => "medium",
+                    _ => "high",
+                }
+                .to_owned()
+            })
+        })
+    }
+
+    /// Whether the caller asked not to be shown the reasoning.
+    pub fn hidden(&self) -> bool {
+        self.summary.as_deref() == Some("none")
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -287,9 +381,10 @@ pub enum Event {
         index: usize,
         text: String,
     },
+    /// The seal of the thinking block at `index` (whole; Anthropic sends it in one delta).
     SignatureDelta {
         index: usize,
-        signature: String,
+        seal: Seal,
     },
     ToolArgsDelta {
         index: usize,

@@ -371,7 +371,7 @@ async fn recorded_agent_requests_pass_every_upstream_protocol() {
 }
 
 /// The answer's text in a stream of any protocol: chat `delta.content`, Anthropic `text_delta`,
-/// Responses `output_text.delta`, Gemini `parts[].text`.
+/// Responses `output_text.delta`, Gemini `parts[].text` (not thoughts).
 fn streamed_text(sse: &str) -> String {
     let mut out = String::new();
     for data in sse.lines().filter_map(|l| l.strip_prefix("data: ")) {
@@ -383,7 +383,9 @@ fn streamed_text(sse: &str) -> String {
         } else if event["type"] == "response.output_text.delta" {
             out.push_str(event["delta"].as_str().unwrap_or_default());
         } else if let Some(parts) = event["candidates"][0]["content"]["parts"].as_array() {
-            parts.iter().filter_map(|p| p["text"].as_str()).for_each(|t| out.push_str(t));
+            // Thought parts are reasoning, not the answer.
+            let answer = parts.iter().filter(|p| p["thought"] != true);
+            answer.filter_map(|p| p["text"].as_str()).for_each(|t| out.push_str(t));
         }
     }
     out

@@ -10,9 +10,9 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::agent::result_text;
-use crate::text_pieces;
 use crate::{Answer, Incoming, Mock, Seen, USAGE_INPUT, USAGE_OUTPUT};
 use crate::{check_unique, json_pieces, json_response, prepare, sse_event, sse_response, text_of};
+use crate::{text_pieces, thinking};
 
 /// Top-level request fields the API knows.
 const FIELDS: [&str; 19] = [
@@ -122,7 +122,55 @@ fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
     cache_prefix(body)?;
     let mut seen = read_messages(body)?;
     seen.max_tokens = body["max_tokens"].as_u64();
+    seen.thinking = check_thinking(body)?;
     Ok(seen)
+}
+
+/// Thinking asked for (`Some(shown)`), checked as the API checks it: a budget of at least 1024
+/// below `max_tokens`, and a tool loop being continued must give its thinking back.
+fn check_thinking(body: &Value) -> Result<Option<bool>, String> {
+    let thinking = &body["thinking"];
+    match thinking["type"].as_str() {
+        Some("enabled") => {
+            let budget = thinking["budget_tokens"].as_u64().unwrap_or(0);
+            if budget < 1024 {
+                return Err(
+                    "thinking.budget_tokens: Input should be greater than or equal to 1024".into(),
+                );
+            }
+            if budget >= body["max_tokens"].as_u64().unwrap_or(0) {
+                return Err("`max_tokens` must be greater than `thinking.budget_tokens`".into());
+            }
+        }
+        Some("adaptive") => {}
+        None | Some("disabled") => return Ok(None),
+        Some(other) => return Err(format!("thinking.type: unknown type {other:?}")),
+    }
+    let messages = body["messages"].as_array().into_iter().flatten();
+    if let Some((i, last)) = messages.enumerate().filter(|(_, m)| m["role"] == "assistant").last() {
+        let content = blocks(&last["content"]);
+        let calls = content.iter().any(|b| b["type"] == "tool_use");
+        let first = content.first().and_then(|b| b["type"].as_str()).unwrap_or_default();
+        if calls && first != "thinking" && first != "redacted_thinking" {
+            return Err(format!(
+                "messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{first}`. When `thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks)."
+            ));
+        }
+    }
+    Ok(Some(thinking["display"] != "omitted"))
+}
+
+/// The thinking block an answer starts with when thinking was asked for (`…redacted…` models
+/// answer with redacted thinking).
+fn thinking_block(body: &Value, model: &str) -> Option<Value> {
+    let shown = check_thinking(body).ok().flatten()?;
+    if model.contains("redacted") {
+        return Some(json!({"type": "redacted_thinking", "data": thinking::anthropic_redacted()}));
+    }
+    let text = if shown { thinking::TEXT } else { "" };
+    Some(
+        json!({"type": "thinking", "thinking": text, "signature": thinking::anthropic_signature(text)}),
+    )
 }
 
 /// `output_config.format` as structured outputs take it: `json_schema` with a schema whose every
@@ -211,6 +259,9 @@ fn read_messages(body: &Value) -> Result<Seen, String> {
         }
         expected_role = if role == "user" { "assistant" } else { "user" };
         let content = blocks(&m["content"]);
+        if role == "assistant" {
+            thinking::check_anthropic(i, &content)?;
+        }
         let mut answered = Vec::new();
         let mut calls = Vec::new();
         for b in &content {
@@ -426,9 +477,10 @@ pub(crate) async fn handle(
         };
     let cache = mock.prompt_cached(&body);
     if body["stream"] == true {
-        return sse_response(&mock, stream(&model, &answer, cache));
+        return sse_response(&mock, stream(&model, &answer, cache, thinking_block(&body, &model)));
     }
-    let (content, stop): (Vec<Value>, &str) = match &answer {
+    let thinking = thinking_block(&body, &model);
+    let (mut content, stop): (Vec<Value>, &str) = match &answer {
         Answer::Text(t) => (vec![json!({"type": "text", "text": t})], "end_turn"),
         Answer::Calls(calls) => (
             calls
@@ -438,6 +490,7 @@ pub(crate) async fn handle(
             "tool_use",
         ),
     };
+    content.splice(0..0, thinking);
     json_response(
         StatusCode::OK,
         json!({
@@ -447,34 +500,53 @@ pub(crate) async fn handle(
     )
 }
 
-fn stream(model: &str, answer: &Answer, cache: Cache) -> Vec<String> {
+fn stream(model: &str, answer: &Answer, cache: Cache, thinking: Option<Value>) -> Vec<String> {
     let ev = |v: Value| sse_event(v["type"].as_str(), &v, "\n");
     let mut events = vec![ev(
         json!({"type": "message_start", "message": {"id": "msg_mock123", "type": "message",
         "role": "assistant", "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
         "usage": usage(1, cache)}}),
     )];
+    // Thinking first: the text in deltas, then the signature in one delta.
+    let first = usize::from(thinking.is_some());
+    if let Some(block) = thinking {
+        if block["type"] == "redacted_thinking" {
+            events.push(ev(
+                json!({"type": "content_block_start", "index": 0, "content_block": block}),
+            ));
+        } else {
+            events.push(ev(json!({"type": "content_block_start", "index": 0,
+                "content_block": {"type": "thinking", "thinking": "", "signature": ""}})));
+            for piece in text_pieces(block["thinking"].as_str().unwrap_or_default(), model) {
+                events.push(ev(json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "thinking_delta", "thinking": piece}})));
+            }
+            events.push(ev(json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "signature_delta", "signature": block["signature"]}})));
+        }
+        events.push(ev(json!({"type": "content_block_stop", "index": 0})));
+    }
     let stop = match answer {
         Answer::Text(t) => {
-            events.push(ev(json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})));
+            events.push(ev(json!({"type": "content_block_start", "index": first, "content_block": {"type": "text", "text": ""}})));
             events.push(ev(json!({"type": "ping"})));
             for piece in text_pieces(t, model) {
-                events.push(ev(json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})));
+                events.push(ev(json!({"type": "content_block_delta", "index": first, "delta": {"type": "text_delta", "text": piece}})));
             }
-            events.push(ev(json!({"type": "content_block_stop", "index": 0})));
+            events.push(ev(json!({"type": "content_block_stop", "index": first})));
             "end_turn"
         }
         Answer::Calls(calls) => {
             for (i, c) in calls.iter().enumerate() {
-                events.push(ev(json!({"type": "content_block_start", "index": i,
+                events.push(ev(json!({"type": "content_block_start", "index": first + i,
                     "content_block": {"type": "tool_use", "id": c.id, "name": c.name, "input": {}}})));
-                events.push(ev(json!({"type": "content_block_delta", "index": i,
+                events.push(ev(json!({"type": "content_block_delta", "index": first + i,
                     "delta": {"type": "input_json_delta", "partial_json": ""}})));
                 for piece in json_pieces(&c.args) {
-                    events.push(ev(json!({"type": "content_block_delta", "index": i,
+                    events.push(ev(json!({"type": "content_block_delta", "index": first + i,
                         "delta": {"type": "input_json_delta", "partial_json": piece}})));
                 }
-                events.push(ev(json!({"type": "content_block_stop", "index": i})));
+                events.push(ev(json!({"type": "content_block_stop", "index": first + i})));
             }
             "tool_use"
         }

@@ -9,6 +9,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::agent::result_text;
+use crate::thinking;
 use crate::{Answer, Incoming, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
 use crate::{check_unique, json_response, prepare, sse_event, sse_response, text_pieces};
 
@@ -68,7 +69,9 @@ fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
             return Err(format!("contents[{i}].role must be user or model"));
         }
         let mut calls = Vec::new();
-        for part in c["parts"].as_array().into_iter().flatten() {
+        let parts = c["parts"].as_array().map(Vec::as_slice).unwrap_or_default();
+        check_signatures(i, role, parts, incoming.model)?;
+        for part in parts {
             if let Some(text) = part["text"].as_str() {
                 if role == "user" {
                     seen.user = text.to_owned();
@@ -108,6 +111,10 @@ fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
         }
         last_calls = calls;
     }
+    let thinking = &body["generationConfig"]["thinkingConfig"];
+    if thinking.is_object() && thinking["thinkingBudget"] != 0 {
+        seen.thinking = Some(thinking["includeThoughts"] == true);
+    }
     for set in body["tools"].as_array().into_iter().flatten() {
         for decl in set["functionDeclarations"].as_array().into_iter().flatten() {
             // `parametersJsonSchema` takes full JSON Schema; `parameters` only the OpenAPI subset.
@@ -118,6 +125,44 @@ fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
         }
     }
     Ok(seen)
+}
+
+/// Thought signatures as Gemini checks them: each one minted here (or the documented sentinel),
+/// and on Gemini 3 models the first function call of every model turn signed.
+fn check_signatures(i: usize, role: &str, parts: &[Value], model: &str) -> Result<(), String> {
+    for part in parts {
+        if let Some(sig) = part["thoughtSignature"].as_str()
+            && sig != thinking::gemini_signature()
+            && sig != thinking::GEMINI_SKIP
+        {
+            return Err(format!(
+                "contents[{i}]: Unable to submit request because Thought signature is not valid."
+            ));
+        }
+    }
+    if role == "model" && model.contains("gemini-3") {
+        let first_call = parts.iter().find(|p| p.get("functionCall").is_some());
+        if let Some(call) = first_call.filter(|p| p.get("thoughtSignature").is_none()) {
+            return Err(format!(
+                "Function call `{}` in the `{i}.` content block is missing a `thought_signature`.",
+                call["functionCall"]["name"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An answer's parts when thinking was asked for (`Some(shown)`): the thought first when shown,
+/// and the signature on the first part that is not a thought (where Gemini puts it).
+fn with_thinking(mut parts: Vec<Value>, thinking: Option<bool>) -> Vec<Value> {
+    let Some(shown) = thinking else { return parts };
+    if let Some(first) = parts.first_mut() {
+        first["thoughtSignature"] = thinking::gemini_signature().into();
+    }
+    if shown {
+        parts.insert(0, json!({"text": thinking::TEXT, "thought": true}));
+    }
+    parts
 }
 
 fn usage(candidates: i64) -> Value {
@@ -160,11 +205,13 @@ pub(crate) async fn handle(
         "countTokens" => return count_tokens(&mock, &path, model, &headers, &body),
         _ => return error(StatusCode::NOT_FOUND, "unknown method"),
     };
-    let (_, _, answer) =
+    let (request, _, answer) =
         match prepare(&mock, &path, (&headers, &body), Some(model), read, error).await {
             Ok(prepared) => prepared,
             Err(response) => return response,
         };
+    let incoming = Incoming { body: &request, model, headers: &headers };
+    let thinking = read(&incoming).ok().and_then(|seen| seen.thinking);
     let call_parts = |calls: &[crate::Call]| -> Vec<Value> {
         calls.iter().map(|c| json!({"functionCall": {"name": c.name, "args": c.args}})).collect()
     };
@@ -173,9 +220,22 @@ pub(crate) async fn handle(
             Answer::Text(t) => vec![json!({"text": t})],
             Answer::Calls(calls) => call_parts(calls),
         };
+        let parts = with_thinking(parts, thinking);
         return json_response(StatusCode::OK, chunk(model, parts, Some("STOP"), USAGE_OUTPUT));
     }
     let mut events = Vec::new();
+    if thinking == Some(true) {
+        let thought = vec![json!({"text": thinking::TEXT, "thought": true})];
+        events.push(sse_event(None, &chunk(model, thought, None, 1), "\r\n"));
+    }
+    // The signature comes on the first part after the thought.
+    let mut unsigned = thinking.is_some();
+    let mut signed = |mut parts: Vec<Value>| {
+        if let Some(first) = parts.first_mut().filter(|_| std::mem::take(&mut unsigned)) {
+            first["thoughtSignature"] = thinking::gemini_signature().into();
+        }
+        parts
+    };
     match &answer {
         Answer::Text(t) => {
             let pieces = text_pieces(t, model);
@@ -184,7 +244,7 @@ pub(crate) async fn handle(
                 let last = i + 1 == n;
                 let c = chunk(
                     model,
-                    vec![json!({"text": piece})],
+                    signed(vec![json!({"text": piece})]),
                     last.then_some("STOP"),
                     if last { USAGE_OUTPUT } else { i as i64 + 1 },
                 );
@@ -194,7 +254,7 @@ pub(crate) async fn handle(
         Answer::Calls(calls) => {
             events.push(sse_event(
                 None,
-                &chunk(model, call_parts(calls), Some("STOP"), USAGE_OUTPUT),
+                &chunk(model, signed(call_parts(calls)), Some("STOP"), USAGE_OUTPUT),
                 "\r\n",
             ));
         }

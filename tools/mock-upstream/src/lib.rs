@@ -48,6 +48,7 @@ pub mod embeddings;
 pub mod faults;
 mod gemini;
 mod responses;
+pub mod thinking;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -163,6 +164,10 @@ pub struct Seen {
     pub custom_tools: Vec<String>,
     /// The output-token limit asked for.
     pub max_tokens: Option<u64>,
+    /// Reasoning asked for: `Some(shown)`, whether its text is to be shown.
+    pub thinking: Option<bool>,
+    /// Reasoning to be returned sealed (Responses: `include` asks for encrypted content).
+    pub sealed: bool,
 }
 
 pub struct Call {

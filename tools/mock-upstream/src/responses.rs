@@ -8,9 +8,9 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::agent::result_text;
-use crate::text_pieces;
 use crate::{Answer, Incoming, Mock, Seen, USAGE_CACHED, USAGE_INPUT, USAGE_OUTPUT};
 use crate::{check_unique, json_pieces, json_response, prepare, sse_event, sse_response, text_of};
+use crate::{text_pieces, thinking};
 
 /// Tool types the API runs itself (accepted, never called by the mock).
 const HOSTED: [&str; 11] = [
@@ -78,6 +78,9 @@ fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
+                if item["type"] == "reasoning" {
+                    check_reasoning(i, item, body["store"] != false)?;
+                }
                 read_item(i, item, &mut seen, &mut calls)?;
             }
         }
@@ -206,13 +209,53 @@ pub(crate) async fn handle(
             Ok(prepared) => prepared,
             Err(response) => return response,
         };
+    let reasoning = reasoning_item(&body);
     if body["stream"] == true {
-        return sse_response(&mock, stream(&model, &answer));
+        return sse_response(&mock, stream(&model, &answer, reasoning));
     }
-    json_response(StatusCode::OK, response(&model, "completed", output_items(&answer)))
+    let output = reasoning.into_iter().chain(output_items(&answer)).collect();
+    json_response(StatusCode::OK, response(&model, "completed", output))
 }
 
-fn stream(model: &str, answer: &Answer) -> Vec<String> {
+/// The reasoning item an answer starts with when reasoning was asked for: its summary when one
+/// was asked for, its encrypted content when `include` asked for that.
+fn reasoning_item(body: &Value) -> Option<Value> {
+    let reasoning = body.get("reasoning").filter(|r| r.is_object() && r["effort"] != "none")?;
+    let summary = if reasoning["summary"].is_null() {
+        json!([])
+    } else {
+        json!([{"type": "summary_text", "text": thinking::TEXT}])
+    };
+    let mut item = json!({"id": "rs_mock1", "type": "reasoning", "summary": summary});
+    if sealed(body) {
+        item["encrypted_content"] = thinking::openai_encrypted().into();
+    }
+    Some(item)
+}
+
+/// Whether `include` asks for reasoning's encrypted content.
+fn sealed(body: &Value) -> bool {
+    body["include"].as_array().into_iter().flatten().any(|v| v == "reasoning.encrypted_content")
+}
+
+/// A reasoning item given back: without storage only its encrypted content (minted here) can
+/// carry it.
+fn check_reasoning(i: usize, item: &Value, stored: bool) -> Result<(), String> {
+    match item["encrypted_content"].as_str() {
+        Some(e) if e == thinking::openai_encrypted() => Ok(()),
+        Some(_) => Err(format!(
+            "input[{i}]: The encrypted content for item {} could not be verified.",
+            item["id"].as_str().unwrap_or("rs_?")
+        )),
+        None if stored => Ok(()),
+        None => Err(format!(
+            "Item with id '{}' not found. Items are not persisted when `store` is set to false. Try again with `store` set to true, or remove this item from your input.",
+            item["id"].as_str().unwrap_or("")
+        )),
+    }
+}
+
+fn stream(model: &str, answer: &Answer, reasoning: Option<Value>) -> Vec<String> {
     let mut seq = 0;
     let mut events = Vec::new();
     let mut ev = |mut v: Value| {
@@ -223,31 +266,54 @@ fn stream(model: &str, answer: &Answer) -> Vec<String> {
     ev(json!({"type": "response.created", "response": response(model, "in_progress", vec![])}));
     ev(json!({"type": "response.in_progress", "response": response(model, "in_progress", vec![])}));
     let items = output_items(answer);
+    let first = usize::from(reasoning.is_some());
+    if let Some(item) = &reasoning {
+        let mut added = item.clone();
+        added["summary"] = json!([]);
+        added.as_object_mut().map(|o| o.remove("encrypted_content"));
+        ev(json!({"type": "response.output_item.added", "output_index": 0, "item": added}));
+        for (k, part) in item["summary"].as_array().into_iter().flatten().enumerate() {
+            let text = part["text"].as_str().unwrap_or_default();
+            ev(json!({"type": "response.reasoning_summary_part.added", "item_id": item["id"],
+                "output_index": 0, "summary_index": k, "part": {"type": "summary_text", "text": ""}}));
+            for piece in text_pieces(text, model) {
+                ev(json!({"type": "response.reasoning_summary_text.delta", "item_id": item["id"],
+                    "output_index": 0, "summary_index": k, "delta": piece}));
+            }
+            ev(json!({"type": "response.reasoning_summary_text.done", "item_id": item["id"],
+                "output_index": 0, "summary_index": k, "text": text}));
+            ev(json!({"type": "response.reasoning_summary_part.done", "item_id": item["id"],
+                "output_index": 0, "summary_index": k, "part": part}));
+        }
+        ev(json!({"type": "response.output_item.done", "output_index": 0, "item": item}));
+    }
     match answer {
         Answer::Text(t) => {
             let mut added = items[0].clone();
             added["status"] = "in_progress".into();
             added["content"] = json!([]);
-            ev(json!({"type": "response.output_item.added", "output_index": 0, "item": added}));
+            ev(json!({"type": "response.output_item.added", "output_index": first, "item": added}));
             ev(
-                json!({"type": "response.content_part.added", "item_id": "msg_mock1", "output_index": 0,
+                json!({"type": "response.content_part.added", "item_id": "msg_mock1", "output_index": first,
                 "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
             );
             for piece in text_pieces(t, model) {
                 ev(
-                    json!({"type": "response.output_text.delta", "item_id": "msg_mock1", "output_index": 0,
+                    json!({"type": "response.output_text.delta", "item_id": "msg_mock1", "output_index": first,
                     "content_index": 0, "delta": piece, "logprobs": []}),
                 );
             }
             ev(
-                json!({"type": "response.output_text.done", "item_id": "msg_mock1", "output_index": 0,
+                json!({"type": "response.output_text.done", "item_id": "msg_mock1", "output_index": first,
                 "content_index": 0, "text": t, "logprobs": []}),
             );
             ev(
-                json!({"type": "response.content_part.done", "item_id": "msg_mock1", "output_index": 0,
+                json!({"type": "response.content_part.done", "item_id": "msg_mock1", "output_index": first,
                 "content_index": 0, "part": {"type": "output_text", "text": t, "annotations": []}}),
             );
-            ev(json!({"type": "response.output_item.done", "output_index": 0, "item": items[0]}));
+            ev(
+                json!({"type": "response.output_item.done", "output_index": first, "item": items[0]}),
+            );
         }
         Answer::Calls(calls) => {
             for (i, (c, item)) in calls.iter().zip(&items).enumerate() {
@@ -256,39 +322,44 @@ fn stream(model: &str, answer: &Answer) -> Vec<String> {
                 if c.custom {
                     added["input"] = "".into();
                     ev(
-                        json!({"type": "response.output_item.added", "output_index": i, "item": added}),
+                        json!({"type": "response.output_item.added", "output_index": first + i, "item": added}),
                     );
                     let input = c.args["input"].as_str().unwrap_or_default();
                     let half =
                         input.char_indices().nth(input.chars().count() / 2).map_or(0, |(b, _)| b);
                     for piece in [&input[..half], &input[half..]] {
                         ev(json!({"type": "response.custom_tool_call_input.delta",
-                            "item_id": item["id"], "output_index": i, "delta": piece}));
+                            "item_id": item["id"], "output_index": first + i, "delta": piece}));
                     }
                     ev(
                         json!({"type": "response.custom_tool_call_input.done", "item_id": item["id"],
-                        "output_index": i, "input": input}),
+                        "output_index": first + i, "input": input}),
                     );
                     ev(
-                        json!({"type": "response.output_item.done", "output_index": i, "item": item}),
+                        json!({"type": "response.output_item.done", "output_index": first + i, "item": item}),
                     );
                     continue;
                 }
                 added["arguments"] = "".into();
-                ev(json!({"type": "response.output_item.added", "output_index": i, "item": added}));
+                ev(
+                    json!({"type": "response.output_item.added", "output_index": first + i, "item": added}),
+                );
                 for piece in json_pieces(&c.args) {
                     ev(
                         json!({"type": "response.function_call_arguments.delta", "item_id": item["id"],
-                        "output_index": i, "delta": piece}),
+                        "output_index": first + i, "delta": piece}),
                     );
                 }
                 ev(json!({"type": "response.function_call_arguments.done", "item_id": item["id"],
-                    "output_index": i, "arguments": c.args.to_string()}));
-                ev(json!({"type": "response.output_item.done", "output_index": i, "item": item}));
+                    "output_index": first + i, "arguments": c.args.to_string()}));
+                ev(
+                    json!({"type": "response.output_item.done", "output_index": first + i, "item": item}),
+                );
             }
         }
     }
-    ev(json!({"type": "response.completed", "response": response(model, "completed", items)}));
+    let all = reasoning.into_iter().chain(items).collect();
+    ev(json!({"type": "response.completed", "response": response(model, "completed", all)}));
     events
 }
 

@@ -7,7 +7,7 @@ use super::wire::{
 };
 use crate::canonical::{
     Block, CacheAt, CacheMark, ImageSource, Message, Reasoning, Request, ResponseFormat, Role,
-    Tool, ToolChoice, ToolKind, arguments_object,
+    Seal, Tool, ToolChoice, ToolKind, arguments_object,
 };
 use crate::codec::EncodeOptions;
 use crate::error::request::RequestError;
@@ -69,13 +69,18 @@ fn decode_tool(i: usize, raw: Value) -> Result<(Tool, Option<CacheMark>), Reques
 /// `output_config.effort`.
 fn decode_reasoning(wire: &MessagesRequest) -> Option<Reasoning> {
     let effort = wire.output_config.as_ref().and_then(|o| o.effort.clone());
-    match wire.thinking.as_ref().map(|t| (t.kind.as_str(), t.budget_tokens)) {
-        Some(("enabled", budget)) => Some(Reasoning { effort, budget_tokens: budget }),
+    let thinking = wire.thinking.as_ref();
+    let summary = match thinking.and_then(|t| t.display.as_deref()) {
+        Some("omitted") => Some("none".to_owned()),
+        Some(_) => Some("auto".to_owned()),
+        None => None,
+    };
+    let reasoning = Reasoning { effort, summary, ..Reasoning::default() };
+    match thinking.map(|t| (t.kind.as_str(), t.budget_tokens)) {
+        Some(("enabled", budget)) => Some(Reasoning { budget_tokens: budget, ..reasoning }),
+        Some(("adaptive", _)) => Some(Reasoning { adaptive: true, ..reasoning }),
         Some(("disabled", _)) => None,
-        _ if effort.is_some() => Some(Reasoning { effort, budget_tokens: None }),
-        Some(("adaptive", _)) => {
-            Some(Reasoning { effort: Some("medium".into()), budget_tokens: None })
-        }
+        _ if reasoning.effort.is_some() => Some(reasoning),
         _ => None,
     }
 }
@@ -216,9 +221,14 @@ pub(super) fn decode_block(b: WireBlock) -> Option<Block> {
             content: content.map(decode_content).unwrap_or_default(),
             is_error,
         },
-        WireBlock::Thinking { thinking, signature } => {
-            Block::Thinking { text: thinking, signature }
-        }
+        WireBlock::Thinking { thinking, signature } => match signature.filter(|s| !s.is_empty()) {
+            Some(signature) => Seal::thinking(&signature, Protocol::AnthropicMessages, thinking),
+            None => Block::Thinking { text: thinking, seal: None },
+        },
+        WireBlock::RedactedThinking { data } => Block::Thinking {
+            text: String::new(),
+            seal: Some(Seal { redacted: true, ..Seal::new(Protocol::AnthropicMessages, data) }),
+        },
         WireBlock::Image { source: WireImage::Other } | WireBlock::Other => return None,
     })
 }
@@ -258,10 +268,17 @@ pub(super) fn encode_block(b: &Block) -> Option<Value> {
             }
             v
         }
-        Block::Thinking { text, signature: Some(sig) } => {
-            json!({"type": "thinking", "thinking": text, "signature": sig})
+        // Only Anthropic can read its seals; thinking without one is refused by the API.
+        Block::Thinking { text, seal: Some(seal) }
+            if seal.origin == Protocol::AnthropicMessages =>
+        {
+            if seal.redacted {
+                json!({"type": "redacted_thinking", "data": seal.data})
+            } else {
+                json!({"type": "thinking", "thinking": text, "signature": seal.data})
+            }
         }
-        Block::Thinking { signature: None, .. } => return None,
+        Block::Thinking { .. } => return None,
     })
 }
 
@@ -284,6 +301,18 @@ fn encode_tool(t: &Tool) -> Option<Value> {
         v["description"] = d.into();
     }
     Some(v)
+}
+
+/// Whether the last assistant turn called tools without thinking Anthropic signed.
+fn loop_without_thinking(request: &Request) -> bool {
+    let Some(last) = request.messages.iter().rev().find(|m| m.role == Role::Assistant) else {
+        return false;
+    };
+    let calls = last.content.iter().any(|b| matches!(b, Block::ToolCall { .. }));
+    let signed = last.content.iter().any(|b| {
+        matches!(b, Block::Thinking { seal: Some(s), .. } if s.origin == Protocol::AnthropicMessages)
+    });
+    calls && !signed
 }
 
 /// `cache_control` for a breakpoint.
@@ -406,18 +435,40 @@ pub fn encode_request(
     let max_tokens = request.max_tokens.unwrap_or(default_max);
     let forced_tool =
         matches!(request.tool_choice, Some(ToolChoice::Required | ToolChoice::Tool(_)));
-    if let Some(budget) = request.reasoning.as_ref().and_then(budget)
-        && budget >= 1024
-        && budget < max_tokens
-        && !forced_tool
-    {
-        body.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": budget}));
+    let mut output_config = Map::new();
+    let thinking = match &request.reasoning {
+        // Anthropic refuses thinking when the tool loop being continued has no thinking of its
+        // own to give back (it came from another model, or through a client without a place
+        // for it): that turn goes on without thinking, as the API's guide advises.
+        _ if forced_tool || loop_without_thinking(request) => None,
+        // The model decides (and an effort, when given, steers it).
+        Some(r) if r.adaptive => {
+            if let Some(effort) = &r.effort {
+                output_config.insert("effort".into(), effort.clone().into());
+            }
+            Some(json!({"type": "adaptive"}))
+        }
+        // A budget fits in the output limit, leaving at least 1024 tokens for the answer.
+        Some(r) => budget(r)
+            .filter(|_| max_tokens >= 2048)
+            .map(|b| b.clamp(1024, max_tokens - 1024))
+            .map(|b| json!({"type": "enabled", "budget_tokens": b})),
+        None => None,
+    };
+    if let Some(mut thinking) = thinking {
+        if request.reasoning.as_ref().is_some_and(Reasoning::hidden) {
+            thinking["display"] = "omitted".into();
+        }
+        body.insert("thinking".into(), thinking);
         body.remove("temperature");
         body.remove("top_p");
     }
     if let Some(ResponseFormat::JsonSchema { schema, .. }) = &request.response_format {
         let format = json!({"type": "json_schema", "schema": super::schema::fitted(schema)});
-        body.insert("output_config".into(), json!({ "format": format }));
+        output_config.insert("format".into(), format);
+    }
+    if !output_config.is_empty() {
+        body.insert("output_config".into(), output_config.into());
     }
     if let Some(user) = &request.user {
         body.insert("metadata".into(), json!({"user_id": user}));

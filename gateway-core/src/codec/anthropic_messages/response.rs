@@ -6,6 +6,7 @@ use super::request::{decode_block, encode_block};
 use super::wire::WireResponse;
 use crate::canonical::{Block, FinishReason, Response, Usage};
 use crate::codec::upstream_json;
+use crate::provider::Protocol;
 use crate::upstream::UpstreamError;
 
 pub(super) fn finish_reason(s: &str) -> FinishReason {
@@ -67,9 +68,14 @@ pub fn encode_response(r: &Response) -> Value {
         .content
         .iter()
         .filter_map(|b| match b {
-            // A response may show reasoning from an upstream that does not sign it.
-            Block::Thinking { text, signature: None } => {
-                Some(json!({"type": "thinking", "thinking": text, "signature": ""}))
+            // Reasoning from another protocol's upstream (or redacted) travels wrapped in the
+            // signature; one that does not seal it has an empty signature.
+            Block::Thinking { text, seal } => {
+                let signature = seal
+                    .as_ref()
+                    .map(|s| s.present(Protocol::AnthropicMessages, text))
+                    .unwrap_or_default();
+                Some(json!({"type": "thinking", "thinking": text, "signature": signature}))
             }
             other => encode_block(other),
         })

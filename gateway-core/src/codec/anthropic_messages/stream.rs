@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 
 use super::response::{finish_reason, stop_reason, usage_json};
 use super::wire::{Delta, StreamEvent, WireBlock};
-use crate::canonical::{BlockKind, Event, FinishReason, Usage};
+use crate::canonical::{BlockKind, Event, FinishReason, Seal, Usage};
 use crate::codec::{StreamDecoder, StreamEncoder, write_sse};
+use crate::provider::Protocol;
 use crate::sse::SseEvent;
 
 /// Messages events in, canonical events out.
@@ -35,9 +36,14 @@ impl StreamDecoder for MessagesStreamDecoder {
                 }
             }
             StreamEvent::ContentBlockStart { index, content_block } => {
+                let mut redacted = None;
                 let kind = match content_block {
                     WireBlock::Text { .. } => BlockKind::Text,
                     WireBlock::Thinking { .. } => BlockKind::Thinking,
+                    WireBlock::RedactedThinking { data } => {
+                        redacted = Some(data);
+                        BlockKind::Thinking
+                    }
                     WireBlock::ToolUse { id, name, .. } => BlockKind::ToolCall { id, name },
                     _ => return out,
                 };
@@ -45,6 +51,11 @@ impl StreamDecoder for MessagesStreamDecoder {
                 self.next_index += 1;
                 self.blocks.insert(index, canonical);
                 out.push(Event::BlockStart { index: canonical, kind });
+                if let Some(data) = redacted {
+                    let seal =
+                        Seal { redacted: true, ..Seal::new(Protocol::AnthropicMessages, data) };
+                    out.push(Event::SignatureDelta { index: canonical, seal });
+                }
             }
             StreamEvent::ContentBlockDelta { index, delta } => {
                 let Some(&index) = self.blocks.get(&index) else { return out };
@@ -55,7 +66,10 @@ impl StreamDecoder for MessagesStreamDecoder {
                         Event::ToolArgsDelta { index, json: partial_json }
                     }
                     Delta::Thinking { thinking } => Event::ThinkingDelta { index, text: thinking },
-                    Delta::Signature { signature } => Event::SignatureDelta { index, signature },
+                    Delta::Signature { signature } => Event::SignatureDelta {
+                        index,
+                        seal: Seal::new(Protocol::AnthropicMessages, signature),
+                    },
                     Delta::Other => return out,
                 });
             }
@@ -107,6 +121,8 @@ pub struct MessagesStreamEncoder {
     /// `message_start` held until the usage that may follow the start is known (an Anthropic
     /// upstream reports input and cache tokens there), written before anything else.
     pending: Option<Value>,
+    /// The open thinking block's text so far (a seal from another protocol carries it).
+    thinking: String,
 }
 
 impl MessagesStreamEncoder {
@@ -162,22 +178,29 @@ impl StreamEncoder for MessagesStreamEncoder {
                 json!({"type": "content_block_delta", "index": index,
                 "delta": {"type": "text_delta", "text": text}}),
             ),
-            Event::ThinkingDelta { index, text } => emit(
-                out,
-                json!({"type": "content_block_delta", "index": index,
-                "delta": {"type": "thinking_delta", "thinking": text}}),
-            ),
-            Event::SignatureDelta { index, signature } => emit(
-                out,
-                json!({"type": "content_block_delta",
-                "index": index, "delta": {"type": "signature_delta", "signature": signature}}),
-            ),
+            Event::ThinkingDelta { index, text } => {
+                self.thinking.push_str(text);
+                emit(
+                    out,
+                    json!({"type": "content_block_delta", "index": index,
+                    "delta": {"type": "thinking_delta", "thinking": text}}),
+                )
+            }
+            Event::SignatureDelta { index, seal } => {
+                let signature = seal.present(Protocol::AnthropicMessages, &self.thinking);
+                emit(
+                    out,
+                    json!({"type": "content_block_delta",
+                    "index": index, "delta": {"type": "signature_delta", "signature": signature}}),
+                )
+            }
             Event::ToolArgsDelta { index, json } => emit(
                 out,
                 json!({"type": "content_block_delta", "index": index,
                 "delta": {"type": "input_json_delta", "partial_json": json}}),
             ),
             Event::BlockStop { index } => {
+                self.thinking.clear();
                 emit(out, json!({"type": "content_block_stop", "index": index}))
             }
             Event::Finish(reason) => self.finish = Some(reason.clone()),

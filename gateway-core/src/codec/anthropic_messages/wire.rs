@@ -67,6 +67,8 @@ pub(super) struct Thinking {
     #[serde(rename = "type")]
     pub kind: String,
     pub budget_tokens: Option<u32>,
+    /// `summarized` or `omitted`.
+    pub display: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,6 +108,9 @@ pub(super) enum WireBlock {
     Thinking {
         thinking: String,
         signature: Option<String>,
+    },
+    RedactedThinking {
+        data: String,
     },
     #[serde(other)]
     Other,

@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::wire::{Content, FunctionDeclaration, GenerateRequest};
 use crate::canonical::{
-    Block, ImageSource, Message, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice,
+    Block, ImageSource, Message, Reasoning, Request, ResponseFormat, Role, Seal, Tool, ToolChoice,
     ToolKind, arguments_object, blocks_text,
 };
 use crate::error::request::RequestError;
@@ -115,6 +115,32 @@ fn part_json(b: &Block, request: &Request) -> Option<Value> {
     })
 }
 
+/// A message's parts. Gemini's own seals go back where they came from: on a thought part, or
+/// (signature-only thinking) on the part that follows; thinking Gemini cannot read is left out.
+fn message_parts(blocks: &[Block], request: &Request) -> Vec<Value> {
+    let mut parts = Vec::with_capacity(blocks.len());
+    let mut pending: Option<&str> = None;
+    for b in blocks {
+        if let Block::Thinking { text, seal: Some(seal) } = b
+            && seal.origin == Protocol::Gemini
+        {
+            if text.is_empty() {
+                pending = Some(&seal.data);
+            } else {
+                parts.push(json!({"text": text, "thought": true, "thoughtSignature": seal.data}));
+            }
+            continue;
+        }
+        if let Some(mut p) = part_json(b, request) {
+            if let Some(signature) = pending.take() {
+                p["thoughtSignature"] = signature.into();
+            }
+            parts.push(p);
+        }
+    }
+    parts
+}
+
 fn guess_mime(url: &str) -> &'static str {
     let lower = url.to_ascii_lowercase();
     if lower.ends_with(".png") {
@@ -163,12 +189,29 @@ fn encode_tools(request: &Request) -> Vec<Value> {
     tools
 }
 
-pub fn encode_request(request: &Request) -> Result<Value, RequestError> {
+/// What Gemini 3 accepts in place of a thought signature on a function call that has none (the
+/// conversation came from another model or through a client that dropped it), as Google's
+/// thought-signatures guide documents.
+const SKIP_SIGNATURE: &str = "skip_thought_signature_validator";
+
+/// Gemini 3 models refuse a model turn whose first function call has no thought signature.
+fn needs_signatures(model: &str) -> bool {
+    model.rsplit('/').next().is_some_and(|m| m.starts_with("gemini-3"))
+}
+
+/// `model` is the upstream model id (Gemini takes it in the URL; it decides the signature rule).
+pub fn encode_request(request: &Request, model: &str) -> Result<Value, RequestError> {
     let mut contents: Vec<Value> = Vec::new();
     // Mid-conversation system messages join `systemInstruction` (Gemini has no other place).
     for m in request.messages.iter().filter(|m| m.role != Role::System) {
         let role = if m.role == Role::User { "user" } else { "model" };
-        let parts: Vec<Value> = m.content.iter().filter_map(|b| part_json(b, request)).collect();
+        let mut parts = message_parts(&m.content, request);
+        if role == "model" && needs_signatures(model) {
+            let first_call = parts.iter_mut().find(|p| p.get("functionCall").is_some());
+            if let Some(call) = first_call.filter(|p| p.get("thoughtSignature").is_none()) {
+                call["thoughtSignature"] = SKIP_SIGNATURE.into();
+            }
+        }
         if parts.is_empty() {
             continue;
         }
@@ -222,11 +265,14 @@ pub fn encode_request(request: &Request) -> Result<Value, RequestError> {
         }
         _ => {}
     }
-    if let Some(budget) = request.reasoning.as_ref().and_then(thinking_budget) {
-        generation.insert(
-            "thinkingConfig".into(),
-            json!({"thinkingBudget": budget, "includeThoughts": true}),
-        );
+    if let Some(r) = &request.reasoning {
+        let budget = if r.adaptive { Some(-1) } else { thinking_budget(r).map(i64::from) };
+        if let Some(budget) = budget {
+            generation.insert(
+                "thinkingConfig".into(),
+                json!({"thinkingBudget": budget, "includeThoughts": !r.hidden()}),
+            );
+        }
     }
     if !generation.is_empty() {
         body.insert("generationConfig".into(), Value::Object(generation));
@@ -270,53 +316,71 @@ impl CallIds {
     }
 }
 
+/// A content's parts as blocks. A thought part's `thoughtSignature` seals its thinking block; a
+/// signature on any other part (Gemini puts them on function calls) becomes a thinking block of
+/// its own just before that part's block.
 pub(super) fn decode_parts(content: Content, ids: &mut CallIds) -> Vec<Block> {
-    content
-        .parts
-        .into_iter()
-        .filter_map(|p| {
-            if let Some(call) = p.function_call {
-                let id = ids.call(call.id, &call.name);
-                return Some(Block::ToolCall {
-                    id,
-                    name: call.name,
-                    arguments: call.args.to_string(),
-                });
+    let mut out = Vec::with_capacity(content.parts.len());
+    for mut p in content.parts {
+        let signature = p.thought_signature.take().filter(|s| !s.is_empty());
+        let block = part_block(p, ids);
+        match (signature, block) {
+            (Some(sig), Some(Block::Thinking { text, .. })) => {
+                out.push(Seal::thinking(&sig, Protocol::Gemini, text));
             }
-            if let Some(resp) = p.function_response {
-                let call_id = ids.answer(resp.id, &resp.name);
-                // `{"result": …}` (how text results are wrapped on the way out), `{"output": …}`
-                // and `{"error": …}` (Gemini's own convention) are unwrapped.
-                let only = resp.response.as_object().filter(|o| o.len() == 1).and_then(|o| {
-                    o.iter().find(|(k, _)| matches!(k.as_str(), "result" | "output" | "error"))
-                });
-                let (text, is_error) = match only {
-                    Some((k, Value::String(s))) => (s.clone(), k == "error"),
-                    _ => (resp.response.to_string(), false),
+            (Some(sig), block) => {
+                let Block::Thinking { text, seal } =
+                    Seal::thinking(&sig, Protocol::Gemini, String::new())
+                else {
+                    unreachable!("a seal reads as thinking")
                 };
-                return Some(Block::ToolResult {
-                    call_id,
-                    content: vec![Block::Text(text)],
-                    is_error,
-                });
+                // Another upstream's seal that the gateway put after its thought part belongs to
+                // that part; Gemini's own stays on the part it signs.
+                match out.last_mut() {
+                    Some(Block::Thinking { seal: last @ None, .. })
+                        if seal.as_ref().is_some_and(|s| s.origin != Protocol::Gemini) =>
+                    {
+                        *last = seal;
+                    }
+                    _ => out.push(Block::Thinking { text, seal }),
+                }
+                out.extend(block);
             }
-            if let Some(blob) = p.inline_data {
-                return Some(Block::Image(ImageSource::Base64 {
-                    media_type: blob.mime_type,
-                    data: blob.data,
-                }));
-            }
-            if let Some(file) = p.file_data {
-                return Some(Block::Image(ImageSource::Url(file.file_uri)));
-            }
-            let text = p.text?;
-            Some(if p.thought {
-                Block::Thinking { text, signature: p.thought_signature }
-            } else {
-                Block::Text(text)
-            })
-        })
-        .collect()
+            (None, block) => out.extend(block),
+        }
+    }
+    out
+}
+
+fn part_block(p: super::wire::Part, ids: &mut CallIds) -> Option<Block> {
+    if let Some(call) = p.function_call {
+        let id = ids.call(call.id, &call.name);
+        return Some(Block::ToolCall { id, name: call.name, arguments: call.args.to_string() });
+    }
+    if let Some(resp) = p.function_response {
+        let call_id = ids.answer(resp.id, &resp.name);
+        // `{"result": …}` (how text results are wrapped on the way out), `{"output": …}`
+        // and `{"error": …}` (Gemini's own convention) are unwrapped.
+        let only = resp.response.as_object().filter(|o| o.len() == 1).and_then(|o| {
+            o.iter().find(|(k, _)| matches!(k.as_str(), "result" | "output" | "error"))
+        });
+        let (text, is_error) = match only {
+            Some((k, Value::String(s))) => (s.clone(), k == "error"),
+            _ => (resp.response.to_string(), false),
+        };
+        return Some(Block::ToolResult { call_id, content: vec![Block::Text(text)], is_error });
+    }
+    if let Some(blob) = p.inline_data {
+        return Some(Block::Image(ImageSource::Base64 {
+            media_type: blob.mime_type,
+            data: blob.data,
+        }));
+    }
+    if let Some(file) = p.file_data {
+        return Some(Block::Image(ImageSource::Url(file.file_uri)));
+    }
+    let text = p.text?;
+    Some(if p.thought { Block::Thinking { text, seal: None } } else { Block::Text(text) })
 }
 
 /// One entry of `tools`: its function declarations, or one of Gemini's own tools.
@@ -347,13 +411,16 @@ fn decode_tool(entry: Value, out: &mut Vec<Tool>) -> Result<(), String> {
 /// Reasoning from `thinkingConfig`: a budget (0 turns thinking off, -1 lets the model decide)
 /// or a Gemini 3 thinking level.
 fn decode_reasoning(t: super::wire::ThinkingConfig) -> Option<Reasoning> {
+    let summary = t.include_thoughts.map(|shown| if shown { "auto" } else { "none" }.to_owned());
+    let reasoning = Reasoning { summary, ..Reasoning::default() };
     match (t.thinking_budget, t.thinking_level) {
         (Some(0), _) => None,
         (Some(b), level) if b > 0 => {
-            Some(Reasoning { effort: level, budget_tokens: u32::try_from(b).ok() })
+            Some(Reasoning { effort: level, budget_tokens: u32::try_from(b).ok(), ..reasoning })
         }
-        (_, Some(level)) => Some(Reasoning { effort: Some(level), budget_tokens: None }),
-        (Some(_), None) => Some(Reasoning { effort: Some("medium".into()), budget_tokens: None }),
+        (_, Some(level)) => Some(Reasoning { effort: Some(level), ..reasoning }),
+        // -1: dynamic thinking, the model decides.
+        (Some(_), None) => Some(Reasoning { adaptive: true, ..reasoning }),
         (None, None) => None,
     }
 }

@@ -6,6 +6,7 @@ use super::request::{CallIds, decode_parts};
 use super::wire::GenerateResponse;
 use crate::canonical::{Block, FinishReason, Response, Usage, arguments_object};
 use crate::codec::upstream_json;
+use crate::provider::Protocol;
 use crate::upstream::UpstreamError;
 
 pub(super) fn finish_reason(s: &str, has_calls: bool) -> FinishReason {
@@ -70,17 +71,12 @@ pub(super) fn usage_json(u: &Usage) -> Value {
     v
 }
 
-/// A block as a part of a Gemini answer (tool results and images are not answers).
+/// A block as a part of a Gemini answer (tool results and images are not answers; thinking is a
+/// thought part, its seal placed by [`parts_json`]).
 pub(super) fn part_json(b: &Block) -> Option<Value> {
     Some(match b {
         Block::Text(t) => json!({"text": t}),
-        Block::Thinking { text, signature } => {
-            let mut p = json!({"text": text, "thought": true});
-            if let Some(s) = signature {
-                p["thoughtSignature"] = s.clone().into();
-            }
-            p
-        }
+        Block::Thinking { text, .. } => json!({"text": text, "thought": true}),
         Block::ToolCall { id, name, arguments } => {
             json!({"functionCall": {"id": id, "name": name, "args": arguments_object(arguments)}})
         }
@@ -107,7 +103,46 @@ pub(super) fn chunk_json(
     v
 }
 
+/// An answer's parts. A seal goes in `thoughtSignature`: Gemini's own on its thought part;
+/// another upstream's (wrapped) on the next part, which callers keep in their history even when
+/// they drop thought parts (Gemini puts its signatures on function calls the same way).
+pub(super) fn parts_json(blocks: &[Block]) -> Vec<Value> {
+    let mut parts: Vec<Value> = Vec::with_capacity(blocks.len());
+    let mut pending: Option<String> = None;
+    for b in blocks {
+        if let Block::Thinking { text, seal } = b {
+            let shown = !text.is_empty();
+            if shown {
+                parts.push(json!({"text": text, "thought": true}));
+            }
+            if let Some(seal) = seal {
+                let signature = seal.present(Protocol::Gemini, text);
+                match parts.last_mut() {
+                    Some(p) if shown && seal.origin == Protocol::Gemini => {
+                        p["thoughtSignature"] = signature.into();
+                    }
+                    _ => pending = Some(signature),
+                }
+            }
+            continue;
+        }
+        if let Some(mut p) = part_json(b) {
+            if let Some(signature) = pending.take() {
+                p["thoughtSignature"] = signature.into();
+            }
+            parts.push(p);
+        }
+    }
+    if let Some(signature) = pending {
+        match parts.last_mut() {
+            Some(p) => p["thoughtSignature"] = signature.into(),
+            None => parts.push(json!({"text": "", "thoughtSignature": signature})),
+        }
+    }
+    parts
+}
+
 pub fn encode_response(r: &Response) -> Value {
-    let parts = r.content.iter().filter_map(part_json).collect();
+    let parts = parts_json(&r.content);
     chunk_json(&r.id, &r.model, parts, Some(&r.finish), Some(&r.usage))
 }

@@ -10,6 +10,7 @@ use super::response::{chunk_json, finish_reason, part_json};
 use super::wire::GenerateResponse;
 use crate::canonical::{Block, BlockKind, Event, FinishReason, Usage};
 use crate::codec::{OpenBlock, StreamDecoder, StreamEncoder, write_sse};
+use crate::provider::Protocol;
 use crate::sse::SseEvent;
 
 #[derive(Debug, Default)]
@@ -54,14 +55,22 @@ impl StreamDecoder for GeminiStreamDecoder {
             finish = candidate.finish_reason;
             for block in decode_parts(candidate.content, &mut self.ids) {
                 match block {
-                    Block::Text(text) | Block::Thinking { text, .. } if text.is_empty() => {}
+                    Block::Thinking { text, seal } => {
+                        // A wrapped seal's text repeats the thought streamed just before it.
+                        let repeated = self.blocks.get(true).is_some()
+                            && seal.as_ref().is_some_and(|s| s.origin != Protocol::Gemini);
+                        let index = self.blocks.ensure(true, || BlockKind::Thinking, &mut out);
+                        if !text.is_empty() && !repeated {
+                            out.push(Event::ThinkingDelta { index, text });
+                        }
+                        if let Some(seal) = seal {
+                            out.push(Event::SignatureDelta { index, seal });
+                        }
+                    }
+                    Block::Text(text) if text.is_empty() => {}
                     Block::Text(text) => {
                         let index = self.blocks.ensure(false, || BlockKind::Text, &mut out);
                         out.push(Event::TextDelta { index, text });
-                    }
-                    Block::Thinking { text, .. } => {
-                        let index = self.blocks.ensure(true, || BlockKind::Thinking, &mut out);
-                        out.push(Event::ThinkingDelta { index, text });
                     }
                     Block::ToolCall { id, name, arguments } => {
                         // Gemini sends calls whole: start, all arguments, stop.
@@ -116,6 +125,10 @@ pub struct GeminiStreamEncoder {
     call: Option<PendingCall>,
     finish: Option<FinishReason>,
     usage: Usage,
+    /// The open thinking block's text (a wrapped seal carries it).
+    thinking: String,
+    /// A seal waiting for the next part (see [`super::response::parts_json`]).
+    signature: Option<String>,
 }
 
 impl GeminiStreamEncoder {
@@ -136,7 +149,10 @@ impl GeminiStreamEncoder {
         self.written += 1;
     }
 
-    fn parts(&mut self, parts: Vec<Value>, out: &mut BytesMut) {
+    fn parts(&mut self, mut parts: Vec<Value>, out: &mut BytesMut) {
+        if let (Some(first), Some(signature)) = (parts.first_mut(), self.signature.take()) {
+            first["thoughtSignature"] = signature.into();
+        }
         let chunk = chunk_json(&self.id, &self.model, parts, None, None);
         self.write(&chunk.to_string(), out);
     }
@@ -165,7 +181,11 @@ impl StreamEncoder for GeminiStreamEncoder {
             }
             Event::TextDelta { text, .. } => self.parts(vec![json!({"text": text})], out),
             Event::ThinkingDelta { text, .. } => {
+                self.thinking.push_str(text);
                 self.parts(vec![json!({"text": text, "thought": true})], out)
+            }
+            Event::SignatureDelta { seal, .. } => {
+                self.signature = Some(seal.present(Protocol::Gemini, &self.thinking));
             }
             Event::ToolArgsDelta { json, .. } => {
                 if let Some(call) = self.call.as_mut() {
@@ -173,6 +193,7 @@ impl StreamEncoder for GeminiStreamEncoder {
                 }
             }
             Event::BlockStop { .. } => {
+                self.thinking.clear();
                 if let Some(c) = self.call.take() {
                     let block = Block::ToolCall { id: c.id, name: c.name, arguments: c.arguments };
                     self.parts(part_json(&block).into_iter().collect(), out);
@@ -181,13 +202,16 @@ impl StreamEncoder for GeminiStreamEncoder {
             Event::Usage(u) => self.usage.merge(*u),
             Event::Finish(reason) => self.finish = Some(reason.clone()),
             Event::Error { kind, message } => self.error(kind, message, out),
-            Event::BlockStart { .. } | Event::SignatureDelta { .. } => {}
+            Event::BlockStart { .. } => {}
         }
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
         let reason = self.finish.clone().unwrap_or(FinishReason::Stop);
-        let parts = vec![json!({"text": ""})];
+        let mut parts = vec![json!({"text": ""})];
+        if let Some(signature) = self.signature.take() {
+            parts[0]["thoughtSignature"] = signature.into();
+        }
         let chunk = chunk_json(&self.id, &self.model, parts, Some(&reason), Some(&self.usage));
         self.write(&chunk.to_string(), out);
         self.close_array(out);

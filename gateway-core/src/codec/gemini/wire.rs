@@ -37,6 +37,7 @@ pub(super) struct ThinkingConfig {
     pub thinking_budget: Option<i64>,
     /// Gemini 3: `low` / `high` (an effort, in OpenAI's terms).
     pub thinking_level: Option<String>,
+    pub include_thoughts: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -28,7 +28,7 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         },
         reasoning: wire
             .reasoning_effort
-            .map(|effort| Reasoning { effort: Some(effort), budget_tokens: None }),
+            .map(|effort| Reasoning { effort: Some(effort), ..Reasoning::default() }),
         response_format: wire.response_format.map(|f| match f {
             WireFormat::Text => ResponseFormat::Text,
             WireFormat::JsonObject => ResponseFormat::JsonObject,
@@ -99,7 +99,7 @@ fn decode_message(request: &mut Request, m: wire::ChatMessage) -> Result<(), Str
         "assistant" => {
             let mut blocks = Vec::new();
             if let Some(thinking) = m.reasoning_content.filter(|t| !t.is_empty()) {
-                blocks.push(Block::Thinking { text: thinking, signature: None });
+                blocks.push(Block::Thinking { text: thinking, seal: None });
             }
             blocks.extend(
                 content_blocks(m.content)
@@ -178,7 +178,7 @@ pub fn encode_request(
     if !request.stop.is_empty() {
         obj.insert("stop".into(), request.stop.clone().into());
     }
-    if let Some(effort) = request.reasoning.as_ref().and_then(|r| r.effort.clone())
+    if let Some(effort) = request.reasoning.as_ref().and_then(Reasoning::effort_or_budget)
         && !options.no_reasoning
     {
         obj.insert("reasoning_effort".into(), effort.into());

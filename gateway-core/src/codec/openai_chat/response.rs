@@ -42,7 +42,7 @@ pub fn decode_response(body: &[u8], call_ids: &str) -> Result<Response, Upstream
         .ok_or_else(|| UpstreamError::InvalidResponse("completion without choices".into()))?;
     let mut content = Vec::new();
     if let Some(thinking) = choice.message.reasoning_content.filter(|t| !t.is_empty()) {
-        content.push(Block::Thinking { text: thinking, signature: None });
+        content.push(Block::Thinking { text: thinking, seal: None });
     }
     match choice.message.content {
         Some(super::wire::Content::Text(t)) if !t.is_empty() => content.push(Block::Text(t)),

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use super::wire::{Input, Item, ItemContent, ResponsesRequest};
 use crate::canonical::{
     Block, ImageSource, Message, NAMESPACE_SEPARATOR, Reasoning, Request, ResponseFormat, Role,
-    Tool, ToolChoice, ToolKind, arguments_object, blocks_text,
+    Seal, Tool, ToolChoice, ToolKind, arguments_object, blocks_text,
 };
 use crate::codec::EncodeOptions;
 use crate::error::request::RequestError;
@@ -24,8 +24,8 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         user: wire.user,
         reasoning: wire
             .reasoning
-            .and_then(|r| r.effort)
-            .map(|effort| Reasoning { effort: Some(effort), budget_tokens: None }),
+            .filter(|r| r.effort.is_some() || r.summary.is_some())
+            .map(|r| Reasoning { effort: r.effort, summary: r.summary, ..Reasoning::default() }),
         response_format: wire.text.and_then(|t| t.format).map(|f| decode_format(&f)).transpose()?,
         ..Request::default()
     };
@@ -218,11 +218,9 @@ fn decode_item(request: &mut Request, item: Item) -> Result<(), String> {
             }],
         ),
         "reasoning" => {
-            let text: Vec<String> = item.summary.into_iter().map(|s| s.text).collect();
-            request.push(
-                Role::Assistant,
-                vec![Block::Thinking { text: text.join("\n"), signature: None }],
-            );
+            if let Some(block) = reasoning_block(item) {
+                request.push(Role::Assistant, vec![block]);
+            }
         }
         other if is_hosted_record(other) => {}
         other => {
@@ -267,10 +265,35 @@ fn encode_items(request: &Request, m: &Message, options: &EncodeOptions, out: &m
                 let kind = if custom { "custom_tool_call_output" } else { "function_call_output" };
                 out.push(json!({"type": kind, "call_id": call_id, "output": blocks_text(content)}));
             }
+            // Only OpenAI can read its encrypted reasoning; summaries alone cannot go back.
+            Block::Thinking { text, seal: Some(seal) }
+                if seal.origin == Protocol::OpenaiResponses =>
+            {
+                flush(&mut parts, out);
+                let summary: Vec<Value> = if text.is_empty() {
+                    vec![]
+                } else {
+                    vec![json!({"type": "summary_text", "text": text})]
+                };
+                out.push(json!({"type": "reasoning", "summary": summary,
+                    "encrypted_content": seal.data}));
+            }
             Block::Thinking { .. } => {}
         }
     }
     flush(&mut parts, out);
+}
+
+/// A reasoning item as a thinking block: its summary, and its encrypted content as the seal
+/// (an OpenAI one, or another upstream's the gateway wrapped). `None` when it has neither.
+pub(super) fn reasoning_block(item: Item) -> Option<Block> {
+    let text: Vec<String> = item.summary.into_iter().map(|s| s.text).collect();
+    let text = text.join("\n");
+    match item.encrypted_content.filter(|e| !e.is_empty()) {
+        Some(sealed) => Some(Seal::thinking(&sealed, Protocol::OpenaiResponses, text)),
+        None if text.is_empty() => None,
+        None => Some(Block::Thinking { text, seal: None }),
+    }
 }
 
 /// A call in the history as the item its tool's kind needs.
@@ -380,8 +403,20 @@ pub fn encode_request(
     if let Some(key) = &request.prompt_cache_key {
         body.insert("prompt_cache_key".into(), key.clone().into());
     }
-    if let Some(effort) = request.reasoning.as_ref().and_then(|r| r.effort.clone()) {
-        body.insert("reasoning".into(), json!({"effort": effort}));
+    if let Some(r) = &request.reasoning {
+        let mut reasoning = Map::new();
+        if let Some(effort) = r.effort_or_budget() {
+            reasoning.insert("effort".into(), effort.into());
+        }
+        if let Some(summary) = r.summary.as_ref().filter(|_| !r.hidden()) {
+            reasoning.insert("summary".into(), summary.clone().into());
+        }
+        if !reasoning.is_empty() {
+            body.insert("reasoning".into(), reasoning.into());
+        }
+        // Without storage, the reasoning comes back only encrypted: asked for so the next turn
+        // can give it back (see `Seal`).
+        body.insert("include".into(), json!(["reasoning.encrypted_content"]));
     }
     if let Some(format) = &request.response_format {
         let format = match format {

@@ -7,6 +7,7 @@ use crate::canonical::{
     Block, FinishReason, NAMESPACE_SEPARATOR, Response, ToolKind, Usage, arguments_object,
 };
 use crate::codec::{ClientView, upstream_json};
+use crate::provider::Protocol;
 use crate::upstream::UpstreamError;
 
 /// Only the usage of an answer (see [`crate::codec::usage_only`]).
@@ -70,14 +71,7 @@ pub(super) fn decode_output_item(item: Item) -> Vec<Block> {
             name: item.name.unwrap_or_default(),
             arguments: json!({"input": item.input.unwrap_or_default()}).to_string(),
         }],
-        Some("reasoning") => {
-            let text: Vec<String> = item.summary.into_iter().map(|s| s.text).collect();
-            if text.is_empty() {
-                vec![]
-            } else {
-                vec![Block::Thinking { text: text.join("\n"), signature: None }]
-            }
-        }
+        Some("reasoning") => super::request::reasoning_block(item).into_iter().collect(),
         Some(_) => vec![],
     }
 }
@@ -104,8 +98,14 @@ pub(super) fn item_json(n: usize, block: &Block, client: &ClientView) -> Option<
             _ => json!({"type": "function_call", "id": format!("fc_{n}"),
                 "call_id": id, "name": name, "arguments": arguments, "status": "completed"}),
         },
-        Block::Thinking { text, .. } => json!({"type": "reasoning", "id": format!("rs_{n}"),
-            "summary": [{"type": "summary_text", "text": text}]}),
+        Block::Thinking { text, seal } => {
+            let mut item = json!({"type": "reasoning", "id": format!("rs_{n}"),
+                "summary": [{"type": "summary_text", "text": text}]});
+            if let Some(seal) = seal {
+                item["encrypted_content"] = seal.present(Protocol::OpenaiResponses, text).into();
+            }
+            item
+        }
         Block::Image(_) | Block::ToolResult { .. } => return None,
     })
 }

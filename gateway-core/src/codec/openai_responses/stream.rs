@@ -8,9 +8,11 @@ use serde_json::{Value, json};
 use super::response::{finish, item_json, response_json};
 use super::wire::StreamEvent;
 use crate::canonical::{
-    Block, BlockKind, Event, FinishReason, NAMESPACE_SEPARATOR, ToolKind, Usage, arguments_object,
+    Block, BlockKind, Event, FinishReason, NAMESPACE_SEPARATOR, Seal, ToolKind, Usage,
+    arguments_object,
 };
 use crate::codec::{ClientView, OpenBlock, StreamDecoder, StreamEncoder, write_sse};
+use crate::provider::Protocol;
 use crate::sse::SseEvent;
 
 /// Responses events in, canonical events out.
@@ -97,6 +99,15 @@ impl StreamDecoder for ResponsesStreamDecoder {
                 }
             }
             "response.output_item.done" => {
+                if let Some(item) =
+                    e.item.as_ref().filter(|i| i.kind.as_deref() == Some("reasoning"))
+                    && let Some(sealed) = item.encrypted_content.as_ref().filter(|s| !s.is_empty())
+                {
+                    // The seal closes the item's thinking block (opened here if it showed none).
+                    let index = self.blocks.ensure((oi, true), || text_kind(true), &mut out);
+                    let seal = Seal::new(Protocol::OpenaiResponses, sealed.clone());
+                    out.push(Event::SignatureDelta { index, seal });
+                }
                 if let Some(&index) = self.calls.get(&oi) {
                     let custom = self.customs.contains(&oi);
                     if !self.streamed_args.contains(&oi) {
@@ -176,6 +187,8 @@ struct OpenItem {
     /// A call of the caller's custom tool: its input is sent whole when the call ends.
     custom: bool,
     text: String,
+    /// A thinking block's seal, sent in the item when it is done.
+    seal: Option<Seal>,
 }
 
 /// Canonical events in, Responses SSE out, with `sequence_number` on every event.
@@ -246,8 +259,14 @@ impl ResponsesStreamEncoder {
                 "output_index": index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}}), out),
             BlockKind::ToolCall { .. } => {}
         }
-        self.open =
-            Some(OpenItem { index, item_id, kind: kind.clone(), custom, text: String::new() });
+        self.open = Some(OpenItem {
+            index,
+            item_id,
+            kind: kind.clone(),
+            custom,
+            text: String::new(),
+            seal: None,
+        });
     }
 
     fn delta(&mut self, text: &str, out: &mut BytesMut) {
@@ -305,7 +324,7 @@ impl ResponsesStreamEncoder {
                     "summary_index": 0, "part": {"type": "summary_text", "text": text}}),
                     out,
                 );
-                Block::Thinking { text, signature: None }
+                Block::Thinking { text, seal: open.seal.clone() }
             }
             BlockKind::ToolCall { id: call_id, name } if open.custom => {
                 let input =
@@ -368,7 +387,11 @@ impl StreamEncoder for ResponsesStreamEncoder {
             Event::Usage(u) => self.usage.merge(*u),
             Event::Finish(reason) => self.finish = Some(reason.clone()),
             Event::Error { kind, message } => self.error(kind, message, out),
-            Event::SignatureDelta { .. } => {}
+            Event::SignatureDelta { seal, .. } => {
+                if let Some(open) = self.open.as_mut() {
+                    open.seal = Some(seal.clone());
+                }
+            }
         }
     }
 

@@ -47,6 +47,8 @@ pub(super) struct Item {
     pub output: Option<Value>,
     #[serde(default)]
     pub summary: Vec<SummaryPart>,
+    /// A reasoning item's sealed reasoning (asked for with `include`).
+    pub encrypted_content: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,6 +81,7 @@ pub(super) struct TextConfig {
 #[derive(Debug, Deserialize)]
 pub(super) struct ReasoningConfig {
     pub effort: Option<String>,
+    pub summary: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
