@@ -82,11 +82,14 @@ impl Seal {
     }
 
     /// A seal read from `reader`'s field: one the gateway wrapped (with the reasoning text it
-    /// carried), or the upstream's own.
+    /// carried), or the upstream's own. Wrapped seals may come back in URL-safe base64 (the
+    /// google-genai SDK holds signatures as bytes and writes them that way).
     pub fn read(value: &str, reader: crate::provider::Protocol) -> (Seal, Option<String>) {
         use base64::Engine;
-        let unwrapped = base64::engine::general_purpose::STANDARD
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+        let unwrapped = STANDARD
             .decode(value)
+            .or_else(|_| URL_SAFE.decode(value))
             .ok()
             .filter(|bytes| bytes.first() == Some(&b'{'))
             .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
@@ -101,15 +104,11 @@ impl Seal {
         (Seal::new(reader, value), None)
     }
 
-    /// A thinking block from `reader`'s field: the text the wrapper carried when the caller's
-    /// own is empty (callers that show no reasoning send none back).
+    /// A thinking block from `reader`'s field: for a wrapped seal, the text it carried (exactly
+    /// what its upstream sealed, however the caller showed or split it); otherwise `shown`.
     pub fn thinking(value: &str, reader: crate::provider::Protocol, shown: String) -> Block {
         let (seal, carried) = Seal::read(value, reader);
-        let text = match carried {
-            Some(t) if shown.is_empty() => t,
-            _ => shown,
-        };
-        Block::Thinking { text, seal: Some(seal) }
+        Block::Thinking { text: carried.unwrap_or(shown), seal: Some(seal) }
     }
 }
 

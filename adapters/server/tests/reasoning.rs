@@ -193,15 +193,33 @@ fn client_seal(client: &str, answer: &Value) -> Option<String> {
     found.map(str::to_owned)
 }
 
-/// What `upstream` received on the second turn, as the mock recorded it.
-fn received(mock: &mock_upstream::Mock, upstream: &str) -> Value {
+/// The last request `upstream` received for `scenario`'s model, as the mock recorded it.
+fn received(mock: &mock_upstream::Mock, upstream: &str, scenario: &str) -> Value {
     let path = match upstream {
-        "openai_chat" => "/v1/chat/completions",
-        "openai_responses" => "/v1/responses",
-        "anthropic_messages" => "/v1/messages",
-        _ => "gemini-3-mock-text:generateContent",
+        "openai_chat" => "/v1/chat/completions".to_owned(),
+        "openai_responses" => "/v1/responses".to_owned(),
+        "anthropic_messages" => "/v1/messages".to_owned(),
+        _ => format!("gemini-3-mock-{scenario}:generateContent"),
     };
-    mock.last(path).unwrap()
+    mock.last(&path).unwrap()
+}
+
+/// The reasoning controls `upstream` received, in its own field.
+fn reasoning_sent(upstream: &str, sent: &Value) -> String {
+    match upstream {
+        "openai_chat" => format!("reasoning_effort: {}", sent["reasoning_effort"]),
+        "openai_responses" => {
+            assert_eq!(sent["include"], json!(["reasoning.encrypted_content"]), "{sent}");
+            format!("reasoning.effort: {}", sent["reasoning"]["effort"])
+        }
+        "anthropic_messages" => {
+            format!("thinking: {} {}", sent["thinking"]["type"], sent["thinking"]["budget_tokens"])
+        }
+        _ => format!(
+            "thinkingBudget: {}",
+            sent["generationConfig"]["thinkingConfig"]["thinkingBudget"]
+        ),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,6 +234,8 @@ async fn sealed_reasoning_goes_back_to_its_own_upstream_from_every_client_protoc
             let first = first_turn(client, &tool_model);
             let (status, answer) = rig.send(client, &tool_model, &first).await;
             assert_eq!(status, 200, "{what}, first turn: {answer}");
+            let controls = reasoning_sent(upstream, &received(&rig.mock, upstream, "tool"));
+            assert!(!controls.contains("null"), "{what}: reasoning not asked for: {controls}");
             // Every upstream but Chat seals its reasoning; every client but Chat gets the seal.
             let sealed = upstream != "openai_chat" && client != "chat";
             assert_eq!(client_seal(client, &answer).is_some(), sealed, "{what}: {answer}");
@@ -223,7 +243,7 @@ async fn sealed_reasoning_goes_back_to_its_own_upstream_from_every_client_protoc
             let second = second_turn(client, &first, &answer, &text_model);
             let (status, answer) = rig.send(client, &text_model, &second).await;
             assert_eq!(status, 200, "{what}, second turn: {answer}");
-            let sent = received(&rig.mock, upstream);
+            let sent = received(&rig.mock, upstream, "text");
             let outcome = match upstream {
                 "anthropic_messages" => {
                     let assistant = &sent["messages"][1]["content"][0];
@@ -270,9 +290,71 @@ async fn sealed_reasoning_goes_back_to_its_own_upstream_from_every_client_protoc
             // Never another vendor's seal: nothing sent upstream carries the gateway's wrapping.
             let text = sent.to_string();
             assert!(!text.contains("eyJ"), "{what}: a wrapped seal leaked upstream: {text}");
-            table.push(format!("| {client} | {upstream} | {outcome} |"));
+            table.push(format!("| {client} | {upstream} | {controls} | {outcome} |"));
         }
     }
-    println!("| client | upstream | sealed reasoning on the next turn |\n|---|---|---|");
+    println!("| client | upstream | reasoning asked as | sealed reasoning on the next turn |");
+    println!("|---|---|---|---|");
     println!("{}", table.join("\n"));
+}
+
+/// The structured output each client asks for, in its own shape (a strict schema, which OpenAI
+/// accepts only closed and with every property required).
+fn structured(client: &str, model: &str) -> Value {
+    let schema = json!({"type": "object", "properties": {"city": {"type": "string"}},
+        "required": ["city"], "additionalProperties": false});
+    let user = "Which city is the capital of France?";
+    match client {
+        "chat" => json!({"model": model, "messages": [{"role": "user", "content": user}],
+            "response_format": {"type": "json_schema",
+                "json_schema": {"name": "capital", "schema": schema, "strict": true}}}),
+        "responses" => json!({"model": model, "input": user,
+            "text": {"format": {"type": "json_schema", "name": "capital", "schema": schema, "strict": true}}}),
+        "messages" => json!({"model": model, "max_tokens": 256,
+            "messages": [{"role": "user", "content": user}],
+            "output_config": {"format": {"type": "json_schema", "schema": schema}}}),
+        _ => json!({"contents": [{"role": "user", "parts": [{"text": user}]}],
+            "generationConfig": {"responseMimeType": "application/json", "responseJsonSchema": schema}}),
+    }
+}
+
+/// Structured output from every client reaches every upstream in the upstream's own field (the
+/// mock checks each protocol's rules: OpenAI's names and strict schemas, Anthropic's closed
+/// objects, Gemini's MIME type and schema subset).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn structured_output_reaches_every_upstream_from_every_client_protocol() {
+    let rig = rig().await;
+    let mut table = Vec::new();
+    for client in CLIENTS {
+        for (upstream, _) in UPSTREAMS {
+            let what = format!("{client} → {upstream}");
+            let model = format!("{upstream}-text");
+            let (status, answer) = rig.send(client, &model, &structured(client, &model)).await;
+            assert_eq!(status, 200, "{what}: {answer}");
+            let sent = received(&rig.mock, upstream, "text");
+            let (field, schema) = match upstream {
+                "openai_chat" => {
+                    assert_eq!(sent["response_format"]["type"], "json_schema", "{what}: {sent}");
+                    ("response_format", &sent["response_format"]["json_schema"]["schema"])
+                }
+                "openai_responses" => {
+                    assert_eq!(sent["text"]["format"]["type"], "json_schema", "{what}: {sent}");
+                    ("text.format", &sent["text"]["format"]["schema"])
+                }
+                "anthropic_messages" => {
+                    assert_eq!(sent["output_config"]["format"]["type"], "json_schema", "{what}");
+                    ("output_config.format", &sent["output_config"]["format"]["schema"])
+                }
+                _ => {
+                    let g = &sent["generationConfig"];
+                    assert_eq!(g["responseMimeType"], "application/json", "{what}: {sent}");
+                    let schema = g.get("responseSchema").or(g.get("responseJsonSchema"));
+                    ("responseMimeType + responseSchema", schema.unwrap())
+                }
+            };
+            assert_eq!(schema["properties"]["city"]["type"], "string", "{what}: {sent}");
+            table.push(format!("| {client} | {upstream} | mapped: {field} |"));
+        }
+    }
+    println!("| client | upstream | JSON schema output |\n|---|---|---|\n{}", table.join("\n"));
 }

@@ -29,6 +29,8 @@ fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
     if incoming.model.contains("reasoning") && body.get("max_tokens").is_some() {
         return Err("Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.".into());
     }
+    let format = &body["response_format"];
+    crate::formats::check_openai(format, &format["json_schema"], "response_format.json_schema")?;
     let messages = body["messages"]
         .as_array()
         .filter(|m| !m.is_empty())

@@ -111,9 +111,24 @@ fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
         }
         last_calls = calls;
     }
+    let generation = &body["generationConfig"];
+    let schema = generation.get("responseSchema").or(generation.get("responseJsonSchema"));
+    if let Some(schema) = schema {
+        if generation["responseMimeType"] != "application/json" {
+            return Err(
+                "generationConfig: a response schema needs responseMimeType \"application/json\""
+                    .into(),
+            );
+        }
+        if generation.get("responseSchema").is_some() {
+            check_schema(schema, "generationConfig.responseSchema")?;
+        }
+    }
     let thinking = &body["generationConfig"]["thinkingConfig"];
-    if thinking.is_object() && thinking["thinkingBudget"] != 0 {
-        seen.thinking = Some(thinking["includeThoughts"] == true);
+    // The API takes proto names (snake_case) as well as camelCase.
+    let either = |camel: &str, snake: &str| thinking.get(camel).or(thinking.get(snake)).cloned();
+    if thinking.is_object() && either("thinkingBudget", "thinking_budget") != Some(json!(0)) {
+        seen.thinking = Some(either("includeThoughts", "include_thoughts") == Some(json!(true)));
     }
     for set in body["tools"].as_array().into_iter().flatten() {
         for decl in set["functionDeclarations"].as_array().into_iter().flatten() {

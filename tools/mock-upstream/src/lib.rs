@@ -9,6 +9,11 @@
 //! the previous turn's calls, Gemini's object-only `functionResponse.response`, …): a request a real
 //! provider would reject gets a 400 here too.
 //!
+//! `GET /mock/last?path=<fragment>` returns the last request body received on a matching path.
+//!
+//! Asked to reason, it answers with sealed reasoning and checks it on the next turn (see
+//! [`thinking`]); structured-output fields are checked per protocol (see `formats`).
+//!
 //! What it answers depends on the upstream model name:
 //! - `…text…` (default): text echoing the last user message and the system prompt, or, when the
 //!   request carries tool results, `Tool results: <r1> | <r2>`;
@@ -29,7 +34,10 @@
 //! - `…stall-body…`, `…short-body…`, `…huge-body…`, `…stall-stream…`, `…finish-stall…`,
 //!   `…stream-garbage…`: (OpenAI chat) the faults of [`faults`];
 //! - `…reasoning…`: (OpenAI chat) a reasoning model: refuses `max_tokens` (it wants
-//!   `max_completion_tokens`), as OpenAI's o-series and gpt-5 models do.
+//!   `max_completion_tokens`), as OpenAI's o-series and gpt-5 models do;
+//! - `…redacted…`: (Anthropic) thinking comes as `redacted_thinking`;
+//! - `…gemini-3…`: (Gemini) refuses a model turn whose first function call has no thought
+//!   signature, as Gemini 3 models do.
 //!
 //! Every mock refuses a conversation whose tool calls reuse an id, and tool results that answer
 //! no call: real APIs refuse both (and an agent drops a call whose id it has seen before).
@@ -46,6 +54,7 @@ pub mod catalog;
 mod chat;
 pub mod embeddings;
 pub mod faults;
+mod formats;
 mod gemini;
 mod responses;
 pub mod thinking;
@@ -113,6 +122,20 @@ impl Mock {
     }
 }
 
+/// `GET /mock/last?path=<fragment>`: the last request body received on a path containing the
+/// fragment (for tests written in other languages), 404 when there is none.
+async fn last_received(
+    axum::extract::State(mock): axum::extract::State<Arc<Mock>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let fragment = query.strip_prefix("path=").unwrap_or_default().replace("%3A", ":");
+    match mock.last(&fragment) {
+        Some(body) => json_response(StatusCode::OK, body),
+        None => json_response(StatusCode::NOT_FOUND, json!({"error": "nothing received there"})),
+    }
+}
+
 /// The router serving every protocol.
 pub fn router(mock: Arc<Mock>) -> Router {
     Router::new()
@@ -128,6 +151,7 @@ pub fn router(mock: Arc<Mock>) -> Router {
         .route("/catalog/models-dev.json", axum::routing::get(catalog::models_dev))
         .route("/catalog/broken.json", axum::routing::get(catalog::broken))
         .route("/v1beta/models/{*rest}", post(gemini::handle))
+        .route("/mock/last", axum::routing::get(last_received))
         .with_state(mock)
 }
 

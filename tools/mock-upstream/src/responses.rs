@@ -65,6 +65,8 @@ fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
     if let Some(unknown) = crate::unknown_field(body, &PARAMS) {
         return Err(format!("Unknown parameter: '{unknown}'."));
     }
+    let format = &body["text"]["format"];
+    crate::formats::check_openai(format, format, "text.format")?;
     let mut seen = Seen {
         system: body["instructions"].as_str().unwrap_or_default().to_owned(),
         max_tokens: body["max_output_tokens"].as_u64(),

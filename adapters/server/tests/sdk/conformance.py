@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import traceback
+import urllib.request
 
 import anthropic
 import openai
@@ -29,6 +30,7 @@ from google.genai import types as genai_types
 BASE = os.environ["GATEWAY_URL"]
 KEY = os.environ["GATEWAY_KEY"]
 ONLY = os.environ.get("ONLY", "")
+MOCK = os.environ.get("MOCK_URL", "")
 
 oa = openai.OpenAI(base_url=BASE + "/v1", api_key=KEY, max_retries=0, timeout=20)
 an = anthropic.Anthropic(base_url=BASE, api_key=KEY, max_retries=0, timeout=20)
@@ -37,7 +39,7 @@ gm = genai.Client(api_key=KEY, http_options=genai_types.HttpOptions(
 
 UPSTREAMS = ["openai_chat", "openai_responses", "anthropic_messages", "gemini"]
 INBOUNDS = ["chat", "responses", "messages", "gemini"]
-SCENARIOS = ["text", "tool", "parallel", "tool_result", "error"]
+SCENARIOS = ["text", "tool", "parallel", "tool_result", "error", "reasoning"]
 
 SYSTEM = "You are terse."
 USER = "Hi there"
@@ -214,6 +216,104 @@ def run_gemini(model, scenario, stream):
     return text, calls, finish, usage
 
 
+# --- reasoning round trip -----------------------------------------------------------------------
+
+def upstream_seal(upstream):
+    """The seal the upstream received back on the last request of its text model (from the mock's
+    record), or None."""
+    path = {"openai_chat": "/v1/chat/completions", "openai_responses": "/v1/responses",
+            "anthropic_messages": "/v1/messages"}.get(upstream, "mock-text%3AgenerateContent")
+    with urllib.request.urlopen(f"{MOCK}/mock/last?path={path}") as r:
+        sent = json.load(r)
+    if upstream == "anthropic_messages":
+        blocks = [b for m in sent["messages"] if m["role"] == "assistant" for b in m["content"]]
+        return next((b.get("signature") for b in blocks if b["type"] == "thinking"), None)
+    if upstream == "openai_responses":
+        return next((i.get("encrypted_content") for i in sent["input"] if i.get("type") == "reasoning"), None)
+    if upstream == "gemini":
+        parts = [p for c in sent["contents"] if c["role"] == "model" for p in c["parts"]]
+        return next((p["thoughtSignature"] for p in parts if "thoughtSignature" in p), None)
+    return None
+
+
+def run_reasoning(inbound, upstream, stream):
+    """A two-turn tool loop with reasoning on, the first turn's final object (stream helpers'
+    accumulation included) given back as the SDK's own types hold it: the mock refuses any
+    reasoning seal it did not mint, so the second turn succeeds only if each seal reached its own
+    upstream intact."""
+    tool, text = f"{upstream}-tool", f"{upstream}-text"
+    result = RESULTS[0]
+    if inbound == "chat":
+        msgs = [{"role": "user", "content": USER}]
+        kwargs = dict(messages=msgs, tools=chat_tools(), reasoning_effort="high")
+        if stream:
+            with oa.chat.completions.stream(model=tool, stream_options={"include_usage": True}, **kwargs) as s:
+                for _ in s:
+                    pass
+                first = s.get_final_completion()
+        else:
+            first = oa.chat.completions.create(model=tool, **kwargs)
+        m = first.choices[0].message
+        calls = [c.model_dump(exclude_none=True, include={"id", "type", "function"}) for c in m.tool_calls or []]
+        msgs = msgs + [{"role": "assistant", "content": m.content, "tool_calls": calls}]
+        msgs += [{"role": "tool", "tool_call_id": c["id"], "content": result} for c in calls]
+        second = oa.chat.completions.create(model=text, messages=msgs, tools=chat_tools(), reasoning_effort="high")
+        return second.choices[0].message.content
+    if inbound == "responses":
+        tools = [{"type": "function", "name": n, "description": d, "parameters": p, "strict": False} for n, d, p in TOOLS]
+        kwargs = dict(tools=tools, store=False, reasoning={"effort": "high", "summary": "auto"},
+                      include=["reasoning.encrypted_content"])
+        items = [{"role": "user", "content": USER}]
+        if stream:
+            with oa.responses.stream(model=tool, input=items, **kwargs) as s:
+                for _ in s:
+                    pass
+                first = s.get_final_response()
+        else:
+            first = oa.responses.create(model=tool, input=items, **kwargs)
+        for o in first.output:
+            items.append(o.model_dump(exclude_none=True))
+            if o.type == "function_call":
+                items.append({"type": "function_call_output", "call_id": o.call_id, "output": result})
+        return oa.responses.create(model=text, input=items, **kwargs).output_text
+    if inbound == "messages":
+        tools = [{"name": n, "description": d, "input_schema": p} for n, d, p in TOOLS]
+        kwargs = dict(max_tokens=4096, tools=tools, thinking={"type": "enabled", "budget_tokens": 2048})
+        msgs = [{"role": "user", "content": USER}]
+        if stream:
+            with an.messages.stream(model=tool, messages=msgs, **kwargs) as s:
+                for _ in s:
+                    pass
+                first = s.get_final_message()
+        else:
+            first = an.messages.create(model=tool, messages=msgs, **kwargs)
+        content = [b.model_dump(exclude_none=True) for b in first.content]
+        results = [{"type": "tool_result", "tool_use_id": b["id"], "content": result}
+                   for b in content if b["type"] == "tool_use"]
+        msgs = msgs + [{"role": "assistant", "content": content}, {"role": "user", "content": results}]
+        second = an.messages.create(model=text, messages=msgs, **kwargs)
+        return "".join(b.text for b in second.content if b.type == "text")
+    T = genai_types
+    config = T.GenerateContentConfig(
+        tools=[T.Tool(function_declarations=[
+            T.FunctionDeclaration(name=n, description=d, parameters_json_schema=p) for n, d, p in TOOLS])],
+        thinking_config=T.ThinkingConfig(thinking_budget=2048, include_thoughts=True),
+        automatic_function_calling=T.AutomaticFunctionCallingConfig(disable=True))
+    contents = [T.Content(role="user", parts=[T.Part(text=USER)])]
+    if stream:
+        chunks = list(gm.models.generate_content_stream(model=tool, contents=contents, config=config))
+    else:
+        chunks = [gm.models.generate_content(model=tool, contents=contents, config=config)]
+    parts = [p for c in chunks if c.candidates and c.candidates[0].content
+             for p in (c.candidates[0].content.parts or [])]
+    calls = [p.function_call for p in parts if p.function_call]
+    contents += [T.Content(role="model", parts=parts), T.Content(role="user", parts=[
+        T.Part(function_response=T.FunctionResponse(id=c.id, name=c.name, response={"result": result}))
+        for c in calls])]
+    second = gm.models.generate_content(model=text, contents=contents, config=config)
+    return "".join(p.text for p in second.candidates[0].content.parts if p.text and not p.thought)
+
+
 class GeminiRateLimit(Exception):
     """Stands for google-genai's ClientError with code 429 (its errors have no subclass for it)."""
 
@@ -236,6 +336,17 @@ RATE_LIMIT = {"chat": openai.RateLimitError, "responses": openai.RateLimitError,
 
 def check(inbound, upstream, stream, scenario):
     model = model_for(upstream, scenario)
+    if scenario == "reasoning":
+        text = run_reasoning(inbound, upstream, stream)
+        want = f"Tool results: {RESULTS[0]}"
+        if text != want:
+            return f"text {text!r} != {want!r}"
+        # Sealed reasoning went back to its own upstream (Chat callers have no place for it).
+        sealed = upstream_seal(upstream)
+        expected = inbound != "chat" and upstream != "openai_chat"
+        if bool(sealed) != expected:
+            return f"the upstream got {sealed!r} back; a seal expected: {expected}"
+        return None
     if scenario == "error":
         try:
             RUNNERS[inbound](model, "text", stream)

@@ -8,19 +8,19 @@
 //! | text, image | `text`, `image` (`base64` or `url` source) | mapped; empty text blocks are never sent |
 //! | tool call | `tool_use` (`input` object) | mapped; arguments that are not a JSON object become `{}` |
 //! | tool result | `tool_result` (`content` string or blocks, `is_error`) | mapped |
-//! | thinking | `thinking` with `signature` | mapped; thinking without a signature (from another protocol) is dropped from requests, since Anthropic rejects it |
+//! | thinking | `thinking` with `signature`, `redacted_thinking` | mapped with its seal: Anthropic's own goes back to an Anthropic upstream as it came; another protocol's sealed reasoning reaches the caller wrapped in `signature` (with its text) and goes back to its own upstream; redacted thinking reaches a translated caller as a thinking block with a wrapped signature; thinking Anthropic cannot read is dropped from requests (the API refuses it) |
 //! | tools, tool choice | `tools[].input_schema`; `tool_choice` `auto`/`any`/`tool`/`none` | mapped; custom and namespaced tools of Responses callers become plain tools (`input` string / `namespace__function`) |
 //! | hosted tools | Anthropic's own tool types (`web_search_…`, `code_execution_…`, …) | kept for an Anthropic upstream; dropped elsewhere (named in `x-gateway-dropped-tools`; 400 when `tool_choice` forces one) |
 //! | parallel tool calls | `tool_choice.disable_parallel_tool_use` | mapped |
 //! | max tokens | `max_tokens` (required) | mapped; the model's max output or 4096 when the caller gave none |
 //! | stop | `stop_sequences` | mapped |
 //! | temperature, top_p | same | mapped |
-//! | reasoning | `thinking: {type: enabled, budget_tokens}` / `{type: adaptive}`, `output_config.effort` | decoded: budget and effort (adaptive without an effort is "medium"); encoded as a budget (an effort alone becomes one: low 1024, medium 4096, high 16384); dropped when Anthropic would refuse it (forced tool use, budget under 1024 or not below `max_tokens`); with thinking on, `temperature`/`top_p` are dropped |
+//! | reasoning | `thinking: {type: enabled, budget_tokens}` / `{type: adaptive}` (+ `display`), `output_config.effort` | decoded: budget, adaptive, effort, display (`omitted` is a hidden summary); encoded: adaptive as adaptive (with `output_config.effort` when there is one), otherwise a budget (an effort becomes one: low 1024, medium 4096, high 16384) clamped to leave 1024 tokens of `max_tokens` for the answer, `display: omitted` when hidden; left out when Anthropic would refuse it: forced tool use, `max_tokens` under 2048, or a tool loop being continued whose last assistant turn has no Anthropic-signed thinking; with thinking on, `temperature`/`top_p` are dropped |
 //! | response format | `output_config.format` (`json_schema` with `schema`) | mapped: a JSON schema both ways (decoded without a name or `strict`; encoded with every object closed — `additionalProperties: false`, which the API requires — and without the numeric, string and array-size constraints it does not enforce); `json_object` has no equivalent and is dropped |
 //! | user | `metadata.user_id` | mapped |
 //! | usage | `input_tokens` + `cache_read_input_tokens` + `cache_creation_input_tokens`, `output_tokens` (`output_tokens_details.thinking_tokens`) | canonical input counts cache reads and writes too (as OpenAI does); re-split when encoding, both cache fields always written; thinking tokens are reasoning; a stream's `message_start` carries the upstream's input usage when it came with the start |
 //! | finish | `stop_reason` `end_turn`/`max_tokens`/`stop_sequence`/`tool_use`/`refusal` | mapped |
-//! | — | `top_k`, documents, redacted thinking, `context_management`, tools' `defer_loading` | dropped when translating (kept on the same-protocol path, where the caller's `anthropic-beta` travels with them) |
+//! | — | `top_k`, documents, `context_management`, tools' `defer_loading` | dropped when translating (kept on the same-protocol path, where the caller's `anthropic-beta` travels with them) |
 
 mod request;
 mod response;

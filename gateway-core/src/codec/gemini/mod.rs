@@ -11,12 +11,12 @@
 //! | mid-conversation system messages | — | folded into `systemInstruction` after the opening instructions (their position in the conversation is lost) |
 //! | custom / namespaced tools | — | offered as function declarations (`input` string argument / `namespace__function` name) |
 //! | hosted tools | `googleSearch`, `codeExecution`, `urlContext`, … | kept for a Gemini upstream; another protocol's hosted tools are dropped (named in `x-gateway-dropped-tools`) |
-//! | thinking | parts with `thought: true`; `thoughtSignature` | decoded; dropped from requests |
+//! | thinking | parts with `thought: true`; `thoughtSignature` on any part | decoded with the seal: a thought part's signature seals it, a signature on another part (a function call) becomes a signature-only thinking block before it; encoded to Gemini as it came (Gemini's own seals only); to Gemini callers, another protocol's seal goes wrapped on the part after the thought (which callers keep); a Gemini 3 model turn whose first call has no signature gets `skip_thought_signature_validator` |
 //! | tools | `tools[].functionDeclarations[]` (`parameters`, or `parametersJsonSchema` from callers) | mapped; schemas are cut down to the OpenAPI subset Gemini accepts (`additionalProperties`, `$schema`, `$ref`, … removed; `["T","null"]` becomes `nullable`) |
 //! | tool choice | `toolConfig.functionCallingConfig` `AUTO`/`ANY`/`NONE` + `allowedFunctionNames` | mapped |
 //! | max tokens, temperature, top_p, stop | `generationConfig.maxOutputTokens`, `temperature`, `topP`, `stopSequences` | mapped |
-//! | response format | `responseMimeType: application/json` + `responseSchema` | mapped (schema cut down as for tools) |
-//! | reasoning | `thinkingConfig.thinkingBudget` (+ `includeThoughts`), `thinkingLevel` | budget mapped; effort becomes a budget (low 1024, medium 8192, high 24576); from callers, a level is an effort, budget 0 is off and -1 "medium" |
+//! | response format | `responseMimeType: application/json` + `responseSchema` / `responseJsonSchema` | mapped (schema cut down as for tools); a MIME type without a schema is `json_object` |
+//! | reasoning | `thinkingConfig.thinkingBudget` (+ `includeThoughts`), `thinkingLevel` | budget mapped; -1 is adaptive both ways; effort becomes a budget (low 1024, medium 8192, high 24576); `includeThoughts` is whether the reasoning is shown; from callers, a level is an effort and budget 0 is off |
 //! | usage | `promptTokenCount`, `cachedContentTokenCount`, `candidatesTokenCount` + `thoughtsTokenCount` | output counts thoughts too (as OpenAI does); reasoning = thoughts; cache reads = `cachedContentTokenCount`; Gemini has no cache-write count (its implicit cache is not billed for writes); the last chunk's numbers are kept, never summed |
 //! | prompt caching | — (implicit caching) | breakpoints and cache keys of other callers are not needed and not sent |
 //! | finish | `finishReason` `STOP`/`MAX_TOKENS`/`SAFETY`/… | mapped; `STOP` with function calls means tool calls |

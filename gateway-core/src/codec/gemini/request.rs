@@ -328,6 +328,11 @@ pub(super) fn decode_parts(content: Content, ids: &mut CallIds) -> Vec<Block> {
             (Some(sig), Some(Block::Thinking { text, .. })) => {
                 out.push(Seal::thinking(&sig, Protocol::Gemini, text));
             }
+            // A thought streamed in pieces comes back as adjacent thought parts: one block.
+            (None, Some(Block::Thinking { text, seal: None })) => match out.last_mut() {
+                Some(Block::Thinking { text: last, seal: None }) => last.push_str(&text),
+                _ => out.push(Block::Thinking { text, seal: None }),
+            },
             (Some(sig), block) => {
                 let Block::Thinking { text, seal } =
                     Seal::thinking(&sig, Protocol::Gemini, String::new())
@@ -337,10 +342,10 @@ pub(super) fn decode_parts(content: Content, ids: &mut CallIds) -> Vec<Block> {
                 // Another upstream's seal that the gateway put after its thought part belongs to
                 // that part; Gemini's own stays on the part it signs.
                 match out.last_mut() {
-                    Some(Block::Thinking { seal: last @ None, .. })
+                    Some(last @ Block::Thinking { seal: None, .. })
                         if seal.as_ref().is_some_and(|s| s.origin != Protocol::Gemini) =>
                     {
-                        *last = seal;
+                        *last = Block::Thinking { text, seal };
                     }
                     _ => out.push(Block::Thinking { text, seal }),
                 }
@@ -386,7 +391,7 @@ fn part_block(p: super::wire::Part, ids: &mut CallIds) -> Option<Block> {
 /// One entry of `tools`: its function declarations, or one of Gemini's own tools.
 fn decode_tool(entry: Value, out: &mut Vec<Tool>) -> Result<(), String> {
     let Value::Object(map) = &entry else { return Err("a tool must be an object".into()) };
-    if let Some(decls) = map.get("functionDeclarations") {
+    if let Some(decls) = map.get("functionDeclarations").or(map.get("function_declarations")) {
         let decls: Vec<FunctionDeclaration> =
             serde_json::from_value(decls.clone()).map_err(|e| e.to_string())?;
         for f in decls {
@@ -453,8 +458,11 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
             .map_err(|m| RequestError::field(format!("tools[{i}]"), m))?;
     }
     if let Some(config) = wire.tool_config {
-        let c = &config["functionCallingConfig"];
-        request.tool_choice = match (c["mode"].as_str(), c["allowedFunctionNames"][0].as_str()) {
+        let c = config.get("functionCallingConfig").or(config.get("function_calling_config"));
+        let c = c.unwrap_or(&Value::Null);
+        let allowed = c.get("allowedFunctionNames").or(c.get("allowed_function_names"));
+        let first = allowed.and_then(|a| a[0].as_str());
+        request.tool_choice = match (c["mode"].as_str(), first) {
             (Some("ANY"), Some(name)) => Some(ToolChoice::Tool(name.to_owned())),
             (Some("ANY"), None) => Some(ToolChoice::Required),
             (Some("NONE"), _) => Some(ToolChoice::None),
@@ -478,4 +486,30 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         request.reasoning = g.thinking_config.and_then(decode_reasoning);
     }
     Ok(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proto_field_names_read_as_well_as_camel_case() {
+        // What the google-genai Python SDK sends: some nested fields in snake_case.
+        let body = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+            "tools": [{"functionDeclarations": [{"name": "f", "parameters_json_schema":
+                {"type": "object", "properties": {"city": {"type": "string"}}}}]}],
+            "tool_config": {"function_calling_config": {"mode": "ANY",
+                "allowed_function_names": ["f"]}},
+            "generationConfig": {"max_output_tokens": 99,
+                "thinkingConfig": {"thinking_budget": 2048, "include_thoughts": true}}});
+        let request = decode_request(body.to_string().as_bytes()).unwrap();
+        assert_eq!(request.tools[0].parameters["properties"]["city"]["type"], "string");
+        assert_eq!(request.tool_choice, Some(ToolChoice::Tool("f".into())));
+        assert_eq!(request.max_tokens, Some(99));
+        let reasoning = request.reasoning.unwrap();
+        assert_eq!(
+            (reasoning.budget_tokens, reasoning.summary.as_deref()),
+            (Some(2048), Some("auto"))
+        );
+    }
 }
