@@ -708,11 +708,35 @@ async fn prompt_caching_survives_rules_and_translation_and_is_priced_exactly() {
     assert_eq!(chat_usage[0]["prompt_tokens_details"]["cache_write_tokens"], 16);
     assert_eq!(chat_usage[1]["prompt_tokens_details"]["cached_tokens"], 16);
     assert_eq!(chat_usage[1]["prompt_tokens_details"]["cache_write_tokens"], 0);
+    // Responses callers, streamed: in `input_tokens_details`, of the final response.
+    let mut responses_usage = Vec::new();
+    for _ in 0..2 {
+        let r = client
+            .post(gw.url("/v1/responses"))
+            .bearer_auth(&key)
+            .json(&json!({"model": "claude", "prompt_cache_key": "repo-43", "stream": true,
+                "instructions": "Another stable prompt.", "input": "Hi"}))
+            .send()
+            .await
+            .unwrap();
+        let text = r.text().await.unwrap();
+        let done =
+            text.lines().find(|l| l.starts_with("data:") && l.contains("response.completed"));
+        let done: Value = serde_json::from_str(done.unwrap().trim_start_matches("data: ")).unwrap();
+        responses_usage.push(done["response"]["usage"]["input_tokens_details"].clone());
+    }
+    assert_eq!(
+        responses_usage,
+        [
+            json!({"cached_tokens": 0, "cache_write_tokens": 16}),
+            json!({"cached_tokens": 16, "cache_write_tokens": 0})
+        ]
+    );
 
     // Logged: all four token counts, the cost at four prices and what caching saved.
-    let rows = logged(&admin, 5).await;
+    let rows = logged(&admin, 7).await;
     let ok: Vec<&Value> = rows.iter().filter(|r| r["status"] == 200).collect();
-    assert_eq!(ok.len(), 4, "{rows:?}");
+    assert_eq!(ok.len(), 6, "{rows:?}");
     let close = |a: &Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-12;
     for row in &ok {
         let (read, write) =
@@ -726,11 +750,11 @@ async fn prompt_caching_survives_rules_and_translation_and_is_priced_exactly() {
         let saved = read as f64 * (3e-6 - 0.3e-6) - write as f64 * (3.75e-6 - 3e-6);
         assert!(close(&row["cache_savings_usd"], saved), "{row} vs {saved}");
     }
-    // The dashboard's figures: two reads of 16 out of 84 input tokens.
+    // The dashboard's figures: three reads of 16 out of 126 input tokens.
     let (_, stats) = admin.get("/api/admin/stats").await;
     let totals = &stats["totals"];
-    assert_eq!((&totals["cached_tokens"], &totals["cache_write_tokens"]), (&json!(32), &json!(32)));
+    assert_eq!((&totals["cached_tokens"], &totals["cache_write_tokens"]), (&json!(48), &json!(48)));
     assert_eq!(totals["cache_hit_share"], 38.1, "{totals}");
-    let saved = 2.0 * 16.0 * (3e-6 - 0.3e-6) - 2.0 * 16.0 * 0.75e-6;
+    let saved = 3.0 * 16.0 * (3e-6 - 0.3e-6) - 3.0 * 16.0 * 0.75e-6;
     assert!(close(&totals["cache_savings_usd"], saved), "{totals}");
 }

@@ -45,7 +45,13 @@ async fn rig() -> Rig {
             .await;
         // Gemini 3: the strictest about thought signatures.
         let prefix = if protocol == "gemini" { "gemini-3-mock" } else { "mock" };
-        for scenario in ["tool", "text"] {
+        // Anthropic's `…redacted…` models think in redacted blocks.
+        let redacted: &[&str] = if protocol == "anthropic_messages" {
+            &["redacted-tool", "redacted-text"]
+        } else {
+            &[]
+        };
+        for scenario in ["tool", "text"].iter().chain(redacted) {
             let (status, body) = admin
                 .post(
                     "/api/admin/models",
@@ -183,7 +189,7 @@ fn client_seal(client: &str, answer: &Value) -> Option<String> {
         "messages" => answer["content"]
             .as_array()?
             .iter()
-            .find_map(|b| b["signature"].as_str().filter(|s| !s.is_empty())),
+            .find_map(|b| b["signature"].as_str().or(b["data"].as_str()).filter(|s| !s.is_empty())),
         "gemini" => answer["candidates"][0]["content"]["parts"]
             .as_array()?
             .iter()
@@ -357,4 +363,26 @@ async fn structured_output_reaches_every_upstream_from_every_client_protocol() {
         }
     }
     println!("| client | upstream | JSON schema output |\n|---|---|---|\n{}", table.join("\n"));
+}
+
+/// Redacted thinking (Anthropic's `redacted_thinking`, all of it sealed) reaches callers of every
+/// other protocol wrapped in their own field and goes back to Anthropic as the block it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redacted_thinking_goes_back_to_anthropic_from_every_client_protocol() {
+    use mock_upstream::thinking;
+    let rig = rig().await;
+    for client in ["responses", "messages", "gemini"] {
+        let (tool, text) = ("anthropic_messages-redacted-tool", "anthropic_messages-redacted-text");
+        let first = first_turn(client, tool);
+        let (status, answer) = rig.send(client, tool, &first).await;
+        assert_eq!(status, 200, "{client}: {answer}");
+        assert!(client_seal(client, &answer).is_some(), "{client}: {answer}");
+        let second = second_turn(client, &first, &answer, text);
+        let (status, answer) = rig.send(client, text, &second).await;
+        assert_eq!(status, 200, "{client}, second turn: {answer}");
+        let sent = rig.mock.last("/v1/messages").unwrap();
+        let block = &sent["messages"][1]["content"][0];
+        assert_eq!(block["type"], "redacted_thinking", "{client}: {sent}");
+        assert_eq!(block["data"], thinking::anthropic_redacted(), "{client}");
+    }
 }
