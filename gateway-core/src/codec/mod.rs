@@ -143,7 +143,7 @@ pub fn encode_request(
         Protocol::OpenaiChat => openai_chat::encode_request(request, model, options),
         Protocol::OpenaiResponses => openai_responses::encode_request(request, model, options),
         Protocol::AnthropicMessages => anthropic_messages::encode_request(request, model, options),
-        Protocol::Gemini => gemini::encode_request(request, model),
+        Protocol::Gemini => gemini::encode_request(request, model, options),
     }?;
     Ok(Bytes::from(value.to_string()))
 }

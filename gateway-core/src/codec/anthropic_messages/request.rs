@@ -440,7 +440,7 @@ pub fn encode_request(
         // Anthropic refuses thinking when the tool loop being continued has no thinking of its
         // own to give back (it came from another model, or through a client without a place
         // for it): that turn goes on without thinking, as the API's guide advises.
-        _ if forced_tool || loop_without_thinking(request) => None,
+        _ if forced_tool || options.no_reasoning || loop_without_thinking(request) => None,
         // The model decides (and an effort, when given, steers it).
         Some(r) if r.adaptive => {
             if let Some(effort) = &r.effort {
@@ -485,6 +485,28 @@ pub fn encode_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_model_known_not_to_reason_gets_no_reasoning_controls_in_any_protocol() {
+        let body = json!({"model": "m", "max_tokens": 8192, "messages": [{"role": "user", "content": "hi"}],
+            "thinking": {"type": "enabled", "budget_tokens": 2048}});
+        let request = decode_request(body.to_string().as_bytes()).unwrap();
+        for (no_reasoning, fields) in [(false, 1), (true, 0)] {
+            let options = EncodeOptions { no_reasoning, ..EncodeOptions::default() };
+            for protocol in Protocol::ALL {
+                let bytes =
+                    crate::codec::encode_request(protocol, &request, "m", &options).unwrap();
+                let text = String::from_utf8(bytes.to_vec()).unwrap();
+                let found = ["thinking", "reasoning", "thinkingConfig"]
+                    .iter()
+                    .filter(|f| {
+                        text.contains(&format!("\"{f}\"")) || text.contains(&format!("\"{f}_"))
+                    })
+                    .count();
+                assert_eq!(found.min(1), fields, "{protocol:?} ({no_reasoning}): {text}");
+            }
+        }
+    }
 
     #[test]
     fn breakpoints_are_checked_as_the_api_checks_them() {

@@ -16,7 +16,7 @@
 //! | tool choice | `toolConfig.functionCallingConfig` `AUTO`/`ANY`/`NONE` + `allowedFunctionNames` | mapped |
 //! | max tokens, temperature, top_p, stop | `generationConfig.maxOutputTokens`, `temperature`, `topP`, `stopSequences` | mapped |
 //! | response format | `responseMimeType: application/json` + `responseSchema` / `responseJsonSchema` | mapped (schema cut down as for tools); a MIME type without a schema is `json_object` |
-//! | reasoning | `thinkingConfig.thinkingBudget` (+ `includeThoughts`), `thinkingLevel` | budget mapped; -1 is adaptive both ways; effort becomes a budget (low 1024, medium 8192, high 24576); `includeThoughts` is whether the reasoning is shown; from callers, a level is an effort and budget 0 is off |
+//! | reasoning | `thinkingConfig.thinkingBudget` (+ `includeThoughts`), `thinkingLevel` | budget mapped; -1 is adaptive both ways; effort becomes a budget (low 1024, medium 8192, high 24576); `includeThoughts` is whether the reasoning is shown; nothing for a model whose `capabilities.reasoning` is `false`; from callers, a level is an effort and budget 0 is off |
 //! | usage | `promptTokenCount`, `cachedContentTokenCount`, `candidatesTokenCount` + `thoughtsTokenCount` | output counts thoughts too (as OpenAI does); reasoning = thoughts; cache reads = `cachedContentTokenCount`; Gemini has no cache-write count (its implicit cache is not billed for writes); the last chunk's numbers are kept, never summed |
 //! | prompt caching | — (implicit caching) | breakpoints and cache keys of other callers are not needed and not sent |
 //! | finish | `finishReason` `STOP`/`MAX_TOKENS`/`SAFETY`/… | mapped; `STOP` with function calls means tool calls |

@@ -7,6 +7,7 @@ use crate::canonical::{
     Block, ImageSource, Message, Reasoning, Request, ResponseFormat, Role, Seal, Tool, ToolChoice,
     ToolKind, arguments_object, blocks_text,
 };
+use crate::codec::EncodeOptions;
 use crate::error::request::RequestError;
 use crate::provider::Protocol;
 
@@ -200,7 +201,11 @@ fn needs_signatures(model: &str) -> bool {
 }
 
 /// `model` is the upstream model id (Gemini takes it in the URL; it decides the signature rule).
-pub fn encode_request(request: &Request, model: &str) -> Result<Value, RequestError> {
+pub fn encode_request(
+    request: &Request,
+    model: &str,
+    options: &EncodeOptions,
+) -> Result<Value, RequestError> {
     let mut contents: Vec<Value> = Vec::new();
     // Mid-conversation system messages join `systemInstruction` (Gemini has no other place).
     for m in request.messages.iter().filter(|m| m.role != Role::System) {
@@ -265,7 +270,7 @@ pub fn encode_request(request: &Request, model: &str) -> Result<Value, RequestEr
         }
         _ => {}
     }
-    if let Some(r) = &request.reasoning {
+    if let Some(r) = request.reasoning.as_ref().filter(|_| !options.no_reasoning) {
         let budget = if r.adaptive { Some(-1) } else { thinking_budget(r).map(i64::from) };
         if let Some(budget) = budget {
             generation.insert(

@@ -14,7 +14,7 @@
 //! | temperature, top_p, user | same | mapped |
 //! | stop | — | dropped (no equivalent) |
 //! | response format | `text.format` (`json_object`, `json_schema`) | mapped |
-//! | reasoning | `reasoning.effort`, `reasoning.summary`; `include: ["reasoning.encrypted_content"]` | mapped; a budget becomes an effort; a hidden summary is not asked for; whenever reasoning is asked for, the encrypted content is too, so the next turn can give it back |
+//! | reasoning | `reasoning.effort`, `reasoning.summary`; `include: ["reasoning.encrypted_content"]` | mapped; a budget becomes an effort; a hidden summary is not asked for; whenever reasoning is asked for, the encrypted content is too, so the next turn can give it back; nothing of it for a model whose `capabilities.reasoning` is `false` |
 //! | usage | `input_tokens(_details.{cached_tokens, cache_write_tokens})`, `output_tokens(_details.reasoning_tokens)` | mapped; every detail is always written (the openai SDK's types require them) |
 //! | prompt caching | `prompt_cache_key`, `prompt_cache_retention` | as in Chat Completions: the key kept for OpenAI upstreams, caching of the conversation asked of Anthropic |
 //! | finish | `status` + `incomplete_details.reason`; `function_call` items mean tool calls | mapped |

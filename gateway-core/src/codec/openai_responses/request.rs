@@ -403,7 +403,7 @@ pub fn encode_request(
     if let Some(key) = &request.prompt_cache_key {
         body.insert("prompt_cache_key".into(), key.clone().into());
     }
-    if let Some(r) = &request.reasoning {
+    if let Some(r) = request.reasoning.as_ref().filter(|_| !options.no_reasoning) {
         let mut reasoning = Map::new();
         if let Some(effort) = r.effort_or_budget() {
             reasoning.insert("effort".into(), effort.into());
