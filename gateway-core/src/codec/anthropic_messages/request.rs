@@ -551,6 +551,13 @@ mod tests {
             crate::codec::openai_chat::encode_request(&request, "gpt", &EncodeOptions::default())
                 .unwrap();
         assert_eq!(chat_again["prompt_cache_key"], "session-7");
+        let responses = crate::codec::openai_responses::encode_request(
+            &request,
+            "gpt",
+            &EncodeOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(responses["prompt_cache_key"], "session-7");
         // Without either field, nothing asks for caching.
         let plain = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
         let request =
