@@ -134,3 +134,38 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// A seal shown to a caller of any protocol reads back as the same seal, with the reasoning
+    /// text its upstream sealed, however that text and data look; the origin's own caller gets the
+    /// data untouched. Anything else a caller sends in those fields is that protocol's own seal.
+    #[test]
+    fn a_seal_shown_to_any_caller_reads_back_as_itself(
+        data in "[ -~]{0,64}",
+        text in text(),
+        redacted in any::<bool>(),
+        origin in 0usize..4,
+        reader in 0usize..4,
+    ) {
+        use gateway_core::canonical::Seal;
+        let (origin, reader) = (Protocol::ALL[origin], Protocol::ALL[reader]);
+        let seal = Seal { origin, data: data.clone(), redacted };
+        let shown = seal.present(reader, &text);
+        let (back, carried) = Seal::read(&shown, reader);
+        prop_assert_eq!(&back, &seal);
+        if reader == origin && !redacted {
+            prop_assert_eq!(&shown, &data);
+        } else {
+            prop_assert_eq!(carried, Some(text.clone()));
+        }
+        // What an SDK holding bytes writes back (URL-safe base64) reads the same.
+        use base64::Engine;
+        let wrapped = reader != origin || redacted;
+        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&shown)
+            && wrapped
+        {
+            let url_safe = base64::engine::general_purpose::URL_SAFE.encode(bytes);
+            prop_assert_eq!(Seal::read(&url_safe, reader).0, seal);
+        }
+    }
+}
