@@ -146,8 +146,20 @@ fn check_thinking(body: &Value) -> Result<Option<bool>, String> {
         None | Some("disabled") => return Ok(None),
         Some(other) => return Err(format!("thinking.type: unknown type {other:?}")),
     }
-    let messages = body["messages"].as_array().into_iter().flatten();
-    if let Some((i, last)) = messages.enumerate().filter(|(_, m)| m["role"] == "assistant").last() {
+    // A tool loop being continued: the conversation ends with tool results.
+    let turns: Vec<(usize, &Value)> = body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, m)| m["role"] != "system")
+        .collect();
+    let continues = turns.last().is_some_and(|(_, m)| {
+        m["role"] == "user" && blocks(&m["content"]).iter().any(|b| b["type"] == "tool_result")
+    });
+    let assistant =
+        turns.iter().rev().find(|(_, m)| m["role"] == "assistant").filter(|_| continues);
+    if let Some(&(i, last)) = assistant {
         let content = blocks(&last["content"]);
         let calls = content.iter().any(|b| b["type"] == "tool_use");
         let first = content.first().and_then(|b| b["type"].as_str()).unwrap_or_default();

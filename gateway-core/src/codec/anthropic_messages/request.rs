@@ -303,9 +303,14 @@ fn encode_tool(t: &Tool) -> Option<Value> {
     Some(v)
 }
 
-/// Whether the last assistant turn called tools without thinking Anthropic signed.
+/// Whether the request continues a tool loop (it ends with tool results) whose assistant turn
+/// called tools without thinking Anthropic signed.
 fn loop_without_thinking(request: &Request) -> bool {
-    let Some(last) = request.messages.iter().rev().find(|m| m.role == Role::Assistant) else {
+    let mut turns = request.messages.iter().rev().filter(|m| m.role != Role::System);
+    let continues = turns.next().is_some_and(|m| {
+        m.role == Role::User && m.content.iter().any(|b| matches!(b, Block::ToolResult { .. }))
+    });
+    let Some(last) = turns.find(|m| m.role == Role::Assistant).filter(|_| continues) else {
         return false;
     };
     let calls = last.content.iter().any(|b| matches!(b, Block::ToolCall { .. }));
@@ -506,6 +511,28 @@ mod tests {
                 assert_eq!(found.min(1), fields, "{protocol:?} ({no_reasoning}): {text}");
             }
         }
+    }
+
+    #[test]
+    fn a_tool_loop_without_anthropic_thinking_continues_with_thinking_off() {
+        // A Chat caller's loop: the assistant's calls come back with no thinking to give back.
+        let mut chat = json!({"model": "m", "max_tokens": 8192, "reasoning_effort": "medium",
+            "messages": [{"role": "user", "content": "weather?"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                    "function": {"name": "w", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "sunny"}]});
+        let encode = |body: &Value| {
+            let request =
+                crate::codec::openai_chat::decode_request(body.to_string().as_bytes()).unwrap();
+            encode_request(&request, "claude", &EncodeOptions::default()).unwrap()
+        };
+        assert!(encode(&chat).get("thinking").is_none(), "the loop goes on without thinking");
+        // Once the user speaks again the loop is over: thinking is back.
+        chat["messages"].as_array_mut().unwrap().extend([
+            json!({"role": "assistant", "content": "It is sunny."}),
+            json!({"role": "user", "content": "And tomorrow?"}),
+        ]);
+        assert_eq!(encode(&chat)["thinking"]["type"], "enabled");
     }
 
     #[test]
