@@ -16,24 +16,28 @@ use crate::provider::Protocol;
 /// The most breakpoints one request may carry (the API's limit; the top-level one counts).
 const MAX_MARKS: usize = 4;
 
-/// A breakpoint as the API checks it: `type` must be `ephemeral`, `ttl` `5m` or `1h`.
-fn decode_mark(cache: Option<WireCache>, at: &str) -> Result<Option<CacheMark>, RequestError> {
+/// A breakpoint as the API checks it: `type` must be `ephemeral`, `ttl` `5m` or `1h`. `at` names
+/// the marked part in errors (built only then: most parts carry no breakpoint; empty for the
+/// top-level one).
+fn decode_mark(
+    cache: Option<WireCache>,
+    at: impl FnOnce() -> String,
+) -> Result<Option<CacheMark>, RequestError> {
     let Some(cache) = cache else { return Ok(None) };
-    if cache.kind.as_ref().and_then(Value::as_str) != Some("ephemeral") {
-        let field = format!("{at}.cache_control.type");
-        let message = format!("`{field}` must be \"ephemeral\"");
-        return Err(RequestError::field(field, message));
-    }
-    let ttl = match cache.ttl {
-        None | Some(Value::Null) => None,
-        Some(Value::String(t)) if t == "5m" || t == "1h" => Some(t),
-        Some(_) => {
-            let field = format!("{at}.cache_control.ttl");
-            let message = format!("`{field}` must be \"5m\" or \"1h\"");
-            return Err(RequestError::field(field, message));
-        }
+    let refused = |leaf: &str, allowed: &str| {
+        let at = at();
+        let field = if at.is_empty() { leaf.to_owned() } else { format!("{at}.{leaf}") };
+        let message = format!("`{field}` must be {allowed}");
+        RequestError::field(field, message)
     };
-    Ok(Some(CacheMark { ttl }))
+    if cache.kind.as_ref().and_then(Value::as_str) != Some("ephemeral") {
+        return Err(refused("cache_control.type", "\"ephemeral\""));
+    }
+    match cache.ttl {
+        None | Some(Value::Null) => Ok(Some(CacheMark { ttl: None })),
+        Some(Value::String(t)) if t == "5m" || t == "1h" => Ok(Some(CacheMark { ttl: Some(t) })),
+        Some(_) => Err(refused("cache_control.ttl", "\"5m\" or \"1h\"")),
+    }
 }
 
 /// A tool as declared: a custom tool becomes a function, Anthropic's own tool types are kept whole
@@ -41,7 +45,7 @@ fn decode_mark(cache: Option<WireCache>, at: &str) -> Result<Option<CacheMark>, 
 fn decode_tool(i: usize, raw: Value) -> Result<(Tool, Option<CacheMark>), RequestError> {
     let wire: WireTool = serde_json::from_value(raw.clone())
         .map_err(|e| RequestError::field(format!("tools[{i}]"), e.to_string()))?;
-    let mark = decode_mark(wire.cache_control, &format!("tools[{i}]"))?;
+    let mark = decode_mark(wire.cache_control, || format!("tools[{i}]"))?;
     let tool = match wire.kind.as_deref() {
         None | Some("custom") => {
             if wire.name.is_empty() {
@@ -112,21 +116,20 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
     let reasoning = decode_reasoning(&wire);
     let response_format = decode_format(&wire)?;
     let mut marks = Vec::new();
-    let mut system = Vec::new();
-    match wire.system {
-        None => {}
-        Some(TextOrBlocks::Text(t)) => system.push(t),
-        Some(TextOrBlocks::Blocks(blocks)) => {
-            for (i, b) in blocks.into_iter().enumerate() {
-                if let WireBlock::Text { text } = b.block {
-                    if let Some(m) = decode_mark(b.cache_control, &format!("system[{i}]"))? {
-                        marks.push((CacheAt::System(system.len()), m));
-                    }
-                    system.push(text);
-                }
-            }
+    let system = match wire.system {
+        None => vec![],
+        // Each text block is one instruction (the API takes nothing else there), so a
+        // breakpoint's index among the blocks is the instruction's.
+        Some(content) => {
+            decode_marked(content, &mut marks, |i| format!("system[{i}]"), CacheAt::System)?
+                .into_iter()
+                .map(|b| match b {
+                    Block::Text(t) => Ok(t),
+                    _ => Err(RequestError::field("system", "system blocks must be text blocks")),
+                })
+                .collect::<Result<_, _>>()?
         }
-    }
+    };
     let mut tools = Vec::with_capacity(wire.tools.len());
     for (i, raw) in wire.tools.into_iter().enumerate() {
         let (tool, mark) = decode_tool(i, raw)?;
@@ -147,7 +150,7 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         response_format,
         system,
         tools,
-        cache_auto: decode_mark(wire.cache_control, "request")?,
+        cache_auto: decode_mark(wire.cache_control, String::new)?,
         ..Request::default()
     };
     if let Some(choice) = wire.tool_choice {
@@ -173,22 +176,12 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
                 ));
             }
         };
-        let content = match m.content {
-            TextOrBlocks::Text(t) => vec![Block::Text(t)],
-            TextOrBlocks::Blocks(blocks) => {
-                let mut content = Vec::with_capacity(blocks.len());
-                for (j, b) in blocks.into_iter().enumerate() {
-                    let mark =
-                        decode_mark(b.cache_control, &format!("messages[{i}].content[{j}]"))?;
-                    let Some(block) = decode_block(b.block) else { continue };
-                    if let Some(mark) = mark {
-                        marks.push((CacheAt::Block { message: i, block: content.len() }, mark));
-                    }
-                    content.push(block);
-                }
-                content
-            }
-        };
+        let content = decode_marked(
+            m.content,
+            &mut marks,
+            |j| format!("messages[{i}].content[{j}]"),
+            |block| CacheAt::Block { message: i, block },
+        )?;
         request.messages.push(Message { role, content });
     }
     let count = marks.len() + usize::from(request.cache_auto.is_some());
@@ -203,6 +196,30 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
     marks.sort_by_key(|(at, _)| *at);
     request.cache_marks = marks;
     Ok(request)
+}
+
+/// Content blocks with their breakpoints: each block kept, and each breakpoint recorded at
+/// `at(index among the kept blocks)`; `path(index as sent)` names a block in errors.
+fn decode_marked(
+    content: TextOrBlocks,
+    marks: &mut Vec<(CacheAt, CacheMark)>,
+    path: impl Fn(usize) -> String,
+    at: impl Fn(usize) -> CacheAt,
+) -> Result<Vec<Block>, RequestError> {
+    let blocks = match content {
+        TextOrBlocks::Text(t) => return Ok(vec![Block::Text(t)]),
+        TextOrBlocks::Blocks(blocks) => blocks,
+    };
+    let mut out = Vec::with_capacity(blocks.len());
+    for (j, b) in blocks.into_iter().enumerate() {
+        let mark = decode_mark(b.cache_control, || path(j))?;
+        let Some(block) = decode_block(b.block) else { continue };
+        if let Some(mark) = mark {
+            marks.push((at(out.len()), mark));
+        }
+        out.push(block);
+    }
+    Ok(out)
 }
 
 pub(super) fn decode_block(b: WireBlock) -> Option<Block> {
@@ -563,6 +580,15 @@ mod tests {
         five["messages"][0]["content"] = json!([block, block, block, block]);
         five["cache_control"] = json!({"type": "ephemeral"});
         assert_eq!(refused(five), "cache_control");
+        // Instructions are text (so a breakpoint's index is the instruction's); the API agrees.
+        let mut image = with(json!({"type": "ephemeral"}));
+        image["system"] = json!([{"type": "text", "text": "a"},
+            {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}]);
+        assert_eq!(refused(image), "system");
+        // The top-level breakpoint is named as such.
+        let mut top = with(json!({"type": "ephemeral"}));
+        top["cache_control"] = json!({"type": "ephemeral", "ttl": "2h"});
+        assert_eq!(refused(top), "cache_control.ttl");
     }
 
     #[test]

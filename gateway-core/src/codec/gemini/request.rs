@@ -116,28 +116,50 @@ fn part_json(b: &Block, request: &Request) -> Option<Value> {
     })
 }
 
-/// A message's parts. Gemini's own seals go back where they came from: on a thought part, or
-/// (signature-only thinking) on the part that follows; thinking Gemini cannot read is left out.
-fn message_parts(blocks: &[Block], request: &Request) -> Vec<Value> {
-    let mut parts = Vec::with_capacity(blocks.len());
-    let mut pending: Option<&str> = None;
+/// Blocks as parts, each seal in a `thoughtSignature`: Gemini's own on its thought part, any
+/// other (a signature-only thinking block, another upstream's seal) on the next part — where
+/// Gemini puts its signatures on function calls, and what callers keep in their history even when
+/// they drop thought parts. `part` turns a block into its part, `seal` a seal into the value to
+/// send (`None`: not sent, and neither is its thinking unless `answer`); an `answer` also shows
+/// unsealed thinking and never loses a last seal.
+pub(super) fn sealed_parts(
+    blocks: &[Block],
+    part: impl Fn(&Block) -> Option<Value>,
+    seal: impl Fn(&Seal, &str) -> Option<String>,
+    answer: bool,
+) -> Vec<Value> {
+    let mut parts: Vec<Value> = Vec::with_capacity(blocks.len());
+    let mut pending: Option<String> = None;
     for b in blocks {
-        if let Block::Thinking { text, seal: Some(seal) } = b
-            && seal.origin == Protocol::Gemini
-        {
-            if text.is_empty() {
-                pending = Some(&seal.data);
-            } else {
-                parts.push(json!({"text": text, "thought": true, "thoughtSignature": seal.data}));
+        if let Block::Thinking { text, seal: sealed } = b {
+            let signature = sealed.as_ref().and_then(|s| seal(s, text).map(|v| (s.origin, v)));
+            if signature.is_none() && !answer {
+                continue;
+            }
+            let shown = !text.is_empty();
+            if shown {
+                parts.push(json!({"text": text, "thought": true}));
+            }
+            match (signature, parts.last_mut()) {
+                (Some((Protocol::Gemini, v)), Some(p)) if shown => p["thoughtSignature"] = v.into(),
+                (Some((_, v)), _) => pending = Some(v),
+                (None, _) => {}
             }
             continue;
         }
-        if let Some(mut p) = part_json(b, request) {
+        if let Some(mut p) = part(b) {
             if let Some(signature) = pending.take() {
                 p["thoughtSignature"] = signature.into();
             }
             parts.push(p);
         }
+    }
+    match (pending, parts.last_mut()) {
+        (Some(signature), Some(p)) => p["thoughtSignature"] = signature.into(),
+        (Some(signature), None) if answer => {
+            parts.push(json!({"text": "", "thoughtSignature": signature}));
+        }
+        _ => {}
     }
     parts
 }
@@ -210,7 +232,9 @@ pub fn encode_request(
     // Mid-conversation system messages join `systemInstruction` (Gemini has no other place).
     for m in request.messages.iter().filter(|m| m.role != Role::System) {
         let role = if m.role == Role::User { "user" } else { "model" };
-        let mut parts = message_parts(&m.content, request);
+        // Gemini's own seals go back where they came from; others' thinking is left out.
+        let native = |s: &Seal, _: &str| (s.origin == Protocol::Gemini).then(|| s.data.clone());
+        let mut parts = sealed_parts(&m.content, |b| part_json(b, request), native, false);
         if role == "model" && needs_signatures(model) {
             let first_call = parts.iter_mut().find(|p| p.get("functionCall").is_some());
             if let Some(call) = first_call.filter(|p| p.get("thoughtSignature").is_none()) {

@@ -2,9 +2,9 @@
 
 use serde_json::{Value, json};
 
-use super::request::{CallIds, decode_parts};
+use super::request::{CallIds, decode_parts, sealed_parts};
 use super::wire::GenerateResponse;
-use crate::canonical::{Block, FinishReason, Response, Usage, arguments_object};
+use crate::canonical::{Block, FinishReason, Response, Seal, Usage, arguments_object};
 use crate::codec::upstream_json;
 use crate::provider::Protocol;
 use crate::upstream::UpstreamError;
@@ -72,7 +72,7 @@ pub(super) fn usage_json(u: &Usage) -> Value {
 }
 
 /// A block as a part of a Gemini answer (tool results and images are not answers; thinking is a
-/// thought part, its seal placed by [`parts_json`]).
+/// thought part, its seal placed by [`super::request::sealed_parts`]).
 pub(super) fn part_json(b: &Block) -> Option<Value> {
     Some(match b {
         Block::Text(t) => json!({"text": t}),
@@ -103,46 +103,8 @@ pub(super) fn chunk_json(
     v
 }
 
-/// An answer's parts. A seal goes in `thoughtSignature`: Gemini's own on its thought part;
-/// another upstream's (wrapped) on the next part, which callers keep in their history even when
-/// they drop thought parts (Gemini puts its signatures on function calls the same way).
-pub(super) fn parts_json(blocks: &[Block]) -> Vec<Value> {
-    let mut parts: Vec<Value> = Vec::with_capacity(blocks.len());
-    let mut pending: Option<String> = None;
-    for b in blocks {
-        if let Block::Thinking { text, seal } = b {
-            let shown = !text.is_empty();
-            if shown {
-                parts.push(json!({"text": text, "thought": true}));
-            }
-            if let Some(seal) = seal {
-                let signature = seal.present(Protocol::Gemini, text);
-                match parts.last_mut() {
-                    Some(p) if shown && seal.origin == Protocol::Gemini => {
-                        p["thoughtSignature"] = signature.into();
-                    }
-                    _ => pending = Some(signature),
-                }
-            }
-            continue;
-        }
-        if let Some(mut p) = part_json(b) {
-            if let Some(signature) = pending.take() {
-                p["thoughtSignature"] = signature.into();
-            }
-            parts.push(p);
-        }
-    }
-    if let Some(signature) = pending {
-        match parts.last_mut() {
-            Some(p) => p["thoughtSignature"] = signature.into(),
-            None => parts.push(json!({"text": "", "thoughtSignature": signature})),
-        }
-    }
-    parts
-}
-
 pub fn encode_response(r: &Response) -> Value {
-    let parts = parts_json(&r.content);
+    let seal = |s: &Seal, text: &str| Some(s.present(Protocol::Gemini, text));
+    let parts = sealed_parts(&r.content, part_json, seal, true);
     chunk_json(&r.id, &r.model, parts, Some(&r.finish), Some(&r.usage))
 }

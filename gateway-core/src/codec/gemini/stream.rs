@@ -127,7 +127,7 @@ pub struct GeminiStreamEncoder {
     usage: Usage,
     /// The open thinking block's text (a wrapped seal carries it).
     thinking: String,
-    /// A seal waiting for the next part (see [`super::response::parts_json`]).
+    /// A seal waiting for the next part (see [`super::request::sealed_parts`]).
     signature: Option<String>,
 }
 
