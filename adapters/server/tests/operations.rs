@@ -264,15 +264,7 @@ async fn embeddings_route_to_openai_and_gemini_with_keys_limits_and_logs() {
     assert_eq!(status, 403, "{body}");
 
     // Logged like chat: endpoint, tokens and cost.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let logs = loop {
-        let (_, logs) = admin.get("/api/admin/logs?page_size=100").await;
-        let rows = logs["data"].as_array().unwrap().clone();
-        if rows.len() >= 8 || Instant::now() > deadline {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let logs = logged(&admin, 8).await;
     let ok: Vec<&Value> = logs.iter().filter(|l| l["status"] == 200).collect();
     assert_eq!(ok.len(), 3, "{logs:?}");
     assert!(
@@ -301,16 +293,14 @@ async fn structured_output_crosses_between_openai_and_anthropic() {
             "n": {"type": "integer", "minimum": 1}}}}}});
 
     // A closed schema is what the mock (like the API) insists on: sent as it is, it is refused.
-    let direct = client
-        .post(format!("http://{mock}/v1/messages"))
-        .header("x-api-key", "k")
-        .header("anthropic-version", "2023-06-01")
-        .json(&json!({"model": "claude-mock", "max_tokens": 64,
+    let direct = post_messages(
+        format!("http://{mock}/v1/messages"),
+        "k",
+        &json!({"model": "claude-mock", "max_tokens": 64,
             "messages": [{"role": "user", "content": "hi"}],
-            "output_config": {"format": {"type": "json_schema", "schema": schema}}}))
-        .send()
-        .await
-        .unwrap();
+            "output_config": {"format": {"type": "json_schema", "schema": schema}}}),
+    )
+    .await;
     assert_eq!(direct.status(), 400, "{}", direct.text().await.unwrap());
 
     let r = client
@@ -337,16 +327,14 @@ async fn structured_output_crosses_between_openai_and_anthropic() {
     assert_eq!(sent["output_config"]["format"]["type"], "json_schema");
 
     let closed = sent["output_config"]["format"]["schema"].clone();
-    let r = client
-        .post(gw.url("/v1/messages"))
-        .header("x-api-key", &key)
-        .header("anthropic-version", "2023-06-01")
-        .json(&json!({"model": "gpt", "max_tokens": 64,
+    let r = post_messages(
+        gw.url("/v1/messages"),
+        &key,
+        &json!({"model": "gpt", "max_tokens": 64,
             "messages": [{"role": "user", "content": "Plan a trip"}],
-            "output_config": {"format": {"type": "json_schema", "schema": closed}}}))
-        .send()
-        .await
-        .unwrap();
+            "output_config": {"format": {"type": "json_schema", "schema": closed}}}),
+    )
+    .await;
     let status = r.status().as_u16();
     let body: Value = r.json().await.unwrap();
     assert_eq!(status, 200, "{body}");
@@ -564,6 +552,18 @@ async fn the_route_table_is_what_the_server_serves_and_the_openapi_document_says
     }
 }
 
+/// A `POST /v1/messages` as Anthropic clients send it (key in `x-api-key`, a version header).
+async fn post_messages(url: String, key: &str, body: &Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(url)
+        .header("x-api-key", key)
+        .header("anthropic-version", "2023-06-01")
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Waits until the logs hold `n` rows and returns them, newest first.
 async fn logged(admin: &Admin, n: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -627,14 +627,7 @@ async fn prompt_caching_survives_rules_and_translation_and_is_priced_exactly() {
     };
     let mut usages = Vec::new();
     for stream in [false, true] {
-        let r = client
-            .post(gw.url("/v1/messages"))
-            .header("x-api-key", &key)
-            .header("anthropic-version", "2023-06-01")
-            .json(&messages_body(stream))
-            .send()
-            .await
-            .unwrap();
+        let r = post_messages(gw.url("/v1/messages"), &key, &messages_body(stream)).await;
         assert_eq!(r.status(), 200);
         let text = r.text().await.unwrap();
         let usage = if stream {
@@ -672,14 +665,7 @@ async fn prompt_caching_survives_rules_and_translation_and_is_priced_exactly() {
     // A malformed breakpoint is refused in the caller's protocol, naming it.
     let mut bad = messages_body(false);
     bad["system"][1]["cache_control"] = json!({"type": "persistent"});
-    let r = client
-        .post(gw.url("/v1/messages"))
-        .header("x-api-key", &key)
-        .header("anthropic-version", "2023-06-01")
-        .json(&bad)
-        .send()
-        .await
-        .unwrap();
+    let r = post_messages(gw.url("/v1/messages"), &key, &bad).await;
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["type"], "error", "{body}");

@@ -25,6 +25,17 @@ const UPSTREAMS: [(&str, &str); 4] = [
 ];
 const CLIENTS: [&str; 4] = ["chat", "responses", "messages", "gemini"];
 
+/// Every client protocol with every upstream protocol.
+fn pairs() -> impl Iterator<Item = (&'static str, &'static str)> {
+    CLIENTS.into_iter().flat_map(|c| UPSTREAMS.map(|(u, _)| (c, u)))
+}
+
+/// A Markdown table of one row per pair (the closing note's tables come from here).
+fn print_table(header: &[&str], rows: &[String]) {
+    println!("| {} |\n|{}", header.join(" | "), "---|".repeat(header.len()));
+    println!("{}", rows.join("\n"));
+}
+
 struct Rig {
     gw: GatewayProcess,
     key: String,
@@ -233,75 +244,70 @@ async fn sealed_reasoning_goes_back_to_its_own_upstream_from_every_client_protoc
     use mock_upstream::thinking;
     let rig = rig().await;
     let mut table = Vec::new();
-    for client in CLIENTS {
-        for (upstream, _) in UPSTREAMS {
-            let what = format!("{client} → {upstream}");
-            let (tool_model, text_model) = (format!("{upstream}-tool"), format!("{upstream}-text"));
-            let first = first_turn(client, &tool_model);
-            let (status, answer) = rig.send(client, &tool_model, &first).await;
-            assert_eq!(status, 200, "{what}, first turn: {answer}");
-            let controls = reasoning_sent(upstream, &received(&rig.mock, upstream, "tool"));
-            assert!(!controls.contains("null"), "{what}: reasoning not asked for: {controls}");
-            // Every upstream but Chat seals its reasoning; every client but Chat gets the seal.
-            let sealed = upstream != "openai_chat" && client != "chat";
-            assert_eq!(client_seal(client, &answer).is_some(), sealed, "{what}: {answer}");
+    for (client, upstream) in pairs() {
+        let what = format!("{client} → {upstream}");
+        let (tool_model, text_model) = (format!("{upstream}-tool"), format!("{upstream}-text"));
+        let first = first_turn(client, &tool_model);
+        let (status, answer) = rig.send(client, &tool_model, &first).await;
+        assert_eq!(status, 200, "{what}, first turn: {answer}");
+        let controls = reasoning_sent(upstream, &received(&rig.mock, upstream, "tool"));
+        assert!(!controls.contains("null"), "{what}: reasoning not asked for: {controls}");
+        // Every upstream but Chat seals its reasoning; every client but Chat gets the seal.
+        let sealed = upstream != "openai_chat" && client != "chat";
+        assert_eq!(client_seal(client, &answer).is_some(), sealed, "{what}: {answer}");
 
-            let second = second_turn(client, &first, &answer, &text_model);
-            let (status, answer) = rig.send(client, &text_model, &second).await;
-            assert_eq!(status, 200, "{what}, second turn: {answer}");
-            let sent = received(&rig.mock, upstream, "text");
-            let outcome = match upstream {
-                "anthropic_messages" => {
-                    let assistant = &sent["messages"][1]["content"][0];
-                    if sealed {
-                        assert_eq!(assistant["type"], "thinking", "{what}: {sent}");
-                        let text = assistant["thinking"].as_str().unwrap();
-                        assert_eq!(assistant["signature"], thinking::anthropic_signature(text));
-                        "kept: signed thinking"
-                    } else {
-                        assert!(sent.get("thinking").is_none(), "{what}: {sent}");
-                        "dropped: thinking off for the turn (the API refuses the loop without it)"
-                    }
+        let second = second_turn(client, &first, &answer, &text_model);
+        let (status, answer) = rig.send(client, &text_model, &second).await;
+        assert_eq!(status, 200, "{what}, second turn: {answer}");
+        let sent = received(&rig.mock, upstream, "text");
+        let outcome = match upstream {
+            "anthropic_messages" => {
+                let assistant = &sent["messages"][1]["content"][0];
+                if sealed {
+                    assert_eq!(assistant["type"], "thinking", "{what}: {sent}");
+                    let text = assistant["thinking"].as_str().unwrap();
+                    assert_eq!(assistant["signature"], thinking::anthropic_signature(text));
+                    "kept: signed thinking"
+                } else {
+                    assert!(sent.get("thinking").is_none(), "{what}: {sent}");
+                    "dropped: thinking off for the turn (the API refuses the loop without it)"
                 }
-                "openai_responses" => {
-                    let items = sent["input"].as_array().unwrap();
-                    let reasoning: Vec<&Value> =
-                        items.iter().filter(|i| i["type"] == "reasoning").collect();
-                    if sealed {
-                        assert_eq!(reasoning.len(), 1, "{what}: {sent}");
-                        assert_eq!(reasoning[0]["encrypted_content"], thinking::openai_encrypted());
-                        "kept: encrypted reasoning item"
-                    } else {
-                        assert!(reasoning.is_empty(), "{what}: {sent}");
-                        "dropped: no reasoning item (the caller has no place for it)"
-                    }
+            }
+            "openai_responses" => {
+                let items = sent["input"].as_array().unwrap();
+                let reasoning: Vec<&Value> =
+                    items.iter().filter(|i| i["type"] == "reasoning").collect();
+                if sealed {
+                    assert_eq!(reasoning.len(), 1, "{what}: {sent}");
+                    assert_eq!(reasoning[0]["encrypted_content"], thinking::openai_encrypted());
+                    "kept: encrypted reasoning item"
+                } else {
+                    assert!(reasoning.is_empty(), "{what}: {sent}");
+                    "dropped: no reasoning item (the caller has no place for it)"
                 }
-                "gemini" => {
-                    let parts = sent["contents"][1]["parts"].as_array().unwrap();
-                    let call = parts.iter().find(|p| p.get("functionCall").is_some()).unwrap();
-                    if sealed {
-                        assert_eq!(
-                            call["thoughtSignature"],
-                            thinking::gemini_signature(),
-                            "{what}"
-                        );
-                        "kept: thought signature on the call"
-                    } else {
-                        assert_eq!(call["thoughtSignature"], thinking::GEMINI_SKIP, "{what}");
-                        "replaced: Gemini 3's documented sentinel"
-                    }
+            }
+            "gemini" => {
+                let parts = sent["contents"][1]["parts"].as_array().unwrap();
+                let call = parts.iter().find(|p| p.get("functionCall").is_some()).unwrap();
+                if sealed {
+                    assert_eq!(call["thoughtSignature"], thinking::gemini_signature(), "{what}");
+                    "kept: thought signature on the call"
+                } else {
+                    assert_eq!(call["thoughtSignature"], thinking::GEMINI_SKIP, "{what}");
+                    "replaced: Gemini 3's documented sentinel"
                 }
-                _ => "— (Chat has no sealed reasoning)",
-            };
-            // Never another vendor's seal: nothing sent upstream carries the gateway's wrapping.
-            let text = sent.to_string();
-            assert!(!text.contains("eyJ"), "{what}: a wrapped seal leaked upstream: {text}");
-            table.push(format!("| {client} | {upstream} | {controls} | {outcome} |"));
-        }
+            }
+            _ => "— (Chat has no sealed reasoning)",
+        };
+        // Never another vendor's seal: nothing sent upstream carries the gateway's wrapping.
+        let text = sent.to_string();
+        assert!(!text.contains("eyJ"), "{what}: a wrapped seal leaked upstream: {text}");
+        table.push(format!("| {client} | {upstream} | {controls} | {outcome} |"));
     }
-    println!("| client | upstream | reasoning asked as | sealed reasoning on the next turn |");
-    println!("|---|---|---|---|");
-    println!("{}", table.join("\n"));
+    print_table(
+        &["client", "upstream", "reasoning asked as", "sealed reasoning on the next turn"],
+        &table,
+    );
 }
 
 /// The structured output each client asks for, in its own shape (a strict schema, which OpenAI
@@ -331,38 +337,36 @@ fn structured(client: &str, model: &str) -> Value {
 async fn structured_output_reaches_every_upstream_from_every_client_protocol() {
     let rig = rig().await;
     let mut table = Vec::new();
-    for client in CLIENTS {
-        for (upstream, _) in UPSTREAMS {
-            let what = format!("{client} → {upstream}");
-            let model = format!("{upstream}-text");
-            let (status, answer) = rig.send(client, &model, &structured(client, &model)).await;
-            assert_eq!(status, 200, "{what}: {answer}");
-            let sent = received(&rig.mock, upstream, "text");
-            let (field, schema) = match upstream {
-                "openai_chat" => {
-                    assert_eq!(sent["response_format"]["type"], "json_schema", "{what}: {sent}");
-                    ("response_format", &sent["response_format"]["json_schema"]["schema"])
-                }
-                "openai_responses" => {
-                    assert_eq!(sent["text"]["format"]["type"], "json_schema", "{what}: {sent}");
-                    ("text.format", &sent["text"]["format"]["schema"])
-                }
-                "anthropic_messages" => {
-                    assert_eq!(sent["output_config"]["format"]["type"], "json_schema", "{what}");
-                    ("output_config.format", &sent["output_config"]["format"]["schema"])
-                }
-                _ => {
-                    let g = &sent["generationConfig"];
-                    assert_eq!(g["responseMimeType"], "application/json", "{what}: {sent}");
-                    let schema = g.get("responseSchema").or(g.get("responseJsonSchema"));
-                    ("responseMimeType + responseSchema", schema.unwrap())
-                }
-            };
-            assert_eq!(schema["properties"]["city"]["type"], "string", "{what}: {sent}");
-            table.push(format!("| {client} | {upstream} | mapped: {field} |"));
-        }
+    for (client, upstream) in pairs() {
+        let what = format!("{client} → {upstream}");
+        let model = format!("{upstream}-text");
+        let (status, answer) = rig.send(client, &model, &structured(client, &model)).await;
+        assert_eq!(status, 200, "{what}: {answer}");
+        let sent = received(&rig.mock, upstream, "text");
+        let (field, schema) = match upstream {
+            "openai_chat" => {
+                assert_eq!(sent["response_format"]["type"], "json_schema", "{what}: {sent}");
+                ("response_format", &sent["response_format"]["json_schema"]["schema"])
+            }
+            "openai_responses" => {
+                assert_eq!(sent["text"]["format"]["type"], "json_schema", "{what}: {sent}");
+                ("text.format", &sent["text"]["format"]["schema"])
+            }
+            "anthropic_messages" => {
+                assert_eq!(sent["output_config"]["format"]["type"], "json_schema", "{what}");
+                ("output_config.format", &sent["output_config"]["format"]["schema"])
+            }
+            _ => {
+                let g = &sent["generationConfig"];
+                assert_eq!(g["responseMimeType"], "application/json", "{what}: {sent}");
+                let schema = g.get("responseSchema").or(g.get("responseJsonSchema"));
+                ("responseMimeType + responseSchema", schema.unwrap())
+            }
+        };
+        assert_eq!(schema["properties"]["city"]["type"], "string", "{what}: {sent}");
+        table.push(format!("| {client} | {upstream} | mapped: {field} |"));
     }
-    println!("| client | upstream | JSON schema output |\n|---|---|---|\n{}", table.join("\n"));
+    print_table(&["client", "upstream", "JSON schema output"], &table);
 }
 
 /// Redacted thinking (Anthropic's `redacted_thinking`, all of it sealed) reaches callers of every

@@ -35,15 +35,17 @@ async fn stats_over_a_million_rows_are_right_in_bounded_memory() {
             as i64;
     let exec = gateway_native::open_database(&db.to_string_lossy(), None).await.unwrap();
     // 20 models, 4 providers, 50 keys; every 50th request failed; latencies 100–4099 ms spread
-    // evenly; spaced 2.5 s apart, so all within the last 29 days.
+    // evenly; spaced 2.5 s apart, so all within the last 29 days; 20 of each 100 input tokens
+    // read from the prompt cache and 10 written to it, saving 1e-5 USD a request.
     exec.execute(Stmt::new(
         "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1) \
          INSERT INTO request_logs (id, created_at, request_id, key_id, endpoint, model_requested, \
-         provider_id, status, error_kind, latency_ms, ttft_ms, input_tokens, output_tokens, cost_usd) \
+         provider_id, status, error_kind, latency_ms, ttft_ms, input_tokens, output_tokens, cost_usd, \
+         cached_tokens, cache_write_tokens, cache_savings_usd) \
          SELECT printf('log%07d', i), ? - i * 2500, 'r' || i, 'key-' || (i % 50), '/v1/chat/completions', \
          'model-' || (i % 20), 'prv-' || (i % 4), CASE WHEN i % 50 = 0 THEN 502 ELSE 200 END, \
          CASE WHEN i % 50 = 0 THEN 'upstream_error' END, 100 + (i * 7919) % 4000, \
-         50 + (i * 104729) % 1000, 100, 50, 0.0001 FROM n",
+         50 + (i * 104729) % 1000, 100, 50, 0.0001, 20, 10, 0.00001 FROM n",
         vec![ROWS.into(), now.into()],
     ))
     .await
@@ -112,6 +114,11 @@ fn check(stats: &serde_json::Value) {
     assert_eq!(totals["errors"], ROWS / 50, "{totals}");
     assert_eq!(totals["input_tokens"], ROWS * 100);
     assert!((totals["cost_usd"].as_f64().unwrap() - ROWS as f64 * 0.0001).abs() < 1e-3);
+    // Prompt-cache figures: rolled up like the rest.
+    assert_eq!(totals["cached_tokens"], ROWS * 20, "{totals}");
+    assert_eq!(totals["cache_write_tokens"], ROWS * 10, "{totals}");
+    assert_eq!(totals["cache_hit_share"], 20.0, "{totals}");
+    assert!((totals["cache_savings_usd"].as_f64().unwrap() - ROWS as f64 * 0.00001).abs() < 1e-4);
     // Latencies are spread evenly over 100–4099 ms: P50 near 2100, P95 near 3900 (three
     // significant digits).
     let p50 = totals["latency_p50_ms"].as_i64().unwrap();

@@ -95,15 +95,57 @@ def chat_tools():
     return [{"type": "function", "function": {"name": n, "description": d, "parameters": p}} for n, d, p in TOOLS]
 
 
-def run_chat(model, scenario, stream):
-    kwargs = dict(model=model, messages=chat_messages(scenario), tools=chat_tools())
+def responses_tools():
+    return [{"type": "function", "name": n, "description": d, "parameters": p, "strict": False} for n, d, p in TOOLS]
+
+
+def messages_tools():
+    return [{"name": n, "description": d, "input_schema": p} for n, d, p in TOOLS]
+
+
+def gemini_tools():
+    return [genai_types.Tool(function_declarations=[
+        genai_types.FunctionDeclaration(name=n, description=d, parameters_json_schema=p) for n, d, p in TOOLS])]
+
+
+# Each SDK's call, streamed or not: a stream goes through the SDK's helper and ends in the final
+# object it accumulated, which is what callers use.
+
+def chat_call(stream, **kwargs):
+    if not stream:
+        return oa.chat.completions.create(**kwargs)
+    with oa.chat.completions.stream(stream_options={"include_usage": True}, **kwargs) as s:
+        for _ in s:
+            pass
+        return s.get_final_completion()
+
+
+def responses_call(stream, **kwargs):
+    if not stream:
+        return oa.responses.create(**kwargs)
+    with oa.responses.stream(**kwargs) as s:
+        for _ in s:
+            pass
+        return s.get_final_response()
+
+
+def messages_call(stream, **kwargs):
+    if not stream:
+        return an.messages.create(**kwargs)
+    with an.messages.stream(**kwargs) as s:
+        for _ in s:
+            pass
+        return s.get_final_message()
+
+
+def gemini_chunks(stream, **kwargs):
     if stream:
-        with oa.chat.completions.stream(stream_options={"include_usage": True}, **kwargs) as s:
-            for _ in s:
-                pass
-            completion = s.get_final_completion()
-    else:
-        completion = oa.chat.completions.create(**kwargs)
+        return list(gm.models.generate_content_stream(**kwargs))
+    return [gm.models.generate_content(**kwargs)]
+
+
+def run_chat(model, scenario, stream):
+    completion = chat_call(stream, model=model, messages=chat_messages(scenario), tools=chat_tools())
     strict(openai.types.chat.ChatCompletion, completion, "the completion")
     if completion.usage:
         strict(openai.types.CompletionUsage, completion.usage, "usage")
@@ -125,15 +167,8 @@ def responses_input(scenario):
 
 
 def run_responses(model, scenario, stream):
-    tools = [{"type": "function", "name": n, "description": d, "parameters": p, "strict": False} for n, d, p in TOOLS]
-    kwargs = dict(model=model, instructions=SYSTEM, input=responses_input(scenario), tools=tools)
-    if stream:
-        with oa.responses.stream(**kwargs) as s:
-            for _ in s:
-                pass
-            response = s.get_final_response()
-    else:
-        response = oa.responses.create(**kwargs)
+    response = responses_call(stream, model=model, instructions=SYSTEM, input=responses_input(scenario),
+                              tools=responses_tools())
     strict(openai.types.responses.Response, response, "the response")
     strict(openai.types.responses.ResponseUsage, response.usage, "usage")
     calls = [(o.name, json.loads(o.arguments)) for o in response.output if o.type == "function_call"]
@@ -155,15 +190,8 @@ def messages_input(scenario):
 
 
 def run_messages(model, scenario, stream):
-    tools = [{"name": n, "description": d, "input_schema": p} for n, d, p in TOOLS]
-    kwargs = dict(model=model, max_tokens=256, system=SYSTEM, messages=messages_input(scenario), tools=tools)
-    if stream:
-        with an.messages.stream(**kwargs) as s:
-            for _ in s:
-                pass
-            message = s.get_final_message()
-    else:
-        message = an.messages.create(**kwargs)
+    message = messages_call(stream, model=model, max_tokens=256, system=SYSTEM, messages=messages_input(scenario),
+                            tools=messages_tools())
     strict(anthropic.types.Message, message, "the message")
     strict(anthropic.types.Usage, message.usage, "usage")
     text = "".join(b.text for b in message.content if b.type == "text")
@@ -189,14 +217,10 @@ def gemini_contents(scenario):
 
 
 def run_gemini(model, scenario, stream):
-    T = genai_types
-    tools = [T.Tool(function_declarations=[
-        T.FunctionDeclaration(name=n, description=d, parameters_json_schema=p) for n, d, p in TOOLS])]
-    config = T.GenerateContentConfig(
-        system_instruction=SYSTEM, tools=tools,
-        automatic_function_calling=T.AutomaticFunctionCallingConfig(disable=True))
-    kwargs = dict(model=model, contents=gemini_contents(scenario), config=config)
-    chunks = list(gm.models.generate_content_stream(**kwargs)) if stream else [gm.models.generate_content(**kwargs)]
+    config = genai_types.GenerateContentConfig(
+        system_instruction=SYSTEM, tools=gemini_tools(),
+        automatic_function_calling=genai_types.AutomaticFunctionCallingConfig(disable=True))
+    chunks = gemini_chunks(stream, model=model, contents=gemini_contents(scenario), config=config)
     text, calls, finish, usage = "", [], None, None
     for chunk in chunks:
         candidate = chunk.candidates[0] if chunk.candidates else None
@@ -245,14 +269,7 @@ def run_reasoning(inbound, upstream, stream):
     result = RESULTS[0]
     if inbound == "chat":
         msgs = [{"role": "user", "content": USER}]
-        kwargs = dict(messages=msgs, tools=chat_tools(), reasoning_effort="high")
-        if stream:
-            with oa.chat.completions.stream(model=tool, stream_options={"include_usage": True}, **kwargs) as s:
-                for _ in s:
-                    pass
-                first = s.get_final_completion()
-        else:
-            first = oa.chat.completions.create(model=tool, **kwargs)
+        first = chat_call(stream, model=tool, messages=msgs, tools=chat_tools(), reasoning_effort="high")
         m = first.choices[0].message
         calls = [c.model_dump(exclude_none=True, include={"id", "type", "function"}) for c in m.tool_calls or []]
         msgs = msgs + [{"role": "assistant", "content": m.content, "tool_calls": calls}]
@@ -260,33 +277,19 @@ def run_reasoning(inbound, upstream, stream):
         second = oa.chat.completions.create(model=text, messages=msgs, tools=chat_tools(), reasoning_effort="high")
         return second.choices[0].message.content
     if inbound == "responses":
-        tools = [{"type": "function", "name": n, "description": d, "parameters": p, "strict": False} for n, d, p in TOOLS]
-        kwargs = dict(tools=tools, store=False, reasoning={"effort": "high", "summary": "auto"},
+        kwargs = dict(tools=responses_tools(), store=False, reasoning={"effort": "high", "summary": "auto"},
                       include=["reasoning.encrypted_content"])
         items = [{"role": "user", "content": USER}]
-        if stream:
-            with oa.responses.stream(model=tool, input=items, **kwargs) as s:
-                for _ in s:
-                    pass
-                first = s.get_final_response()
-        else:
-            first = oa.responses.create(model=tool, input=items, **kwargs)
+        first = responses_call(stream, model=tool, input=list(items), **kwargs)
         for o in first.output:
             items.append(o.model_dump(exclude_none=True))
             if o.type == "function_call":
                 items.append({"type": "function_call_output", "call_id": o.call_id, "output": result})
         return oa.responses.create(model=text, input=items, **kwargs).output_text
     if inbound == "messages":
-        tools = [{"name": n, "description": d, "input_schema": p} for n, d, p in TOOLS]
-        kwargs = dict(max_tokens=4096, tools=tools, thinking={"type": "enabled", "budget_tokens": 2048})
+        kwargs = dict(max_tokens=4096, tools=messages_tools(), thinking={"type": "enabled", "budget_tokens": 2048})
         msgs = [{"role": "user", "content": USER}]
-        if stream:
-            with an.messages.stream(model=tool, messages=msgs, **kwargs) as s:
-                for _ in s:
-                    pass
-                first = s.get_final_message()
-        else:
-            first = an.messages.create(model=tool, messages=msgs, **kwargs)
+        first = messages_call(stream, model=tool, messages=msgs, **kwargs)
         content = [b.model_dump(exclude_none=True) for b in first.content]
         results = [{"type": "tool_result", "tool_use_id": b["id"], "content": result}
                    for b in content if b["type"] == "tool_use"]
@@ -295,15 +298,10 @@ def run_reasoning(inbound, upstream, stream):
         return "".join(b.text for b in second.content if b.type == "text")
     T = genai_types
     config = T.GenerateContentConfig(
-        tools=[T.Tool(function_declarations=[
-            T.FunctionDeclaration(name=n, description=d, parameters_json_schema=p) for n, d, p in TOOLS])],
-        thinking_config=T.ThinkingConfig(thinking_budget=2048, include_thoughts=True),
+        tools=gemini_tools(), thinking_config=T.ThinkingConfig(thinking_budget=2048, include_thoughts=True),
         automatic_function_calling=T.AutomaticFunctionCallingConfig(disable=True))
     contents = [T.Content(role="user", parts=[T.Part(text=USER)])]
-    if stream:
-        chunks = list(gm.models.generate_content_stream(model=tool, contents=contents, config=config))
-    else:
-        chunks = [gm.models.generate_content(model=tool, contents=contents, config=config)]
+    chunks = gemini_chunks(stream, model=tool, contents=list(contents), config=config)
     parts = [p for c in chunks if c.candidates and c.candidates[0].content
              for p in (c.candidates[0].content.parts or [])]
     calls = [p.function_call for p in parts if p.function_call]
