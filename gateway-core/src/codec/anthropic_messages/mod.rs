@@ -2,7 +2,7 @@
 //!
 //! | canonical | Messages | |
 //! |---|---|---|
-//! | `system` | `system` (string or text blocks) | mapped (parts joined by blank lines; kept as blocks when a breakpoint marks one) |
+//! | `system` | `system` (string or text blocks) | mapped (parts joined by blank lines; kept as blocks when a breakpoint marks one; non-text system blocks are refused, as the API refuses them) |
 //! | prompt-cache breakpoints | `cache_control` (`ephemeral`, `ttl` `5m`/`1h`) on system blocks, tools and message blocks; top-level `cache_control` | mapped by position both ways, and moved with their parts by prompt rules and isolation; checked as the API checks them (type, TTL, at most 4: a 400 naming the field); none on thinking blocks; an OpenAI caller's `prompt_cache_key` becomes the top-level one; other upstreams cache by themselves, so nothing is sent there |
 //! | mid-conversation system messages | `messages[].role: "system"` (a beta Claude Code uses) | decoded in place; encoded into `system` after the opening instructions (position lost; the stable API has no other place) |
 //! | text, image | `text`, `image` (`base64` or `url` source) | mapped; empty text blocks are never sent |
