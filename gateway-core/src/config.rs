@@ -54,6 +54,7 @@ pub struct RawConfig {
     pub catalog_url: Option<String>,
     pub catalog_models_dev_url: Option<String>,
     pub max_body_bytes: Option<String>,
+    pub limit_lease_seconds: Option<String>,
 }
 
 impl RawConfig {
@@ -87,6 +88,10 @@ impl RawConfig {
             "models.dev's api.json, the catalog's second source (`off` for none)",
         ),
         ("MAX_BODY_BYTES", "largest request body accepted, in bytes (default 10485760)"),
+        (
+            "LIMIT_LEASE_SECONDS",
+            "how long a concurrency slot outlives an instance that stops renewing it (default 900)",
+        ),
     ];
 
     /// Builds the raw config from a lookup such as `std::env::var`.
@@ -106,6 +111,7 @@ impl RawConfig {
             catalog_url: lookup("CATALOG_URL"),
             catalog_models_dev_url: lookup("CATALOG_MODELS_DEV_URL"),
             max_body_bytes: get("MAX_BODY_BYTES"),
+            limit_lease_seconds: get("LIMIT_LEASE_SECONDS"),
         }
     }
 }
@@ -138,6 +144,8 @@ pub struct Config {
     pub catalog_sources: Vec<(&'static str, String)>,
     /// The largest request body a host reads; past it the caller gets 413 in its protocol.
     pub max_body_bytes: usize,
+    /// Lifetime of a concurrency slot not renewed (its instance died), in milliseconds.
+    pub limit_lease_ms: i64,
 }
 
 /// Minimum length of `JWT_SECRET` and `GATEWAY_SECRET`.
@@ -161,6 +169,7 @@ impl Default for Config {
                 ("models.dev", DEFAULT_MODELS_DEV_URL.into()),
             ],
             max_body_bytes: 10 << 20,
+            limit_lease_ms: 900_000,
         }
     }
 }
@@ -232,6 +241,14 @@ impl Config {
                 Ok(n) if (1024..=1 << 30).contains(&n) => config.max_body_bytes = n,
                 _ => problems.push(format!(
                     "MAX_BODY_BYTES must be a number of bytes between 1024 and 1073741824, not {v:?}"
+                )),
+            }
+        }
+        if let Some(v) = raw.limit_lease_seconds {
+            match v.trim().parse::<i64>() {
+                Ok(n) if (2..=86_400).contains(&n) => config.limit_lease_ms = n * 1000,
+                _ => problems.push(format!(
+                    "LIMIT_LEASE_SECONDS must be a number of seconds between 2 and 86400, not {v:?}"
                 )),
             }
         }

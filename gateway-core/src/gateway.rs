@@ -29,6 +29,12 @@ pub struct Deps {
     pub http: Arc<dyn HttpClient>,
     pub db: Arc<dyn SqlExec>,
     pub platform: Arc<dyn Platform>,
+    /// Where key limits live when not in the database (Redis, Durable Objects); `None`: the
+    /// database.
+    pub limits: Option<Arc<dyn crate::quota::LimitStore>>,
+    /// Whether the host calls [`Gateway::flush_limits`]`(true)` before it exits (the server), so
+    /// budgets may be leased in blocks too.
+    pub flushes_on_exit: bool,
 }
 
 /// The peer address of a request, inserted as a request extension by the host.
@@ -72,12 +78,23 @@ impl Gateway {
         store.migrate(now).await?;
         let secrets = bootstrap::secrets(&config, &store, deps.platform.as_ref()).await?;
         bootstrap::first_admin(&config, &store, deps.platform.as_ref()).await?;
+        let limit_store = deps.limits.unwrap_or_else(|| Arc::new(store.clone()));
+        let mut instance = [0u8; 6];
+        deps.platform.random_bytes(&mut instance);
+        let instance: String = instance.iter().map(|b| format!("{b:02x}")).collect();
+        let quota = crate::quota::Quota::new(
+            limit_store,
+            instance,
+            config.limit_lease_ms,
+            deps.flushes_on_exit,
+        );
         Ok(Gateway {
             inner: Arc::new(Inner {
                 signer: Signer::new(secrets.jwt.as_bytes()),
                 sealer: Sealer::new(secrets.credentials.as_bytes()),
                 config,
                 store,
+                quota: Arc::new(quota),
                 http: deps.http,
                 platform: deps.platform,
                 login_limiter: LoginLimiter::default(),
@@ -370,7 +387,12 @@ fn metrics(
         }
     }
     let now = inner.platform.now_ms();
-    let text = inner.metrics.render(&inner.router.status(), inner.logs.pending(), now);
+    let io = crate::metrics::Io {
+        log_queue_depth: inner.logs.pending(),
+        log_batches: inner.logs.batches(),
+        limit_round_trips: inner.quota.round_trips(),
+    };
+    let text = inner.metrics.render(&inner.router.status(), io, now);
     let mut response = http::Response::new(crate::Body::Full(Bytes::from(text)));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -32,6 +32,7 @@ impl Gateway {
     /// What a host's scheduler calls (a Cron Trigger, an EventBridge schedule, the server's timer):
     /// a health-check round, and the maintenance jobs when the last run is an hour old.
     pub async fn scheduled(&self) -> Result<(), crate::GatewayError> {
+        self.flush_limits(false).await;
         self.health_tick().await?;
         let inner = self.inner();
         let last = inner.store.number(Setting::LastMaintenance).await?.unwrap_or(0);
@@ -39,6 +40,14 @@ impl Gateway {
             self.maintenance().await?;
         }
         Ok(())
+    }
+
+    /// Gives leased limit capacity back to the shared store: what is owed and idle blocks, or
+    /// everything with `all` (at shutdown); renews concurrency slots in use. Hosts call it on their
+    /// timer and before exiting.
+    pub async fn flush_limits(&self, all: bool) {
+        let inner = self.inner();
+        inner.quota.flush(inner.platform.now_ms(), all).await;
     }
 
     /// Periodic upkeep, run by each host's scheduler (hourly on the server, the Cron Trigger on
@@ -52,7 +61,9 @@ impl Gateway {
         // Hourly stats first: they read logs the retention below may delete.
         let hours = inner.store.roll_up_stats(now).await?;
         let deleted = inner.store.roll_up_and_prune(today, now - days * DAY).await?;
-        inner.store.prune_usage(now - 40 * DAY, now).await?;
+        if let Err(e) = inner.quota.store().prune(now - 40 * DAY, now).await {
+            tracing::warn!(error = %e, "could not prune limit windows");
+        }
         inner.store.put_number(Setting::LastMaintenance, now, now).await?;
         tracing::info!(deleted, retention_days = days, stats_hours = hours, "maintenance done");
         Ok(())

@@ -37,6 +37,7 @@ pub mod policy;
 mod presets;
 pub mod provider;
 mod query;
+pub mod quota;
 mod reply;
 pub mod routes;
 mod routing;
@@ -59,4 +60,5 @@ pub use io::{
     ByteStream, HttpClient, Platform, Rows, SqlError, SqlExec, Stmt, TransportError, Value,
 };
 pub use maybe_send::{BoxFuture, BoxStream, MaybeSend, MaybeSync};
+pub use quota::{KeyUsage, LimitResult, LimitStore, LimitStoreError, Slot, Take};
 pub use routes::is_api_path;

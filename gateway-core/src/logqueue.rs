@@ -16,6 +16,8 @@ const BATCH: usize = 200;
 #[derive(Debug, Default)]
 pub(crate) struct LogQueue {
     state: Mutex<State>,
+    /// Batches written since start (a metric: database writes the log costs).
+    batches: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +41,11 @@ impl LogQueue {
         }
     }
 
+    /// Batches written since start.
+    pub(crate) fn batches(&self) -> u64 {
+        self.batches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Records waiting to be written.
     pub(crate) fn pending(&self) -> usize {
         self.state.lock().map(|s| s.queue.len()).unwrap_or(0)
@@ -57,6 +64,7 @@ impl LogQueue {
                 }
                 Err(_) => return,
             };
+            self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if let Err(e) = store.insert_logs(&batch).await {
                 tracing::error!(error = %e, rows = batch.len(), "could not write request logs; keeping them for the next flush");
                 if let Ok(mut s) = self.state.lock() {

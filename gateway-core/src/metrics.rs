@@ -12,6 +12,8 @@
 //! | `llm_gateway_limiter_rejections_total` | counter | limit (requests, tokens, concurrency, budget) |
 //! | `llm_gateway_breaker_state` | gauge (0 closed, 1 half-open, 2 open) | target |
 //! | `llm_gateway_log_queue_depth` | gauge | — |
+//! | `llm_gateway_log_batches_total` | counter (request-log writes) | — |
+//! | `llm_gateway_limit_store_round_trips_total` | counter (reads and writes of key limits) | — |
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -127,12 +129,7 @@ impl Metrics {
     }
 
     /// The exposition text, with the breaker states and queue depth sampled now.
-    pub(crate) fn render(
-        &self,
-        breakers: &[TargetStatus],
-        log_queue_depth: usize,
-        now_ms: i64,
-    ) -> String {
+    pub(crate) fn render(&self, breakers: &[TargetStatus], io: Io, now_ms: i64) -> String {
         let Ok(s) = self.state.lock() else { return String::new() };
         let mut out = String::with_capacity(4096);
         header(&mut out, "requests_total", "counter", "Data-plane requests by outcome.");
@@ -183,9 +180,26 @@ impl Metrics {
             sample(&mut out, "breaker_state", &[("target", &t.target)], None, state);
         }
         header(&mut out, "log_queue_depth", "gauge", "Request logs waiting to be written.");
-        sample(&mut out, "log_queue_depth", &[], None, log_queue_depth as f64);
+        sample(&mut out, "log_queue_depth", &[], None, io.log_queue_depth as f64);
+        header(&mut out, "log_batches_total", "counter", "Request-log batches written.");
+        sample(&mut out, "log_batches_total", &[], None, io.log_batches as f64);
+        header(
+            &mut out,
+            "limit_store_round_trips_total",
+            "counter",
+            "Round trips to the limit store (admission, settlement, leases).",
+        );
+        sample(&mut out, "limit_store_round_trips_total", &[], None, io.limit_round_trips as f64);
         out
     }
+}
+
+/// The instance's IO figures sampled when rendering.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Io {
+    pub log_queue_depth: usize,
+    pub log_batches: u64,
+    pub limit_round_trips: u64,
 }
 
 const PREFIX: &str = "llm_gateway_";
@@ -253,7 +267,8 @@ mod tests {
         m.observe(&Observation { status: 500, latency_ms: 2000, ttft_ms: None, ..ok.clone() });
         m.upstream_error("p", "upstream_error");
         m.rejected(crate::policy::Limit::Requests);
-        let text = m.render(&[], 3, 0);
+        let io = Io { log_queue_depth: 3, log_batches: 4, limit_round_trips: 5 };
+        let text = m.render(&[], io, 0);
         for line in [
             r#"llm_gateway_requests_total{endpoint="/v1/chat/completions",model="m\"1",provider="p",status="200"} 1"#,
             r#"llm_gateway_request_duration_seconds_bucket{endpoint="/v1/chat/completions",le="0.05"} 1"#,
@@ -264,6 +279,8 @@ mod tests {
             r#"llm_gateway_upstream_errors_total{provider="p",kind="upstream_error"} 1"#,
             r#"llm_gateway_limiter_rejections_total{limit="requests"} 1"#,
             "llm_gateway_log_queue_depth 3",
+            "llm_gateway_log_batches_total 4",
+            "llm_gateway_limit_store_round_trips_total 5",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
@@ -281,7 +298,7 @@ mod tests {
                 ..Default::default()
             });
         }
-        let text = m.render(&[], 0, 0);
+        let text = m.render(&[], Io::default(), 0);
         let series = text.lines().filter(|l| l.starts_with("llm_gateway_requests_total{")).count();
         assert_eq!(series, MAX_SERIES + 1);
         assert!(text.contains(r#"model="_other",provider="_other",status="404"} 50"#));

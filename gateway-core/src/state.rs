@@ -15,6 +15,8 @@ use crate::store::Store;
 pub(crate) struct Inner {
     pub config: Config,
     pub store: Store,
+    /// Key limits: this instance's leased blocks over the shared limit store.
+    pub quota: Arc<crate::quota::Quota>,
     pub http: Arc<dyn HttpClient>,
     pub platform: Arc<dyn Platform>,
     pub signer: Signer,

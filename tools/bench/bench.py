@@ -12,6 +12,9 @@ fresh libSQL file, and the peers, all pointed at the same mock, and measures, in
 - added latency = through-X minus direct-to-mock, P50/P95/P99, at fixed offered rates (open loop);
 - maximum throughput (closed loop; wrk when installed, else gateway-bench), also with a key whose
   every limit is set (rpm, tpm, concurrency, budget: high enough never to refuse);
+- key limits: limited vs unlimited key on each limit store (the libSQL file; Redis when
+  redis-server is installed) and on two instances sharing one database, with the limit-store round
+  trips and request-log batches per request read from the instances' /metrics;
 - streaming: time to first chunk and to the last byte; the translated path (Anthropic /v1/messages
   in, OpenAI upstream);
 - memory (RSS idle and peak), binary size, process start to first successful response, and the
@@ -207,11 +210,51 @@ def gateway_env(db, port, tunables=True):
     return env
 
 
-def start_gateway(mock, db):
+def start_redis():
+    """A redis-server for the Redis limit store, or None when it is not installed."""
+    if not shutil.which("redis-server"):
+        return None
     port = free_port()
-    proc = Proc("gateway", [os.path.join(RELEASE, "llm-gateway")], gateway_env(db, port))
+    proc = Proc("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no"])
+    for _ in range(500):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, f"redis://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError("redis-server did not start")
+
+
+def counters(base):
+    """The /metrics counters the limits section reads: requests, limit-store round trips and
+    request-log batches (each batch is one database write)."""
+    _, text = http("GET", base + "/metrics")
+    out = {"requests": 0.0, "limit_trips": 0.0, "log_batches": 0.0}
+    for line in text.decode(errors="replace").splitlines():
+        if line.startswith("llm_gateway_requests_total{"):
+            out["requests"] += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("llm_gateway_limit_store_round_trips_total "):
+            out["limit_trips"] = float(line.split()[1])
+        elif line.startswith("llm_gateway_log_batches_total "):
+            out["log_batches"] = float(line.split()[1])
+    return out
+
+
+def per_request(before, after):
+    """Store round trips per request between two `counters` snapshots (summed over instances)."""
+    n = sum(a["requests"] - b["requests"] for a, b in zip(after, before)) or 1
+    return {k: round(sum(a[k] - b[k] for a, b in zip(after, before)) / n, 4)
+            for k in ("limit_trips", "log_batches")}
+
+
+def start_gateway(mock, db, extra_env=None, name="llm-gateway", setup=True):
+    port = free_port()
+    proc = Proc("gateway", [os.path.join(RELEASE, "llm-gateway")], dict(gateway_env(db, port), **(extra_env or {})))
     base = f"http://127.0.0.1:{port}"
     wait_ok("GET", base + "/healthz", proc=proc)
+    if not setup:  # another instance on a database that start_gateway set up already
+        return proc, base
     _, token = http("POST", base + "/api/auth/login", {"username": "admin", "password": ADMIN_PASSWORD})
     auth = {"authorization": "Bearer " + json.loads(token)["token"]}
     _, p = http("POST", base + "/api/admin/providers",
@@ -231,8 +274,8 @@ def start_gateway(mock, db):
         raise RuntimeError(f"the limited key was refused: {k}")
     limited_headers = {"authorization": "Bearer " + json.loads(k)["key"]}
     wait_ok("POST", base + "/v1/chat/completions", CHAT, limited_headers, proc=proc)
-    limited = Target("llm-gateway (limited key)", base, limited_headers, proc=proc)
-    return Target("llm-gateway", base, headers, proc=proc), key, limited
+    limited = Target(f"{name} (limited key)", base, limited_headers, proc=proc)
+    return Target(name, base, headers, proc=proc), key, limited
 
 
 def start_litellm(mock):
@@ -422,6 +465,11 @@ def inside(args):
         results["throughput"] = throughput
         results["load_tool"] = "wrk" if shutil.which("wrk") else "gateway-bench"
 
+        # 2b. Key limits: the limited key against the unlimited one on each limit store (one
+        # instance on the libSQL file, one on Redis), then two instances on one database; store
+        # round trips and log writes per request from the instances' own counters.
+        results["limits"] = limits_section(mock, gw, limited, db, duration, quick)
+
         # 3. Streaming (20 chunks): first chunk and last byte, at 200 req/s. Portkey's streaming
         # fails on this Node version (see TOOLCHAIN notes), so it is left out.
         streaming = {}
@@ -492,6 +540,71 @@ def inside(args):
         results["worker_wasm_bytes"] = os.path.getsize(wasm)
         results["worker_wasm_gzip_bytes"] = len(gzip.compress(open(wasm, "rb").read(), 9))
     return results
+
+
+def closed_loop(targets, duration, connections=32):
+    """Runs the closed loop against every target at once (connections shared among them);
+    returns the summed requests/s and the store round trips per request."""
+    before = [counters(t.base) for t in targets]
+    points, threads = [None] * len(targets), []
+    for i, t in enumerate(targets):
+        def run(i=i, t=t):
+            url, headers, body = t.chat()
+            if shutil.which("wrk"):
+                points[i] = wrk(url, headers, body, connections // len(targets), duration)
+            else:
+                r = load(url, headers, body, connections=connections // len(targets), duration=duration, warmup=0.5)
+                points[i] = {"rps": r["rps"], "errors": r["errors"]}
+        threads.append(threading.Thread(target=run))
+        threads[-1].start()
+    for th in threads:
+        th.join()
+    after = [counters(t.base) for t in targets]
+    return dict(per_request(before, after), rps=round(sum(p["rps"] for p in points)),
+                errors=sum(p["errors"] for p in points))
+
+
+def limits_section(mock, gw, limited, db, duration, quick):
+    out = {"rounds": 1 if quick else 3}
+    procs = []
+    try:
+        rows = {"one instance, libSQL file": (gw, limited)}
+        redis = start_redis()
+        if redis:
+            procs.append(redis[0])
+            r_db_dir = tempfile.mkdtemp(prefix="bench-redis-db-")
+            r_gw, _, r_limited = start_gateway(mock, os.path.join(r_db_dir, "gateway.db"),
+                                               {"LIMITS_URL": redis[1]}, name="llm-gateway on Redis")
+            procs.append(r_gw.proc)
+            rows["one instance, Redis"] = (r_gw, r_limited)
+        else:
+            out["redis"] = "redis-server not installed: row skipped"
+        # A second instance on the first gateway's database (its keys and models are there).
+        proc, base = start_gateway(mock, db, setup=False)
+        procs.append(proc)
+        gw2 = Target("llm-gateway #2", base, gw.headers, proc=proc)
+        limited2 = Target("llm-gateway #2 (limited key)", base, limited.headers, proc=proc)
+        wait_ok("POST", base + "/v1/chat/completions", CHAT, limited.headers, proc=proc)
+        table = {}
+        for i in range(out["rounds"]):
+            for row, (plain, lim) in rows.items():
+                for kind, t in (("unlimited", plain), ("limited", lim)):
+                    log(f"== limits: {row}, {kind} key (round {i + 1})")
+                    table.setdefault((row, kind), []).append(closed_loop([t], duration))
+            log(f"== limits: two instances on one database (round {i + 1})")
+            table.setdefault(("two instances, one libSQL file", "unlimited"), []).append(
+                closed_loop([gw, gw2], duration))
+            table.setdefault(("two instances, one libSQL file", "limited"), []).append(
+                closed_loop([limited, limited2], duration))
+        out["rows"] = []
+        for (row, kind), points in table.items():
+            points.sort(key=lambda p: p["rps"])
+            out["rows"].append(dict(points[len(points) // 2], row=row, key=kind,
+                                    rounds=[p["rps"] for p in points]))
+    finally:
+        for p in procs:
+            p.stop()
+    return out
 
 
 def stats_at_volume(rows):
@@ -614,6 +727,21 @@ def report(r):
         ratio = ours / v["rps"] if v["rps"] else None
         lines.append(f"| {n} | {v['rps']:.0f} | {', '.join(str(x) for x in v['rounds'])} | "
                      f"{v['rps'] / t['direct']['rps']:.2f}× | {fmt(ratio, 2)}× | {v['errors']} |")
+    lim = r.get("limits", {})
+    if lim.get("rows"):
+        lines += ["", f"### Key limits (closed loop, 32 connections; median of {lim['rounds']} rounds)", "",
+                  "A key with rpm, tpm, concurrency and budget limits (high enough never to refuse) against "
+                  "a key with none, on the same instance(s) in the same round. Round trips and log writes "
+                  "are per request, from the instances' `/metrics`.", "",
+                  "| setup | key | requests/s | rounds | limited ÷ unlimited | limit-store round trips | "
+                  "log batches | errors |", "|---|---|---|---|---|---|---|---|"]
+        plain = {x["row"]: x["rps"] for x in lim["rows"] if x["key"] == "unlimited"}
+        for x in lim["rows"]:
+            ratio = f"{x['rps'] / plain[x['row']]:.2f}×" if x["key"] == "limited" and plain.get(x["row"]) else ""
+            lines.append(f"| {x['row']} | {x['key']} | {x['rps']} | {', '.join(str(v) for v in x['rounds'])} | "
+                         f"{ratio} | {x['limit_trips']:.4f} | {x['log_batches']:.4f} | {x['errors']} |")
+        if lim.get("redis"):
+            lines.append(f"\n{lim['redis']}")
     s = r["streaming"]
     lines += ["", "### Streaming, 20 chunks, 200 req/s (ms)", "",
               "| target | first chunk P50 | P99 | last byte P50 | P99 | added first chunk P50 |", "|---|---|---|---|---|---|"]

@@ -50,7 +50,7 @@ async fn gateway(env: &Env) -> Result<Gateway, String> {
             env.d1("DB").map_err(|e| format!("no DATABASE_URL and no D1 binding DB: {e}"))?,
         )),
     };
-    let deps = Deps { http, db, platform: Arc::new(platform::WorkerPlatform) };
+    let deps = Deps { http, db, platform: Arc::new(platform::WorkerPlatform), limits: None, flushes_on_exit: false };
     let gateway =
         Gateway::start(config, deps).await.map_err(|e| format!("start-up failed: {e}"))?;
     GATEWAY.with(|g| *g.borrow_mut() = Some(gateway.clone()));

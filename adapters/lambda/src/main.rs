@@ -62,7 +62,14 @@ async fn build() -> Result<Gateway, String> {
     let token = std::env::var("DATABASE_AUTH_TOKEN").ok();
     let db = open_database(&url, token.as_deref()).await?;
     let http = ReqwestClient::new().map_err(|e| format!("HTTP client: {e}"))?;
-    let deps = Deps { http: Arc::new(http), db, platform: Arc::new(NativePlatform) };
+    let limits = gateway_native::limit_store(std::env::var("LIMITS_URL").ok().as_deref())?;
+    let deps = Deps {
+        http: Arc::new(http),
+        db,
+        platform: Arc::new(NativePlatform),
+        limits,
+        flushes_on_exit: false,
+    };
     Gateway::start(config, deps).await.map_err(|e| format!("start-up failed: {e}"))
 }
 

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use gateway_core::hrana::HranaExec;
 use gateway_core::io::{SqlError, SqlExec, Stmt, Value};
 use gateway_core::store::Store;
-use gateway_core::store::limits::{Admission, Reserve};
-use gateway_core::{HttpClient, Secret};
+use gateway_core::{HttpClient, LimitStore, Secret, Take};
 use gateway_native::ReqwestClient;
 
 async fn remote() -> (tempfile::TempDir, Arc<HranaExec>) {
@@ -59,17 +58,11 @@ async fn admissions_over_hrana_stay_exact() {
     let store = Store::new(exec);
     store.migrate(0).await.unwrap();
     let mut tasks = Vec::new();
-    for i in 0..20 {
+    for _ in 0..20 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            let a = Admission {
-                key_id: "k".into(),
-                request_id: format!("r{i}"),
-                now_ms: 0,
-                requests: Some(Reserve { window: 0, amount: 1, limit: 5 }),
-                ..Admission::default()
-            };
-            store.admit(&a).await.unwrap()
+            let take = Take { kind: "rpm", window: 0, amount: 1, limit: 5 };
+            store.reserve("k", 0, &[take], None).await.unwrap()
         }));
     }
     let mut admitted = 0;

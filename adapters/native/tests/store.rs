@@ -11,7 +11,6 @@ use gateway_core::provider::{
 };
 use gateway_core::store::Store;
 use gateway_core::store::keys::VirtualKey;
-use gateway_core::store::limits::{Admission, Reserve};
 use gateway_core::store::logs::{LogFilter, LogRecord};
 use gateway_core::store::models::Model;
 use gateway_core::store::users::User;
@@ -254,73 +253,6 @@ async fn concurrent_writers_do_not_lose_rows() {
         t.await.unwrap();
     }
     assert_eq!(store.search_logs(&LogFilter::default(), 100, 0).await.unwrap().1, 50);
-}
-
-fn admission(
-    store_key: &str,
-    request: &str,
-    requests: Option<i64>,
-    lease: Option<i64>,
-) -> Admission {
-    Admission {
-        key_id: store_key.into(),
-        request_id: request.into(),
-        now_ms: 1_000,
-        requests: requests.map(|limit| Reserve { window: 0, amount: 1, limit }),
-        lease: lease.map(|max| (max, 100_000)),
-        ..Admission::default()
-    }
-}
-
-#[tokio::test]
-async fn admissions_are_exact_across_connections_racing_on_one_file() {
-    let (_dir, store, path) = fresh().await;
-    let other = Store::new(open_database(&path, None).await.unwrap());
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let s = if i % 2 == 0 { store.clone() } else { other.clone() };
-        tasks.push(tokio::spawn(async move {
-            s.admit(&admission("k", &format!("r{i}"), Some(7), None)).await.unwrap()
-        }));
-    }
-    let mut admitted = 0;
-    for t in tasks {
-        admitted += usize::from(t.await.unwrap());
-    }
-    assert_eq!(admitted, 7);
-    assert_eq!(store.usage("k", "rpm", 0).await.unwrap(), 7);
-}
-
-#[tokio::test]
-async fn a_refused_admission_reserves_nothing() {
-    let (_dir, store, _) = fresh().await;
-    // Requests still fit, but the lease does not: neither may be kept.
-    assert!(store.admit(&admission("k", "a", Some(10), Some(1))).await.unwrap());
-    assert!(!store.admit(&admission("k", "b", Some(10), Some(1))).await.unwrap());
-    assert_eq!(store.usage("k", "rpm", 0).await.unwrap(), 1);
-    assert_eq!(store.leases("k", 1_000).await.unwrap(), 1);
-    store.release_lease("a").await.unwrap();
-    assert!(store.admit(&admission("k", "c", Some(10), Some(1))).await.unwrap());
-    // An expired lease (its holder died) no longer counts.
-    assert_eq!(store.leases("k", 100_000).await.unwrap(), 0);
-}
-
-#[tokio::test]
-async fn settling_records_real_usage_even_past_the_limit() {
-    let (_dir, store, _) = fresh().await;
-    let tokens = Admission {
-        key_id: "k".into(),
-        request_id: "r".into(),
-        now_ms: 0,
-        tokens: Some(Reserve { window: 60_000, amount: 100, limit: 150 }),
-        ..Admission::default()
-    };
-    assert!(store.admit(&tokens).await.unwrap());
-    store.settle("k", "tpm", 60_000, 120).await.unwrap(); // really used 220
-    assert_eq!(store.usage("k", "tpm", 60_000).await.unwrap(), 220);
-    assert!(!store.admit(&tokens).await.unwrap(), "over the limit: the next one is refused");
-    store.settle("k", "tpm", 60_000, -500).await.unwrap();
-    assert_eq!(store.usage("k", "tpm", 60_000).await.unwrap(), 0, "never below zero");
 }
 
 #[tokio::test]

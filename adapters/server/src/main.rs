@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gateway_core::{Config, Deps, Gateway, RawConfig};
-use gateway_native::{NativePlatform, ReqwestClient, open_database};
+use gateway_native::{NativePlatform, ReqwestClient, limit_store, open_database};
 use tokio_util::task::TaskTracker;
 
 use gateway_server::settings::{self, ServerSettings};
@@ -37,7 +37,14 @@ async fn run(settings: ServerSettings) -> Result<(), String> {
         .map_err(|problems| format!("invalid configuration:\n  {}", problems.join("\n  ")))?;
     let db = open_database(&settings.database_url, settings.database_auth_token.as_deref()).await?;
     let http = ReqwestClient::new().map_err(|e| format!("HTTP client: {e}"))?;
-    let deps = Deps { http: Arc::new(http), db, platform: Arc::new(NativePlatform) };
+    let limits = limit_store(std::env::var("LIMITS_URL").ok().as_deref())?;
+    let deps = Deps {
+        http: Arc::new(http),
+        db,
+        platform: Arc::new(NativePlatform),
+        limits,
+        flushes_on_exit: true,
+    };
     let gateway =
         Gateway::start(config, deps).await.map_err(|e| format!("start-up failed: {e}"))?;
     tracing::info!(database = %settings.database_url, "gateway ready");
@@ -45,6 +52,7 @@ async fn run(settings: ServerSettings) -> Result<(), String> {
     let tracker = TaskTracker::new();
     spawn_maintenance(gateway.clone(), settings.maintenance_interval);
     spawn_health_checker(gateway.clone(), settings.health_tick);
+    spawn_limit_flusher(gateway.clone());
     let gateway_for_exit = gateway.clone();
     let app = host::router(host::App {
         gateway,
@@ -80,6 +88,7 @@ async fn run(settings: ServerSettings) -> Result<(), String> {
     if tokio::time::timeout(Duration::from_secs(10), tracker.wait()).await.is_err() {
         tracing::warn!("gave up waiting for background work after 10 s");
     }
+    gateway_for_exit.flush_limits(true).await;
     let pending = gateway_for_exit.pending_logs();
     if pending > 0 {
         tracing::error!(pending, "request logs could not be written before exit");
@@ -138,6 +147,19 @@ fn spawn_health_checker(gateway: Gateway, every: Duration) {
             if let Err(e) = gateway.health_tick().await {
                 tracing::error!(error = %e, "health check round failed");
             }
+        }
+    });
+}
+
+/// Every five seconds: leased limit capacity owed or idle goes back to the shared store, and
+/// concurrency slots in use are renewed.
+fn spawn_limit_flusher(gateway: Gateway) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_secs(5));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            gateway.flush_limits(false).await;
         }
     });
 }

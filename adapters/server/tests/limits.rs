@@ -9,6 +9,7 @@ mod support;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
+use hrana_test_server::RedisServer;
 use serde_json::{Value, json};
 use support::{Admin, GatewayProcess, temp_db};
 
@@ -70,19 +71,26 @@ fn count(results: &[(u16, Value, reqwest::header::HeaderMap)], status: u16) -> u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_hold_exactly_across_two_instances_sharing_one_database() {
+    exact_across_two_instances(&ENV).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_hold_exactly_across_two_instances_sharing_one_redis() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    exact_across_two_instances(&[ENV[0], ("LIMITS_URL", &url)]).await;
+}
+
+/// Sets up a mock provider with the models `m` (9 output tokens at 1e-4 USD each) and `slow`
+/// (answers after 1.5 s).
+async fn provider_and_models(admin: &Admin) -> std::net::SocketAddr {
     let (mock, _) = mock_upstream::spawn(Default::default(), 0).await.unwrap();
-    let (_dir, db) = temp_db();
-    let a = GatewayProcess::start(&db, &ENV);
-    let b = GatewayProcess::start(&db, &ENV);
-    let admin = Admin::login(&a.base, "admin", "limits-pass-1").await;
     let (_, provider) = admin
         .post(
             "/api/admin/providers",
             json!({"name": "mock", "base_url": format!("http://{mock}/v1"), "api_key": "k"}),
         )
         .await;
-    // Output tokens cost 1e-4 USD each; the mock answers 9 output tokens, the requests ask for 9:
-    // the budget reservation equals the real cost, so exactness is exact to the request.
     for (name, upstream) in [("m", "mock-text"), ("slow", "mock-slow-1500")] {
         let (status, m) = admin
             .post(
@@ -93,6 +101,17 @@ async fn limits_hold_exactly_across_two_instances_sharing_one_database() {
             .await;
         assert_eq!(status, 201, "{m}");
     }
+    mock
+}
+
+async fn exact_across_two_instances(env: &[(&str, &str)]) {
+    let (_dir, db) = temp_db();
+    let a = GatewayProcess::start(&db, env);
+    let b = GatewayProcess::start(&db, env);
+    let admin = Admin::login(&a.base, "admin", "limits-pass-1").await;
+    provider_and_models(&admin).await;
+    // Output tokens cost 1e-4 USD each; the mock answers 9 output tokens, the requests ask for 9:
+    // the budget reservation equals the real cost, so exactness is exact to the request.
     let gws = [&a, &b];
 
     // Requests per minute. Stay clear of a minute boundary so the burst falls in one window.
@@ -224,4 +243,52 @@ async fn no_log_row_is_lost_through_a_burst_with_streams_disconnects_and_a_shutd
         );
         assert!(r["response_body"].as_str().unwrap().contains("Hel"));
     }
+}
+
+/// A gateway killed with `kill -9` while it holds concurrency slots: the other instance is refused
+/// until the slots' lease (`LIMIT_LEASE_SECONDS`) runs out, then served. On both limit stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_frees_its_slots_when_their_lease_runs_out() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    for limits in [None, Some(url.as_str())] {
+        let (_dir, db) = temp_db();
+        let mut env = vec![ENV[0], ("LIMIT_LEASE_SECONDS", "3")];
+        env.extend(limits.map(|u| ("LIMITS_URL", u)));
+        let a = GatewayProcess::start(&db, &env);
+        let b = GatewayProcess::start(&db, &env);
+        let admin = Admin::login(&a.base, "admin", "limits-pass-1").await;
+        provider_and_models(&admin).await;
+        let (key, _) = key(&admin, json!({"max_concurrent": 2})).await;
+        // Two slow requests hold both slots on `a`; then `a` dies with them.
+        let held = tokio::spawn(burst_owned(a.base.clone(), key.clone(), "slow", 2));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let killed_at = std::time::Instant::now();
+        drop(a); // SIGKILL: no settlement, no release
+        let _ = held.await;
+        let results = burst(&[&b], &key, "m", 1).await;
+        assert_eq!(results[0].0, 429, "{limits:?}: the dead instance's slots still count");
+        assert_eq!(results[0].1["error"]["code"], "concurrency_limit");
+        let wait = Duration::from_millis(3_200).saturating_sub(killed_at.elapsed());
+        tokio::time::sleep(wait).await;
+        let results = burst(&[&b], &key, "m", 2).await;
+        assert_eq!(count(&results, 200), 2, "{limits:?}: the lease ran out: {results:?}");
+    }
+}
+
+/// [`burst`] against one gateway given by its base URL (for a spawned task).
+async fn burst_owned(base: String, key: String, model: &str, n: usize) -> Vec<u16> {
+    let client = reqwest::Client::new();
+    let calls = (0..n).map(|_| {
+        client
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&json!({"model": model, "max_tokens": 9, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    });
+    futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.map_or(0, |r| r.status().as_u16()))
+        .collect()
 }

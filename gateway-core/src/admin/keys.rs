@@ -99,7 +99,19 @@ async fn with_usage(
     keys: &[VirtualKey],
 ) -> Result<Vec<serde_json::Value>, GatewayError> {
     let ids: Vec<_> = keys.iter().map(|k| (k.id.as_str(), k.budget_period)).collect();
-    let usage = inner.store.key_usage(&ids, inner.platform.now_ms()).await?;
+    let now = inner.platform.now_ms();
+    let mut usage = inner.quota.store().usage(&ids, now).await?;
+    // Capacity this instance leased and has not used is not use.
+    for (id, period) in &ids {
+        let Some(u) = usage.get_mut(*id) else { continue };
+        let [requests, tokens, budget] = inner.quota.unused(id).await;
+        let minute = crate::policy::minute(now).0;
+        let period = period.unwrap_or(crate::policy::BudgetPeriod::Total).window(now).0;
+        let unused = |c: Option<(i64, i64)>, window| c.filter(|c| c.0 == window).map_or(0, |c| c.1);
+        u.requests_this_minute = (u.requests_this_minute - unused(requests, minute)).max(0);
+        u.tokens_this_minute = (u.tokens_this_minute - unused(tokens, minute)).max(0);
+        u.spent_usd = (u.spent_usd - unused(budget, period) as f64 / 1e9).max(0.0);
+    }
     Ok(keys
         .iter()
         .map(|k| {

@@ -50,6 +50,7 @@ pub(crate) struct Exchange {
     /// Input tokens estimated at admission (charged for a stream cut before its usage came).
     pub estimated_input: i64,
     store: Store,
+    quota: Arc<crate::quota::Quota>,
     logs: Arc<LogQueue>,
     metrics: Arc<Metrics>,
 }
@@ -76,6 +77,7 @@ impl Exchange {
             dropped_tools: Vec::new(),
             estimated_input: 0,
             store: inner.store.clone(),
+            quota: inner.quota.clone(),
             logs: inner.logs.clone(),
             metrics: inner.metrics.clone(),
         }
@@ -217,7 +219,8 @@ impl Exchange {
     /// queued.
     async fn settle(self, usage: Usage) {
         if let Some(held) = &self.held {
-            limits::settle(&self.store, held, usage, self.log.cost_usd).await;
+            let ended_ms = self.log.created_at + self.log.latency_ms;
+            limits::settle(&self.quota, held, usage, self.log.cost_usd, ended_ms).await;
         }
         self.logs.write(&self.store, self.log).await;
     }

@@ -5,19 +5,14 @@
 use crate::canonical::Usage;
 use crate::error::GatewayError;
 use crate::policy::{self, BudgetPeriod, Limit, LimitError};
+use crate::quota::{self, LimitStore, Quota, Refused, Ticket, Wants};
 use crate::routing::Route;
-use crate::store::Store;
 use crate::store::keys::VirtualKey;
-use crate::store::limits::{self, Admission, Reserve};
-
-/// How long a concurrency lease lives if its holder never releases it (a crashed instance).
-/// Streams running longer stop counting against the limit after this.
-pub(super) const LEASE_MS: i64 = 15 * 60 * 1000;
 
 /// What a request holds until it settles.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Held {
-    admission: Admission,
+    ticket: Ticket,
 }
 
 /// The most a route's targets charge per token (input, output), in USD: budgets reserve at the
@@ -33,98 +28,88 @@ fn prices(route: &Route) -> (f64, f64) {
 
 /// Reserves what the key's limits need; a refusal says which limit and when it resets.
 pub(crate) async fn admit(
-    store: &Store,
+    quota: &Quota,
     key: &VirtualKey,
     route: &Route,
-    request_id: &str,
     body_len: usize,
     max_tokens: Option<u32>,
     now_ms: i64,
-) -> Result<Held, GatewayError> {
+) -> Result<Option<Held>, GatewayError> {
     let (input, output) = policy::estimate_tokens(body_len, max_tokens);
     let (minute, _) = policy::minute(now_ms);
     let period = key.budget_period.unwrap_or(BudgetPeriod::Total);
     let (in_price, out_price) = prices(route);
     let est_cost = (input as f64 * in_price + output as f64 * out_price) * 1e9;
-    let admission = Admission {
-        key_id: key.id.clone(),
-        request_id: request_id.to_owned(),
-        now_ms,
-        requests: key.rpm_limit.map(|limit| Reserve { window: minute, amount: 1, limit }),
-        tokens: key.tpm_limit.map(|limit| Reserve {
-            window: minute,
-            amount: input + output,
-            limit,
-        }),
-        budget: key.budget_usd.map(|usd| Reserve {
-            window: period.window(now_ms).0,
-            amount: est_cost.round() as i64,
-            limit: policy::to_nano(usd),
-        }),
-        lease: key.max_concurrent.map(|max| (max, now_ms + LEASE_MS)),
+    let wants = Wants {
+        counters: [
+            key.rpm_limit.map(|limit| (minute, 1, limit)),
+            key.tpm_limit.map(|limit| (minute, input + output, limit)),
+            key.budget_usd.map(|usd| {
+                (period.window(now_ms).0, est_cost.round() as i64, policy::to_nano(usd))
+            }),
+        ],
+        max_concurrent: key.max_concurrent,
     };
-    if admission.is_empty() || store.admit(&admission).await? {
-        return Ok(Held { admission });
+    if wants.is_empty() {
+        return Ok(None);
     }
-    Err(which(store, key, &admission, period).await?.into())
+    match quota.admit(&key.id, wants.clone(), now_ms).await {
+        Ok(ticket) => Ok(Some(Held { ticket })),
+        Err(Refused::Store(e)) => Err(e.into()),
+        Err(Refused::Limit) => {
+            Err(which(quota.store(), &wants, period, now_ms, &key.id).await?.into())
+        }
+    }
 }
 
 /// After a refusal: the first limit the request would pass.
 async fn which(
-    store: &Store,
-    key: &VirtualKey,
-    a: &Admission,
+    store: &dyn LimitStore,
+    wants: &Wants,
     period: BudgetPeriod,
+    now: i64,
+    key_id: &str,
 ) -> Result<LimitError, GatewayError> {
-    let now = a.now_ms;
     let (_, next_minute) = policy::minute(now);
     let error = |limit, value, reset_ms| LimitError { limit, value, reset_ms, now_ms: now };
-    if let Some((max, _)) = a.lease
-        && store.leases(&key.id, now).await? >= max
+    if let Some(max) = wants.max_concurrent
+        && store.slots(key_id, now).await? >= max
     {
         return Ok(error(Limit::Concurrency, max, None));
     }
+    let [requests, tokens, budget] = wants.counters;
     let checks = [
-        (limits::REQUESTS, a.requests, Limit::Requests, Some(next_minute)),
-        (limits::TOKENS, a.tokens, Limit::Tokens, Some(next_minute)),
-        (limits::BUDGET, a.budget, Limit::Budget, period.window(now).1),
+        (quota::REQUESTS, requests, Limit::Requests, Some(next_minute)),
+        (quota::TOKENS, tokens, Limit::Tokens, Some(next_minute)),
+        (quota::BUDGET, budget, Limit::Budget, period.window(now).1),
     ];
-    for (kind, reserve, limit, reset) in checks {
-        if let Some(r) = reserve
-            && store.usage(&key.id, kind, r.window).await? + r.amount > r.limit
+    for (kind, want, limit, reset) in checks {
+        if let Some((window, amount, value)) = want
+            && store.used(key_id, kind, window).await? + amount > value
         {
-            return Ok(error(limit, r.limit, reset));
+            return Ok(error(limit, value, reset));
         }
     }
     // Another request released what it held in between: report the first limit the key has.
-    let (limit, value) = match (a.requests, a.tokens, a.budget) {
-        (Some(r), _, _) => (Limit::Requests, r.limit),
-        (_, Some(r), _) => (Limit::Tokens, r.limit),
-        (_, _, Some(r)) => (Limit::Budget, r.limit),
-        _ => (Limit::Concurrency, a.lease.map_or(0, |l| l.0)),
+    let (limit, value) = match (requests, tokens, budget) {
+        (Some(r), _, _) => (Limit::Requests, r.2),
+        (_, Some(r), _) => (Limit::Tokens, r.2),
+        (_, _, Some(r)) => (Limit::Budget, r.2),
+        _ => (Limit::Concurrency, wants.max_concurrent.unwrap_or(0)),
     };
     Ok(error(limit, value, Some(next_minute)))
 }
 
-/// Replaces the estimates with the real usage and releases the lease. Never fails the request:
+/// Replaces the estimates with the real usage and releases the slot. Never fails the request:
 /// problems are logged.
-pub(crate) async fn settle(store: &Store, held: &Held, usage: Usage, cost_usd: Option<f64>) {
-    let a = &held.admission;
-    let mut result = Ok(());
-    if let Some(r) = a.tokens {
-        let real = usage.input.unwrap_or(0) + usage.output.unwrap_or(0);
-        result =
-            result.and(store.settle(&a.key_id, limits::TOKENS, r.window, real - r.amount).await);
-    }
-    if let Some(r) = a.budget {
-        let real = policy::to_nano(cost_usd.unwrap_or(0.0));
-        result =
-            result.and(store.settle(&a.key_id, limits::BUDGET, r.window, real - r.amount).await);
-    }
-    if a.lease.is_some() {
-        result = result.and(store.release_lease(&a.request_id).await);
-    }
-    if let Err(e) = result {
-        tracing::error!(request_id = %a.request_id, error = %e, "could not settle key limits");
-    }
+pub(crate) async fn settle(
+    quota: &Quota,
+    held: &Held,
+    usage: Usage,
+    cost_usd: Option<f64>,
+    now_ms: i64,
+) {
+    let tokens = usage.input.unwrap_or(0) + usage.output.unwrap_or(0);
+    let cost = policy::to_nano(cost_usd.unwrap_or(0.0));
+    quota.settle(&held.ticket, [None, Some(tokens), Some(cost)], now_ms).await;
 }

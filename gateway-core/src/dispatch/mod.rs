@@ -81,9 +81,8 @@ async fn serve(
     }
     exchange.estimated_input = policy::estimate_tokens(body_len, raw.max_tokens).0;
     let now = inner.platform.now_ms();
-    let (store, id) = (&inner.store, &ctx.request_id);
     exchange.held =
-        Some(limits::admit(store, &key, &route, id, body_len, raw.max_tokens, now).await?);
+        limits::admit(&inner.quota, &key, &route, body_len, raw.max_tokens, now).await?;
     let vars = Vars { model: &raw.model, key_name: &key.name, now_ms: ctx.started_ms };
     let protocol = inbound.endpoint.protocol();
     let payload = match embeddings {

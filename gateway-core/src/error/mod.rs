@@ -35,6 +35,20 @@ pub enum GatewayError {
     Limit(#[from] LimitError),
     #[error(transparent)]
     Public(#[from] PublicError),
+    /// A shared limit store (Redis, a Durable Object) cannot be reached: limited keys are refused.
+    #[error("{0}")]
+    LimitsUnavailable(String),
+}
+
+impl From<crate::quota::LimitStoreError> for GatewayError {
+    fn from(e: crate::quota::LimitStoreError) -> Self {
+        match e {
+            crate::quota::LimitStoreError::Store(e) => e.into(),
+            e @ crate::quota::LimitStoreError::Unavailable(_) => {
+                Self::LimitsUnavailable(e.to_string())
+            }
+        }
+    }
 }
 
 /// What the public status API refuses.
@@ -98,7 +112,7 @@ impl GatewayError {
             Self::Transport(e) => e.status(),
             Self::Upstream(e) => e.status(),
             Self::NoTarget(e) if e.rate_limited => StatusCode::TOO_MANY_REQUESTS,
-            Self::NoTarget(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NoTarget(_) | Self::LimitsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Limit(e) => e.status(),
             Self::Public(e) => e.status(),
         }
@@ -115,6 +129,7 @@ impl GatewayError {
             Self::Upstream(e) => e.kind(),
             Self::NoTarget(e) if e.rate_limited => "upstream_rate_limited",
             Self::NoTarget(_) => "no_available_target",
+            Self::LimitsUnavailable(_) => "limits_unavailable",
             Self::Limit(e) => e.kind(),
             Self::Public(e) => e.kind(),
         }
@@ -159,6 +174,7 @@ impl GatewayError {
                 *retry_after_secs
             }
             Self::NoTarget(e) => Some(e.retry_after_secs),
+            Self::LimitsUnavailable(_) => Some(1),
             Self::Limit(e) => e.reset_secs(),
             Self::Public(e) => e.retry_after_secs(),
             _ => None,

@@ -1,4 +1,5 @@
-//! Key limits as reservations in the database, exact across every instance sharing it.
+//! Key limits as reservations in the database, exact across every instance sharing it: the default
+//! [`LimitStore`], on libSQL files, Turso and D1.
 //!
 //! Admission is one transaction of conditional writes: counters are upserted with `used + n`, and
 //! the table's `CHECK (used <= lim)` fails the statement — and so rolls back the whole transaction —
@@ -8,109 +9,80 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
-
 use super::{Store, StoreResult};
 use crate::io::{SqlError, Stmt, Value};
 use crate::policy::{BudgetPeriod, minute};
+use crate::quota::{BUDGET, KeyUsage, LimitResult, LimitStore, REQUESTS, Slot, TOKENS, Take};
 
-/// Counter kinds in `key_usage`.
-pub const REQUESTS: &str = "rpm";
-pub const TOKENS: &str = "tpm";
-pub const BUDGET: &str = "budget";
-
-/// A reservation against one counter: window start, amount, limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reserve {
-    pub window: i64,
-    pub amount: i64,
-    pub limit: i64,
-}
-
-/// Everything one request reserves at admission.
-#[derive(Debug, Clone, Default)]
-pub struct Admission {
-    pub key_id: String,
-    pub request_id: String,
-    pub now_ms: i64,
-    pub requests: Option<Reserve>,
-    pub tokens: Option<Reserve>,
-    pub budget: Option<Reserve>,
-    /// `(max concurrent, lease expiry)`.
-    pub lease: Option<(i64, i64)>,
-}
-
-impl Admission {
-    pub fn is_empty(&self) -> bool {
-        self.requests.is_none()
-            && self.tokens.is_none()
-            && self.budget.is_none()
-            && self.lease.is_none()
-    }
-}
-
-fn upsert(key_id: &str, kind: &str, r: Reserve) -> Stmt {
+fn upsert(key_id: &str, t: &Take) -> Stmt {
     Stmt::new(
         "INSERT INTO key_usage (key_id, kind, window_start, used, lim) VALUES (?, ?, ?, ?, ?) \
          ON CONFLICT(key_id, kind, window_start) DO UPDATE SET used = used + excluded.used, lim = excluded.lim",
         vec![
             key_id.into(),
-            kind.into(),
-            Value::Integer(r.window),
-            Value::Integer(r.amount),
-            Value::Integer(r.limit),
+            t.kind.into(),
+            Value::Integer(t.window),
+            Value::Integer(t.amount),
+            Value::Integer(t.limit),
         ],
     )
 }
 
-impl Store {
-    /// Reserves everything in `a` atomically; `Ok(false)` when some limit would be passed (nothing
-    /// is reserved then).
-    pub async fn admit(&self, a: &Admission) -> StoreResult<bool> {
+/// `?, ?, …` for `n` parameters.
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+fn with_ids(key_id: &str, first: Option<i64>, ids: &[String]) -> Vec<Value> {
+    let mut params: Vec<Value> = first.map(Value::Integer).into_iter().collect();
+    params.push(key_id.into());
+    params.extend(ids.iter().map(|id| Value::from(id.as_str())));
+    params
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl LimitStore for Store {
+    async fn reserve(
+        &self,
+        key_id: &str,
+        now_ms: i64,
+        takes: &[Take],
+        slot: Option<&Slot>,
+    ) -> LimitResult<bool> {
         let mut stmts = Vec::new();
-        if let Some((max, expires)) = a.lease {
+        if let Some(s) = slot {
             stmts.push(Stmt::new(
                 "DELETE FROM key_leases WHERE key_id = ? AND expires_at <= ?",
-                vec![a.key_id.clone().into(), Value::Integer(a.now_ms)],
+                vec![key_id.into(), Value::Integer(now_ms)],
             ));
             stmts.push(Stmt::new(
                 "INSERT INTO key_leases (request_id, key_id, expires_at, ok) VALUES (?, ?, ?, \
                  (SELECT 1 WHERE (SELECT COUNT(*) FROM key_leases WHERE key_id = ? AND expires_at > ?) < ?))",
                 vec![
-                    a.request_id.clone().into(),
-                    a.key_id.clone().into(),
-                    Value::Integer(expires),
-                    a.key_id.clone().into(),
-                    Value::Integer(a.now_ms),
-                    Value::Integer(max),
+                    s.id.as_str().into(),
+                    key_id.into(),
+                    Value::Integer(s.expires_ms),
+                    key_id.into(),
+                    Value::Integer(now_ms),
+                    Value::Integer(s.max),
                 ],
             ));
         }
-        for (kind, reserve) in [(REQUESTS, a.requests), (TOKENS, a.tokens), (BUDGET, a.budget)] {
-            if let Some(r) = reserve {
-                stmts.push(upsert(&a.key_id, kind, r));
-            }
-        }
+        stmts.extend(takes.iter().map(|t| upsert(key_id, t)));
         if stmts.is_empty() {
             return Ok(true);
         }
         match self.batch(stmts).await {
             Ok(_) => Ok(true),
             Err(super::StoreError::Sql(SqlError::Constraint(_))) => Ok(false),
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
 
-    /// Replaces a reservation's estimate with what was really used (`delta` = real − estimate).
     /// The limit moves up if the real usage passed it, so the truth is always recorded; the next
-    /// admission sets the limit back and is refused.
-    pub async fn settle(
-        &self,
-        key_id: &str,
-        kind: &str,
-        window: i64,
-        delta: i64,
-    ) -> StoreResult<()> {
+    /// reservation sets the limit back and is refused.
+    async fn adjust(&self, key_id: &str, kind: &str, window: i64, delta: i64) -> LimitResult<()> {
         if delta == 0 {
             return Ok(());
         }
@@ -129,15 +101,31 @@ impl Store {
         Ok(())
     }
 
-    /// Frees a concurrency lease.
-    pub async fn release_lease(&self, request_id: &str) -> StoreResult<()> {
-        self.execute("DELETE FROM key_leases WHERE request_id = ?", vec![request_id.into()])
-            .await?;
+    async fn renew(&self, key_id: &str, ids: &[String], expires_ms: i64) -> LimitResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE key_leases SET expires_at = ? WHERE key_id = ? AND request_id IN ({})",
+            marks(ids.len())
+        );
+        self.execute(&sql, with_ids(key_id, Some(expires_ms), ids)).await?;
         Ok(())
     }
 
-    /// Current use of one counter window (for telling a caller which limit stopped it).
-    pub async fn usage(&self, key_id: &str, kind: &str, window: i64) -> StoreResult<i64> {
+    async fn release(&self, key_id: &str, ids: &[String]) -> LimitResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "DELETE FROM key_leases WHERE key_id = ? AND request_id IN ({})",
+            marks(ids.len())
+        );
+        self.execute(&sql, with_ids(key_id, None, ids)).await?;
+        Ok(())
+    }
+
+    async fn used(&self, key_id: &str, kind: &str, window: i64) -> LimitResult<i64> {
         Ok(self
             .query_one(
                 "SELECT used FROM key_usage WHERE key_id = ? AND kind = ? AND window_start = ?",
@@ -148,8 +136,7 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// Live leases of a key.
-    pub async fn leases(&self, key_id: &str, now_ms: i64) -> StoreResult<i64> {
+    async fn slots(&self, key_id: &str, now_ms: i64) -> LimitResult<i64> {
         Ok(self
             .query_one(
                 "SELECT COUNT(*) AS n FROM key_leases WHERE key_id = ? AND expires_at > ?",
@@ -160,9 +147,15 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// Drops counter windows that started before `before_ms` (total budgets, window 0, are kept),
-    /// and expired leases.
-    pub async fn prune_usage(&self, before_ms: i64, now_ms: i64) -> StoreResult<()> {
+    async fn usage(
+        &self,
+        keys: &[(&str, Option<BudgetPeriod>)],
+        now_ms: i64,
+    ) -> LimitResult<HashMap<String, KeyUsage>> {
+        Ok(self.key_usage(keys, now_ms).await?)
+    }
+
+    async fn prune(&self, before_ms: i64, now_ms: i64) -> LimitResult<()> {
         self.batch(vec![
             Stmt::new(
                 "DELETE FROM key_usage WHERE window_start > 0 AND window_start < ?",
@@ -173,16 +166,6 @@ impl Store {
         .await?;
         Ok(())
     }
-}
-
-/// What a key has used of its limits right now (shown next to the limits in the admin UI).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct KeyUsage {
-    pub requests_this_minute: i64,
-    pub tokens_this_minute: i64,
-    pub concurrent: i64,
-    /// Spent in the current budget period (day, month or in total; total without a period).
-    pub spent_usd: f64,
 }
 
 impl Store {

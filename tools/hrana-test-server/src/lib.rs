@@ -7,6 +7,11 @@
 //! Supported requests: `execute`, `batch` (with step conditions), `sequence`, `get_autocommit`,
 //! `store_sql`, `close_sql`, `close`. Values use Hrana's JSON encoding (integers as strings, blobs
 //! as base64).
+//!
+//! The crate also starts a real `redis-server` for the limit-store tests ([`RedisServer`]).
+
+mod redis_server;
+pub use redis_server::RedisServer;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -93,7 +93,13 @@ impl Harness {
         let http = Arc::new(ScriptedHttp::default());
         let config =
             Config { admin_password: Some(Secret::new("pipeline-pass")), ..Config::default() };
-        let deps = Deps { http: http.clone(), db, platform: clock.clone() };
+        let deps = Deps {
+            http: http.clone(),
+            db,
+            platform: clock.clone(),
+            limits: None,
+            flushes_on_exit: false,
+        };
         let store = gateway_core::store::Store::new(deps.db.clone());
         let gateway = Gateway::start(config, deps).await.unwrap();
         let mut h = Harness { _dir: dir, gateway, clock, http, token: String::new(), store };
