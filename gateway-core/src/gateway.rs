@@ -32,9 +32,10 @@ pub struct Deps {
     /// Where key limits live when not in the database (Redis, Durable Objects); `None`: the
     /// database.
     pub limits: Option<Arc<dyn crate::quota::LimitStore>>,
-    /// Whether the host calls [`Gateway::flush_limits`]`(true)` before it exits (the server), so
-    /// budgets may be leased in blocks too.
-    pub flushes_on_exit: bool,
+    /// Whether the host calls [`Gateway::flush_limits`] every few seconds and with `true` before it
+    /// exits (the server): then budgets are leased in blocks too, and idle spare slots wait for
+    /// the next flush.
+    pub flushes_limits: bool,
 }
 
 /// The peer address of a request, inserted as a request extension by the host.
@@ -86,7 +87,7 @@ impl Gateway {
             limit_store,
             instance,
             config.limit_lease_ms,
-            deps.flushes_on_exit,
+            deps.flushes_limits,
         );
         Ok(Gateway {
             inner: Arc::new(Inner {

@@ -20,9 +20,9 @@
 //!   taken from `left` or written at once, so the store never lags behind real spending by more than
 //!   the request being settled.
 //! - **Concurrency** slots are store entries with an expiry (`LIMIT_LEASE_SECONDS`, default 900):
-//!   an instance keeps the slots it uses plus up to 1/8 of the maximum spare while busy, gives them
-//!   all back when idle, renews them before they expire, and a killed instance's slots free
-//!   themselves at expiry.
+//!   an instance keeps the slots it uses plus up to 1/8 of the maximum spare, gives them all back
+//!   when idle (at once on Lambda and Workers, at the next flush on the server), renews them before
+//!   they expire, and a killed instance's slots free themselves at expiry.
 //! - **Flush** (`Gateway::flush_limits`: the hosts' timers and shutdown) returns owed capacity and
 //!   the blocks of counters idle for ten seconds.
 //! - **Budgets** are leased in blocks only on hosts that flush before they exit (the server); on
@@ -211,19 +211,39 @@ struct Slots {
 struct Account {
     counters: [Option<Counter>; 3],
     slots: Slots,
+    /// When a block reservation in flight started (`None`: none is): others reserve exactly what
+    /// they need meanwhile, so an instance never holds more than one block of a counter beyond its
+    /// exact needs. One older than five seconds is taken as lost (its request was dropped).
+    refilling: Option<i64>,
 }
 
-type Shared<T> = Arc<futures::lock::Mutex<T>>;
+/// A key's account. It is locked only between round trips, never across one. Requests that need
+/// the store pass the gate one at a time, so one refill serves those waiting behind it — except on
+/// wasm: a Workers request waiting for another request's IO looks hung to the runtime and is
+/// cancelled, so there a request never waits for another, and those arriving while a block is
+/// being reserved reserve exactly their own need.
+#[derive(Debug, Default)]
+struct Entry {
+    account: Mutex<Account>,
+    #[cfg(not(target_arch = "wasm32"))]
+    gate: futures::lock::Mutex<()>,
+}
+
+type Shared<T> = Arc<T>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// The per-instance limit accounts over a shared store.
 pub struct Quota {
     store: Arc<dyn LimitStore>,
     instance: String,
     lease_ms: i64,
-    accounts: Mutex<HashMap<String, Shared<Account>>>,
+    accounts: Mutex<HashMap<String, Shared<Entry>>>,
     seq: AtomicU64,
     round_trips: AtomicU64,
-    lease_budgets: bool,
+    flushed: bool,
 }
 
 impl std::fmt::Debug for Quota {
@@ -238,17 +258,31 @@ pub enum Refused {
     Store(LimitStoreError),
 }
 
+/// A counter write decided under the lock, made after it: `(counter, window, delta)`.
+type Write = (usize, i64, i64);
+
+/// What an admission must get from the store, decided under the lock.
+struct Plan {
+    takes: Vec<Take>,
+    exact: Vec<Take>,
+    slot: Option<Slot>,
+    /// Counters served from the blocks (given back if the store refuses the rest).
+    local: Vec<usize>,
+    slot_local: bool,
+    refill: bool,
+}
+
+fn index(kind: &str) -> usize {
+    KINDS.iter().position(|k| *k == kind).unwrap_or(0)
+}
+
 impl Quota {
-    /// `instance` names this instance's slots (random per process or isolate). `lease_budgets`:
-    /// whether budgets are leased in blocks too — only on a host that gives leases back before it
-    /// exits (the server); where instances vanish without notice (Lambda, Workers), a budget's
-    /// block would be lost with them for the whole period, so budgets are reserved exactly there.
-    pub fn new(
-        store: Arc<dyn LimitStore>,
-        instance: String,
-        lease_ms: i64,
-        lease_budgets: bool,
-    ) -> Self {
+    /// `instance` names this instance's slots (random per process or isolate). `flushed`: whether
+    /// the host calls [`Quota::flush`] on a timer and before it exits (the server). Only then are
+    /// budgets leased in blocks and spare slots kept while the instance is idle: where instances
+    /// vanish without notice (Lambda, Workers), a budget's block would be lost with them for the
+    /// whole period, and idle slots held until their lease ran out.
+    pub fn new(store: Arc<dyn LimitStore>, instance: String, lease_ms: i64, flushed: bool) -> Self {
         Self {
             store,
             instance,
@@ -256,12 +290,12 @@ impl Quota {
             accounts: Mutex::default(),
             seq: AtomicU64::new(0),
             round_trips: AtomicU64::new(0),
-            lease_budgets,
+            flushed,
         }
     }
 
     fn leases(&self, counter: usize) -> bool {
-        KINDS[counter] != BUDGET || self.lease_budgets
+        KINDS[counter] != BUDGET || self.flushed
     }
 
     pub fn store(&self) -> &dyn LimitStore {
@@ -281,139 +315,215 @@ impl Quota {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn account(&self, key_id: &str) -> Shared<Account> {
-        let mut map = match self.accounts.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        map.entry(key_id.to_owned()).or_default().clone()
+    fn account(&self, key_id: &str) -> Shared<Entry> {
+        lock(&self.accounts).entry(key_id.to_owned()).or_default().clone()
     }
 
-    fn accounts(&self) -> Vec<(String, Shared<Account>)> {
-        match self.accounts.lock() {
-            Ok(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            Err(_) => Vec::new(),
+    fn accounts(&self) -> Vec<(String, Shared<Entry>)> {
+        lock(&self.accounts).iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// Writes counter deltas; a failed one is owed again (written at the next chance).
+    async fn write(&self, key_id: &str, account: &Entry, writes: Vec<Write>) {
+        for (i, window, delta) in writes {
+            self.trip();
+            if let Err(e) = self.store.adjust(key_id, KINDS[i], window, delta).await {
+                tracing::warn!(key_id, error = %e, "could not write key limits; retrying later");
+                if let Some(c) =
+                    lock(&account.account).counters[i].as_mut().filter(|c| c.window == window)
+                {
+                    c.owed += delta;
+                }
+            }
         }
     }
 
     /// Admits a request against `wants`, from the instance's blocks when they suffice.
     pub async fn admit(&self, key_id: &str, wants: Wants, now_ms: i64) -> Result<Ticket, Refused> {
         let account = self.account(key_id);
-        let mut a = account.lock().await;
-        // Counters whose window or limit changed start over (a lowered limit hands its block back).
-        for (i, want) in wants.counters.iter().enumerate() {
-            let Some((window, _, limit)) = *want else { continue };
-            let stale = a.counters[i].as_ref().map(|c| (c.window != window, c.limit != limit));
-            match stale {
-                None | Some((true, _)) => {
-                    a.counters[i] = Some(Counter::new(window, limit, self.leases(i)));
-                }
-                Some((false, true)) => {
-                    if let Some(c) = a.counters[i].take() {
-                        let back = c.owed - c.left;
-                        if back != 0 {
-                            self.trip();
-                            let r = self.store.adjust(key_id, KINDS[i], window, back).await;
-                            r.map_err(Refused::Store)?;
+        // Counters whose window or limit changed start over (a changed limit hands its block
+        // back first).
+        let back: Vec<Write> = {
+            let mut a = lock(&account.account);
+            let mut back = Vec::new();
+            for (i, want) in wants.counters.iter().enumerate() {
+                let Some((window, _, limit)) = *want else { continue };
+                let fresh = || Some(Counter::new(window, limit, self.leases(i)));
+                match a.counters[i].as_ref().map(|c| (c.window == window, c.limit == limit)) {
+                    Some((true, true)) => {}
+                    Some((true, false)) => {
+                        let c = a.counters[i].as_ref().map_or(0, |c| c.owed - c.left);
+                        if c != 0 {
+                            back.push((i, window, c));
                         }
+                        a.counters[i] = fresh();
                     }
-                    a.counters[i] = Some(Counter::new(window, limit, self.leases(i)));
+                    _ => a.counters[i] = fresh(),
                 }
-                Some((false, false)) => {}
             }
-        }
-        // What the store must give: per short counter, a block (or the exact need).
-        let mut takes = Vec::new();
-        let mut exact = Vec::new();
-        for (i, want) in wants.counters.iter().enumerate() {
-            let (Some((window, amount, limit)), Some(c)) = (*want, a.counters[i].as_ref()) else {
-                continue;
-            };
-            if c.left >= amount {
-                continue;
-            }
-            let need = amount - c.left;
-            let block = c.block(amount).max(amount) - c.left;
-            takes.push(Take { kind: KINDS[i], window, amount: block, limit });
-            exact.push(Take { kind: KINDS[i], window, amount: need, limit });
-        }
-        let slot = match wants.max_concurrent {
-            Some(max) if a.slots.in_use >= a.slots.held.len() as i64 => {
-                let n = self.seq.fetch_add(1, Ordering::Relaxed);
-                let expires_ms = now_ms + self.lease_ms;
-                Some(Slot { id: format!("{}-{n}", self.instance), max, expires_ms })
-            }
-            _ => None,
+            back
         };
-        let recently_refused = exact.iter().any(|t| {
-            let i = KINDS.iter().position(|k| *k == t.kind);
-            let c = i.and_then(|i| a.counters[i].as_ref());
-            c.is_some_and(|c| now_ms.saturating_sub(c.refused_ms) < REFUSED_MS)
-        });
-        if recently_refused {
-            return Err(Refused::Limit);
-        }
-        if !takes.is_empty() || slot.is_some() {
+        for (i, window, delta) in back {
             self.trip();
-            let mut got = self.store.reserve(key_id, now_ms, &takes, slot.as_ref()).await;
-            if matches!(got, Ok(false)) && takes != exact {
+            let r = self.store.adjust(key_id, KINDS[i], window, delta).await;
+            r.map_err(Refused::Store)?;
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        let _gate = match self.fits(&account, &wants) {
+            true => None,
+            false => Some(account.gate.lock().await),
+        };
+        let Some(plan) = self.plan(&account, &wants, now_ms) else {
+            return Err(Refused::Limit);
+        };
+        let amount = |i: usize| wants.counters[i].map_or(0, |w| w.1);
+        let mut takes = plan.takes;
+        let mut got = Ok(true);
+        if !takes.is_empty() || plan.slot.is_some() {
+            self.trip();
+            got = self.store.reserve(key_id, now_ms, &takes, plan.slot.as_ref()).await;
+            if matches!(got, Ok(false)) && takes != plan.exact {
                 self.trip();
-                got = self.store.reserve(key_id, now_ms, &exact, slot.as_ref()).await;
-                takes = exact;
+                got = self.store.reserve(key_id, now_ms, &plan.exact, plan.slot.as_ref()).await;
+                takes = plan.exact;
+            }
+        }
+        let renew = {
+            let mut a = lock(&account.account);
+            if plan.refill {
+                a.refilling = None;
             }
             match got {
-                Ok(true) => {}
-                Ok(false) => {
-                    // A refusal with a slot may be the slot's (freed any moment): not remembered.
-                    for t in takes.iter().filter(|_| slot.is_none()) {
-                        let i = KINDS.iter().position(|k| *k == t.kind);
-                        if let Some(c) = i.and_then(|i| a.counters[i].as_mut()) {
-                            c.refused_ms = now_ms;
+                Ok(true) => {
+                    for t in &takes {
+                        let i = index(t.kind);
+                        let Some(c) = a.counters[i].as_mut().filter(|c| c.window == t.window)
+                        else {
+                            continue; // the window moved on meanwhile: that capacity is spent
+                        };
+                        c.left += t.amount - amount(i);
+                        c.used_ms = now_ms;
+                        if plan.refill && c.cap >= amount(i).max(1) {
+                            let elapsed = now_ms - c.refilled_ms;
+                            if elapsed < 1_000 {
+                                c.k = (c.k * 2).min(1 << 20);
+                            } else if elapsed > IDLE_MS {
+                                c.k = (c.k / 2).max(1);
+                            }
+                            c.refilled_ms = now_ms;
                         }
                     }
-                    return Err(Refused::Limit);
+                    if let Some(s) = plan.slot {
+                        if a.slots.held.is_empty() {
+                            a.slots.expires_ms = s.expires_ms;
+                        }
+                        a.slots.held.push(s.id);
+                        a.slots.in_use += 1;
+                    }
+                    self.renewal(&mut a.slots, now_ms)
                 }
-                Err(e) => return Err(Refused::Store(e)),
-            }
-            for t in &takes {
-                let Some(c) = KINDS.iter().position(|k| *k == t.kind) else { continue };
-                let Some(c) = a.counters[c].as_mut() else { continue };
-                c.left += t.amount;
-                let elapsed = now_ms - c.refilled_ms;
-                c.k = if elapsed < 1_000 {
-                    (c.k * 2).min(1 << 20)
-                } else if elapsed > IDLE_MS {
-                    (c.k / 2).max(1)
-                } else {
-                    c.k
-                };
-                c.refilled_ms = now_ms;
-            }
-            if let Some(s) = slot {
-                if a.slots.held.is_empty() {
-                    a.slots.expires_ms = s.expires_ms;
+                refused => {
+                    for &i in &plan.local {
+                        if let Some(c) = a.counters[i].as_mut() {
+                            c.left += amount(i);
+                        }
+                    }
+                    if plan.slot_local {
+                        a.slots.in_use -= 1;
+                    }
+                    return Err(match refused {
+                        Err(e) => Refused::Store(e),
+                        _ => {
+                            // A refusal with a slot may be the slot's (freed any moment): not
+                            // remembered.
+                            for t in takes.iter().filter(|_| plan.slot.is_none()) {
+                                if let Some(c) = a.counters[index(t.kind)].as_mut() {
+                                    c.refused_ms = now_ms;
+                                }
+                            }
+                            Refused::Limit
+                        }
+                    });
                 }
-                a.slots.held.push(s.id);
             }
+        };
+        self.renew(key_id, renew).await;
+        Ok(Ticket { key_id: key_id.to_owned(), wants })
+    }
+
+    /// Whether the blocks hold everything `wants` needs right now (no round trip).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn fits(&self, account: &Entry, wants: &Wants) -> bool {
+        let a = lock(&account.account);
+        let counters = wants.counters.iter().zip(&a.counters).all(|(w, c)| match (w, c) {
+            (None, _) => true,
+            (Some((window, amount, limit)), Some(c)) => {
+                c.window == *window && c.limit == *limit && c.left >= *amount
+            }
+            (Some(_), None) => false,
+        });
+        counters && (wants.max_concurrent.is_none() || a.slots.in_use < a.slots.held.len() as i64)
+    }
+
+    /// Under the account's lock: takes what the blocks have and says what the store must give;
+    /// `None` when a short counter was refused by the store moments ago.
+    fn plan(&self, account: &Entry, wants: &Wants, now_ms: i64) -> Option<Plan> {
+        let mut a = lock(&account.account);
+        let short = |c: &Counter, amount| c.left < amount;
+        let refused = wants.counters.iter().zip(&a.counters).any(|(w, c)| match (w, c) {
+            (Some((_, amount, _)), Some(c)) => {
+                short(c, *amount) && now_ms.saturating_sub(c.refused_ms) < REFUSED_MS
+            }
+            _ => false,
+        });
+        if refused {
+            return None;
         }
+        let blocks = a.refilling.is_none_or(|since| now_ms - since > 5_000);
+        let mut plan = Plan {
+            takes: Vec::new(),
+            exact: Vec::new(),
+            slot: None,
+            local: Vec::new(),
+            slot_local: false,
+            refill: false,
+        };
         for (i, want) in wants.counters.iter().enumerate() {
-            if let (Some((_, amount, _)), Some(c)) = (*want, a.counters[i].as_mut()) {
+            let (Some((window, amount, limit)), Some(c)) = (*want, a.counters[i].as_mut()) else {
+                continue;
+            };
+            if !short(c, amount) {
                 c.left -= amount;
                 c.used_ms = now_ms;
+                plan.local.push(i);
+                continue;
+            }
+            let block = if blocks { c.block(amount).max(amount) } else { amount };
+            plan.takes.push(Take { kind: KINDS[i], window, amount: block, limit });
+            plan.exact.push(Take { kind: KINDS[i], window, amount, limit });
+        }
+        if let Some(max) = wants.max_concurrent {
+            if a.slots.in_use < a.slots.held.len() as i64 {
+                a.slots.in_use += 1;
+                plan.slot_local = true;
+            } else {
+                let n = self.seq.fetch_add(1, Ordering::Relaxed);
+                let id = format!("{}-{n}", self.instance);
+                plan.slot = Some(Slot { id, max, expires_ms: now_ms + self.lease_ms });
             }
         }
-        if wants.max_concurrent.is_some() {
-            a.slots.in_use += 1;
-            self.renew_if_due(key_id, &mut a.slots, now_ms).await;
+        if blocks && !plan.takes.is_empty() {
+            a.refilling = Some(now_ms);
+            plan.refill = true;
         }
-        Ok(Ticket { key_id: key_id.to_owned(), wants })
+        Some(plan)
     }
 
     /// Capacity this instance holds for a key and has not handed out, per counter kind, with its
     /// window: what the store's counters show beyond real use, as far as this instance knows.
     pub async fn unused(&self, key_id: &str) -> [Option<(i64, i64)>; 3] {
         let account = self.account(key_id);
-        let a = account.lock().await;
+        let a = lock(&account.account);
         let mut out = [None; 3];
         for (slot, c) in out.iter_mut().zip(&a.counters) {
             *slot = c.as_ref().map(|c| (c.window, c.left - c.owed));
@@ -421,16 +531,31 @@ impl Quota {
         out
     }
 
-    /// Renews the instance's slots of a key when half their lease has passed.
-    async fn renew_if_due(&self, key_id: &str, slots: &mut Slots, now_ms: i64) {
+    /// The slots to renew when half their lease has passed (their new expiry is taken at once,
+    /// so only one request renews them).
+    fn renewal(&self, slots: &mut Slots, now_ms: i64) -> Option<(Vec<String>, i64)> {
         if slots.held.is_empty() || slots.expires_ms - now_ms > self.lease_ms / 2 {
+            return None;
+        }
+        slots.expires_ms = now_ms + self.lease_ms;
+        Some((slots.held.clone(), slots.expires_ms))
+    }
+
+    async fn renew(&self, key_id: &str, renewal: Option<(Vec<String>, i64)>) {
+        let Some((ids, expires_ms)) = renewal else { return };
+        self.trip();
+        if let Err(e) = self.store.renew(key_id, &ids, expires_ms).await {
+            tracing::warn!(key_id, error = %e, "could not renew concurrency slots");
+        }
+    }
+
+    async fn release(&self, key_id: &str, ids: Vec<String>) {
+        if ids.is_empty() {
             return;
         }
-        let expires_ms = now_ms + self.lease_ms;
         self.trip();
-        match self.store.renew(key_id, &slots.held, expires_ms).await {
-            Ok(()) => slots.expires_ms = expires_ms,
-            Err(e) => tracing::warn!(key_id, error = %e, "could not renew concurrency slots"),
+        if let Err(e) = self.store.release(key_id, &ids).await {
+            tracing::warn!(key_id, error = %e, "could not release concurrency slots");
         }
     }
 
@@ -439,104 +564,97 @@ impl Quota {
     pub async fn settle(&self, ticket: &Ticket, real: [Option<i64>; 3], now_ms: i64) {
         let key_id = ticket.key_id.as_str();
         let account = self.account(key_id);
-        let mut a = account.lock().await;
-        let mut result = Ok(());
-        for (i, want) in ticket.wants.counters.iter().enumerate() {
-            let (Some((window, estimate, _)), Some(real)) = (*want, real[i]) else { continue };
-            let delta = real - estimate;
-            if delta == 0 {
-                continue;
-            }
-            let Some(c) = a.counters[i].as_mut().filter(|c| c.window == window) else {
-                // The window moved on: an overrun is still recorded where it happened.
-                if delta > 0 {
-                    self.trip();
-                    result = result.and(self.store.adjust(key_id, KINDS[i], window, delta).await);
+        let (writes, freed, renew) = {
+            let mut a = lock(&account.account);
+            let mut writes = Vec::new();
+            for (i, want) in ticket.wants.counters.iter().enumerate() {
+                let (Some((window, estimate, _)), Some(real)) = (*want, real[i]) else { continue };
+                let delta = real - estimate;
+                if delta == 0 {
+                    continue;
                 }
-                continue;
-            };
-            if delta < 0 {
-                c.left -= delta;
-                let keep = c.keep();
-                if c.left > keep {
-                    c.owed -= c.left - keep;
-                    c.left = keep;
+                let Some(c) = a.counters[i].as_mut().filter(|c| c.window == window) else {
+                    // The window moved on: an overrun is still recorded where it happened.
+                    if delta > 0 {
+                        writes.push((i, window, delta));
+                    }
+                    continue;
+                };
+                if delta < 0 {
+                    c.left -= delta;
+                    let keep = c.keep();
+                    if c.left > keep {
+                        c.owed -= c.left - keep;
+                        c.left = keep;
+                    }
+                } else {
+                    let from_block = c.left.min(delta);
+                    c.left -= from_block;
+                    c.owed += delta - from_block;
                 }
-            } else {
-                let from_block = c.left.min(delta);
-                c.left -= from_block;
-                c.owed += delta - from_block;
-            }
-            let due = c.owed > 0
-                || c.keep() == 0
-                || now_ms - c.flushed_ms >= FLUSH_MS
-                || -c.owed >= c.keep();
-            if c.owed != 0 && due {
-                self.trip();
-                let r = self.store.adjust(key_id, KINDS[i], window, c.owed).await;
-                if r.is_ok() {
-                    c.owed = 0;
+                let due = c.owed > 0
+                    || c.keep() == 0
+                    || now_ms - c.flushed_ms >= FLUSH_MS
+                    || -c.owed >= c.keep();
+                if c.owed != 0 && due {
+                    writes.push((i, window, std::mem::take(&mut c.owed)));
                     c.flushed_ms = now_ms;
                 }
-                result = result.and(r);
             }
-        }
-        if let Some(max) = ticket.wants.max_concurrent {
-            let s = &mut a.slots;
-            s.in_use = (s.in_use - 1).max(0);
-            let spare = if s.in_use == 0 { 0 } else { max / SPARE_SLOT_SHARE };
-            let keep = usize::try_from(s.in_use + spare).unwrap_or(0);
-            if s.held.len() > keep {
-                let freed = s.held.split_off(keep);
-                self.trip();
-                result = result.and(self.store.release(key_id, &freed).await);
+            let mut freed = Vec::new();
+            if let Some(max) = ticket.wants.max_concurrent {
+                let s = &mut a.slots;
+                s.in_use = (s.in_use - 1).max(0);
+                // Idle, an instance without a timer gives every slot back now; the server at its
+                // next flush (a busy instance's count touches zero between requests all the time).
+                let idle = s.in_use == 0 && !self.flushed;
+                let spare = if idle { 0 } else { max / SPARE_SLOT_SHARE };
+                let keep = usize::try_from(s.in_use + spare).unwrap_or(0);
+                if s.held.len() > keep {
+                    freed = s.held.split_off(keep);
+                }
             }
-            self.renew_if_due(key_id, s, now_ms).await;
-        }
-        if let Err(e) = result {
-            tracing::error!(key_id, error = %e, "could not settle key limits");
-        }
+            let renew = self.renewal(&mut a.slots, now_ms);
+            (writes, freed, renew)
+        };
+        self.write(key_id, &account, writes).await;
+        self.release(key_id, freed).await;
+        self.renew(key_id, renew).await;
     }
 
     /// Writes owed capacity back, returns the blocks of idle counters (all of them with `all`:
-    /// at shutdown), and renews slots in use.
+    /// at shutdown) and the slots of idle accounts, and renews slots in use.
     pub async fn flush(&self, now_ms: i64, all: bool) {
         for (key_id, account) in self.accounts() {
-            let mut a = account.lock().await;
-            for (i, slot) in a.counters.iter_mut().enumerate() {
-                let Some(c) = slot.as_mut() else { continue };
-                let mut back = c.owed;
-                if all || now_ms - c.used_ms >= IDLE_MS {
-                    back -= c.left;
-                    c.left = 0;
-                }
-                if back == 0 {
-                    continue;
-                }
-                self.trip();
-                match self.store.adjust(&key_id, KINDS[i], c.window, back).await {
-                    Ok(()) => {
-                        c.owed = 0;
+            let (writes, freed, renew) = {
+                let mut a = lock(&account.account);
+                let mut writes = Vec::new();
+                for (i, slot) in a.counters.iter_mut().enumerate() {
+                    let Some(c) = slot.as_mut() else { continue };
+                    let mut back = std::mem::take(&mut c.owed);
+                    if all || now_ms - c.used_ms >= IDLE_MS {
+                        back -= c.left;
+                        c.left = 0;
+                    }
+                    if back != 0 {
+                        writes.push((i, c.window, back));
                         c.flushed_ms = now_ms;
                     }
-                    Err(e) => {
-                        c.owed = back;
-                        tracing::warn!(key_id, error = %e, "could not return leased limits");
+                }
+                let s = &mut a.slots;
+                let mut freed = Vec::new();
+                if all || s.in_use == 0 {
+                    let keep = usize::try_from(s.in_use).unwrap_or(0);
+                    if s.held.len() > keep {
+                        freed = s.held.split_off(keep);
                     }
                 }
-            }
-            let s = &mut a.slots;
-            if all || s.in_use == 0 {
-                let spare = usize::try_from(s.in_use).unwrap_or(0);
-                if s.held.len() > spare {
-                    let freed = s.held.split_off(spare);
-                    self.trip();
-                    if let Err(e) = self.store.release(&key_id, &freed).await {
-                        tracing::warn!(key_id, error = %e, "could not release concurrency slots");
-                    }
-                }
-            }
-            self.renew_if_due(&key_id, s, now_ms).await;
+                let renew = self.renewal(s, now_ms);
+                (writes, freed, renew)
+            };
+            self.write(&key_id, &account, writes).await;
+            self.release(&key_id, freed).await;
+            self.renew(&key_id, renew).await;
         }
     }
 }

@@ -248,7 +248,7 @@ def per_request(before, after):
             for k in ("limit_trips", "log_batches")}
 
 
-def start_gateway(mock, db, extra_env=None, name="llm-gateway", setup=True):
+def start_gateway(mock, db, extra_env=None, label="llm-gateway", setup=True):
     port = free_port()
     proc = Proc("gateway", [os.path.join(RELEASE, "llm-gateway")], dict(gateway_env(db, port), **(extra_env or {})))
     base = f"http://127.0.0.1:{port}"
@@ -274,8 +274,8 @@ def start_gateway(mock, db, extra_env=None, name="llm-gateway", setup=True):
         raise RuntimeError(f"the limited key was refused: {k}")
     limited_headers = {"authorization": "Bearer " + json.loads(k)["key"]}
     wait_ok("POST", base + "/v1/chat/completions", CHAT, limited_headers, proc=proc)
-    limited = Target(f"{name} (limited key)", base, limited_headers, proc=proc)
-    return Target(name, base, headers, proc=proc), key, limited
+    limited = Target(f"{label} (limited key)", base, limited_headers, proc=proc)
+    return Target(label, base, headers, proc=proc), key, limited
 
 
 def start_litellm(mock):
@@ -574,7 +574,7 @@ def limits_section(mock, gw, limited, db, duration, quick):
             procs.append(redis[0])
             r_db_dir = tempfile.mkdtemp(prefix="bench-redis-db-")
             r_gw, _, r_limited = start_gateway(mock, os.path.join(r_db_dir, "gateway.db"),
-                                               {"LIMITS_URL": redis[1]}, name="llm-gateway on Redis")
+                                               {"LIMITS_URL": redis[1]}, label="llm-gateway on Redis")
             procs.append(r_gw.proc)
             rows["one instance, Redis"] = (r_gw, r_limited)
         else:
@@ -803,10 +803,10 @@ def main():
         me[me.index("--peers") + 1] = ",".join(p for p in peers if p != "portkey") or "none"
         sys.exit(subprocess.run(me).returncode)
     results = inside(args)
-    text = report(results)
-    print(text)
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
+    text = report(results)
+    print(text)
     with open(os.path.join(OUT, "results.md"), "w") as f:
         f.write(text)
 

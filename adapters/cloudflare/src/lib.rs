@@ -1,14 +1,16 @@
 //! The gateway on Cloudflare Workers: the `fetch` handler hands requests to the core and streams
 //! its responses back, background work goes to `wait_until`, and the `scheduled` handler (a Cron
 //! Trigger) runs the periodic jobs. Storage is D1 (the `DB` binding) or Turso over Hrana when
-//! `DATABASE_URL` is set. The admin UI is served by Workers static assets. Nothing here panics: a
-//! panic would kill the isolate.
+//! `DATABASE_URL` is set; key limits are in the database too, or in Durable Objects when
+//! `LIMITS_URL = "do://KEY_LIMITS"` (`limits.rs`). The admin UI is served by Workers static
+//! assets. Nothing here panics: a panic would kill the isolate.
 
 // The core takes its IO objects as `Arc`s; on wasm they are not Send (one thread per isolate).
 #![allow(clippy::arc_with_non_send_sync)]
 
 mod d1;
 mod http;
+mod limits;
 mod platform;
 
 use std::cell::RefCell;
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use gateway_core::hrana::HranaExec;
 use gateway_core::{
-    Body, ClientAddr, Config, Deps, Gateway, HttpClient, RawConfig, Secret, SqlExec,
+    Body, ClientAddr, Config, Deps, Gateway, HttpClient, LimitStore, RawConfig, Secret, SqlExec,
 };
 use worker::{Context, Env, HttpRequest, ScheduleContext, ScheduledEvent, event};
 
@@ -50,7 +52,18 @@ async fn gateway(env: &Env) -> Result<Gateway, String> {
             env.d1("DB").map_err(|e| format!("no DATABASE_URL and no D1 binding DB: {e}"))?,
         )),
     };
-    let deps = Deps { http, db, platform: Arc::new(platform::WorkerPlatform), limits: None, flushes_on_exit: false };
+    // Key limits in the database unless `LIMITS_URL` names a Durable Object binding.
+    let limits = match lookup(env, "LIMITS_URL") {
+        Some(url) => Some(Arc::new(limits::DoLimits::from_url(env, &url)?) as Arc<dyn LimitStore>),
+        None => None,
+    };
+    let deps = Deps {
+        http,
+        db,
+        platform: Arc::new(platform::WorkerPlatform),
+        limits,
+        flushes_limits: false,
+    };
     let gateway =
         Gateway::start(config, deps).await.map_err(|e| format!("start-up failed: {e}"))?;
     GATEWAY.with(|g| *g.borrow_mut() = Some(gateway.clone()));

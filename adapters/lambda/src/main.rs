@@ -68,7 +68,7 @@ async fn build() -> Result<Gateway, String> {
         db,
         platform: Arc::new(NativePlatform),
         limits,
-        flushes_on_exit: false,
+        flushes_limits: false,
     };
     Gateway::start(config, deps).await.map_err(|e| format!("start-up failed: {e}"))
 }

@@ -66,6 +66,7 @@ async fn lambda_function_in_streaming_mode_passes_the_black_box_suite() {
     let _scheduler = start_function(&schedule, &db, Some("schedule"));
     let tick_runtime = schedule.clone();
     blackbox::run(Host {
+        serial: true,
         name: "lambda (streaming)",
         base: http.url.clone(),
         admin_password: "suite-pass-1",

@@ -43,7 +43,7 @@ async fn run(settings: ServerSettings) -> Result<(), String> {
         db,
         platform: Arc::new(NativePlatform),
         limits,
-        flushes_on_exit: true,
+        flushes_limits: true,
     };
     let gateway =
         Gateway::start(config, deps).await.map_err(|e| format!("start-up failed: {e}"))?;

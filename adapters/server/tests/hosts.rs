@@ -21,6 +21,7 @@ async fn standalone_server_on_a_local_file_passes_the_black_box_suite() {
         ],
     );
     blackbox::run(Host {
+        serial: false,
         name: "server (local file)",
         base: gw.base.clone(),
         admin_password: "suite-pass-1",
@@ -49,6 +50,7 @@ async fn standalone_server_on_remote_libsql_passes_the_black_box_suite() {
     let base = gw.base.clone();
     let suite = tokio::spawn(async move {
         blackbox::run(Host {
+            serial: false,
             name: "server (remote libSQL)",
             base,
             admin_password: "suite-pass-1",

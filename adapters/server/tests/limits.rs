@@ -1,7 +1,8 @@
-//! Key limits are exact across instances: two `llm-gateway` processes on one libSQL file take a
-//! burst of concurrent requests with one key; exactly the limit is admitted (requests per minute,
-//! a budget, concurrent requests), every request is logged, and a clean shutdown right after a burst
-//! with streams and client disconnects loses no log row.
+//! Key limits are exact across instances: two `llm-gateway` processes on one libSQL file — and
+//! on one Redis — take a burst of concurrent requests with one key; exactly the limit is admitted
+//! (requests per minute, a budget, concurrent requests), every request is logged; a process killed
+//! with `kill -9` holds its slots only until their lease runs out; and a clean shutdown right after
+//! a burst with streams and client disconnects loses no log row and gives its leased limits back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -201,7 +202,10 @@ async fn no_log_row_is_lost_through_a_burst_with_streams_disconnects_and_a_shutd
             "input_cost_per_token": 0.000001, "output_cost_per_token": 0.000002}),
         )
         .await;
-    let (key, key_id) = key(&admin, json!({"log_bodies": true})).await;
+    // Every limit set (high enough never to refuse): capacity is leased in blocks.
+    let limits = json!({"log_bodies": true, "rpm_limit": 100_000, "tpm_limit": 100_000_000,
+        "max_concurrent": 64, "budget_usd": 1000.0});
+    let (key, key_id) = key(&admin, limits).await;
     let client = reqwest::Client::new();
     let request = |stream: bool| {
         client
@@ -243,6 +247,16 @@ async fn no_log_row_is_lost_through_a_burst_with_streams_disconnects_and_a_shutd
         );
         assert!(r["response_body"].as_str().unwrap().contains("Hel"));
     }
+    // The shutdown gave the leased blocks and slots back: the new instance, which leased nothing,
+    // shows exactly what the log says was spent, and no request open.
+    let spent: f64 = rows.iter().filter_map(|r| r["cost_usd"].as_f64()).sum();
+    let (_, view) = admin.get(&format!("/api/admin/keys/{key_id}")).await;
+    let shown = view["usage"]["spent_usd"].as_f64().unwrap();
+    assert!((shown - spent).abs() < 1e-9, "store {shown} vs logged {spent}: {view}");
+    assert_eq!(view["usage"]["concurrent"], 0, "{view}");
+    // Twelve requests, or none when a new minute began since.
+    let requests = view["usage"]["requests_this_minute"].as_i64();
+    assert!(matches!(requests, Some(0 | 12)), "{view}");
 }
 
 /// A gateway killed with `kill -9` while it holds concurrency slots: the other instance is refused

@@ -1,5 +1,6 @@
 //! The real Worker under `wrangler dev` (workerd, local D1) passes the black-box suite, once with
-//! D1 and once with Turso mode against the Hrana v3 test double; the scheduled tick is the Cron
+//! D1 and key limits in Durable Objects, once with Turso mode against the Hrana v3 test double and
+//! key limits in the database; the scheduled tick is the Cron
 //! Trigger fired through `/__scheduled`. `tools/workers/build.sh` builds the Worker (installing
 //! worker-build, the wasm-bindgen CLI and wrangler the first time).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -60,7 +61,9 @@ fn wrangler(vars: &[(String, String)]) -> Wrangler {
         format!(
             "name = \"llm-gateway-test\"\nmain = \"{main}\"\ncompatibility_date = \"2025-09-01\"\n\n\
              [assets]\ndirectory = \"{assets}\"\n\n[triggers]\ncrons = [\"*/30 * * * *\"]\n\n\
-             [[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"llm-gateway\"\ndatabase_id = \"00000000-0000-0000-0000-000000000000\"\n",
+             [[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"llm-gateway\"\ndatabase_id = \"00000000-0000-0000-0000-000000000000\"\n\n\
+             [[durable_objects.bindings]]\nname = \"KEY_LIMITS\"\nclass_name = \"KeyLimits\"\n\n\
+             [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"KeyLimits\"]\n",
             main = root.join("adapters/cloudflare/build/worker/shim.mjs").display(),
             assets = root.join("admin-ui").display(),
         ),
@@ -126,6 +129,7 @@ async fn run_suite(name: &str, extra: &[(&str, &str)]) {
     let base = worker.base.clone();
     let tick_base = base.clone();
     blackbox::run(Host {
+        serial: false,
         name,
         base,
         admin_password: "suite-pass-1",
@@ -146,7 +150,8 @@ async fn run_suite(name: &str, extra: &[(&str, &str)]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_on_d1_and_on_turso_passes_the_black_box_suite() {
     tokio::task::spawn_blocking(build).await.unwrap();
-    run_suite("worker (D1)", &[]).await;
+    // D1 with key limits in Durable Objects; Turso with key limits in the database.
+    run_suite("worker (D1, limits in Durable Objects)", &[("LIMITS_URL", "do://KEY_LIMITS")]).await;
     let dir = tempfile::tempdir().unwrap();
     let url = hrana_test_server::spawn(dir.path().join("turso.db").to_str().unwrap(), Some("tok"))
         .await

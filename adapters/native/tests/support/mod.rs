@@ -98,7 +98,7 @@ impl Harness {
             db,
             platform: clock.clone(),
             limits: None,
-            flushes_on_exit: false,
+            flushes_limits: false,
         };
         let store = gateway_core::store::Store::new(deps.db.clone());
         let gateway = Gateway::start(config, deps).await.unwrap();

@@ -30,6 +30,9 @@ pub struct Host<'a> {
     pub mock: String,
     /// Makes the host run its scheduled jobs once.
     pub tick: Box<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync + 'a>,
+    /// The host serves one request at a time (one Lambda execution environment): two requests at
+    /// once are served one after the other, so a one-slot key serves both.
+    pub serial: bool,
 }
 
 async fn post(base: &str, path: &str, key: &str, body: Value) -> reqwest::Response {
@@ -85,9 +88,13 @@ pub async fn run(host: Host<'_>) {
     let (_, anthropic) = admin
         .post("/api/admin/providers", json!({"name": "mock-anthropic", "protocol": "anthropic_messages", "base_url": format!("{}/v1", host.mock), "api_key": "k"}))
         .await;
-    for (model, p) in [("gpt", &provider), ("claude", &anthropic)] {
+    for (model, p, upstream) in [
+        ("gpt", &provider, "mock-text"),
+        ("claude", &anthropic, "mock-text"),
+        ("slow", &provider, "mock-slow-1000"),
+    ] {
         let (status, m) = admin
-            .post("/api/admin/models", json!({"name": model, "provider_id": p["id"], "upstream_model": "mock-text", "output_cost_per_token": 0.000001}))
+            .post("/api/admin/models", json!({"name": model, "provider_id": p["id"], "upstream_model": upstream, "output_cost_per_token": 0.000001}))
             .await;
         assert_eq!(status, 201, "{name}: {m}");
     }
@@ -160,6 +167,8 @@ pub async fn run(host: Host<'_>) {
             .push(post(&base, "/v1/chat/completions", &key, chat.clone()).await.status().as_u16());
     }
     assert_eq!(statuses, [200, 200, 200, 200, 429], "{name}");
+
+    concurrency_and_budget(&host, &admin).await;
 
     // The request log has the first request with its tokens.
     let mut logged = Value::Null;
@@ -246,6 +255,59 @@ pub async fn run(host: Host<'_>) {
     assert!(ran, "{name}: the scheduled tick did not run the periodic jobs");
 
     health_monitoring(&host, &admin).await;
+}
+
+/// A key's concurrency slot and budget, on whatever limit store the host uses: of two requests at
+/// once on a one-slot key one is refused, and the slot is free again after; a budget of exactly two
+/// requests (9 output tokens at 1e-6 USD, `max_tokens` 9: estimate = cost) admits two.
+async fn concurrency_and_budget(host: &Host<'_>, admin: &Admin) {
+    let (name, base) = (host.name, &host.base);
+    let body = |model: &str| json!({"model": model, "max_tokens": 9, "messages": [{"role": "user", "content": "ping"}]});
+    let (_, one) =
+        admin.post("/api/admin/keys", json!({"name": "one-slot", "max_concurrent": 1})).await;
+    let one = one["key"].as_str().unwrap();
+    let (a, b) = tokio::join!(post(base, "/v1/chat/completions", one, body("slow")), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        post(base, "/v1/chat/completions", one, body("gpt")).await
+    });
+    assert_eq!(a.status(), 200, "{name}");
+    if host.serial {
+        assert_eq!(b.status(), 200, "{name}: served after the first, whose slot was given back");
+    } else {
+        assert_eq!(b.status(), 429, "{name}: the slot is held");
+        let b: Value = b.json().await.unwrap();
+        assert_eq!(b["error"]["code"], "concurrency_limit", "{name}: {b}");
+    }
+    let mut freed = false;
+    for _ in 0..50 {
+        if post(base, "/v1/chat/completions", one, body("gpt")).await.status() == 200 {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(freed, "{name}: the slot was not given back");
+
+    let (_, budget) = admin
+        .post("/api/admin/keys", json!({"name": "two-requests", "budget_usd": 0.000018}))
+        .await;
+    let (id, budget) = (budget["id"].as_str().unwrap(), budget["key"].as_str().unwrap());
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses
+            .push(post(base, "/v1/chat/completions", budget, body("gpt")).await.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 429], "{name}");
+    let mut spent = 0.0;
+    for _ in 0..50 {
+        let (_, key) = admin.get(&format!("/api/admin/keys/{id}")).await;
+        spent = key["usage"]["spent_usd"].as_f64().unwrap_or(0.0);
+        if (spent - 0.000018).abs() < 1e-12 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name}: the key shows {spent} spent, not 0.000018");
 }
 
 /// Health monitoring: off by default (the public API says so); switched on, a scheduled tick probes
