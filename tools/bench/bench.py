@@ -601,6 +601,21 @@ def limits_section(mock, gw, limited, db, duration, quick):
             points.sort(key=lambda p: p["rps"])
             out["rows"].append(dict(points[len(points) // 2], row=row, key=kind,
                                     rounds=[p["rps"] for p in points]))
+        # The stores' own ceilings: exact reservations per second (one write each), from one
+        # process and from two at once.
+        ceiling_db = tempfile.mkdtemp(prefix="bench-ceiling-")
+        stores = {"libSQL file": os.path.join(ceiling_db, "limits.db")}
+        if redis:
+            stores["Redis"] = redis[1]
+        out["ceilings"] = {}
+        for name, store in stores.items():
+            for n in (1, 2):
+                log(f"== limits: {name} reservations/s, {n} process(es)")
+                runs = [subprocess.Popen([os.path.join(RELEASE, "gateway-bench"), "limits", store, str(duration)],
+                                         stdout=subprocess.PIPE, text=True) for _ in range(n)]
+                total = sum(json.loads(p.communicate(timeout=duration + 60)[0])["reservations_per_s"] for p in runs)
+                out["ceilings"][f"{name}, {n} process(es)"] = round(total)
+        shutil.rmtree(ceiling_db, ignore_errors=True)
     finally:
         for p in procs:
             p.stop()
@@ -742,6 +757,9 @@ def report(r):
                          f"{ratio} | {x['limit_trips']:.4f} | {x['log_batches']:.4f} | {x['errors']} |")
         if lim.get("redis"):
             lines.append(f"\n{lim['redis']}")
+        if lim.get("ceilings"):
+            lines += ["", "Limit stores alone (`gateway-bench limits`: exact reservations, one write each, 32 at "
+                      "once over 64 keys): " + "; ".join(f"{k}: {v} /s" for k, v in lim["ceilings"].items()) + "."]
     s = r["streaming"]
     lines += ["", "### Streaming, 20 chunks, 200 req/s (ms)", "",
               "| target | first chunk P50 | P99 | last byte P50 | P99 | added first chunk P50 |", "|---|---|---|---|---|---|"]

@@ -221,11 +221,73 @@ fn sse(mib: usize) {
     println!("{}", json!({"line_mib": mib, "chunk_kib": 16, "events": events, "ms": ms}));
 }
 
+/// `gateway-bench limits STORE SECONDS`: one JSON line with the reservations per second one
+/// process gets from a limit store — a libSQL file path or a `redis://` URL — with 32 at once,
+/// each one counter of one of 64 keys reserved exactly (what a block refill, or a request under a
+/// small limit, costs). The ceiling of the store, not of the gateway.
+async fn limits(store: &str, seconds: u64) -> Result<serde_json::Value, String> {
+    use gateway_core::{LimitStore, Take};
+    let store: std::sync::Arc<dyn LimitStore> = match gateway_native::limit_store(Some(store)) {
+        Ok(Some(redis)) => redis,
+        _ => {
+            let s =
+                gateway_core::store::Store::new(gateway_native::open_database(store, None).await?);
+            s.migrate(0).await.map_err(|e| e.to_string())?;
+            std::sync::Arc::new(s)
+        }
+    };
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let process = std::process::id();
+    let workers = (0..32).map(|w| {
+        let store = store.clone();
+        async move {
+            let (mut ok, mut failed) = (0u64, 0u64);
+            let mut i = 0usize;
+            while Instant::now() < until {
+                let key = format!("bench-{process}-{}", (w + i) % 64);
+                let take = Take { kind: "rpm", window: 0, amount: 1, limit: i64::MAX / 2 };
+                match store.reserve(&key, 0, &[take], None).await {
+                    Ok(true) => ok += 1,
+                    _ => failed += 1,
+                }
+                i += 1;
+            }
+            (ok, failed)
+        }
+    });
+    let started = Instant::now();
+    let results = futures::future::join_all(workers).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let ok: u64 = results.iter().map(|r| r.0).sum();
+    let failed: u64 = results.iter().map(|r| r.1).sum();
+    Ok(json!({"reservations_per_s": ok as f64 / elapsed, "failed": failed}))
+}
+
 fn main() {
     let mut raw = std::env::args().skip(1);
-    if raw.next().as_deref() == Some("sse") {
-        sse(raw.next().and_then(|m| m.parse().ok()).unwrap_or(16));
-        return;
+    match raw.next().as_deref() {
+        Some("sse") => {
+            sse(raw.next().and_then(|m| m.parse().ok()).unwrap_or(16));
+            return;
+        }
+        Some("limits") => {
+            let store = raw.next().unwrap_or_default();
+            let seconds = raw.next().and_then(|s| s.parse().ok()).unwrap_or(3);
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let result = match runtime {
+                Ok(r) => r.block_on(limits(&store, seconds)),
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                Ok(v) => println!("{v}"),
+                Err(e) => {
+                    eprintln!("gateway-bench limits: {e}");
+                    std::process::exit(1);
+                }
+            }
+            return;
+        }
+        _ => {}
     }
     let args = match parse_args() {
         Ok(a) => Rc::new(a),
