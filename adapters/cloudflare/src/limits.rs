@@ -57,7 +57,8 @@ impl Stored {
                     self.counters.get(&counter(kind, *window)).copied().unwrap_or(0) + amount
                         <= *limit
                 });
-                let slot_fits = slot.as_ref().is_none_or(|(_, max, _)| self.live_slots(now_ms) < *max);
+                let slot_fits =
+                    slot.as_ref().is_none_or(|(_, max, _)| self.live_slots(now_ms) < *max);
                 if !(fits && slot_fits) {
                     return (false.into(), true);
                 }
@@ -192,7 +193,8 @@ impl LimitStore for DoLimits {
         takes: &[Take],
         slot: Option<&Slot>,
     ) -> LimitResult<bool> {
-        let takes = takes.iter().map(|t| (t.kind.to_owned(), t.window, t.amount, t.limit)).collect();
+        let takes =
+            takes.iter().map(|t| (t.kind.to_owned(), t.window, t.amount, t.limit)).collect();
         let slot = slot.map(|s| (s.id.clone(), s.max, s.expires_ms));
         self.call(key_id, &Op::Reserve { now_ms, takes, slot }).await
     }

@@ -335,3 +335,49 @@ async fn burst_owned(base: String, key: String, model: &str, n: usize) -> Vec<u1
         .map(|r| r.map_or(0, |r| r.status().as_u16()))
         .collect()
 }
+
+/// Redis stopped under a running gateway: a limited key is refused with 503 `limits_unavailable`
+/// in the caller's protocol within the store's 2-second deadline (a limit that cannot be checked is
+/// not waived), a key without limits is still served, and once Redis is back limited keys are
+/// served again without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_away_refuses_limited_keys_fast_and_coming_back_serves_them() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let (_dir, db) = temp_db();
+    let gw = GatewayProcess::start(&db, &[ENV[0], ("LIMITS_URL", &url)]);
+    let admin = Admin::login(&gw.base, "admin", "limits-pass-1").await;
+    provider_and_models(&admin).await;
+    let (limited, _) = key(&admin, json!({"rpm_limit": 1000, "max_concurrent": 4})).await;
+    let (open, _) = key(&admin, json!({})).await;
+    let client = reqwest::Client::new();
+    let messages = |key: &str| {
+        client.post(gw.url("/v1/messages")).header("x-api-key", key).json(
+            &json!({"model": "m", "max_tokens": 9, "messages": [{"role": "user", "content": "hi"}]}),
+        )
+    };
+    assert_eq!(messages(&limited).send().await.unwrap().status(), 200);
+    redis.stop();
+    let started = std::time::Instant::now();
+    let r = messages(&limited).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["type"], "error", "Anthropic's error shape: {body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("key limits cannot be checked"), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    let r = burst(&[&gw], &limited, "m", 1).await;
+    assert_eq!((r[0].0, &r[0].1["error"]["code"]), (503, &json!("limits_unavailable")), "{r:?}");
+    assert_eq!(messages(&open).send().await.unwrap().status(), 200, "no limits, no Redis needed");
+    redis.restart();
+    let mut back = false;
+    for _ in 0..50 {
+        if messages(&limited).send().await.unwrap().status() == 200 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "Redis is back but the limited key is still refused");
+}

@@ -154,6 +154,10 @@ impl GatewayError {
     pub fn public_message(&self) -> String {
         match self {
             Self::Store(_) | Self::Crypto(_) => "internal error; see the gateway log".into(),
+            // The store's own words (an address, a driver message) go to the log only.
+            Self::LimitsUnavailable(_) => {
+                "key limits cannot be checked right now; try again shortly".into()
+            }
             other => other.to_string(),
         }
     }
