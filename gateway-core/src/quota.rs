@@ -156,12 +156,6 @@ pub struct Ticket {
     wants: Wants,
 }
 
-impl Ticket {
-    pub fn wants(&self) -> &Wants {
-        &self.wants
-    }
-}
-
 #[derive(Debug, Default)]
 struct Counter {
     window: i64,
@@ -193,10 +187,6 @@ impl Counter {
         } else {
             amount.saturating_mul(self.k.max(1)).min(self.cap)
         }
-    }
-    /// Capacity kept in `left` after settlement: one block (none when reserving exactly).
-    fn keep(&self) -> i64 {
-        self.cap
     }
 }
 
@@ -302,10 +292,6 @@ impl Quota {
         self.store.as_ref()
     }
 
-    pub fn lease_ms(&self) -> i64 {
-        self.lease_ms
-    }
-
     /// Store round trips made for limits since start (the benchmark's writes per request).
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
@@ -315,8 +301,13 @@ impl Quota {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A key's account (made on first use; the lookup allocates nothing after that).
     fn account(&self, key_id: &str) -> Shared<Entry> {
-        lock(&self.accounts).entry(key_id.to_owned()).or_default().clone()
+        let mut accounts = lock(&self.accounts);
+        match accounts.get(key_id) {
+            Some(entry) => entry.clone(),
+            None => accounts.entry(key_id.to_owned()).or_default().clone(),
+        }
     }
 
     fn accounts(&self) -> Vec<(String, Shared<Entry>)> {
@@ -521,7 +512,7 @@ impl Quota {
 
     /// Capacity this instance holds for a key and has not handed out, per counter kind, with its
     /// window: what the store's counters show beyond real use, as far as this instance knows.
-    pub async fn unused(&self, key_id: &str) -> [Option<(i64, i64)>; 3] {
+    pub fn unused(&self, key_id: &str) -> [Option<(i64, i64)>; 3] {
         let account = self.account(key_id);
         let a = lock(&account.account);
         let mut out = [None; 3];
@@ -582,10 +573,10 @@ impl Quota {
                 };
                 if delta < 0 {
                     c.left -= delta;
-                    let keep = c.keep();
-                    if c.left > keep {
-                        c.owed -= c.left - keep;
-                        c.left = keep;
+                    // One block stays in `left` (none when reserving exactly); the rest is owed.
+                    if c.left > c.cap {
+                        c.owed -= c.left - c.cap;
+                        c.left = c.cap;
                     }
                 } else {
                     let from_block = c.left.min(delta);
@@ -593,9 +584,9 @@ impl Quota {
                     c.owed += delta - from_block;
                 }
                 let due = c.owed > 0
-                    || c.keep() == 0
+                    || c.cap == 0
                     || now_ms - c.flushed_ms >= FLUSH_MS
-                    || -c.owed >= c.keep();
+                    || -c.owed >= c.cap;
                 if c.owed != 0 && due {
                     writes.push((i, window, std::mem::take(&mut c.owed)));
                     c.flushed_ms = now_ms;

@@ -102,10 +102,10 @@ async fn with_usage(
     let now = inner.platform.now_ms();
     let mut usage = inner.quota.store().usage(&ids, now).await?;
     // Capacity this instance leased and has not used is not use.
+    let minute = crate::policy::minute(now).0;
     for (id, period) in &ids {
         let Some(u) = usage.get_mut(*id) else { continue };
-        let [requests, tokens, budget] = inner.quota.unused(id).await;
-        let minute = crate::policy::minute(now).0;
+        let [requests, tokens, budget] = inner.quota.unused(id);
         let period = period.unwrap_or(crate::policy::BudgetPeriod::Total).window(now).0;
         let unused = |c: Option<(i64, i64)>, window| c.filter(|c| c.0 == window).map_or(0, |c| c.1);
         u.requests_this_minute = (u.requests_this_minute - unused(requests, minute)).max(0);

@@ -42,7 +42,7 @@ pub(crate) struct Exchange {
     model: Option<Model>,
     pub attempts: u32,
     /// Reservations against the key's limits, settled when the response ends.
-    pub held: Option<limits::Held>,
+    pub held: Option<crate::quota::Ticket>,
     /// The key asks for request and response bodies in its log rows.
     pub log_bodies: bool,
     /// Tools the serving upstream could not take (another provider's hosted tools).

@@ -9,12 +9,6 @@ use crate::quota::{self, LimitStore, Quota, Refused, Ticket, Wants};
 use crate::routing::Route;
 use crate::store::keys::VirtualKey;
 
-/// What a request holds until it settles.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Held {
-    ticket: Ticket,
-}
-
 /// The most a route's targets charge per token (input, output), in USD: budgets reserve at the
 /// dearest target so failover can never overdraw.
 fn prices(route: &Route) -> (f64, f64) {
@@ -34,7 +28,7 @@ pub(crate) async fn admit(
     body_len: usize,
     max_tokens: Option<u32>,
     now_ms: i64,
-) -> Result<Option<Held>, GatewayError> {
+) -> Result<Option<Ticket>, GatewayError> {
     let (input, output) = policy::estimate_tokens(body_len, max_tokens);
     let (minute, _) = policy::minute(now_ms);
     let period = key.budget_period.unwrap_or(BudgetPeriod::Total);
@@ -54,7 +48,7 @@ pub(crate) async fn admit(
         return Ok(None);
     }
     match quota.admit(&key.id, wants.clone(), now_ms).await {
-        Ok(ticket) => Ok(Some(Held { ticket })),
+        Ok(ticket) => Ok(Some(ticket)),
         Err(Refused::Store(e)) => Err(e.into()),
         Err(Refused::Limit) => {
             Err(which(quota.store(), &wants, period, now_ms, &key.id).await?.into())
@@ -104,12 +98,12 @@ async fn which(
 /// problems are logged.
 pub(crate) async fn settle(
     quota: &Quota,
-    held: &Held,
+    held: &Ticket,
     usage: Usage,
     cost_usd: Option<f64>,
     now_ms: i64,
 ) {
     let tokens = usage.input.unwrap_or(0) + usage.output.unwrap_or(0);
     let cost = policy::to_nano(cost_usd.unwrap_or(0.0));
-    quota.settle(&held.ticket, [None, Some(tokens), Some(cost)], now_ms).await;
+    quota.settle(held, [None, Some(tokens), Some(cost)], now_ms).await;
 }

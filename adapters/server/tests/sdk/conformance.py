@@ -111,31 +111,27 @@ def gemini_tools():
 # Each SDK's call, streamed or not: a stream goes through the SDK's helper and ends in the final
 # object it accumulated, which is what callers use.
 
-def chat_call(stream, **kwargs):
+def sdk_call(create, helper, final, stream, **kwargs):
+    """`create(**kwargs)`, or the stream `helper` read to its end and its accumulated `final()`."""
     if not stream:
-        return oa.chat.completions.create(**kwargs)
-    with oa.chat.completions.stream(stream_options={"include_usage": True}, **kwargs) as s:
+        return create(**kwargs)
+    with helper(**kwargs) as s:
         for _ in s:
             pass
-        return s.get_final_completion()
+        return getattr(s, final)()
+
+
+def chat_call(stream, **kwargs):
+    helper = lambda **kw: oa.chat.completions.stream(stream_options={"include_usage": True}, **kw)
+    return sdk_call(oa.chat.completions.create, helper, "get_final_completion", stream, **kwargs)
 
 
 def responses_call(stream, **kwargs):
-    if not stream:
-        return oa.responses.create(**kwargs)
-    with oa.responses.stream(**kwargs) as s:
-        for _ in s:
-            pass
-        return s.get_final_response()
+    return sdk_call(oa.responses.create, oa.responses.stream, "get_final_response", stream, **kwargs)
 
 
 def messages_call(stream, **kwargs):
-    if not stream:
-        return an.messages.create(**kwargs)
-    with an.messages.stream(**kwargs) as s:
-        for _ in s:
-            pass
-        return s.get_final_message()
+    return sdk_call(an.messages.create, an.messages.stream, "get_final_message", stream, **kwargs)
 
 
 def gemini_chunks(stream, **kwargs):
