@@ -3,6 +3,7 @@
 //! protocol the gateway speaks, so a trip through it loses only what a codec drops on purpose
 //! (each codec's module doc lists what it maps, approximates and drops).
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Who said a message. Tool results travel inside user messages (as Anthropic and Gemini do);
@@ -10,7 +11,7 @@ use serde_json::Value;
 /// instruction given in the middle of a conversation (Claude Code sends them after the first
 /// turn, OpenAI callers may send `system`/`developer` messages anywhere); instructions that open
 /// the conversation live in [`Request::system`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Role {
     User,
     Assistant,
@@ -18,14 +19,14 @@ pub enum Role {
 }
 
 /// Where an image comes from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ImageSource {
     Url(String),
     Base64 { media_type: String, data: String },
 }
 
 /// One ordered piece of a message.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Block {
     Text(String),
     Image(ImageSource),
@@ -54,7 +55,7 @@ pub enum Block {
 /// `thoughtSignature`. Only an upstream of `origin`'s protocol can read it: encoders send it to
 /// that protocol as it came and drop it for any other. A caller of another protocol gets it
 /// wrapped ([`Seal::present`]) in its own protocol's field, and sends it back that way.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seal {
     pub origin: crate::provider::Protocol,
     pub data: String,
@@ -112,7 +113,7 @@ impl Seal {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Message {
     pub role: Role,
     pub content: Vec<Block>,
@@ -121,7 +122,7 @@ pub struct Message {
 /// A tool the model may use. For function-like tools `name` is what the model calls and
 /// `parameters` a JSON Schema; `kind` says what the caller declared, so a codec that cannot carry
 /// the kind natively can still offer the tool as a function and map calls back.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Tool {
     pub name: String,
     pub description: Option<String>,
@@ -130,7 +131,7 @@ pub struct Tool {
 }
 
 /// What kind of tool the caller declared.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub enum ToolKind {
     /// A plain function.
     #[default]
@@ -202,7 +203,7 @@ impl Tool {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum ToolChoice {
     Auto,
     None,
@@ -212,7 +213,7 @@ pub enum ToolChoice {
     Tool(String),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum ResponseFormat {
     Text,
     JsonObject,
@@ -238,7 +239,7 @@ pub enum CacheAt {
 
 /// Reasoning controls: an effort level (OpenAI, Anthropic's `output_config.effort`, Gemini's
 /// `thinkingLevel`) and/or a token budget (Anthropic, Gemini), or the model deciding for itself.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Reasoning {
     pub effort: Option<String>,
     pub budget_tokens: Option<u32>,
@@ -302,7 +303,7 @@ pub struct Request {
     pub prompt_cache_key: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FinishReason {
     Stop,
     Length,
@@ -317,7 +318,7 @@ pub enum FinishReason {
 /// token, those read from and written to the prompt cache included (as OpenAI counts them);
 /// `cached` (read) and `cache_write` are the parts of it billed at their own prices; `output`
 /// counts reasoning tokens too, and `reasoning` is that part of it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     pub input: Option<i64>,
     pub output: Option<i64>,
@@ -340,7 +341,7 @@ impl Usage {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     pub id: String,
     pub model: String,
@@ -502,6 +503,117 @@ impl Request {
     }
 }
 
+impl Response {
+    /// The answer as the stream that would have carried it: start, each block with its content in
+    /// one delta, usage, finish (what a cached answer is replayed as).
+    pub fn events(&self) -> Vec<Event> {
+        let mut out = vec![Event::Start {
+            id: self.id.clone(),
+            model: self.model.clone(),
+            created: self.created,
+        }];
+        let blocks = self.content.iter().filter(|b| {
+            matches!(b, Block::Text(_) | Block::Thinking { .. } | Block::ToolCall { .. })
+        });
+        for (index, block) in blocks.enumerate() {
+            let (kind, delta) = match block {
+                Block::Text(text) => {
+                    (BlockKind::Text, Event::TextDelta { index, text: text.clone() })
+                }
+                Block::Thinking { text, .. } => {
+                    (BlockKind::Thinking, Event::ThinkingDelta { index, text: text.clone() })
+                }
+                Block::ToolCall { id, name, arguments } => (
+                    BlockKind::ToolCall { id: id.clone(), name: name.clone() },
+                    Event::ToolArgsDelta { index, json: arguments.clone() },
+                ),
+                _ => continue,
+            };
+            out.push(Event::BlockStart { index, kind });
+            out.push(delta);
+            if let Block::Thinking { seal: Some(seal), .. } = block {
+                out.push(Event::SignatureDelta { index, seal: seal.clone() });
+            }
+            out.push(Event::BlockStop { index });
+        }
+        out.push(Event::Usage(self.usage));
+        out.push(Event::Finish(self.finish.clone()));
+        out
+    }
+}
+
+/// Builds the whole answer from a stream's canonical events ([`Response::events`] in reverse),
+/// for a stream that is to be kept.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    id: String,
+    model: String,
+    created: i64,
+    /// Blocks by stream index.
+    blocks: Vec<(usize, Block)>,
+    usage: Usage,
+    finish: Option<FinishReason>,
+    broken: bool,
+}
+
+impl Assembler {
+    pub fn push(&mut self, event: &Event) {
+        fn block(blocks: &mut [(usize, Block)], index: usize) -> Option<&mut Block> {
+            blocks.iter_mut().rev().find(|(i, _)| *i == index).map(|(_, b)| b)
+        }
+        match event {
+            Event::Start { id, model, created } => {
+                (self.id, self.model, self.created) = (id.clone(), model.clone(), *created);
+            }
+            Event::BlockStart { index, kind } => {
+                let new = match kind {
+                    BlockKind::Text => Block::Text(String::new()),
+                    BlockKind::Thinking => Block::Thinking { text: String::new(), seal: None },
+                    BlockKind::ToolCall { id, name } => Block::ToolCall {
+                        id: id.clone(),
+                        name: name.clone(),
+                        arguments: String::new(),
+                    },
+                };
+                self.blocks.push((*index, new));
+            }
+            Event::TextDelta { index, text } => match block(&mut self.blocks, *index) {
+                Some(Block::Text(t)) => t.push_str(text),
+                _ => self.broken = true,
+            },
+            Event::ThinkingDelta { index, text } => match block(&mut self.blocks, *index) {
+                Some(Block::Thinking { text: t, .. }) => t.push_str(text),
+                _ => self.broken = true,
+            },
+            Event::SignatureDelta { index, seal } => match block(&mut self.blocks, *index) {
+                Some(Block::Thinking { seal: s, .. }) => *s = Some(seal.clone()),
+                _ => self.broken = true,
+            },
+            Event::ToolArgsDelta { index, json } => match block(&mut self.blocks, *index) {
+                Some(Block::ToolCall { arguments, .. }) => arguments.push_str(json),
+                _ => self.broken = true,
+            },
+            Event::BlockStop { .. } => {}
+            Event::Usage(u) => self.usage.merge(*u),
+            Event::Finish(reason) => self.finish = Some(reason.clone()),
+            Event::Error { .. } => self.broken = true,
+        }
+    }
+
+    /// The answer, when the stream finished and every event fitted.
+    pub fn finish(self) -> Option<Response> {
+        let finish = self.finish.filter(|_| !self.broken)?;
+        Some(Response {
+            id: self.id,
+            model: self.model,
+            created: self.created,
+            content: self.blocks.into_iter().map(|(_, b)| b).collect(),
+            finish,
+            usage: self.usage,
+        })
+    }
+}
+
 /// Splits a `data:` URL into media type and base64 payload.
 pub fn parse_data_url(url: &str) -> Option<(String, String)> {
     let rest = url.strip_prefix("data:")?;
@@ -554,6 +666,41 @@ pub fn blocks_text(blocks: &[Block]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_survives_its_own_stream() {
+        let answer = Response {
+            id: "r1".into(),
+            model: "m".into(),
+            created: 7,
+            content: vec![
+                Block::Thinking {
+                    text: "hmm".into(),
+                    seal: Some(Seal::new(crate::provider::Protocol::AnthropicMessages, "sig")),
+                },
+                Block::Text("Hello".into()),
+                Block::ToolCall {
+                    id: "c1".into(),
+                    name: "f".into(),
+                    arguments: "{\"a\":1}".into(),
+                },
+            ],
+            finish: FinishReason::ToolCalls,
+            usage: Usage { input: Some(3), output: Some(4), ..Usage::default() },
+        };
+        let mut assembler = Assembler::default();
+        answer.events().iter().for_each(|e| assembler.push(e));
+        assert_eq!(assembler.finish(), Some(answer.clone()));
+        // A stream that never said how it finished, or carried an error, gives no answer.
+        let events = answer.events();
+        let mut cut = Assembler::default();
+        events[..events.len() - 1].iter().for_each(|e| cut.push(e));
+        assert_eq!(cut.finish(), None);
+        let mut failed = Assembler::default();
+        events.iter().for_each(|e| failed.push(e));
+        failed.push(&Event::Error { kind: "x".into(), message: "y".into() });
+        assert_eq!(failed.finish(), None);
+    }
 
     #[test]
     fn a_cut_stream_is_charged_what_is_known_and_estimated_where_not() {

@@ -55,6 +55,8 @@ pub struct RawConfig {
     pub catalog_models_dev_url: Option<String>,
     pub max_body_bytes: Option<String>,
     pub limit_lease_seconds: Option<String>,
+    pub cache_store: Option<String>,
+    pub cache_memory_mb: Option<String>,
 }
 
 impl RawConfig {
@@ -92,6 +94,11 @@ impl RawConfig {
             "LIMIT_LEASE_SECONDS",
             "how long a concurrency slot outlives an instance that stops renewing it (default 900)",
         ),
+        (
+            "CACHE_STORE",
+            "where the response cache keeps answers: `memory` (default; Workers: `workers`, the Cache API) or `database`",
+        ),
+        ("CACHE_MEMORY_MB", "the in-memory response cache's size in MiB (default 64)"),
     ];
 
     /// Builds the raw config from a lookup such as `std::env::var`.
@@ -112,6 +119,8 @@ impl RawConfig {
             catalog_models_dev_url: lookup("CATALOG_MODELS_DEV_URL"),
             max_body_bytes: get("MAX_BODY_BYTES"),
             limit_lease_seconds: get("LIMIT_LEASE_SECONDS"),
+            cache_store: get("CACHE_STORE"),
+            cache_memory_mb: get("CACHE_MEMORY_MB"),
         }
     }
 }
@@ -146,6 +155,22 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Lifetime of a concurrency slot not renewed (its instance died), in milliseconds.
     pub limit_lease_ms: i64,
+    /// Where the response cache keeps answers.
+    pub cache_store: CacheStore,
+    /// The in-memory response cache's size, in bytes.
+    pub cache_memory_bytes: usize,
+}
+
+/// Where the response cache keeps answers (`CACHE_STORE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheStore {
+    /// This instance's memory.
+    #[default]
+    Memory,
+    /// The database, shared by the instances on it.
+    Database,
+    /// The host's own (Workers: the Cache API); memory where the host has none.
+    Host,
 }
 
 /// Minimum length of `JWT_SECRET` and `GATEWAY_SECRET`.
@@ -170,6 +195,8 @@ impl Default for Config {
             ],
             max_body_bytes: 10 << 20,
             limit_lease_ms: 900_000,
+            cache_store: CacheStore::Memory,
+            cache_memory_bytes: 64 << 20,
         }
     }
 }
@@ -249,6 +276,21 @@ impl Config {
                 Ok(n) if (2..=86_400).contains(&n) => config.limit_lease_ms = n * 1000,
                 _ => problems.push(format!(
                     "LIMIT_LEASE_SECONDS must be a number of seconds between 2 and 86400, not {v:?}"
+                )),
+            }
+        }
+        match raw.cache_store.as_deref().map(str::trim) {
+            None | Some("memory") => {}
+            Some("database") => config.cache_store = CacheStore::Database,
+            Some("workers") => config.cache_store = CacheStore::Host,
+            Some(v) => problems
+                .push(format!("CACHE_STORE must be `memory`, `database` or `workers`, not {v:?}")),
+        }
+        if let Some(v) = raw.cache_memory_mb {
+            match v.trim().parse::<usize>() {
+                Ok(n) if n <= 65_536 => config.cache_memory_bytes = n << 20,
+                _ => problems.push(format!(
+                    "CACHE_MEMORY_MB must be a number of MiB between 0 and 65536, not {v:?}"
                 )),
             }
         }

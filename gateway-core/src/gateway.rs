@@ -36,6 +36,9 @@ pub struct Deps {
     /// exits (the server): then budgets are leased in blocks too, and idle spare slots wait for
     /// the next flush.
     pub flushes_limits: bool,
+    /// The host's own store for the response cache (Workers: the Cache API), used when
+    /// `CACHE_STORE` says `workers`; `None`: memory or the database, as `CACHE_STORE` says.
+    pub answers: Option<Arc<dyn crate::answers::AnswerStore>>,
 }
 
 /// The peer address of a request, inserted as a request extension by the host.
@@ -83,6 +86,12 @@ impl Gateway {
         let mut instance = [0u8; 6];
         deps.platform.random_bytes(&mut instance);
         let instance: String = instance.iter().map(|b| format!("{b:02x}")).collect();
+        let answers: Arc<dyn crate::answers::AnswerStore> = match (config.cache_store, deps.answers)
+        {
+            (crate::config::CacheStore::Database, _) => Arc::new(store.clone()),
+            (crate::config::CacheStore::Host, Some(host)) => host,
+            _ => Arc::new(crate::answers::MemoryAnswers::new(config.cache_memory_bytes)),
+        };
         let quota = crate::quota::Quota::new(
             limit_store,
             instance,
@@ -96,6 +105,7 @@ impl Gateway {
                 config,
                 store,
                 quota: Arc::new(quota),
+                answers,
                 http: deps.http,
                 platform: deps.platform,
                 login_limiter: LoginLimiter::default(),

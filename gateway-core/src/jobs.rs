@@ -52,7 +52,8 @@ impl Gateway {
 
     /// Periodic upkeep, run by each host's scheduler (hourly on the server, the Cron Trigger on
     /// Workers): daily rollups of the request logs, deletion of logs past the retention setting
-    /// (default 30 days), and of expired limit windows and leases.
+    /// (default 30 days), of expired limit windows and leases, and of expired response-cache
+    /// entries.
     pub async fn maintenance(&self) -> Result<(), StoreError> {
         let inner = self.inner();
         let now = inner.platform.now_ms();
@@ -63,6 +64,10 @@ impl Gateway {
         let deleted = inner.store.roll_up_and_prune(today, now - days * DAY).await?;
         if let Err(e) = inner.quota.store().prune(now - 40 * DAY, now).await {
             tracing::warn!(error = %e, "could not prune limit windows");
+        }
+        match inner.answers.prune(now).await {
+            Ok(n) => tracing::info!(expired = n, "response cache pruned"),
+            Err(e) => tracing::warn!(error = %e, "could not prune the response cache"),
         }
         inner.store.put_number(Setting::LastMaintenance, now, now).await?;
         tracing::info!(deleted, retention_days = days, stats_hours = hours, "maintenance done");

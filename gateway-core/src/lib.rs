@@ -11,6 +11,7 @@
 #![warn(unreachable_pub)]
 
 mod admin;
+pub mod answers;
 mod auth;
 mod body;
 mod bootstrap;

@@ -10,6 +10,9 @@
 //! | `llm_gateway_upstream_errors_total` | counter (every failed attempt) | provider, kind |
 //! | `llm_gateway_tokens_total` | counter | model, direction (input, output) |
 //! | `llm_gateway_limiter_rejections_total` | counter | limit (requests, tokens, concurrency, budget) |
+//! | `llm_gateway_cache_lookups_total` | counter | result (hit, miss, refresh, bypass): requests under a response-cache policy |
+//! | `llm_gateway_cache_stores_total` | counter | — (answers the response cache kept) |
+//! | `llm_gateway_cache_saved_usd_total` | counter | — (what the answers replayed by hits cost when fetched) |
 //! | `llm_gateway_breaker_state` | gauge (0 closed, 1 half-open, 2 open) | target |
 //! | `llm_gateway_log_queue_depth` | gauge | — |
 //! | `llm_gateway_log_batches_total` | counter (request-log writes) | — |
@@ -57,6 +60,9 @@ struct State {
     upstream_errors: BTreeMap<(String, String), u64>,
     tokens: BTreeMap<(String, &'static str), u64>,
     rejections: BTreeMap<&'static str, u64>,
+    cache_lookups: BTreeMap<&'static str, u64>,
+    cache_stores: u64,
+    cache_saved_usd: f64,
 }
 
 /// One finished data-plane request, as the metrics see it.
@@ -128,6 +134,28 @@ impl Metrics {
         }
     }
 
+    /// A request under a response-cache policy: `hit`, `miss`, `refresh` or `bypass`.
+    pub(crate) fn cache_lookup(&self, result: &'static str) {
+        if let Ok(mut s) = self.state.lock() {
+            *s.cache_lookups.entry(result).or_default() += 1;
+        }
+    }
+
+    /// A response-cache hit, which replayed an answer that cost `saved_usd`.
+    pub(crate) fn cache_hit(&self, saved_usd: f64) {
+        if let Ok(mut s) = self.state.lock() {
+            *s.cache_lookups.entry("hit").or_default() += 1;
+            s.cache_saved_usd += saved_usd;
+        }
+    }
+
+    /// An answer the response cache kept.
+    pub(crate) fn cache_stored(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.cache_stores += 1;
+        }
+    }
+
     /// The exposition text, with the breaker states and queue depth sampled now.
     pub(crate) fn render(&self, breakers: &[TargetStatus], io: Io, now_ms: i64) -> String {
         let Ok(s) = self.state.lock() else { return String::new() };
@@ -165,6 +193,25 @@ impl Metrics {
         for (limit, n) in &s.rejections {
             sample(&mut out, "limiter_rejections_total", &[("limit", limit)], None, *n as f64);
         }
+        header(
+            &mut out,
+            "cache_lookups_total",
+            "counter",
+            "Requests under a response-cache policy, by result.",
+        );
+        for result in ["hit", "miss", "refresh", "bypass"] {
+            let n = s.cache_lookups.get(result).copied().unwrap_or(0);
+            sample(&mut out, "cache_lookups_total", &[("result", result)], None, n as f64);
+        }
+        header(&mut out, "cache_stores_total", "counter", "Answers the response cache kept.");
+        sample(&mut out, "cache_stores_total", &[], None, s.cache_stores as f64);
+        header(
+            &mut out,
+            "cache_saved_usd_total",
+            "counter",
+            "What the answers replayed by cache hits cost when fetched, USD.",
+        );
+        sample(&mut out, "cache_saved_usd_total", &[], None, s.cache_saved_usd);
         header(
             &mut out,
             "breaker_state",

@@ -17,6 +17,8 @@ pub(crate) struct Inner {
     pub store: Store,
     /// Key limits: this instance's leased blocks over the shared limit store.
     pub quota: Arc<crate::quota::Quota>,
+    /// Where the response cache keeps answers.
+    pub answers: Arc<dyn crate::answers::AnswerStore>,
     pub http: Arc<dyn HttpClient>,
     pub platform: Arc<dyn Platform>,
     pub signer: Signer,

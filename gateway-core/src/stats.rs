@@ -35,6 +35,13 @@ pub(crate) struct Summary {
     pub cost_usd: f64,
     /// What the prompt cache saved, USD (see `Model::cache_savings`).
     pub cache_savings_usd: f64,
+    /// Response cache: requests it was asked for (hits and misses) and hits.
+    pub response_cache_lookups: i64,
+    pub response_cache_hits: i64,
+    /// Percent of lookups the response cache answered, two decimals; `null` without lookups.
+    pub response_cache_hit_rate: Option<f64>,
+    /// What the answers replayed by hits cost when they were fetched, USD.
+    pub response_cache_saved_usd: f64,
     pub latency_p50_ms: Option<i64>,
     pub latency_p95_ms: Option<i64>,
     pub ttft_p50_ms: Option<i64>,
@@ -75,6 +82,11 @@ pub(crate) fn summarize(g: &StatGroup, latency: &[(i64, i64)], ttft: &[(i64, i64
             .then(|| (g.cached_tokens as f64 * 10_000.0 / g.input_tokens as f64).round() / 100.0),
         cost_usd: (g.cost_usd * 1e9).round() / 1e9,
         cache_savings_usd: (g.cache_savings_usd * 1e9).round() / 1e9,
+        response_cache_lookups: g.answer_lookups,
+        response_cache_hits: g.answer_hits,
+        response_cache_hit_rate: (g.answer_lookups > 0)
+            .then(|| (g.answer_hits as f64 * 10_000.0 / g.answer_lookups as f64).round() / 100.0),
+        response_cache_saved_usd: (g.answer_saved_usd * 1e9).round() / 1e9,
         latency_p50_ms: histogram_rank(latency, 50.0),
         latency_p95_ms: histogram_rank(latency, 95.0),
         ttft_p50_ms: histogram_rank(ttft, 50.0),
@@ -115,6 +127,9 @@ pub(crate) fn grouped(
         t.cache_write_tokens += g.cache_write_tokens;
         t.cost_usd += g.cost_usd;
         t.cache_savings_usd += g.cache_savings_usd;
+        t.answer_lookups += g.answer_lookups;
+        t.answer_hits += g.answer_hits;
+        t.answer_saved_usd += g.answer_saved_usd;
     }
     let (latency, ttft) = (by_group(latency), by_group(ttft));
     let none = Vec::new();

@@ -28,7 +28,7 @@ LAYERS = [
     ["config", "validate"],
     # 3: storage and domain logic
     ["store", "hrana", "auth", "routing", "policy", "rules", "keycache", "logqueue", "metrics",
-     "catalog", "stats", "health::stats", "quota"],
+     "catalog", "stats", "health::stats", "quota", "answers"],
     # 4: errors as callers see them, replies, and the state every handler shares
     ["error", "reply", "state"],
     # 5: handlers

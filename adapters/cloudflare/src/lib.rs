@@ -2,12 +2,14 @@
 //! its responses back, background work goes to `wait_until`, and the `scheduled` handler (a Cron
 //! Trigger) runs the periodic jobs. Storage is D1 (the `DB` binding) or Turso over Hrana when
 //! `DATABASE_URL` is set; key limits are in the database too, or in Durable Objects when
-//! `LIMITS_URL = "do://KEY_LIMITS"` (`limits.rs`). The admin UI is served by Workers static
+//! `LIMITS_URL = "do://KEY_LIMITS"` (`limits.rs`); the response cache is in the Cache API unless
+//! `CACHE_STORE` says otherwise (`answers.rs`). The admin UI is served by Workers static
 //! assets. Nothing here panics: a panic would kill the isolate.
 
 // The core takes its IO objects as `Arc`s; on wasm they are not Send (one thread per isolate).
 #![allow(clippy::arc_with_non_send_sync)]
 
+mod answers;
 mod d1;
 mod http;
 mod limits;
@@ -39,7 +41,12 @@ async fn gateway(env: &Env) -> Result<Gateway, String> {
     if let Some(g) = GATEWAY.with(|g| g.borrow().clone()) {
         return Ok(g);
     }
-    let config = Config::validate(RawConfig::from_lookup(|name| lookup(env, name)))
+    // The response cache defaults to the Cache API here.
+    let setting = |name: &str| match lookup(env, name) {
+        None if name == "CACHE_STORE" => Some("workers".to_owned()),
+        value => value,
+    };
+    let config = Config::validate(RawConfig::from_lookup(setting))
         .map_err(|problems| format!("invalid configuration: {}", problems.join("; ")))?;
     let http: Arc<dyn HttpClient> = Arc::new(http::FetchClient);
     let db: Arc<dyn SqlExec> = match lookup(env, "DATABASE_URL") {
@@ -63,6 +70,7 @@ async fn gateway(env: &Env) -> Result<Gateway, String> {
         platform: Arc::new(platform::WorkerPlatform),
         limits,
         flushes_limits: false,
+        answers: Some(Arc::new(answers::WorkersAnswers)),
     };
     let gateway =
         Gateway::start(config, deps).await.map_err(|e| format!("start-up failed: {e}"))?;

@@ -69,6 +69,7 @@ async fn build() -> Result<Gateway, String> {
         platform: Arc::new(NativePlatform),
         limits,
         flushes_limits: false,
+        answers: None,
     };
     Gateway::start(config, deps).await.map_err(|e| format!("start-up failed: {e}"))
 }

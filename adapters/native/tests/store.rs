@@ -171,6 +171,7 @@ async fn keys_are_found_by_hash_and_keep_their_policy() {
         allowed_ips: Some(vec!["10.0.0.0/8".into()]),
         log_bodies: true,
         tags: vec!["team-a".into()],
+        cache: Some(serde_json::from_value(serde_json::json!({"ttl_s": 60})).unwrap()),
         created_at: 1,
         updated_at: 1,
     };

@@ -44,6 +44,7 @@ async fn run(settings: ServerSettings) -> Result<(), String> {
         platform: Arc::new(NativePlatform),
         limits,
         flushes_limits: true,
+        answers: None,
     };
     let gateway =
         Gateway::start(config, deps).await.map_err(|e| format!("start-up failed: {e}"))?;

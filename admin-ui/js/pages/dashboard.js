@@ -62,6 +62,7 @@ function Body({ stats, keys, providers }) {
     ['tokens', t('Tokens (in / out)'), `${fmt.num(s.input_tokens)} / ${fmt.num(s.output_tokens)}`],
     ['cost', t('Cost'), fmt.usd(s.cost_usd)],
     ['cache', t('Prompt cache: hit share / saved'), `${fmt.pct(s.cache_hit_share)} / ${fmt.usd(s.cache_savings_usd)}`],
+    ['response-cache', t('Response cache: hit rate / saved'), `${fmt.pct(s.response_cache_hit_rate)} / ${fmt.usd(s.response_cache_saved_usd)}`],
     ['latency', t('Latency P50 / P95'), `${fmt.ms(s.latency_p50_ms)} / ${fmt.ms(s.latency_p95_ms)}`],
     ['ttft', t('First token P50 / P95'), `${fmt.ms(s.ttft_p50_ms)} / ${fmt.ms(s.ttft_p95_ms)}`],
     ['errors', t('Errors'), fmt.num(s.errors)],

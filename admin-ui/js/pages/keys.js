@@ -51,6 +51,28 @@ export function Keys() {
   </section>`;
 }
 
+/** The response-cache fields of the key form; `cache` in the admin API (`null`: off). */
+const CACHE_FIELDS = () => [
+  { name: 'cache_on', label: t('Response cache: answer repeated requests from the cache'), type: 'checkbox', wide: true,
+    help: t('Identical requests at temperature 0 (on any endpoint) get the kept answer; the virtual model’s setting applies when off.') },
+  { name: 'cache.ttl_s', label: t('Keep answers for (seconds)'), type: 'number', placeholder: '3600' },
+  { name: 'cache.max_bytes', label: t('Largest answer kept (bytes)'), type: 'number', placeholder: '1048576' },
+  { name: 'cache.namespace', label: t('Share answers with keys of namespace (empty: this key only)') },
+  { name: 'cache.sampled', label: t('Also keep sampled answers (temperature above 0)'), type: 'checkbox' },
+];
+
+/** Moves the flat cache fields of `v` into `v.cache`. */
+function takeCache(v) {
+  const cache = {};
+  for (const k of ['ttl_s', 'max_bytes', 'namespace', 'sampled']) {
+    const value = v[`cache.${k}`];
+    delete v[`cache.${k}`];
+    if (value !== null && value !== undefined && value !== '' && value !== false) cache[k] = value;
+  }
+  v.cache = v.cache_on ? cache : null;
+  delete v.cache_on;
+}
+
 function KeyForm({ vkey, saved, onCancel }) {
   const fields = [
     { name: 'name', label: t('Name'), required: true },
@@ -66,10 +88,14 @@ function KeyForm({ vkey, saved, onCancel }) {
     { name: 'tags', label: t('Tags'), type: 'list', emptyAsList: true },
     { name: 'log_bodies', label: t('Log request and response bodies'), type: 'checkbox' },
     { name: 'enabled', label: t('Enabled'), type: 'checkbox', default: true },
+    ...CACHE_FIELDS(),
   ];
-  const initial = { ...(vkey || {}), expires_at: localInput(vkey?.expires_at) };
+  const c = vkey?.cache;
+  const initial = { ...(vkey || {}), expires_at: localInput(vkey?.expires_at), cache_on: !!c,
+    'cache.ttl_s': c?.ttl_s, 'cache.max_bytes': c?.max_bytes, 'cache.sampled': c?.sampled, 'cache.namespace': c?.namespace };
   const submit = async v => {
     v.expires_at = v.expires_at ? new Date(v.expires_at).getTime() : null;
+    takeCache(v);
     if (v.budget_usd === null) v.budget_period = null;
     if (vkey) { await patch(`/api/admin/keys/${vkey.id}`, v); toast(t('Saved')); saved(null); return; }
     if (!v.key) delete v.key;

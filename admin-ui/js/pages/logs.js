@@ -66,7 +66,8 @@ function Detail({ r, keyName }) {
     [t('Input tokens'), fmt.num(r.input_tokens)], [t('Output tokens'), fmt.num(r.output_tokens)],
     [t('Cached tokens'), fmt.num(r.cached_tokens)], [t('Cache write tokens'), fmt.num(r.cache_write_tokens)],
     [t('Reasoning tokens'), fmt.num(r.reasoning_tokens)],
-    [t('Cost'), fmt.usd(r.cost_usd)], [t('Saved by the prompt cache'), fmt.usd(r.cache_savings_usd)], [t('Client IP'), r.client_ip], [t('User agent'), r.user_agent],
+    [t('Cost'), fmt.usd(r.cost_usd)], [t('Saved by the prompt cache'), fmt.usd(r.cache_savings_usd)],
+    [t('Response cache'), r.response_cache ? `${r.response_cache}${r.cached_from ? ` ← ${r.cached_from}` : ''}` : '—'], [t('Saved by the response cache'), fmt.usd(r.response_cache_saved_usd)], [t('Client IP'), r.client_ip], [t('User agent'), r.user_agent],
   ];
   const body = text => { try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; } };
   return html`<dl class="detail" id="log-detail">${rows.map(([k, v]) => html`<dt>${k}</dt><dd>${v ?? '—'}</dd>`)}</dl>

@@ -71,6 +71,7 @@ function Editor({ vm, data, saved, onCancel }) {
     : [{ provider_id: data.providers[0]?.id || '', model: '', weight: 1, priority: 0 }]);
   const [rules, setRules] = useState(vm.rules || []);
   const [config, setConfig] = useState(Object.fromEntries(CONFIG.map(([k]) => [k, vm.config?.[k] ?? ''])));
+  const [cache, setCache] = useState({ on: !!vm.cache, ttl_s: vm.cache?.ttl_s ?? '', max_bytes: vm.cache?.max_bytes ?? '', sampled: !!vm.cache?.sampled });
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const setTarget = (i, k, v) => setTargets(ts => ts.map((x, j) => (j === i ? { ...x, [k]: v } : x)));
@@ -84,7 +85,11 @@ function Editor({ vm, data, saved, onCancel }) {
       for (const [k] of CONFIG) if (String(config[k]).trim() !== '') cfg[k] = Number(config[k]);
       const body = { name: name.trim(), description: description.trim() || null, strategy, enabled, config: cfg,
         targets: targets.map(x => ({ provider_id: x.provider_id, model: x.model.trim(), weight: Number(x.weight) || 0, priority: Number(x.priority) || 0 })),
-        rules: rules.map(cleanRule) };
+        rules: rules.map(cleanRule), cache: null };
+      if (cache.on) {
+        body.cache = { sampled: cache.sampled };
+        for (const k of ['ttl_s', 'max_bytes']) if (String(cache[k]).trim() !== '') body.cache[k] = Number(cache[k]);
+      }
       if (vm.id) await patch(`/api/admin/virtual-models/${vm.id}`, body); else await post('/api/admin/virtual-models', body);
       toast(t('Saved')); saved();
     } catch (err) { setError(err); } finally { setBusy(false); }
@@ -117,6 +122,15 @@ function Editor({ vm, data, saved, onCancel }) {
       ${CONFIG.map(([k, l]) => html`<label class="field"><span>${t(l)}</span><input inputmode="numeric" placeholder=${t('default')} value=${config[k]} onInput=${e => setConfig(c => ({ ...c, [k]: e.target.value }))} /></label>`)}
     </div>${fieldError('config')}</details>
 
+    <details class="advanced" id="vm-cache" open=${cache.on}><summary>${t('Response cache')}</summary>
+      <p class="muted small">${t('Identical requests at temperature 0 (on any endpoint) get the kept answer; each key has its own answers unless its own setting shares them.')}</p>
+      <div class="grid">
+        <label class="check wide"><input type="checkbox" id="vm-cache-on" checked=${cache.on} onChange=${e => setCache(c => ({ ...c, on: e.target.checked }))} /> ${t('Response cache: answer repeated requests from the cache')}</label>
+        <label class="field"><span>${t('Keep answers for (seconds)')}</span><input id="vm-cache-ttl" inputmode="numeric" placeholder="3600" value=${cache.ttl_s} onInput=${e => setCache(c => ({ ...c, ttl_s: e.target.value }))} /></label>
+        <label class="field"><span>${t('Largest answer kept (bytes)')}</span><input inputmode="numeric" placeholder="1048576" value=${cache.max_bytes} onInput=${e => setCache(c => ({ ...c, max_bytes: e.target.value }))} /></label>
+        <label class="check"><input type="checkbox" checked=${cache.sampled} onChange=${e => setCache(c => ({ ...c, sampled: e.target.checked }))} /> ${t('Also keep sampled answers (temperature above 0)')}</label>
+      </div>${fieldError('cache')}</details>
+
     <h3>${t('Prompt rules')}</h3>
     <p class="muted small">${t('Applied in order on every endpoint and upstream. Templates may use {{user_prompt}}, {{date}}, {{model}}, {{key_name}}.')}</p>
     <div class="rows" id="rules">${rules.map((r, i) => html`<div class="rule" key=${i}>
@@ -143,7 +157,7 @@ function Editor({ vm, data, saved, onCancel }) {
 
     <${Preview} rules=${rules} model=${name} />
 
-    ${error && !(error.field && /^(name|targets|config|rules)/.test(error.field)) ? html`<${ErrorBox} error=${error} />` : null}
+    ${error && !(error.field && /^(name|targets|config|rules|cache)/.test(error.field)) ? html`<${ErrorBox} error=${error} />` : null}
     <div class="actions">
       <button type="button" class="secondary" onClick=${onCancel}>${t('Cancel')}</button>
       <button type="submit" class="primary" id="save-vm" disabled=${busy} aria-busy=${busy}>${busy ? html`<span class="spin small"></span>` : null}${t('Save')}</button>

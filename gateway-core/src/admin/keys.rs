@@ -38,6 +38,9 @@ struct Input {
     allowed_ips: Option<Option<Vec<String>>>,
     log_bodies: Option<bool>,
     tags: Option<Vec<String>>,
+    /// The response cache; `null` for the virtual model's (or none).
+    #[serde(default, deserialize_with = "validate::nullable")]
+    cache: Option<Option<crate::answers::CachePolicy>>,
 }
 
 pub(super) async fn route(inner: &Inner, op: Op<'_>, req: Req<'_>) -> AdminResult {
@@ -192,6 +195,12 @@ fn apply(input: Input, mut k: VirtualKey) -> Result<VirtualKey, GatewayError> {
             return Err(RequestError::field("tags", "at most 50 tags of 1 to 64 characters").into());
         }
         k.tags = tags;
+    }
+    if let Some(cache) = input.cache {
+        if let Some(c) = &cache {
+            c.check("cache", true)?;
+        }
+        k.cache = cache;
     }
     Ok(k)
 }

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use super::{AdminResult, Op, Req, conflict, created, listed, no_content, not_found, ok, validate};
+use crate::answers::CachePolicy;
 use crate::codec::{self, EncodeOptions};
 use crate::error::{GatewayError, RequestError};
 use crate::provider::Protocol;
@@ -23,6 +24,9 @@ struct Input {
     targets: Option<Vec<Target>>,
     rules: Option<Vec<Rule>>,
     config: Option<RouteConfig>,
+    /// The response cache; `null` for off.
+    #[serde(default, deserialize_with = "validate::nullable")]
+    cache: Option<Option<CachePolicy>>,
     enabled: Option<bool>,
 }
 
@@ -44,6 +48,7 @@ pub(super) async fn route(inner: &Inner, op: Op<'_>, req: Req<'_>) -> AdminResul
                 targets: validate::required(input.targets.clone(), "targets")?,
                 rules: vec![],
                 config: RouteConfig::default(),
+                cache: None,
                 enabled: true,
                 created_at: now,
                 updated_at: now,
@@ -106,6 +111,12 @@ async fn apply(
     if let Some(config) = input.config {
         check_config(&config)?;
         vm.config = config;
+    }
+    if let Some(cache) = input.cache {
+        if let Some(c) = &cache {
+            c.check("cache", false)?;
+        }
+        vm.cache = cache;
     }
     if let Some(enabled) = input.enabled {
         vm.enabled = enabled;

@@ -12,7 +12,7 @@ use futures::StreamExt;
 use futures::channel::oneshot;
 
 use super::{ClientView, StreamDecoder, StreamEncoder, stream_decoder, stream_encoder};
-use crate::canonical::{Event, Usage};
+use crate::canonical::{Assembler, Event, Response, Usage};
 use crate::io::{ByteStream, Platform, TransportError};
 use crate::maybe_send::boxed_stream;
 use crate::provider::Protocol;
@@ -39,6 +39,8 @@ pub struct StreamSummary {
     pub client_gone: bool,
     /// What the client received, when the plan captures it (truncated).
     pub body: Option<String>,
+    /// The whole answer, when the plan keeps it and the stream finished.
+    pub answer: Option<Response>,
 }
 
 /// What the stream connects.
@@ -53,6 +55,8 @@ pub struct Plan {
     pub strip_instructions: bool,
     /// Keep what the client received (up to 64 KiB) for the request log.
     pub capture_body: bool,
+    /// Assemble the whole answer in the canonical model (the response cache keeps it).
+    pub keep: bool,
     /// The model name the caller asked for: the answer names it instead of the upstream's id.
     pub model: String,
     /// Prefix of the ids made for tool calls the upstream sends without one.
@@ -122,7 +126,7 @@ impl Reporter {
         if let Some(tx) = self.tx.take() {
             self.summary.client_gone = client_gone;
             self.summary.ended_ms = self.platform.now_ms();
-            let _ = tx.send(self.summary.clone());
+            let _ = tx.send(std::mem::take(&mut self.summary));
         }
     }
 }
@@ -151,6 +155,8 @@ struct Relay {
     finished: bool,
     ended: bool,
     reporter: Reporter,
+    /// The answer being assembled, when the plan keeps it.
+    assembler: Option<Assembler>,
 }
 
 /// Wraps `upstream` for the caller; returns the caller's stream and the summary to await. The
@@ -170,6 +176,7 @@ pub fn relay(
         sse: SseDecoder::new(),
         decoder: stream_decoder(plan.upstream, &plan.call_ids),
         encoder: stream_encoder(&plan.client),
+        assembler: plan.keep.then(Assembler::default),
         plan,
         started_ms,
         finished: false,
@@ -220,6 +227,9 @@ impl Relay {
                 ),
             }
             if self.ended {
+                let errored = self.reporter.summary.error_kind.is_some();
+                let assembled = self.assembler.take().filter(|_| !errored);
+                self.reporter.summary.answer = assembled.and_then(Assembler::finish);
                 self.reporter.send(false);
             }
             if !out.is_empty() {
@@ -296,6 +306,15 @@ impl Relay {
 
     fn tap(&mut self, events: &[Event]) {
         for event in events {
+            if self.assembler.is_some() {
+                let start = match event {
+                    Event::Start { id, created, .. } => Some(self.complete_start(id, *created)),
+                    _ => None,
+                };
+                if let Some(assembler) = &mut self.assembler {
+                    assembler.push(start.as_ref().unwrap_or(event));
+                }
+            }
             match event {
                 Event::TextDelta { text, .. } | Event::ThinkingDelta { text, .. } => {
                     self.reporter.summary.output_bytes += text.len()
@@ -385,6 +404,7 @@ mod tests {
             passthrough: upstream == client,
             strip_instructions: false,
             capture_body: false,
+            keep: false,
             model: "m".into(),
             call_ids: "call".into(),
             idle_timeout: Duration::from_secs(60),

@@ -11,7 +11,7 @@
 use bytes::Bytes;
 
 use super::prepare::{Payload, Prepared};
-use crate::canonical::Usage;
+use crate::canonical::{Response, Usage};
 use crate::codec::glue::{self, Plan};
 use crate::codec::{self, embeddings};
 use crate::error::GatewayError;
@@ -25,8 +25,24 @@ use crate::upstream::{
 
 /// What a successful attempt produced.
 pub(crate) enum Forwarded {
-    Full { body: Bytes, usage: Usage },
-    Stream { body: ByteStream, plan: Plan },
+    /// A whole answer; `answer` is the canonical one when the plan keeps it (response cache).
+    Full {
+        body: Bytes,
+        usage: Usage,
+        answer: Option<Box<Response>>,
+    },
+    Stream {
+        body: ByteStream,
+        plan: Plan,
+    },
+    /// The response cache answered: the caller's bytes (whole, or the whole stream), and the
+    /// entry they came from.
+    Cached {
+        body: Bytes,
+        stream: bool,
+        json_array: bool,
+        entry: Box<crate::answers::Entry>,
+    },
 }
 
 /// The answer and who gave it.
@@ -228,6 +244,7 @@ async fn read_answer(
                     passthrough: prepared.passthrough(t),
                     strip_instructions: t.provider.isolation.strip_instructions,
                     capture_body: false,
+                    keep: prepared.keep,
                     model: prepared.raw.model.clone(),
                     call_ids: prepared.call_ids.clone(),
                     idle_timeout: inner.config.stream_idle_timeout,
@@ -265,7 +282,7 @@ fn full_answer(
             let usage = embeddings::openai_usage(&bytes)?;
             (bytes, usage)
         };
-        return Ok(Forwarded::Full { body, usage });
+        return Ok(Forwarded::Full { body, usage, answer: None });
     }
     if prepared.passthrough(t) {
         let usage = match codec::decode_usage(upstream, &bytes) {
@@ -275,12 +292,17 @@ fn full_answer(
             }
             Err(_) => Usage::default(),
         };
+        let answer = prepared
+            .keep
+            .then(|| codec::decode_response(upstream, &bytes, &prepared.call_ids).ok())
+            .flatten()
+            .map(Box::new);
         let strip = t.provider.isolation.strip_instructions;
         let body = if strip { crate::isolation::scrub_body(bytes) } else { bytes };
         let renamed = std::str::from_utf8(&body)
             .ok()
             .and_then(|text| codec::rename_model(upstream, text, asked));
-        return Ok(Forwarded::Full { body: renamed.map_or(body, Bytes::from), usage });
+        return Ok(Forwarded::Full { body: renamed.map_or(body, Bytes::from), usage, answer });
     }
     let mut response = codec::decode_response(upstream, &bytes, &prepared.call_ids)?;
     if response.created == 0 {
@@ -288,5 +310,6 @@ fn full_answer(
     }
     response.model.clone_from(asked);
     let usage = response.usage;
-    Ok(Forwarded::Full { body: codec::encode_response(&prepared.client, &response), usage })
+    let body = codec::encode_response(&prepared.client, &response);
+    Ok(Forwarded::Full { body, usage, answer: prepared.keep.then(|| Box::new(response)) })
 }

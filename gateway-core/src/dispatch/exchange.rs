@@ -49,6 +49,8 @@ pub(crate) struct Exchange {
     pub dropped_tools: Vec<String>,
     /// Input tokens estimated at admission (charged for a stream cut before its usage came).
     pub estimated_input: i64,
+    /// Where to keep the answer, when the response cache may keep it.
+    pub fill: Option<super::cache::Fill>,
     store: Store,
     quota: Arc<crate::quota::Quota>,
     logs: Arc<LogQueue>,
@@ -76,6 +78,7 @@ impl Exchange {
             log_bodies: false,
             dropped_tools: Vec::new(),
             estimated_input: 0,
+            fill: None,
             store: inner.store.clone(),
             quota: inner.quota.clone(),
             logs: inner.logs.clone(),
@@ -108,16 +111,24 @@ impl Exchange {
         }
         let headers = self.headers();
         let mut handled = match result {
-            Ok(Forwarded::Full { body, usage }) => {
+            Ok(Forwarded::Full { body, usage, answer }) => {
                 self.log.status = 200;
                 if self.log_bodies {
                     self.log.response_body = Some(truncated(&body));
                 }
                 self.record(inner.platform.now_ms() - ctx.started_ms, usage);
                 let response = reply::raw_json(http::StatusCode::OK, body);
-                Handled { response, background: Some(boxed(self.settle(usage))) }
+                let now = inner.platform.now_ms();
+                let background = async move {
+                    self.keep(answer, now).await;
+                    self.settle(usage).await
+                };
+                Handled { response, background: Some(boxed(background)) }
             }
             Ok(Forwarded::Stream { body, plan }) => self.relay(inner, ctx, body, plan),
+            Ok(Forwarded::Cached { body, stream, json_array, entry }) => {
+                self.hit(inner, ctx, body, stream, json_array, *entry)
+            }
             Err(err) => self.refuse(inner, ctx, &err, shape),
         };
         handled.response.headers_mut().extend(headers);
@@ -178,9 +189,57 @@ impl Exchange {
                 summary.usage
             };
             self.record(summary.ended_ms - started, usage);
+            if !cut {
+                self.keep(summary.answer.map(Box::new), summary.ended_ms).await;
+            }
             self.settle(usage).await;
         });
         Handled { response: stream_response(stream, json_array), background: Some(background) }
+    }
+
+    /// A response-cache hit: the kept answer in the caller's shape, logged with no upstream
+    /// tokens, what the answer cost when fetched (saved) and the request that fetched it.
+    fn hit(
+        mut self,
+        inner: &Inner,
+        ctx: &Ctx,
+        body: bytes::Bytes,
+        stream: bool,
+        json_array: bool,
+        entry: crate::answers::Entry,
+    ) -> Handled {
+        self.log.status = 200;
+        self.log.response_cache = Some("hit".into());
+        self.log.cached_from = Some(entry.request_id);
+        self.log.response_cache_saved_usd = entry.cost_usd;
+        self.metrics.cache_hit(entry.cost_usd.unwrap_or(0.0));
+        if self.log_bodies {
+            self.log.response_body = Some(truncated(&body));
+        }
+        let latency = inner.platform.now_ms() - ctx.started_ms;
+        if stream {
+            self.log.ttft_ms = Some(latency);
+        }
+        let usage = Usage { input: Some(0), output: Some(0), ..Usage::default() };
+        self.record(latency, usage);
+        self.log.cost_usd = Some(0.0);
+        let mut response = if stream {
+            let chunk = futures::stream::once(async move { Ok(body) });
+            stream_response(crate::maybe_send::boxed_stream(chunk), json_array)
+        } else {
+            reply::raw_json(http::StatusCode::OK, body)
+        };
+        let value = http::HeaderValue::from_static("hit");
+        response.headers_mut().insert(crate::answers::HEADER, value);
+        Handled { response, background: Some(boxed(self.settle(usage))) }
+    }
+
+    /// Keeps a complete answer in the response cache, when the request may be kept.
+    async fn keep(&mut self, answer: Option<Box<crate::canonical::Response>>, now_ms: i64) {
+        let (Some(fill), Some(answer)) = (self.fill.take(), answer) else { return };
+        if fill.keep(*answer, &self.log.request_id, self.log.cost_usd, now_ms).await {
+            self.metrics.cache_stored();
+        }
     }
 
     /// The error response; a request whose key was known is still logged and settled.
@@ -266,6 +325,11 @@ impl Exchange {
         }
         if self.attempts > 0 {
             headers.insert("x-gateway-attempts", http::HeaderValue::from(self.attempts));
+        }
+        if let Some(v) =
+            self.log.response_cache.as_deref().and_then(|v| http::HeaderValue::from_str(v).ok())
+        {
+            headers.insert(crate::answers::HEADER, v);
         }
         if !self.dropped_tools.is_empty()
             && let Ok(v) = http::HeaderValue::from_str(&self.dropped_tools.join(", "))

@@ -20,7 +20,9 @@ fn prices(route: &Route) -> (f64, f64) {
     })
 }
 
-/// Reserves what the key's limits need; a refusal says which limit and when it resets.
+/// Reserves what the key's limits need; a refusal says which limit and when it resets. A request
+/// the response cache answers (`hit`) counts as a request and holds a slot, but uses no tokens
+/// and no budget.
 pub(crate) async fn admit(
     quota: &Quota,
     key: &VirtualKey,
@@ -28,6 +30,7 @@ pub(crate) async fn admit(
     body_len: usize,
     max_tokens: Option<u32>,
     now_ms: i64,
+    hit: bool,
 ) -> Result<Option<Ticket>, GatewayError> {
     let (input, output) = policy::estimate_tokens(body_len, max_tokens);
     let (minute, _) = policy::minute(now_ms);
@@ -37,8 +40,8 @@ pub(crate) async fn admit(
     let wants = Wants {
         counters: [
             key.rpm_limit.map(|limit| (minute, 1, limit)),
-            key.tpm_limit.map(|limit| (minute, input + output, limit)),
-            key.budget_usd.map(|usd| {
+            key.tpm_limit.filter(|_| !hit).map(|limit| (minute, input + output, limit)),
+            key.budget_usd.filter(|_| !hit).map(|usd| {
                 (period.window(now_ms).0, est_cost.round() as i64, policy::to_nano(usd))
             }),
         ],

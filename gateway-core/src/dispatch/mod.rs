@@ -4,6 +4,7 @@
 
 mod admit;
 mod attempt;
+mod cache;
 mod count;
 mod exchange;
 mod inbound;
@@ -24,8 +25,10 @@ pub(crate) use self::models::{get_model, list_models};
 use self::prepare::{Payload, Prepared};
 use self::raw::{RawRequest, peek};
 
+use crate::answers;
 use crate::auth::AuthError;
 use crate::body::Handled;
+use crate::canonical::Request;
 use crate::codec::embeddings::EmbeddingsRequest;
 use crate::codec::{self, ClientView};
 use crate::error::{GatewayError, RequestError};
@@ -35,6 +38,7 @@ use crate::reply::ErrorShape;
 use crate::routing::{self, Route};
 use crate::rules::Vars;
 use crate::state::{Ctx, Inner};
+use crate::store::keys::VirtualKey;
 
 /// `POST /v1/chat/completions`, `/v1/responses`, `/v1/messages`, `/v1/embeddings` and the
 /// Gemini-native `generateContent` / `streamGenerateContent`.
@@ -81,15 +85,31 @@ async fn serve(
     }
     exchange.estimated_input = policy::estimate_tokens(body_len, raw.max_tokens).0;
     let now = inner.platform.now_ms();
-    exchange.held =
-        limits::admit(&inner.quota, &key, &route, body_len, raw.max_tokens, now).await?;
     let vars = Vars { model: &raw.model, key_name: &key.name, now_ms: ctx.started_ms };
     let protocol = inbound.endpoint.protocol();
-    let payload = match embeddings {
-        Some(e) => Payload::Embeddings(e),
-        None => prepare::conversation(&raw, request.body(), protocol, &route, &vars)?,
+    // With a cache policy the conversation is decoded (and its rules applied) before admission:
+    // the entry's key is its meaning, and a hit is admitted for its request only.
+    let mut payload = None;
+    if embeddings.is_none() && (key.cache.is_some() || route.cache.is_some()) {
+        let decoded = prepare::conversation(&raw, request.body(), protocol, &route, &vars, true)?;
+        let ask = Ask { key: &key, route: &route, raw: &raw, inbound, now };
+        if let Some(hit) = consult_cache(inner, exchange, request.headers(), &ask, &decoded).await?
+        {
+            return Ok(hit);
+        }
+        payload = Some(decoded);
+    }
+    exchange.held =
+        limits::admit(&inner.quota, &key, &route, body_len, raw.max_tokens, now, false).await?;
+    let payload = match (embeddings, payload.take()) {
+        (Some(e), _) => Payload::Embeddings(e),
+        (None, Some(p)) => p,
+        (None, None) => {
+            prepare::conversation(&raw, request.body(), protocol, &route, &vars, false)?
+        }
     };
-    let prepared = prepared(inner, request, inbound, raw, payload);
+    let mut prepared = prepared(inner, request, inbound, raw, payload);
+    prepared.keep = exchange.fill.is_some();
     let order = order(inner, request, &route, &key.id, &prepared)?;
     let result = attempt::run(inner, &route, &order, &prepared, ctx.started_ms).await;
     let (target, attempts, outcome) = match result {
@@ -105,6 +125,47 @@ async fn serve(
         }
     }
     outcome
+}
+
+/// What a request asks, for the response cache.
+struct Ask<'a> {
+    key: &'a VirtualKey,
+    route: &'a Route,
+    raw: &'a RawRequest,
+    inbound: &'a Inbound,
+    now: i64,
+}
+
+/// The response cache before admission: with a kept answer, the request admitted for itself only
+/// (no tokens) and answered; otherwise the lookup recorded and, when the answer may be kept,
+/// where.
+async fn consult_cache(
+    inner: &Inner,
+    exchange: &mut Exchange,
+    headers: &http::HeaderMap,
+    ask: &Ask<'_>,
+    payload: &Payload,
+) -> Result<Option<Forwarded>, GatewayError> {
+    let Payload::Chat { canonical: Some(canonical), .. } = payload else { return Ok(None) };
+    let mode = answers::Mode::of(headers)?;
+    let Some(lookup) = cache::Lookup::new(ask.key, ask.route, canonical, mode) else {
+        return Ok(None);
+    };
+    if lookup.reads()
+        && let Some(entry) = cache::find(inner, &lookup, ask.now).await
+    {
+        exchange.held =
+            limits::admit(&inner.quota, ask.key, ask.route, 0, Some(0), ask.now, true).await?;
+        let client = client_view(ask.inbound, ask.raw, Some(canonical));
+        let stream = ask.raw.stream;
+        let body = entry.replay(&client, stream, &ask.raw.model, inner.platform.now_ms());
+        let json_array = client.json_array;
+        return Ok(Some(Forwarded::Cached { body, stream, json_array, entry: Box::new(entry) }));
+    }
+    exchange.log.response_cache = Some(lookup.label().into());
+    inner.metrics.cache_lookup(lookup.label());
+    exchange.fill = lookup.fill(inner);
+    Ok(None)
 }
 
 /// The body read at its top level, and for embeddings, decoded (embeddings never stream).
@@ -135,9 +196,7 @@ fn prepared(
         Payload::Chat { canonical: Some(c), .. } => Some(c),
         _ => None,
     };
-    let mut client = ClientView::new(protocol, canonical.map_or(&[], |c| &c.tools));
-    client.include_usage = raw.include_usage;
-    client.json_array = inbound.json_array;
+    let client = client_view(inbound, &raw, canonical);
     // Ids for tool calls an upstream sends without one: only translated answers need them.
     let call_ids = if canonical.is_some() {
         format!("call_{}", ids::base62(12, |b| inner.platform.random_bytes(b)))
@@ -145,7 +204,16 @@ fn prepared(
         String::new()
     };
     let headers = inbound::forwarded_headers(request.headers(), protocol);
-    Prepared { raw, payload, inbound: protocol, headers, client, call_ids }
+    Prepared { raw, payload, inbound: protocol, headers, client, call_ids, keep: false }
+}
+
+/// The caller's side of the answer: its protocol, its special tools, its framing.
+fn client_view(inbound: &Inbound, raw: &RawRequest, canonical: Option<&Request>) -> ClientView {
+    let mut client =
+        ClientView::new(inbound.endpoint.protocol(), canonical.map_or(&[], |c| &c.tools));
+    client.include_usage = raw.include_usage;
+    client.json_array = inbound.json_array;
+    client
 }
 
 /// The route's targets in the order to try them (sticky sessions by `x-session-id`, else by key);

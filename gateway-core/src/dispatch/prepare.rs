@@ -37,6 +37,8 @@ pub(crate) struct Prepared {
     pub client: ClientView,
     /// Prefix of the ids made for tool calls an upstream sends without one.
     pub call_ids: String,
+    /// The whole answer is wanted in the canonical model too (the response cache keeps it).
+    pub keep: bool,
 }
 
 /// Whether `t` needs the request translated (another protocol, or isolation rewriting the
@@ -50,16 +52,19 @@ pub(crate) fn embeds(t: &RouteTarget) -> bool {
     t.provider.protocol != Protocol::AnthropicMessages
 }
 
-/// The caller's conversation decoded (only when some target or rule needs it) and rewritten by the
-/// route's rules: the canonical request, and whether the rules changed it.
+/// The caller's conversation decoded (only when some target or rule needs it, or `decode` asks:
+/// the response cache keys on it) and rewritten by the route's rules: the canonical request, and
+/// whether the rules changed it.
 pub(crate) fn conversation(
     raw: &RawRequest,
     body: &[u8],
     inbound: Protocol,
     route: &Route,
     vars: &Vars<'_>,
+    decode: bool,
 ) -> Result<Payload, GatewayError> {
-    let needs = !route.rules.is_empty() || route.targets.iter().any(|t| translates(inbound, t));
+    let needs =
+        decode || !route.rules.is_empty() || route.targets.iter().any(|t| translates(inbound, t));
     if !needs {
         return Ok(Payload::Chat { canonical: None, rules_changed: false });
     }

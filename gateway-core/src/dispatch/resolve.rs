@@ -45,6 +45,7 @@ pub(crate) async fn resolve(
                 max_attempts: 1,
                 ..RouteConfig::default()
             },
+            cache: None,
         });
     }
     let virtual_model =
@@ -67,5 +68,6 @@ pub(crate) async fn resolve(
         targets,
         rules: virtual_model.rules.into_iter().filter(|r| r.enabled).collect(),
         config: virtual_model.config,
+        cache: virtual_model.cache,
     })
 }

@@ -22,6 +22,8 @@ pub(crate) struct Route {
     pub targets: Vec<RouteTarget>,
     pub rules: Vec<Rule>,
     pub config: RouteConfig,
+    /// The virtual model's response cache.
+    pub cache: Option<crate::answers::CachePolicy>,
 }
 
 impl AsRef<Target> for RouteTarget {

@@ -187,7 +187,8 @@ impl Store {
 
     /// Copies request-log rows of models with an enabled target into their runs (`source =
     /// 'traffic'`), from `from_ms` on, leaving out one key (the monitoring key's own probes). Client
-    /// errors other than 429 say nothing about the model and are left out. Idempotent: a log row
+    /// errors other than 429 say nothing about the model and are left out, as are response-cache
+    /// hits (they never reached it). Idempotent: a log row
     /// becomes at most one run, so overlapping windows are safe. Returns the rows added.
     pub async fn import_traffic_runs(&self, from_ms: i64, except_key: &str) -> StoreResult<u64> {
         self.execute(
@@ -206,7 +207,8 @@ impl Store {
              FROM request_logs l JOIN health_targets t \
                ON t.enabled = 1 AND t.target_id = l.model_requested \
              WHERE l.created_at >= ? AND (l.key_id IS NULL OR l.key_id != ?) \
-               AND (l.status < 400 OR l.status = 429 OR l.status >= 500)",
+               AND (l.status < 400 OR l.status = 429 OR l.status >= 500) \
+               AND (l.response_cache IS NULL OR l.response_cache != 'hit')",
             vec![Value::Integer(from_ms), except_key.into()],
         )
         .await

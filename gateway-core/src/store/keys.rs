@@ -28,6 +28,8 @@ pub struct VirtualKey {
     /// Keep request and response bodies in the request log (truncated).
     pub log_bodies: bool,
     pub tags: Vec<String>,
+    /// The response cache for this key's requests (`None`: the virtual model's, if any).
+    pub cache: Option<crate::answers::CachePolicy>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -51,6 +53,7 @@ impl VirtualKey {
             allowed_ips: None,
             log_bodies: false,
             tags: vec![],
+            cache: None,
             created_at: now_ms,
             updated_at: now_ms,
         }
@@ -64,7 +67,7 @@ impl VirtualKey {
 
 const COLUMNS: &str = "id, name, key_hash, key_prefix, enabled, expires_at, allowed_models, \
     rpm_limit, tpm_limit, max_concurrent, budget_usd, budget_period, allowed_ips, log_bodies, tags, \
-    created_at, updated_at";
+    cache, created_at, updated_at";
 
 fn decode(r: &Row<'_>) -> StoreResult<VirtualKey> {
     let allowed = match r.opt_text("allowed_models")? {
@@ -91,6 +94,10 @@ fn decode(r: &Row<'_>) -> StoreResult<VirtualKey> {
         allowed_ips,
         log_bodies: r.bool("log_bodies")?,
         tags: r.json("tags")?,
+        cache: match r.opt_text("cache")? {
+            None => None,
+            Some(_) => Some(r.json("cache")?),
+        },
         created_at: r.int("created_at")?,
         updated_at: r.int("updated_at")?,
     })
@@ -111,11 +118,12 @@ fn policy_params(k: &VirtualKey) -> Vec<Value> {
         k.allowed_ips.as_ref().and_then(|list| serde_json::to_string(list).ok()).into(),
         k.log_bodies.into(),
         serde_json::to_string(&k.tags).unwrap_or_else(|_| "[]".into()).into(),
+        k.cache.as_ref().and_then(|c| serde_json::to_string(c).ok()).into(),
     ]
 }
 
 const POLICY_SET: &str = "rpm_limit = ?, tpm_limit = ?, max_concurrent = ?, budget_usd = ?, \
-    budget_period = ?, allowed_ips = ?, log_bodies = ?, tags = ?";
+    budget_period = ?, allowed_ips = ?, log_bodies = ?, tags = ?, cache = ?";
 
 impl Store {
     pub async fn list_keys(&self) -> StoreResult<super::Listed<VirtualKey>> {

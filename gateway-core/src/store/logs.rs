@@ -32,6 +32,12 @@ pub struct LogRecord {
     pub cost_usd: Option<f64>,
     /// What the prompt cache saved ([`crate::store::models::Model::cache_savings`]).
     pub cache_savings_usd: Option<f64>,
+    /// The response cache: `hit`, `miss`, `refresh` or `bypass`; `None` when no policy applied.
+    pub response_cache: Option<String>,
+    /// A hit: the request whose answer it replayed.
+    pub cached_from: Option<String>,
+    /// A hit: what the replayed answer cost when it was fetched.
+    pub response_cache_saved_usd: Option<f64>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
     /// Only when the key logs bodies; truncated.
@@ -44,7 +50,8 @@ pub struct LogRecord {
 const COLUMNS: &str = "id, created_at, request_id, key_id, endpoint, model_requested, model_served, \
     provider_id, protocol_in, protocol_out, stream, status, error_kind, attempts, latency_ms, ttft_ms, \
     input_tokens, output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_usd, \
-    cache_savings_usd, client_ip, user_agent, request_body, response_body";
+    cache_savings_usd, response_cache, cached_from, response_cache_saved_usd, client_ip, user_agent, \
+    request_body, response_body";
 
 fn decode(r: &Row<'_>) -> StoreResult<LogRecord> {
     Ok(LogRecord {
@@ -71,6 +78,9 @@ fn decode(r: &Row<'_>) -> StoreResult<LogRecord> {
         reasoning_tokens: r.opt_int("reasoning_tokens")?,
         cost_usd: r.opt_real("cost_usd")?,
         cache_savings_usd: r.opt_real("cache_savings_usd")?,
+        response_cache: r.opt_text("response_cache")?,
+        cached_from: r.opt_text("cached_from")?,
+        response_cache_saved_usd: r.opt_real("response_cache_saved_usd")?,
         client_ip: r.opt_text("client_ip")?,
         user_agent: r.opt_text("user_agent")?,
         request_body: r.opt_text("request_body")?,
@@ -103,6 +113,9 @@ fn values(l: &LogRecord) -> Vec<Value> {
         l.reasoning_tokens.into(),
         l.cost_usd.into(),
         l.cache_savings_usd.into(),
+        l.response_cache.clone().into(),
+        l.cached_from.clone().into(),
+        l.response_cache_saved_usd.into(),
         l.client_ip.clone().into(),
         l.user_agent.clone().into(),
         l.request_body.clone().into(),

@@ -2,6 +2,7 @@
 //!
 //! Each submodule owns one table family. Nothing outside `store` writes SQL text.
 
+pub mod answers;
 pub mod catalog;
 pub mod health;
 pub mod keys;

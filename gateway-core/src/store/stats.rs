@@ -79,6 +79,11 @@ fn group_text(r: &Row<'_>) -> StoreResult<String> {
     r.opt_text("g").map(Option::unwrap_or_default)
 }
 
+/// The response cache's counts over request-log rows: lookups (hits and misses), hits, savings.
+const ANSWERS: &str = "COALESCE(SUM(response_cache IN ('hit', 'miss')), 0) AS al, \
+    COALESCE(SUM(response_cache = 'hit'), 0) AS ah, \
+    COALESCE(SUM(response_cache_saved_usd), 0.0) AS asv";
+
 /// One group's counts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StatGroup {
@@ -91,6 +96,10 @@ pub struct StatGroup {
     pub cache_write_tokens: i64,
     pub cost_usd: f64,
     pub cache_savings_usd: f64,
+    /// Response cache: requests looked up (hits and misses), hits, and what the hits saved.
+    pub answer_lookups: i64,
+    pub answer_hits: i64,
+    pub answer_saved_usd: f64,
 }
 
 /// The part of a stats window read from rollups and the part read from the logs.
@@ -208,6 +217,9 @@ impl Store {
                 cache_write_tokens: r.int("w")?,
                 cost_usd: r.opt_real("cost")?.unwrap_or(0.0),
                 cache_savings_usd: r.opt_real("sv")?.unwrap_or(0.0),
+                answer_lookups: r.int("al")?,
+                answer_hits: r.int("ah")?,
+                answer_saved_usd: r.opt_real("asv")?.unwrap_or(0.0),
             };
             Ok((group, r.int("b")?, g))
         };
@@ -218,8 +230,8 @@ impl Store {
                  COALESCE(SUM(status < 400 AND error_kind IS NULL), 0) AS ok, \
                  COALESCE(SUM(input_tokens), 0) AS i, COALESCE(SUM(output_tokens), 0) AS o, \
                  COALESCE(SUM(cached_tokens), 0) AS c, COALESCE(SUM(cache_write_tokens), 0) AS w, \
-                 COALESCE(SUM(cost_usd), 0.0) AS cost, COALESCE(SUM(cache_savings_usd), 0.0) AS sv \
-                 FROM request_logs WHERE {clause} GROUP BY g, b",
+                 COALESCE(SUM(cost_usd), 0.0) AS cost, COALESCE(SUM(cache_savings_usd), 0.0) AS sv, \
+                 {ANSWERS} FROM request_logs WHERE {clause} GROUP BY g, b",
                 bucket("latency_ms")
             )
         };
@@ -233,14 +245,17 @@ impl Store {
                     "SELECT {group} AS g, -1 AS b, 0 AS n, SUM(successes) AS ok, \
                      SUM(input_tokens) AS i, SUM(output_tokens) AS o, SUM(cached_tokens) AS c, \
                      SUM(cache_write_tokens) AS w, SUM(cost_usd) AS cost, \
-                     SUM(cache_savings_usd) AS sv FROM request_stats WHERE {clause} GROUP BY g"
+                     SUM(cache_savings_usd) AS sv, SUM(response_cache_lookups) AS al, \
+                     SUM(response_cache_hits) AS ah, SUM(response_cache_saved_usd) AS asv \
+                     FROM request_stats WHERE {clause} GROUP BY g"
                 )
             };
             rows.extend(self.grouped((dim, true), params.clone(), totals, decode).await?);
             let latency = |group: &str| {
                 format!(
                     "SELECT {group} AS g, bucket AS b, SUM(n) AS n, 0 AS ok, 0 AS i, 0 AS o, \
-                     0 AS c, 0 AS w, 0.0 AS cost, 0.0 AS sv FROM request_stat_buckets \
+                     0 AS c, 0 AS w, 0.0 AS cost, 0.0 AS sv, 0 AS al, 0 AS ah, 0.0 AS asv \
+                     FROM request_stat_buckets \
                      WHERE {clause} AND metric = 0 GROUP BY g, b"
                 )
             };
@@ -320,11 +335,12 @@ fn roll_up(from: i64, to: i64) -> Vec<Stmt> {
         format!(
             "INSERT INTO request_stats (hour, key_id, model, provider_id, requests, successes, \
              input_tokens, output_tokens, cached_tokens, cache_write_tokens, cost_usd, \
-             cache_savings_usd) \
+             cache_savings_usd, response_cache_lookups, response_cache_hits, \
+             response_cache_saved_usd) \
              SELECT {dims}, COUNT(*), COALESCE(SUM(status < 400 AND error_kind IS NULL), 0), \
              COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), \
              COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(cache_write_tokens), 0), \
-             COALESCE(SUM(cost_usd), 0.0), COALESCE(SUM(cache_savings_usd), 0.0) \
+             COALESCE(SUM(cost_usd), 0.0), COALESCE(SUM(cache_savings_usd), 0.0), {ANSWERS} \
              FROM request_logs WHERE created_at >= ? AND created_at < ? GROUP BY 1, 2, 3, 4"
         ),
         range(),

@@ -17,13 +17,14 @@ pub struct VirtualModel {
     pub targets: Vec<Target>,
     pub rules: Vec<Rule>,
     pub config: RouteConfig,
+    /// The response cache for requests to this model (a key's own setting wins).
+    pub cache: Option<crate::answers::CachePolicy>,
     pub enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const COLUMNS: &str =
-    "id, name, description, strategy, targets, rules, config, enabled, created_at, updated_at";
+const COLUMNS: &str = "id, name, description, strategy, targets, rules, config, cache, enabled, created_at, updated_at";
 
 fn decode(r: &Row<'_>) -> StoreResult<VirtualModel> {
     let strategy = r.text("strategy")?;
@@ -40,6 +41,10 @@ fn decode(r: &Row<'_>) -> StoreResult<VirtualModel> {
         targets: r.json("targets")?,
         rules: r.json("rules")?,
         config: r.json("config")?,
+        cache: match r.opt_text("cache")? {
+            None => None,
+            Some(_) => Some(r.json("cache")?),
+        },
         enabled: r.bool("enabled")?,
         created_at: r.int("created_at")?,
         updated_at: r.int("updated_at")?,
@@ -58,6 +63,7 @@ fn params(v: &VirtualModel) -> Vec<Value> {
         json(&v.targets),
         json(&v.rules),
         json(&v.config),
+        v.cache.as_ref().map(json).unwrap_or(Value::Null),
         v.enabled.into(),
         Value::Integer(v.updated_at),
     ]
@@ -93,7 +99,7 @@ impl Store {
         values.push(Value::Integer(v.created_at));
         self.execute(
             "INSERT INTO virtual_models (id, name, description, strategy, targets, rules, config, \
-             enabled, updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             cache, enabled, updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             values,
         )
         .await?;
@@ -106,7 +112,7 @@ impl Store {
         let changed = self
             .execute(
                 "UPDATE virtual_models SET name = ?, description = ?, strategy = ?, targets = ?, \
-                 rules = ?, config = ?, enabled = ?, updated_at = ? WHERE id = ?",
+                 rules = ?, config = ?, cache = ?, enabled = ?, updated_at = ? WHERE id = ?",
                 values,
             )
             .await?;

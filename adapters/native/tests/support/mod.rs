@@ -99,6 +99,7 @@ impl Harness {
             platform: clock.clone(),
             limits: None,
             flushes_limits: false,
+            answers: None,
         };
         let store = gateway_core::store::Store::new(deps.db.clone());
         let gateway = Gateway::start(config, deps).await.unwrap();
