@@ -278,6 +278,19 @@ def start_gateway(mock, db, extra_env=None, label="llm-gateway", setup=True):
     return Target(label, base, headers, proc=proc), key, limited
 
 
+def cached_target(gw):
+    """A key whose answers come from the response cache (`sampled`: the bench's request names no
+    temperature); its first request fetches the answer, every later one is a hit."""
+    _, token = http("POST", gw.base + "/api/auth/login", {"username": "admin", "password": ADMIN_PASSWORD})
+    auth = {"authorization": "Bearer " + json.loads(token)["token"]}
+    _, k = http("POST", gw.base + "/api/admin/keys",
+                {"name": "bench-cached", "cache": {"sampled": True, "ttl_s": 86400}}, auth)
+    headers = {"authorization": "Bearer " + json.loads(k)["key"]}
+    wait_ok("POST", gw.base + "/v1/chat/completions", CHAT, headers, proc=gw.proc)
+    time.sleep(0.3)  # the entry is kept after the answer
+    return Target("llm-gateway (cache hit)", gw.base, headers, proc=gw.proc)
+
+
 def start_litellm(mock):
     port = free_port()
     cfg = os.path.join(OUT, "litellm.yaml")
@@ -406,6 +419,7 @@ def inside(args):
         direct = Target("direct", mock, {"authorization": "Bearer sk-mock"}, model="mock-text")
         relay = start_relay(mock)
         procs.append(relay.proc)
+        cached = cached_target(gw)
         targets = [relay, gw]
         for peer, starter in [("litellm", start_litellm), ("tensorzero", start_tensorzero),
                               ("portkey", start_portkey)]:
@@ -438,7 +452,7 @@ def inside(args):
         # 1. Added latency at fixed offered rates (open loop), non-streaming.
         fixed = {}
         for rate in rates:
-            for t in [direct] + targets:
+            for t in [direct] + targets + [cached]:
                 url, headers, body = t.chat()
                 log(f"== {t.name}: {rate} req/s for {duration}s")
                 fixed[(t.name, rate)] = load(url, headers, body, rate=rate, duration=duration, warmup=warmup)
@@ -447,7 +461,7 @@ def inside(args):
         # 2. Maximum throughput (closed loop, 32 connections): rounds in rotating order, the median
         # round per target (the machine is shared; one point can be off by a third).
         rounds = {}
-        everyone = [direct] + targets + [limited]
+        everyone = [direct] + targets + [limited, cached]
         for i in range(1 if quick else 3):
             for t in everyone[i % len(everyone):] + everyone[:i % len(everyone)]:
                 url, headers, body = t.chat()
@@ -710,7 +724,7 @@ def machine():
 def report(r):
     lines = [f"Machine: {r['machine']['cpu']}, {r['machine']['cores']} cores ({r['machine']['note']}). "
              f"Mock upstream with zero latency; {r['duration_s']} s per point.", ""]
-    names = ["bare relay", "llm-gateway"] + [n for n in ("LiteLLM", "TensorZero", "Portkey")
+    names = ["bare relay", "llm-gateway"] + [n for n in ("llm-gateway (cache hit)", "LiteLLM", "TensorZero", "Portkey")
                                              if any(k.startswith(n + "@") for k in r["fixed_rate"])]
     lines += ["### Added latency at fixed offered rates (through X minus direct; ms)", "",
               "| rate | target | P50 | P95 | P99 | added P50 | added P99 | errors |", "|---|---|---|---|---|---|---|---|"]
@@ -742,6 +756,13 @@ def report(r):
         ratio = ours / v["rps"] if v["rps"] else None
         lines.append(f"| {n} | {v['rps']:.0f} | {', '.join(str(x) for x in v['rounds'])} | "
                      f"{v['rps'] / t['direct']['rps']:.2f}× | {fmt(ratio, 2)}× | {v['errors']} |")
+    hit = t.get("llm-gateway (cache hit)")
+    if hit:
+        lines += ["", f"Response cache: a hit answers {hit['rps'] / t['direct']['rps']:.2f}× as many requests a second "
+                  f"as the mock upstream itself ({hit['rps']:.0f} vs {t['direct']['rps']:.0f}) and "
+                  f"{hit['rps'] / ours:.2f}× the gateway's uncached rate; hits are in the fixed-rate table as "
+                  "`llm-gateway (cache hit)` (the mock answers at once, so a hit's gain here is the upstream hop, "
+                  "not a model's seconds)."]
     lim = r.get("limits", {})
     if lim.get("rows"):
         lines += ["", f"### Key limits (closed loop, 32 connections; median of {lim['rounds']} rounds)", "",

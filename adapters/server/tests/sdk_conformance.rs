@@ -79,6 +79,8 @@ async fn official_sdks_parse_every_endpoint_upstream_and_stream_combination() {
         }
     }
     let (_, key) = admin.post("/api/admin/keys", json!({"name": "sdk"})).await;
+    let (_, cached) =
+        admin.post("/api/admin/keys", json!({"name": "cached", "cache": {"sampled": true}})).await;
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/conformance.py");
     let output = tokio::task::spawn_blocking(move || {
@@ -86,6 +88,7 @@ async fn official_sdks_parse_every_endpoint_upstream_and_stream_combination() {
             .arg(script)
             .env("GATEWAY_URL", &gw.base)
             .env("GATEWAY_KEY", key["key"].as_str().unwrap())
+            .env("GATEWAY_CACHED_KEY", cached["key"].as_str().unwrap())
             .env("MOCK_URL", format!("http://{mock_addr}"))
             .env("ONLY", std::env::var("ONLY").unwrap_or_default())
             .output()
@@ -96,5 +99,5 @@ async fn official_sdks_parse_every_endpoint_upstream_and_stream_combination() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     println!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "SDK conformance failures:\n{stdout}");
-    assert!(stdout.contains("196/196 cases") || std::env::var("ONLY").is_ok(), "{stdout}");
+    assert!(stdout.contains("228/228 cases") || std::env::var("ONLY").is_ok(), "{stdout}");
 }

@@ -8,7 +8,12 @@ the SDK's own high-level API -- including the stream helpers' final-object accum
 that the SDK parsed everything and that text, tool names, tool arguments (as parsed JSON), finish
 reason and usage are what the mock upstream produced.
 
-Environment: GATEWAY_URL (e.g. http://127.0.0.1:8080), GATEWAY_KEY (a virtual key for every model).
+The response cache: with GATEWAY_CACHED_KEY (a key whose cache keeps sampled answers), each
+inbound x upstream x (text, tool) is asked until the cache answers (zero usage), then asked again
+streamed: the replay must satisfy the stream helper and give the same text, calls and finish.
+
+Environment: GATEWAY_URL (e.g. http://127.0.0.1:8080), GATEWAY_KEY (a virtual key for every model),
+GATEWAY_CACHED_KEY (optional, see above).
 Models are named "<upstream>-<scenario>" (see the Rust test that sets them up); embeddings
 (`client.embeddings.create`, base64 by default and float on request) go to the OpenAI and Gemini
 upstreams through "<upstream>-embed".
@@ -18,6 +23,7 @@ Prints one line per failure, then "N passed, M failed"; exits 1 on any failure.
 import json
 import os
 import sys
+import time
 import traceback
 import urllib.request
 
@@ -394,8 +400,54 @@ def check_embeddings(upstream, batch):
     return "; ".join(problems) or None
 
 
+def check_cached(inbound, upstream, scenario):
+    """A cached answer replayed through the stream helpers (see the module doc)."""
+    global oa, an, gm
+    saved = (oa, an, gm)
+    cached = os.environ["GATEWAY_CACHED_KEY"]
+    oa = openai.OpenAI(base_url=BASE + "/v1", api_key=cached, max_retries=0, timeout=20)
+    an = anthropic.Anthropic(base_url=BASE, api_key=cached, max_retries=0, timeout=20)
+    gm = genai.Client(api_key=cached, http_options=genai_types.HttpOptions(
+        base_url=BASE, timeout=20_000, retry_options=genai_types.HttpRetryOptions(attempts=1)))
+    try:
+        model = model_for(upstream, scenario)
+        for _ in range(40):  # the first is fetched; its entry is kept after the answer
+            if RUNNERS[inbound](model, scenario, False)[3] in ((0, 0), None):
+                break
+            time.sleep(0.05)
+        else:
+            return "the cache never answered"
+        text, calls, finish, usage = RUNNERS[inbound](model, scenario, True)
+        want = EXPECTED[scenario]
+        got = {"text": text, "calls": calls, "finish": finish}
+        problems = [f"{k} {got[k]!r} != {want[k]!r}" for k in got if got[k] != want[k]]
+        if usage not in ((0, 0), None):
+            problems.append(f"usage {usage!r}: not answered from the cache")
+        return "; ".join(problems) or None
+    finally:
+        oa, an, gm = saved
+
+
 def main():
     passed = failed = 0
+    if os.environ.get("GATEWAY_CACHED_KEY"):
+        for inbound in INBOUNDS:
+            for upstream in UPSTREAMS:
+                for scenario in ("text", "tool"):
+                    name = f"cache replay: {inbound} -> {upstream} stream {scenario}"
+                    if ONLY and ONLY not in name:
+                        continue
+                    try:
+                        problem = check_cached(inbound, upstream, scenario)
+                    except Exception as e:
+                        problem = f"{type(e).__name__}: {e}"
+                        if os.environ.get("VERBOSE"):
+                            traceback.print_exc()
+                    if problem:
+                        failed += 1
+                        print(f"FAIL {name}: {problem}", flush=True)
+                    else:
+                        passed += 1
     for upstream in ["openai_chat", "gemini"]:
         for batch in (False, True):
             name = f"embeddings -> {upstream} {'batch float' if batch else 'single base64'}"

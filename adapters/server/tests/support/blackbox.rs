@@ -169,6 +169,7 @@ pub async fn run(host: Host<'_>) {
     assert_eq!(statuses, [200, 200, 200, 200, 429], "{name}");
 
     concurrency_and_budget(&host, &admin).await;
+    response_cache(&host, &admin).await;
 
     // The request log has the first request with its tokens.
     let mut logged = Value::Null;
@@ -308,6 +309,43 @@ async fn concurrency_and_budget(host: &Host<'_>, admin: &Admin) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{name}: the key shows {spent} spent, not 0.000018");
+}
+
+/// The response cache on the host's default store: a question answered upstream once is then
+/// answered from the cache on another endpoint (once the first request's background work has
+/// kept it), whole and streamed, with no upstream tokens.
+async fn response_cache(host: &Host<'_>, admin: &Admin) {
+    let (name, base) = (host.name, &host.base);
+    let (status, key) =
+        admin.post("/api/admin/keys", json!({"name": "cached", "cache": {"ttl_s": 300}})).await;
+    assert_eq!(status, 201, "{name}: {key}");
+    let key = key["key"].as_str().unwrap();
+    let chat = json!({"model": "gpt", "temperature": 0, "max_tokens": 20,
+        "messages": [{"role": "user", "content": "cache me"}]});
+    let first = post(base, "/v1/chat/completions", key, chat).await;
+    assert_eq!(first.status(), 200, "{name}");
+    assert_eq!(first.headers()["x-gateway-cache"], "miss", "{name}");
+    let messages = json!({"model": "gpt", "temperature": 0, "max_tokens": 20,
+        "messages": [{"role": "user", "content": "cache me"}]});
+    let mut hit = None;
+    for _ in 0..50 {
+        let r = post(base, "/v1/messages", key, messages.clone()).await;
+        assert_eq!(r.status(), 200, "{name}");
+        if r.headers()["x-gateway-cache"] == "hit" {
+            hit = Some(r.json::<Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let hit = hit.unwrap_or_else(|| panic!("{name}: the answer was never kept"));
+    assert!(hit["content"][0]["text"].as_str().unwrap().contains("You said: cache me"), "{name}: {hit}");
+    assert_eq!(hit["usage"]["input_tokens"], 0, "{name}: {hit}");
+    let mut streamed = messages;
+    streamed["stream"] = true.into();
+    let r = post(base, "/v1/messages", key, streamed).await;
+    assert_eq!(r.headers()["x-gateway-cache"], "hit", "{name}");
+    let (text, _, _) = read_stream(r).await;
+    assert!(text.contains("You said: cache me") && text.contains("event: message_stop"), "{name}: {text}");
 }
 
 /// Health monitoring: off by default (the public API says so); switched on, a scheduled tick probes
