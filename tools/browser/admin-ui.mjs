@@ -141,6 +141,10 @@ try {
   expected = null;
   check(/rpm_limit/.test(fieldError), `the API's error shows under its field: ${fieldError}`);
   await page.fill('#f-rpm_limit', '1000');
+  // The response cache, keeping sampled answers (the traffic below names no temperature).
+  await page.check('[id="f-cache_on"]');
+  await page.fill('[id="f-cache.ttl_s"]', '600');
+  await page.check('[id="f-cache.sampled"]');
   await page.click('.modal button[type=submit]');
   const key = (await page.locator('#new-key-value').textContent()).trim();
   check(/^sk-gw-[A-Za-z0-9]{32}$/.test(key), `a new key is shown: ${key}`);
@@ -164,6 +168,9 @@ try {
   await page.click('#add-rule');
   await page.selectOption('[data-rule-op="0"]', 'system_prepend');
   await page.fill('[data-rule-template="0"]', 'Answer briefly, {{key_name}}.');
+  await page.click('#vm-cache summary');
+  await page.check('#vm-cache-on');
+  await page.fill('#vm-cache-ttl', '900');
   await page.click('#run-preview');
   const preview = await page.locator('#preview-out').textContent();
   check(preview.includes('Answer briefly, preview.') && preview.includes('Hello!'), `the dry run shows the rewritten request: ${preview}`);
@@ -180,7 +187,11 @@ try {
     return r.status;
   };
   const statuses = [];
-  for (let i = 0; i < 4; i++) statuses.push(await send('smart', `hello ${i}`));
+  // Two questions, each asked twice: the second time the response cache answers.
+  for (let i = 0; i < 4; i++) {
+    if (i === 2) await new Promise(r => setTimeout(r, 300));
+    statuses.push(await send('smart', `hello ${i % 2}`));
+  }
   statuses.push(await send('mock-text', 'direct'));
   statuses.push(await send('no-such-model', 'error'));
   summary.traffic = statuses;
@@ -217,6 +228,8 @@ try {
   check(byModel.includes('smart') && byModel.includes('mock-text'), `per-model chart: ${byModel}`);
   const byKey = await page.locator('[data-breakdown=key]').textContent();
   check(byKey.includes('browser-app'), `per-key chart: ${byKey}`);
+  const cacheCard = await page.locator('[data-stat=response-cache] strong').textContent();
+  check(cacheCard.startsWith('40'), `response cache: 2 hits of 5 lookups: ${cacheCard}`);
   await page.click('[data-window="7d"]');
   await page.waitForSelector('[data-window="7d"].on');
   await page.waitForSelector('#page .loading', { state: 'detached' });

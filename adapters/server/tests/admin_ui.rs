@@ -12,7 +12,7 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::{Admin, GatewayProcess, temp_db};
 
 const PASSWORD: &str = "browser-admin-pass";
@@ -119,6 +119,7 @@ async fn an_admin_sets_up_the_gateway_in_a_real_browser() {
     let (_, keys) = admin.get("/api/admin/keys").await;
     let stored = by_name(&keys, "browser-app");
     assert_eq!(stored["rpm_limit"], 1000);
+    assert_eq!(stored["cache"], json!({"ttl_s": 600, "max_bytes": 1_048_576, "sampled": true}));
     assert!(key.starts_with(stored["key_prefix"].as_str().unwrap()), "{stored}");
     assert!(!keys.to_string().contains(key), "lists never carry the key");
     // The key read from the page is the real one.
@@ -131,6 +132,7 @@ async fn an_admin_sets_up_the_gateway_in_a_real_browser() {
     assert_eq!(smart["targets"].as_array().unwrap().len(), 2, "{smart}");
     assert_eq!(smart["rules"][0]["op"], "system_prepend", "{smart}");
     assert_eq!(smart["rules"][0]["template"], "Answer briefly, {{key_name}}.");
+    assert_eq!(smart["cache"]["ttl_s"], 900, "{smart}");
 
     let (_, settings) = admin.get("/api/admin/settings").await;
     assert_eq!(settings["monitoring_enabled"], true);

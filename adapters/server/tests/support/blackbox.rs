@@ -338,14 +338,20 @@ async fn response_cache(host: &Host<'_>, admin: &Admin) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let hit = hit.unwrap_or_else(|| panic!("{name}: the answer was never kept"));
-    assert!(hit["content"][0]["text"].as_str().unwrap().contains("You said: cache me"), "{name}: {hit}");
+    assert!(
+        hit["content"][0]["text"].as_str().unwrap().contains("You said: cache me"),
+        "{name}: {hit}"
+    );
     assert_eq!(hit["usage"]["input_tokens"], 0, "{name}: {hit}");
     let mut streamed = messages;
     streamed["stream"] = true.into();
     let r = post(base, "/v1/messages", key, streamed).await;
     assert_eq!(r.headers()["x-gateway-cache"], "hit", "{name}");
     let (text, _, _) = read_stream(r).await;
-    assert!(text.contains("You said: cache me") && text.contains("event: message_stop"), "{name}: {text}");
+    assert!(
+        text.contains("You said: cache me") && text.contains("event: message_stop"),
+        "{name}: {text}"
+    );
 }
 
 /// Health monitoring: off by default (the public API says so); switched on, a scheduled tick probes
