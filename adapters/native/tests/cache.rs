@@ -193,7 +193,7 @@ async fn a_streamed_answer_is_kept_and_replayed_whole() {
 }
 
 #[tokio::test]
-async fn entries_expire_by_the_clock_and_the_periodic_jobs_remove_them() {
+async fn in_memory_entries_expire_by_the_clock_to_the_millisecond() {
     let h = Harness::new().await;
     let key = setup(&h, json!({"ttl_s": 10})).await;
     h.script(answer());
@@ -213,20 +213,43 @@ async fn entries_expire_by_the_clock_and_the_periodic_jobs_remove_them() {
         Some("miss")
     );
     assert_eq!(upstream_calls(&h), 2);
-    // The database store: expired rows are deleted by the maintenance job.
-    let h = Harness::new().await;
+}
+
+#[tokio::test]
+async fn on_the_database_entries_expire_and_the_hourly_jobs_delete_them() {
+    let raw =
+        gateway_core::RawConfig { cache_store: Some("database".into()), ..Default::default() };
+    let h = Harness::with(gateway_core::Config::validate(raw).unwrap()).await;
     let key = setup(&h, json!({"ttl_s": 10})).await;
-    let store = gateway_core::answers::AnswerStore::put(
-        &h.store,
-        "k1",
-        Bytes::from_static(b"{}"),
-        T0,
-        T0 + 10_000,
+    h.script(answer());
+    assert_eq!(
+        cache_header(&ask(&h, "/v1/chat/completions", &key, chat(false), None).await),
+        Some("miss")
     );
-    store.await.unwrap();
-    let _ = key;
+    assert_eq!(
+        cache_header(&ask(&h, "/v1/chat/completions", &key, chat(false), None).await),
+        Some("hit")
+    );
+    // The entry is in the database, under the key's namespace and the question's meaning.
+    let keys = h.admin("GET", "/api/admin/keys", Value::Null).await;
+    let id = keys["data"][0]["id"].as_str().unwrap();
+    let mut question = gateway_core::codec::decode_request(
+        gateway_core::provider::Protocol::OpenaiChat,
+        chat(false).to_string().as_bytes(),
+    )
+    .unwrap();
+    question.model = "m".into();
+    let entry_key = gateway_core::answers::key(&format!("key:{id}"), &question);
+    let kept = |at| gateway_core::answers::AnswerStore::get(&h.store, &entry_key, at);
+    let entry = kept(T0).await.unwrap().expect("kept in the database");
+    let entry = gateway_core::answers::Entry::decode(&entry).unwrap();
+    assert_eq!(entry.request_id, h.latest_log().await["cached_from"].as_str().unwrap());
+    // Past its time it is no longer served, and the maintenance job deletes the row.
     h.clock.now.fetch_add(10_000, Ordering::SeqCst);
-    assert_eq!(gateway_core::answers::AnswerStore::prune(&h.store, T0 + 10_000).await.unwrap(), 1);
+    assert!(kept(T0 + 10_000).await.unwrap().is_none(), "expired at its time");
+    assert!(kept(T0).await.unwrap().is_some(), "still in the table until the job runs");
+    h.gateway.maintenance().await.unwrap();
+    assert!(kept(T0).await.unwrap().is_none(), "the expired row is gone");
 }
 
 #[tokio::test]

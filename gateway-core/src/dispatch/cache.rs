@@ -31,7 +31,11 @@ impl Lookup {
         mode: Mode,
     ) -> Option<Lookup> {
         let policy = key.cache.clone().or_else(|| route.cache.clone())?;
-        let namespace = policy.namespace.clone().unwrap_or_else(|| format!("key:{}", key.id));
+        // A shared namespace and a key's own never meet: `ns:` and `key:` prefixes.
+        let namespace = match &policy.namespace {
+            Some(shared) => format!("ns:{shared}"),
+            None => format!("key:{}", key.id),
+        };
         let refusal = answers::refusal(request, &policy);
         Some(Lookup { key: answers::key(&namespace, request), policy, mode, refusal })
     }

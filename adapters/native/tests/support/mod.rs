@@ -87,12 +87,16 @@ pub struct Reply {
 
 impl Harness {
     pub async fn new() -> Self {
+        Self::with(Config::default()).await
+    }
+
+    /// A harness whose gateway runs with `config` (the admin password is the harness's own).
+    pub async fn with(config: Config) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = open_database(dir.path().join("g.db").to_str().unwrap(), None).await.unwrap();
         let clock = Arc::new(ManualClock { now: AtomicI64::new(T0), counter: AtomicU64::new(7) });
         let http = Arc::new(ScriptedHttp::default());
-        let config =
-            Config { admin_password: Some(Secret::new("pipeline-pass")), ..Config::default() };
+        let config = Config { admin_password: Some(Secret::new("pipeline-pass")), ..config };
         let deps = Deps {
             http: http.clone(),
             db,
