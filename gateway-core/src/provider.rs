@@ -138,6 +138,32 @@ pub enum MaxTokensField {
     MaxCompletionTokens,
 }
 
+/// One of a provider's credentials, sealed (see `crypto`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Credential {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub sealed: String,
+    /// Share of the traffic relative to the provider's other credentials (1 to 1000).
+    #[serde(default = "one")]
+    pub weight: u32,
+    /// Set when the upstream refused it (401/403): it is not used until re-enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<Disabled>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Why and when a credential was disabled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Disabled {
+    pub reason: String,
+    pub at: i64,
+}
+
 /// A configured upstream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Provider {
@@ -147,8 +173,9 @@ pub struct Provider {
     /// Base URL up to and including the version segment, e.g. `https://api.openai.com/v1`.
     pub base_url: String,
     pub auth_scheme: AuthScheme,
-    /// Sealed credential (see `crypto`); never leaves the core in plaintext except upstream.
-    pub credentials_enc: Option<String>,
+    /// Sealed credentials (see `crypto`), used by weight; never leave the core in plaintext
+    /// except upstream.
+    pub credentials: Vec<Credential>,
     pub extra_headers: BTreeMap<String, String>,
     pub isolation: Isolation,
     pub quirks: Quirks,
@@ -158,6 +185,11 @@ pub struct Provider {
 }
 
 impl Provider {
+    /// The first credential not disabled (the admin API's connectivity test and model list).
+    pub fn first_credential(&self) -> Option<&Credential> {
+        self.credentials.iter().find(|c| c.disabled.is_none())
+    }
+
     /// The admin API's view: everything but the credential, which is reduced to a flag.
     pub fn public_view(&self) -> serde_json::Value {
         serde_json::json!({
@@ -166,7 +198,12 @@ impl Provider {
             "protocol": self.protocol,
             "base_url": self.base_url,
             "auth_scheme": self.auth_scheme,
-            "has_credentials": self.credentials_enc.is_some(),
+            "has_credentials": !self.credentials.is_empty(),
+            "credentials": self.credentials.iter().map(|c| serde_json::json!({
+                "id": c.id, "label": c.label, "weight": c.weight,
+                "disabled_reason": c.disabled.as_ref().map(|d| &d.reason),
+                "disabled_at": c.disabled.as_ref().map(|d| d.at),
+            })).collect::<Vec<_>>(),
             "extra_headers": self.extra_headers,
             "isolation": self.isolation,
             "quirks": self.quirks,
@@ -201,7 +238,13 @@ mod tests {
             protocol: Protocol::OpenaiChat,
             base_url: "http://x".into(),
             auth_scheme: AuthScheme::Bearer,
-            credentials_enc: Some("v1:SEALED".into()),
+            credentials: vec![Credential {
+                id: "c1".into(),
+                label: None,
+                sealed: "v1:SEALED".into(),
+                weight: 1,
+                disabled: None,
+            }],
             extra_headers: BTreeMap::new(),
             isolation: Isolation::default(),
             quirks: Quirks::default(),

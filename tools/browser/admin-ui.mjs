@@ -67,6 +67,8 @@ try {
   await page.fill('#f-name', 'Mock vLLM');
   await page.fill('#f-base_url', `${mock}/v1`);
   await page.fill('#f-api_key', 'sk-mock-upstream');
+  // A second key the upstream refuses: traffic below disables it, and the provider shows why.
+  await page.fill('#f-more_keys', 'sk-mock-revoked');
   await shot('02-provider-form');
   await page.click('.modal button[type=submit]');
   await row('Mock vLLM').waitFor();
@@ -196,6 +198,13 @@ try {
   statuses.push(await send('no-such-model', 'error'));
   summary.traffic = statuses;
   check(statuses.slice(0, 5).every(s => s === 200) && statuses[5] >= 400, `traffic statuses ${statuses}`);
+  await go('providers');
+  await row('Mock vLLM').locator('[data-credentials] .badge.bad').waitFor();
+  await row('Mock vLLM').locator('[data-action=edit]').click();
+  const reason = await page.locator('#credentials .disabled-reason').textContent();
+  check(/401/.test(reason) && /Incorrect API key/.test(reason), `the refused key shows why: ${reason}`);
+  await shot('09b-provider-keys');
+  await page.click('.modal header button');
   await go('virtual-models');
   await row('smart').locator('.badge', { hasText: 'closed' }).first().waitFor();
   await shot('09-virtual-models');

@@ -97,6 +97,8 @@ async fn ask(h: &Harness, path: &str, key: &str, body: Value, header: Option<&st
     if let Some(background) = reply.background.take() {
         background.await;
     }
+    // The next request's log row sorts after this one's.
+    h.clock.now.fetch_add(1, Ordering::SeqCst);
     reply
 }
 
@@ -201,12 +203,12 @@ async fn in_memory_entries_expire_by_the_clock_to_the_millisecond() {
         cache_header(&ask(&h, "/v1/chat/completions", &key, chat(false), None).await),
         Some("miss")
     );
-    h.clock.now.fetch_add(9_999, Ordering::SeqCst);
+    h.clock.now.store(T0 + 9_999, Ordering::SeqCst);
     assert_eq!(
         cache_header(&ask(&h, "/v1/chat/completions", &key, chat(false), None).await),
         Some("hit")
     );
-    h.clock.now.fetch_add(1, Ordering::SeqCst);
+    h.clock.now.store(T0 + 10_000, Ordering::SeqCst);
     h.script(answer());
     assert_eq!(
         cache_header(&ask(&h, "/v1/chat/completions", &key, chat(false), None).await),

@@ -36,7 +36,7 @@ export function Providers() {
         { label: t('Name'), cell: p => html`<strong>${p.name}</strong><div class="muted small">${p.id}</div>` },
         { label: t('Protocol'), cell: p => PROTOCOLS.find(x => x[0] === p.protocol)?.[1] || p.protocol },
         { label: t('Base URL'), cell: p => html`<code class="url">${p.base_url}</code>` },
-        { label: t('Credential'), cell: p => p.has_credentials ? html`<${Badge} kind="ok">${t('set')}<//>` : html`<${Badge}>${t('none')}<//>` },
+        { label: t('Credential'), cell: p => html`<span data-credentials=${p.name}>${credentialBadges(p)}</span>` },
         { label: t('Enabled'), cell: p => html`<${Switch} on=${p.enabled} onToggle=${() => toggle(p)} />` },
         { label: t('Connectivity'), cell: p => html`<${TestResult} r=${tests[p.id]} />` },
         { label: '', class: 'row-actions', cell: p => html`
@@ -50,6 +50,7 @@ export function Providers() {
       ${dialog?.kind === 'new' ? html`<${Modal} title=${dialog.preset ? t('New provider: {name}', { name: dialog.preset.name }) : t('New provider')} onClose=${close}>
         <${ProviderForm} preset=${dialog.preset} saved=${saved} onCancel=${close} /><//>` : null}
       ${dialog?.kind === 'edit' ? html`<${Modal} title=${t('Edit provider')} onClose=${close}>
+        <${Credentials} provider=${dialog.provider} changed=${saved} />
         <${ProviderForm} provider=${dialog.provider} saved=${saved} onCancel=${close} /><//>` : null}
       ${dialog?.kind === 'models' ? html`<${Modal} wide title=${t('Models of {name}', { name: dialog.provider.name })} onClose=${close}>
         <${UpstreamImport} provider=${dialog.provider} done=${close} /><//>` : null}
@@ -76,6 +77,29 @@ function PresetPicker({ presets, pick, onClose }) {
     </div><//>`;
 }
 
+/** The credential column: how many keys, and how many the upstream refused. */
+function credentialBadges(p) {
+  const all = p.credentials || [];
+  if (!all.length) return html`<${Badge}>${t('none')}<//>`;
+  const off = all.filter(c => c.disabled_reason).length;
+  return html`<${Badge} kind="ok">${all.length === 1 ? t('set') : t('{n} keys', { n: all.length })}<//>${off ? html` <${Badge} kind="bad">${t('{n} disabled', { n: off })}<//>` : null}`;
+}
+
+/** A provider's keys: label, weight, whether the upstream refused one (and why); re-enable or remove. */
+function Credentials({ provider, changed }) {
+  const list = provider.credentials || [];
+  if (!list.length) return null;
+  const keep = c => ({ id: c.id });
+  const send = async next => { await patch(`/api/admin/providers/${provider.id}`, { api_keys: next }); toast(t('Saved')); changed(); };
+  return html`<div class="rows" id="credentials"><h3>${t('API keys')}</h3>${list.map((c, i) => html`<div class="row credential" key=${c.id} data-credential=${c.id}>
+    <strong>${c.label || t('Key {n}', { n: i + 1 })}</strong> <span class="muted small">${t('weight {n}', { n: c.weight })}</span>
+    ${c.disabled_reason ? html`<${Badge} kind="bad">${t('disabled')}<//> <span class="muted small disabled-reason">${c.disabled_reason}</span>
+      <button type="button" class="small secondary" data-action="enable" onClick=${() => send(list.map(x => (x.id === c.id ? { id: x.id, enabled: true } : keep(x))))}>${t('Re-enable')}</button>`
+      : html`<${Badge} kind="ok">${t('active')}<//>`}
+    ${list.length > 1 ? html`<button type="button" class="icon" aria-label=${t('Remove')} onClick=${() => send(list.filter(x => x.id !== c.id).map(keep))}>×</button>` : null}
+  </div>`)}</div>`;
+}
+
 function ProviderForm({ preset, provider, saved, onCancel }) {
   const creating = !provider;
   const base = provider || (preset ? { name: preset.name, protocol: preset.protocol, base_url: preset.base_url, auth_scheme: preset.auth_scheme, extra_headers: preset.extra_headers } : { protocol: 'openai_chat', auth_scheme: 'bearer' });
@@ -83,6 +107,7 @@ function ProviderForm({ preset, provider, saved, onCancel }) {
     { name: 'name', label: t('Name'), required: true },
     { name: 'base_url', label: t('Base URL'), required: true, wide: true, help: preset?.notes || '' },
     { name: 'api_key', label: creating ? t('API key') : t('New API key (empty: keep)'), type: 'password', wide: true, autocomplete: 'new-password' },
+    { name: 'more_keys', label: creating ? t('More API keys (one per line; traffic is shared, a rate-limited or refused key gives way)') : t('Add API keys (one per line)'), type: 'list', wide: true },
     { name: 'protocol', label: t('Protocol'), type: 'select', options: PROTOCOLS },
     { name: 'auth_scheme', label: t('Auth scheme'), type: 'select', options: AUTH },
     { name: 'extra_headers', label: t('Extra headers (JSON)'), type: 'json', wide: true, placeholder: '{"x-header": "value"}' },
@@ -94,7 +119,12 @@ function ProviderForm({ preset, provider, saved, onCancel }) {
   const submit = async v => {
     const body = { name: v.name, base_url: v.base_url, extra_headers: v.extra_headers, enabled: v.enabled,
       isolation: { strip_instructions: v.strip_instructions, system_to: v.system_to || null } };
-    if (v.api_key) body.api_key = v.api_key;
+    const more = (v.more_keys || []).map(key => ({ key }));
+    if (more.length) {
+      // The stored keys stay (by id) unless a new first key replaces them.
+      const kept = v.api_key ? [] : (provider?.credentials || []).map(c => ({ id: c.id }));
+      body.api_keys = [...kept, ...(v.api_key ? [{ key: v.api_key }] : []), ...more];
+    } else if (v.api_key) body.api_key = v.api_key;
     body.protocol = v.protocol; body.auth_scheme = v.auth_scheme;
     if (creating) {
       if (preset) body.preset = preset.id;

@@ -51,6 +51,7 @@ pub(crate) async fn handle(
         // a key, model, provider or virtual model: this instance's hot-path caches start over.
         inner.key_cache.clear();
         inner.route_cache.clear();
+        inner.router.keyring.clear();
     }
     result
 }

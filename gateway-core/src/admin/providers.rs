@@ -9,7 +9,7 @@ use super::{
 };
 use crate::error::{GatewayError, RequestError};
 use crate::presets;
-use crate::provider::{AuthScheme, Isolation, Protocol, Provider, Quirks};
+use crate::provider::{AuthScheme, Credential, Isolation, Protocol, Provider, Quirks};
 use crate::state::Inner;
 
 #[derive(Deserialize)]
@@ -21,12 +21,26 @@ struct Input {
     protocol: Option<Protocol>,
     base_url: Option<String>,
     auth_scheme: Option<AuthScheme>,
-    /// Write-only. `null` removes the stored credential.
+    /// Write-only. Replaces every credential with this one; `null` removes them all.
     #[serde(default, deserialize_with = "validate::nullable")]
     api_key: Option<Option<String>>,
+    /// The provider's credentials, in full: entries with `key` are added, entries with the `id` of
+    /// one stored are kept (their label and weight updated, `enabled: true` re-enables them),
+    /// stored ones not listed are removed.
+    api_keys: Option<Vec<KeyInput>>,
     extra_headers: Option<BTreeMap<String, String>>,
     isolation: Option<Isolation>,
     quirks: Option<Quirks>,
+    enabled: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyInput {
+    id: Option<String>,
+    key: Option<String>,
+    label: Option<String>,
+    weight: Option<u32>,
     enabled: Option<bool>,
 }
 
@@ -51,7 +65,7 @@ pub(super) async fn route(inner: &Inner, op: Op<'_>, req: Req<'_>) -> AdminResul
                         protocol,
                         base_url: validate::required(input.base_url.clone(), "base_url")?,
                         auth_scheme: input.auth_scheme.unwrap_or(protocol.default_auth()),
-                        credentials_enc: None,
+                        credentials: Vec::new(),
                         extra_headers: BTreeMap::new(),
                         isolation: Isolation::default(),
                         quirks: Quirks::default(),
@@ -118,7 +132,7 @@ fn from_preset(id: &str, input: &Input) -> Result<Provider, GatewayError> {
         protocol: preset.protocol,
         base_url: preset.base_url.to_owned(),
         auth_scheme: preset.auth_scheme,
-        credentials_enc: None,
+        credentials: Vec::new(),
         extra_headers: preset
             .extra_headers
             .iter()
@@ -166,16 +180,78 @@ fn apply(inner: &Inner, input: Input, mut p: Provider) -> Result<Provider, Gatew
         p.quirks = quirks;
     }
     match input.api_key {
-        Some(Some(key)) => {
-            let key = validate::credential(&key)?;
-            let mut nonce = [0u8; 12];
-            inner.platform.random_bytes(&mut nonce);
-            p.credentials_enc = Some(inner.sealer.seal(&key, nonce)?);
-        }
-        Some(None) => p.credentials_enc = None,
+        Some(Some(key)) => p.credentials = vec![seal(inner, "api_key", &key, None, 1)?],
+        Some(None) => p.credentials.clear(),
         None => {}
     }
+    if let Some(keys) = input.api_keys {
+        p.credentials = credentials(inner, keys, std::mem::take(&mut p.credentials))?;
+    }
     Ok(p)
+}
+
+/// A new credential, sealed.
+fn seal(
+    inner: &Inner,
+    field: &str,
+    key: &str,
+    label: Option<String>,
+    weight: u32,
+) -> Result<Credential, GatewayError> {
+    let key = validate::credential(key).map_err(|e| RequestError::field(field, e.to_string()))?;
+    let mut nonce = [0u8; 12];
+    inner.platform.random_bytes(&mut nonce);
+    Ok(Credential {
+        id: crate::ids::new_id(inner.platform.as_ref(), "cred"),
+        label,
+        sealed: inner.sealer.seal(&key, nonce)?,
+        weight,
+        disabled: None,
+    })
+}
+
+/// The credential list `api_keys` describes, from the stored ones.
+fn credentials(
+    inner: &Inner,
+    keys: Vec<KeyInput>,
+    mut stored: Vec<Credential>,
+) -> Result<Vec<Credential>, GatewayError> {
+    if keys.len() > 20 {
+        return Err(RequestError::field("api_keys", "at most 20 credentials").into());
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    for (i, k) in keys.into_iter().enumerate() {
+        let field = |f: &str| format!("api_keys[{i}].{f}");
+        if k.weight.is_some_and(|w| !(1..=1000).contains(&w)) {
+            return Err(RequestError::field(field("weight"), "weight must be 1 to 1000").into());
+        }
+        let label = k.label.map(|l| validate::name(&field("label"), &l, 100)).transpose()?;
+        let mut credential = match (k.id, k.key) {
+            (None, Some(key)) => seal(inner, &field("key"), &key, None, 1)?,
+            (Some(id), None) => match stored.iter().position(|c| c.id == id) {
+                Some(at) => stored.swap_remove(at),
+                None => {
+                    let m = format!("no credential with id `{id}`");
+                    return Err(RequestError::field(field("id"), m).into());
+                }
+            },
+            _ => {
+                let m = "give either the `id` of a stored credential or a new `key`";
+                return Err(RequestError::field(format!("api_keys[{i}]"), m).into());
+            }
+        };
+        if let Some(weight) = k.weight {
+            credential.weight = weight;
+        }
+        if label.is_some() {
+            credential.label = label;
+        }
+        if k.enabled == Some(true) {
+            credential.disabled = None;
+        }
+        out.push(credential);
+    }
+    Ok(out)
 }
 
 /// `POST /api/admin/providers/{id}/test`: asks the upstream for its model list with the stored
@@ -206,7 +282,7 @@ pub(super) async fn models(inner: &Inner, id: &str) -> AdminResult {
 /// Anthropic `{data: [{id}]}`, Gemini `{models: [{name: "models/…"}]}`), sorted.
 async fn upstream_models(inner: &Inner, p: &Provider) -> Result<Vec<String>, GatewayError> {
     use crate::upstream::{UpstreamError, build_get, read_body};
-    let credential = p.credentials_enc.as_deref().map(|c| inner.sealer.open(c)).transpose()?;
+    let credential = p.first_credential().map(|c| inner.sealer.open(&c.sealed)).transpose()?;
     let path = if p.protocol == Protocol::Gemini { "/models?pageSize=1000" } else { "/models" };
     let request = build_get(p, credential.as_deref(), path)?;
     let response = inner.http.send(request, std::time::Duration::from_secs(20)).await?;

@@ -16,7 +16,7 @@ use crate::codec::glue::{self, Plan};
 use crate::codec::{self, embeddings};
 use crate::error::GatewayError;
 use crate::io::{ByteStream, TransportError};
-use crate::provider::Protocol;
+use crate::provider::{Credential, Protocol};
 use crate::routing::{Outcome, Route, RouteTarget};
 use crate::state::Inner;
 use crate::upstream::{
@@ -164,7 +164,9 @@ fn failed(error: GatewayError, now_ms: i64) -> Step {
     }
 }
 
-/// One attempt on `t`: send, then read the answer, within `timeout`.
+/// One attempt on `t` within `timeout`: send with one of its provider's credentials, then read
+/// the answer. A credential the upstream rate limits (429) rests, one it refuses (401/403) is
+/// disabled, and the request goes again with another while the provider has one.
 async fn attempt(
     inner: &Inner,
     t: &RouteTarget,
@@ -172,27 +174,101 @@ async fn attempt(
     timeout: std::time::Duration,
 ) -> Step {
     let started = inner.platform.now_ms();
-    let response = match send(inner, t, prepared, timeout).await {
-        Ok(response) => response,
-        Err(step) => return step,
-    };
-    let spent = u64::try_from(inner.platform.now_ms() - started).unwrap_or(0);
-    let left = timeout.saturating_sub(std::time::Duration::from_millis(spent));
-    read_answer(inner, t, prepared, response, left).await
+    let mut tries = 0;
+    loop {
+        let spent = u64::try_from(inner.platform.now_ms() - started).unwrap_or(0);
+        let left = timeout.saturating_sub(std::time::Duration::from_millis(spent));
+        let now = inner.platform.now_ms();
+        let credential = inner.router.keyring.pick(&t.provider, now);
+        let step = match send(inner, t, credential, prepared, left).await {
+            Ok(response) => {
+                let spent = u64::try_from(inner.platform.now_ms() - now).unwrap_or(0);
+                let left = left.saturating_sub(std::time::Duration::from_millis(spent));
+                read_answer(inner, t, prepared, response, left).await
+            }
+            Err(step) => step,
+        };
+        tries += 1;
+        let Some(credential) = credential else { return step };
+        let said = rotation(&step);
+        if tries >= t.provider.credentials.len() || !rotate(inner, t, credential, said).await {
+            return step;
+        }
+    }
 }
 
-/// The request `t` gets, with its provider's credential; a failure here is the gateway's (a
-/// request it cannot encode, a credential it cannot open), never the target's.
+/// What to do with a credential after its attempt.
+enum Rotation {
+    /// Rate limited: rest it this long (ms).
+    Rest(i64),
+    /// Refused: disable it, with why.
+    Disable(String),
+}
+
+/// What `step` says about the credential it used, when the upstream said something about it.
+fn rotation(step: &Step) -> Option<Rotation> {
+    use crate::routing::keyring::DEFAULT_REST_MS;
+    match step {
+        Step::Retry(
+            GatewayError::Upstream(UpstreamError::RateLimited { retry_after_secs, .. }),
+            _,
+        ) => {
+            Some(Rotation::Rest(retry_after_secs.map_or(DEFAULT_REST_MS, |s| {
+                i64::try_from(s).unwrap_or(3600).saturating_mul(1000)
+            })))
+        }
+        Step::Stop(GatewayError::Upstream(UpstreamError::Auth { status, message }), _) => {
+            let reason = format!("the upstream refused it (HTTP {status}): {message}");
+            Some(Rotation::Disable(reason.chars().take(300).collect()))
+        }
+        _ => None,
+    }
+}
+
+/// Rests (429) or disables (401/403, kept with why) `credential` when its provider has others;
+/// whether another may take the request now.
+async fn rotate(
+    inner: &Inner,
+    t: &RouteTarget,
+    credential: &Credential,
+    rotation: Option<Rotation>,
+) -> bool {
+    let provider = &t.provider;
+    let Some(rotation) = rotation.filter(|_| provider.credentials.len() > 1) else {
+        return false;
+    };
+    let now = inner.platform.now_ms();
+    match rotation {
+        Rotation::Rest(ms) => {
+            inner.router.keyring.rest(provider, credential, now + ms);
+            tracing::warn!(provider = %provider.name, credential = %credential.id, rest_ms = ms, "credential rate limited; resting it");
+        }
+        Rotation::Disable(reason) => {
+            inner.router.keyring.disable(provider, credential);
+            tracing::error!(provider = %provider.name, credential = %credential.id, %reason, "credential disabled");
+            let disabled = crate::provider::Disabled { reason, at: now };
+            if let Err(e) =
+                inner.store.disable_credential(&provider.id, &credential.id, disabled).await
+            {
+                tracing::error!(error = %e, "could not record the disabled credential");
+            }
+        }
+    }
+    inner.router.keyring.available(provider, now) > 0
+}
+
+/// The request `t` gets, with one of its provider's credentials; a failure here is the gateway's
+/// (a request it cannot encode, a credential it cannot open), never the target's.
 pub(super) fn outbound(
     inner: &Inner,
     t: &RouteTarget,
+    credential: Option<&Credential>,
     path: &str,
     body: Bytes,
     stream: bool,
     headers: &[(&'static str, String)],
 ) -> Result<http::Request<Bytes>, GatewayError> {
-    let credential =
-        t.provider.credentials_enc.as_deref().map(|c| inner.sealer.open(c)).transpose()?;
+    let credential = credential.map(|c| inner.sealer.open(&c.sealed)).transpose()?;
     let credential = credential.as_deref();
     Ok(build_request(Outbound { provider: &t.provider, credential, path, body, stream, headers })?)
 }
@@ -201,6 +277,7 @@ pub(super) fn outbound(
 async fn send(
     inner: &Inner,
     t: &RouteTarget,
+    credential: Option<&Credential>,
     prepared: &Prepared,
     timeout: std::time::Duration,
 ) -> Result<http::Response<ByteStream>, Step> {
@@ -209,7 +286,7 @@ async fn send(
     let (path, body) = prepared.request_for(t, stream).map_err(neutral)?;
     let same_protocol = t.provider.protocol == prepared.inbound;
     let headers = if same_protocol { prepared.headers.as_slice() } else { &[] };
-    let request = outbound(inner, t, &path, body, stream, headers).map_err(neutral)?;
+    let request = outbound(inner, t, credential, &path, body, stream, headers).map_err(neutral)?;
     inner.http.send(request, timeout).await.map_err(|e| failed(e.into(), now))
 }
 

@@ -138,7 +138,9 @@ async fn ask(
     } else {
         vec![]
     };
-    let outbound = outbound(inner, t, &path, body, false, &headers)?;
+    let now = inner.platform.now_ms();
+    let credential = inner.router.keyring.pick(&t.provider, now);
+    let outbound = outbound(inner, t, credential, &path, body, false, &headers)?;
     let response = inner.http.send(outbound, inner.config.upstream_timeout).await?;
     let (parts, body) = response.into_parts();
     let bytes = read_body(body, 1 << 20).await?;

@@ -4,6 +4,7 @@
 //! belong here.
 
 pub(crate) mod breaker;
+pub(crate) mod keyring;
 mod route;
 mod strategy;
 
@@ -139,6 +140,8 @@ pub(crate) struct TargetStatus {
 /// Per-instance routing state shared by all requests.
 #[derive(Debug, Default)]
 pub(crate) struct Router {
+    /// Which credential each provider's requests use.
+    pub keyring: keyring::Keyring,
     targets: Mutex<HashMap<String, TargetState>>,
     round_robin: Mutex<HashMap<String, usize>>,
     budget: Mutex<RetryBudget>,

@@ -2,10 +2,10 @@
 
 use super::{Row, Store, StoreError, StoreResult};
 use crate::io::Value;
-use crate::provider::{AuthScheme, Protocol, Provider};
+use crate::provider::{AuthScheme, Credential, Disabled, Protocol, Provider};
 
-const COLUMNS: &str = "id, name, protocol, base_url, auth_scheme, credentials_enc, extra_headers, \
-                       isolation, quirks, enabled, created_at, updated_at";
+const COLUMNS: &str = "id, name, protocol, base_url, auth_scheme, credentials_enc, credentials, \
+                       extra_headers, isolation, quirks, enabled, created_at, updated_at";
 
 fn decode(r: &Row<'_>) -> StoreResult<Provider> {
     let bad = |column: &str, value: String| StoreError::Decode {
@@ -20,7 +20,21 @@ fn decode(r: &Row<'_>) -> StoreResult<Provider> {
         protocol: Protocol::parse(&protocol).ok_or_else(|| bad("protocol", protocol.clone()))?,
         base_url: r.text("base_url")?,
         auth_scheme: AuthScheme::parse(&auth).ok_or_else(|| bad("auth_scheme", auth.clone()))?,
-        credentials_enc: r.opt_text("credentials_enc")?,
+        credentials: match r.opt_text("credentials")? {
+            Some(_) => r.json("credentials")?,
+            // Written before several credentials: the one key, as it was sealed.
+            None => r
+                .opt_text("credentials_enc")?
+                .map(|sealed| Credential {
+                    id: "primary".into(),
+                    label: None,
+                    sealed,
+                    weight: 1,
+                    disabled: None,
+                })
+                .into_iter()
+                .collect(),
+        },
         extra_headers: r.json("extra_headers")?,
         isolation: r.json("isolation")?,
         quirks: r.json("quirks")?,
@@ -36,7 +50,8 @@ fn params(p: &Provider) -> Vec<Value> {
         p.protocol.as_str().into(),
         p.base_url.clone().into(),
         p.auth_scheme.as_str().into(),
-        p.credentials_enc.clone().into(),
+        p.credentials.first().map(|c| c.sealed.clone()).into(),
+        serde_json::to_string(&p.credentials).unwrap_or_else(|_| "[]".into()).into(),
         serde_json::to_string(&p.extra_headers).unwrap_or_else(|_| "{}".into()).into(),
         serde_json::to_string(&p.isolation).unwrap_or_else(|_| "{}".into()).into(),
         serde_json::to_string(&p.quirks).unwrap_or_else(|_| "{}".into()).into(),
@@ -62,8 +77,8 @@ impl Store {
         values.push(Value::Integer(p.created_at));
         self.execute(
             "INSERT INTO providers (id, name, protocol, base_url, auth_scheme, credentials_enc, \
-             extra_headers, isolation, quirks, enabled, updated_at, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             credentials, extra_headers, isolation, quirks, enabled, updated_at, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             values,
         )
         .await?;
@@ -76,13 +91,38 @@ impl Store {
         let changed = self
             .execute(
                 "UPDATE providers SET name = ?, protocol = ?, base_url = ?, auth_scheme = ?, \
-                 credentials_enc = ?, extra_headers = ?, isolation = ?, quirks = ?, enabled = ?, \
+                 credentials_enc = ?, credentials = ?, extra_headers = ?, isolation = ?, quirks = ?, \
+                 enabled = ?, \
                  updated_at = ? \
                  WHERE id = ?",
                 values,
             )
             .await?;
         Ok(changed == 1)
+    }
+
+    /// Marks credential `credential_id` of `provider_id` disabled, with why; whether it was found.
+    pub async fn disable_credential(
+        &self,
+        provider_id: &str,
+        credential_id: &str,
+        disabled: Disabled,
+    ) -> StoreResult<bool> {
+        let Some(mut p) = self.provider(provider_id).await? else { return Ok(false) };
+        let Some(c) = p.credentials.iter_mut().find(|c| c.id == credential_id) else {
+            return Ok(false);
+        };
+        if c.disabled.is_some() {
+            return Ok(true);
+        }
+        c.disabled = Some(disabled);
+        let json = serde_json::to_string(&p.credentials).unwrap_or_else(|_| "[]".into());
+        self.execute(
+            "UPDATE providers SET credentials = ? WHERE id = ?",
+            vec![json.into(), provider_id.into()],
+        )
+        .await?;
+        Ok(true)
     }
 
     /// Deletes a provider no model uses; `Ok(None)` when models still point at it.

@@ -293,6 +293,14 @@ pub(crate) async fn prepare(
         return Err(error(StatusCode::BAD_REQUEST, "body is not JSON"));
     };
     mock.record(path, &body);
+    // A revoked key is refused as every provider refuses one: 401, in the protocol's shape.
+    let revoked = ["authorization", "x-api-key", "x-goog-api-key", "api-key"]
+        .iter()
+        .filter_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+        .any(|v| v.contains("revoked"));
+    if revoked {
+        return Err(error(StatusCode::UNAUTHORIZED, "Incorrect API key provided"));
+    }
     let model = model
         .map(str::to_owned)
         .unwrap_or_else(|| body["model"].as_str().unwrap_or("mock").to_owned());

@@ -1,0 +1,151 @@
+//! Which of a provider's credentials a request uses: smooth weighted round robin among those the
+//! upstream has not refused (401/403: disabled, stored with why) and that are not resting (429:
+//! for the upstream's `Retry-After`, a minute when it gives none). Resting is this instance's own
+//! memory, like the breakers; a disabled credential is also remembered here at once, before the
+//! route cache (5 seconds) sees the stored change.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::provider::{Credential, Provider};
+
+/// How long a credential rests after a 429 without `Retry-After`.
+pub(crate) const DEFAULT_REST_MS: i64 = 60_000;
+
+/// Credential states by `provider_id/credential_id`: resting until (ms), or `i64::MAX` for
+/// disabled.
+#[derive(Debug, Default)]
+pub(crate) struct Keyring {
+    until: Mutex<HashMap<String, i64>>,
+    /// Smooth weighted round robin: each credential's current weight.
+    current: Mutex<HashMap<String, i64>>,
+}
+
+fn slot(provider: &Provider, credential: &Credential) -> String {
+    format!("{}/{}", provider.id, credential.id)
+}
+
+impl Keyring {
+    /// The credentials a request may use now, with their weights.
+    fn usable<'a>(&self, provider: &'a Provider, now_ms: i64) -> Vec<&'a Credential> {
+        let until = self.until.lock().map(|u| u.clone()).unwrap_or_default();
+        provider
+            .credentials
+            .iter()
+            .filter(|c| c.disabled.is_none())
+            .filter(|c| until.get(&slot(provider, c)).is_none_or(|&t| t <= now_ms))
+            .collect()
+    }
+
+    /// How many credentials of `provider` a request could use now.
+    pub(crate) fn available(&self, provider: &Provider, now_ms: i64) -> usize {
+        self.usable(provider, now_ms).len()
+    }
+
+    /// The credential for the next request to `provider`: smooth weighted round robin among the
+    /// usable ones (each gets its weight's share, spread out, the same on every run); when every
+    /// one rests, the one that rests least (the upstream's answer then says why); when every one
+    /// is disabled, the first (its 401 reaches the caller as the provider's auth error).
+    pub(crate) fn pick<'a>(&self, provider: &'a Provider, now_ms: i64) -> Option<&'a Credential> {
+        let usable = self.usable(provider, now_ms);
+        if usable.is_empty() {
+            let until = self.until.lock().map(|u| u.clone()).unwrap_or_default();
+            return provider
+                .credentials
+                .iter()
+                .filter(|c| c.disabled.is_none())
+                .min_by_key(|c| until.get(&slot(provider, c)).copied().unwrap_or(0))
+                .or_else(|| provider.credentials.first());
+        }
+        if let [only] = usable.as_slice() {
+            return Some(only);
+        }
+        let Ok(mut current) = self.current.lock() else { return usable.first().copied() };
+        let total: i64 = usable.iter().map(|c| i64::from(c.weight.max(1))).sum();
+        let mut best: Option<(&Credential, i64)> = None;
+        for c in &usable {
+            let cw = current.entry(slot(provider, c)).or_insert(0);
+            *cw += i64::from(c.weight.max(1));
+            if best.is_none_or(|(_, b)| *cw > b) {
+                best = Some((c, *cw));
+            }
+        }
+        let (chosen, _) = best?;
+        if let Some(cw) = current.get_mut(&slot(provider, chosen)) {
+            *cw -= total;
+        }
+        Some(chosen)
+    }
+
+    /// `credential` was rate limited: rest it until `until_ms`.
+    pub(crate) fn rest(&self, provider: &Provider, credential: &Credential, until_ms: i64) {
+        if let Ok(mut until) = self.until.lock() {
+            let t = until.entry(slot(provider, credential)).or_insert(0);
+            *t = (*t).max(until_ms);
+        }
+    }
+
+    /// `credential` was refused: never use it again on this instance (until the provider's
+    /// credentials change: its id changes with them).
+    pub(crate) fn disable(&self, provider: &Provider, credential: &Credential) {
+        if let Ok(mut until) = self.until.lock() {
+            until.insert(slot(provider, credential), i64::MAX);
+        }
+    }
+
+    /// Forgets the state of credentials re-enabled through the admin API.
+    pub(crate) fn clear(&self) {
+        if let Ok(mut until) = self.until.lock() {
+            until.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(weights: &[u32]) -> Provider {
+        let credentials = weights
+            .iter()
+            .enumerate()
+            .map(|(i, &weight)| Credential {
+                id: format!("c{i}"),
+                label: None,
+                sealed: String::new(),
+                weight,
+                disabled: None,
+            })
+            .collect();
+        Provider {
+            id: "p".into(),
+            name: "p".into(),
+            protocol: crate::provider::Protocol::OpenaiChat,
+            base_url: "http://up.test/v1".into(),
+            auth_scheme: crate::provider::AuthScheme::Bearer,
+            credentials,
+            extra_headers: Default::default(),
+            isolation: Default::default(),
+            quirks: Default::default(),
+            enabled: true,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn credentials_share_by_weight_and_skip_the_resting_and_the_disabled() {
+        let ring = Keyring::default();
+        let p = provider(&[1, 3]);
+        let picks: Vec<String> = (0..8).map(|_| ring.pick(&p, 0).unwrap().id.clone()).collect();
+        assert_eq!(picks.iter().filter(|id| *id == "c1").count(), 6, "{picks:?}");
+        ring.rest(&p, &p.credentials[1], 1000);
+        assert!((0..4).all(|_| ring.pick(&p, 500).unwrap().id == "c0"));
+        assert_eq!(ring.available(&p, 500), 1);
+        assert_eq!(ring.available(&p, 1000), 2, "rested until its time");
+        ring.disable(&p, &p.credentials[0]);
+        assert_eq!(ring.pick(&p, 500).unwrap().id, "c1", "all resting: the least resting");
+        ring.disable(&p, &p.credentials[1]);
+        assert!(ring.pick(&p, 500).is_some(), "all disabled: still one, to fail upstream");
+    }
+}
