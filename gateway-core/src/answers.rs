@@ -142,25 +142,55 @@ pub fn keeps(response: &Response) -> bool {
 /// output format and reasoning; not the endpoint, streaming, prompt-cache marks or the end-user
 /// id, which do not change the answer.
 pub fn key(namespace: &str, request: &Request) -> String {
-    let meaning = serde_json::json!({
-        "model": request.model,
-        "system": request.system,
-        "messages": request.messages,
-        "tools": request.tools,
-        "tool_choice": request.tool_choice,
-        "parallel_tool_calls": request.parallel_tool_calls,
-        "max_tokens": request.max_tokens,
-        "temperature": request.temperature,
-        "top_p": request.top_p,
-        "stop": request.stop,
-        "response_format": request.response_format,
-        "reasoning": request.reasoning,
-    });
-    let mut hasher = Sha256::new();
-    hasher.update(namespace.as_bytes());
-    hasher.update([0]);
-    hasher.update(meaning.to_string().as_bytes());
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    #[derive(Serialize)]
+    struct Meaning<'a> {
+        model: &'a str,
+        system: &'a [String],
+        messages: &'a [crate::canonical::Message],
+        tools: &'a [crate::canonical::Tool],
+        tool_choice: &'a Option<crate::canonical::ToolChoice>,
+        parallel_tool_calls: Option<bool>,
+        max_tokens: Option<u32>,
+        temperature: Option<f64>,
+        top_p: Option<f64>,
+        stop: &'a [String],
+        response_format: &'a Option<crate::canonical::ResponseFormat>,
+        reasoning: &'a Option<crate::canonical::Reasoning>,
+    }
+    let meaning = Meaning {
+        model: &request.model,
+        system: &request.system,
+        messages: &request.messages,
+        tools: &request.tools,
+        tool_choice: &request.tool_choice,
+        parallel_tool_calls: request.parallel_tool_calls,
+        max_tokens: request.max_tokens,
+        temperature: request.temperature,
+        top_p: request.top_p,
+        stop: &request.stop,
+        response_format: &request.response_format,
+        reasoning: &request.reasoning,
+    };
+    // Written straight into the hash: no JSON tree, no text copy.
+    let mut hasher = HashWriter(Sha256::new());
+    hasher.0.update(namespace.as_bytes());
+    hasher.0.update([0]);
+    let _ = serde_json::to_writer(&mut hasher, &meaning);
+    hasher.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Feeds what is written into a SHA-256.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// One kept answer: the canonical response (with the usage it cost), what it cost, and the
@@ -185,8 +215,8 @@ impl Entry {
 
     /// The answer for a caller of `client`'s protocol, whole or as the stream that would have
     /// carried it: named after the model asked, dated now, with no upstream tokens.
-    pub fn replay(&self, client: &ClientView, stream: bool, model: &str, now_ms: i64) -> Bytes {
-        let mut response = self.response.clone();
+    pub fn replay(self, client: &ClientView, stream: bool, model: &str, now_ms: i64) -> Bytes {
+        let mut response = self.response;
         response.model = model.to_owned();
         response.created = now_ms / 1000;
         response.usage = Usage {
@@ -273,7 +303,8 @@ impl MemoryAnswers {
     }
 
     /// Bytes held now.
-    pub fn bytes(&self) -> usize {
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
         self.lock().map(|l| l.bytes).unwrap_or(0)
     }
 }
@@ -451,11 +482,16 @@ mod tests {
                 usage: Usage { input: Some(10), output: Some(5), ..Usage::default() },
             },
         };
+        assert!(keeps(&entry.response));
+        let filtered = Response { finish: FinishReason::ContentFilter, ..entry.response.clone() };
+        let empty = Response { content: vec![], ..entry.response.clone() };
+        assert!(!keeps(&filtered) && !keeps(&empty), "filtered and empty answers are not kept");
         let back = Entry::decode(&entry.encode()).unwrap();
         assert_eq!(back, entry);
+        let entry = || back.clone();
         let chat = ClientView { protocol: Protocol::OpenaiChat, ..ClientView::default() };
         let json: serde_json::Value =
-            serde_json::from_slice(&entry.replay(&chat, false, "m", 5000)).unwrap();
+            serde_json::from_slice(&entry().replay(&chat, false, "m", 5000)).unwrap();
         assert_eq!(json["choices"][0]["message"]["content"], "Hello");
         assert_eq!(
             (json["model"].as_str(), json["usage"]["prompt_tokens"].as_i64()),
@@ -463,7 +499,7 @@ mod tests {
         );
         let anthropic =
             ClientView { protocol: Protocol::AnthropicMessages, ..ClientView::default() };
-        let sse = String::from_utf8(entry.replay(&anthropic, true, "m", 5000).to_vec()).unwrap();
+        let sse = String::from_utf8(entry().replay(&anthropic, true, "m", 5000).to_vec()).unwrap();
         assert!(sse.starts_with("event: message_start"), "{sse}");
         assert!(sse.contains("\"text\":\"Hello\"") && sse.contains("event: message_stop"), "{sse}");
     }

@@ -102,6 +102,12 @@ async fn ask(h: &Harness, path: &str, key: &str, body: Value, header: Option<&st
     reply
 }
 
+/// What `x-gateway-cache` said to `body` on chat completions, asked with `key`.
+async fn chat_outcome(h: &Harness, key: &str, body: Value) -> String {
+    let reply = ask(h, "/v1/chat/completions", key, body, None).await;
+    cache_header(&reply).unwrap_or("none").to_owned()
+}
+
 fn cache_header(reply: &Reply) -> Option<&str> {
     reply.headers.get("x-gateway-cache").map(|v| v.to_str().unwrap())
 }
@@ -199,21 +205,12 @@ async fn in_memory_entries_expire_by_the_clock_to_the_millisecond() {
     let h = Harness::new().await;
     let key = setup(&h, json!({"ttl_s": 10})).await;
     h.script(answer());
-    assert_eq!(
-        cache_header(&ask(&h, "/v1/chat/completions", &key, chat(false), None).await),
-        Some("miss")
-    );
+    assert_eq!(chat_outcome(&h, &key, chat(false)).await, "miss");
     h.clock.now.store(T0 + 9_999, Ordering::SeqCst);
-    assert_eq!(
-        cache_header(&ask(&h, "/v1/chat/completions", &key, chat(false), None).await),
-        Some("hit")
-    );
+    assert_eq!(chat_outcome(&h, &key, chat(false)).await, "hit");
     h.clock.now.store(T0 + 10_000, Ordering::SeqCst);
     h.script(answer());
-    assert_eq!(
-        cache_header(&ask(&h, "/v1/chat/completions", &key, chat(false), None).await),
-        Some("miss")
-    );
+    assert_eq!(chat_outcome(&h, &key, chat(false)).await, "miss");
     assert_eq!(upstream_calls(&h), 2);
 }
 
@@ -224,14 +221,8 @@ async fn on_the_database_entries_expire_and_the_hourly_jobs_delete_them() {
     let h = Harness::with(gateway_core::Config::validate(raw).unwrap()).await;
     let key = setup(&h, json!({"ttl_s": 10})).await;
     h.script(answer());
-    assert_eq!(
-        cache_header(&ask(&h, "/v1/chat/completions", &key, chat(false), None).await),
-        Some("miss")
-    );
-    assert_eq!(
-        cache_header(&ask(&h, "/v1/chat/completions", &key, chat(false), None).await),
-        Some("hit")
-    );
+    assert_eq!(chat_outcome(&h, &key, chat(false)).await, "miss");
+    assert_eq!(chat_outcome(&h, &key, chat(false)).await, "hit");
     // The entry is in the database, under the key's namespace and the question's meaning.
     let keys = h.admin("GET", "/api/admin/keys", Value::Null).await;
     let id = keys["data"][0]["id"].as_str().unwrap();
@@ -261,25 +252,13 @@ async fn keys_see_only_their_own_answers_unless_they_share_a_namespace() {
     let b = new_key(&h, json!({})).await;
     h.script(answer());
     h.script(answer());
-    assert_eq!(
-        cache_header(&ask(&h, "/v1/chat/completions", &a, chat(false), None).await),
-        Some("miss")
-    );
-    assert_eq!(
-        cache_header(&ask(&h, "/v1/chat/completions", &b, chat(false), None).await),
-        Some("miss")
-    );
+    assert_eq!(chat_outcome(&h, &a, chat(false)).await, "miss");
+    assert_eq!(chat_outcome(&h, &b, chat(false)).await, "miss");
     let c = new_key(&h, json!({"namespace": "team"})).await;
     let d = new_key(&h, json!({"namespace": "team"})).await;
     h.script(answer());
-    assert_eq!(
-        cache_header(&ask(&h, "/v1/chat/completions", &c, chat(false), None).await),
-        Some("miss")
-    );
-    assert_eq!(
-        cache_header(&ask(&h, "/v1/chat/completions", &d, chat(false), None).await),
-        Some("hit")
-    );
+    assert_eq!(chat_outcome(&h, &c, chat(false)).await, "miss");
+    assert_eq!(chat_outcome(&h, &d, chat(false)).await, "hit");
     assert_eq!(upstream_calls(&h), 3);
 }
 
@@ -291,10 +270,7 @@ async fn no_store_refresh_and_sampling_are_honoured() {
     let skipped = ask(&h, "/v1/chat/completions", &key, chat(false), Some("no-store")).await;
     assert_eq!(cache_header(&skipped), Some("bypass"));
     h.script(answer());
-    assert_eq!(
-        cache_header(&ask(&h, "/v1/chat/completions", &key, chat(false), None).await),
-        Some("miss")
-    );
+    assert_eq!(chat_outcome(&h, &key, chat(false)).await, "miss");
     h.script(answer());
     let refreshed = ask(&h, "/v1/chat/completions", &key, chat(false), Some("no-store")).await;
     assert_eq!(upstream_calls(&h), 3, "no-store does not read either: {}", refreshed.status);
@@ -318,14 +294,8 @@ async fn no_store_refresh_and_sampling_are_honoured() {
     // ...unless the key keeps samples.
     set_cache(&h, &key, json!({"sampled": true})).await;
     h.script(answer());
-    assert_eq!(
-        cache_header(&ask(&h, "/v1/chat/completions", &key, sampled.clone(), None).await),
-        Some("miss")
-    );
-    assert_eq!(
-        cache_header(&ask(&h, "/v1/chat/completions", &key, sampled, None).await),
-        Some("hit")
-    );
+    assert_eq!(chat_outcome(&h, &key, sampled.clone()).await, "miss");
+    assert_eq!(chat_outcome(&h, &key, sampled).await, "hit");
 }
 
 #[tokio::test]
@@ -375,18 +345,12 @@ async fn hits_count_as_requests_but_use_no_tokens() {
     )
     .await;
     h.script(answer());
-    assert_eq!(
-        cache_header(&ask(&h, "/v1/chat/completions", &key, chat(false), None).await),
-        Some("miss")
-    );
+    assert_eq!(chat_outcome(&h, &key, chat(false)).await, "miss");
     let usage = |k: Value| k["usage"].clone();
     let before = usage(h.admin("GET", &format!("/api/admin/keys/{id}"), Value::Null).await);
     assert_eq!(before["tokens_this_minute"], 30);
     for _ in 0..2 {
-        assert_eq!(
-            cache_header(&ask(&h, "/v1/chat/completions", &key, chat(false), None).await),
-            Some("hit")
-        );
+        assert_eq!(chat_outcome(&h, &key, chat(false)).await, "hit");
     }
     let after = usage(h.admin("GET", &format!("/api/admin/keys/{id}"), Value::Null).await);
     assert_eq!(
@@ -410,11 +374,8 @@ async fn a_virtual_models_policy_applies_to_keys_without_their_own() {
     let mut body = chat(false);
     body["model"] = json!("v");
     h.script(answer());
-    assert_eq!(
-        cache_header(&ask(&h, "/v1/chat/completions", &key, body.clone(), None).await),
-        Some("miss")
-    );
-    assert_eq!(cache_header(&ask(&h, "/v1/chat/completions", &key, body, None).await), Some("hit"));
+    assert_eq!(chat_outcome(&h, &key, body.clone()).await, "miss");
+    assert_eq!(chat_outcome(&h, &key, body).await, "hit");
     // A plain model without a policy is not cached for this key.
     h.script(answer());
     let plain = ask(&h, "/v1/chat/completions", &key, chat(false), None).await;

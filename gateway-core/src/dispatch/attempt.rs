@@ -35,14 +35,8 @@ pub(crate) enum Forwarded {
         body: ByteStream,
         plan: Plan,
     },
-    /// The response cache answered: the caller's bytes (whole, or the whole stream), and the
-    /// entry they came from.
-    Cached {
-        body: Bytes,
-        stream: bool,
-        json_array: bool,
-        entry: Box<crate::answers::Entry>,
-    },
+    /// The response cache answered.
+    Cached(super::cache::Hit),
 }
 
 /// The answer and who gave it.
@@ -362,18 +356,23 @@ fn full_answer(
         return Ok(Forwarded::Full { body, usage, answer: None });
     }
     if prepared.passthrough(t) {
-        let usage = match codec::decode_usage(upstream, &bytes) {
+        // The whole answer is decoded only when the cache keeps it; its usage then comes with it.
+        let answer = prepared
+            .keep
+            .then(|| codec::decode_response(upstream, &bytes, &prepared.call_ids).ok())
+            .flatten()
+            .map(Box::new);
+        let usage = match answer.as_ref().map(|a| Ok(a.usage)) {
+            Some(known) => known,
+            None => codec::decode_usage(upstream, &bytes),
+        };
+        let usage = match usage {
             Ok(u) => u,
             Err(e) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() => {
                 return Err(e.into());
             }
             Err(_) => Usage::default(),
         };
-        let answer = prepared
-            .keep
-            .then(|| codec::decode_response(upstream, &bytes, &prepared.call_ids).ok())
-            .flatten()
-            .map(Box::new);
         let strip = t.provider.isolation.strip_instructions;
         let body = if strip { crate::isolation::scrub_body(bytes) } else { bytes };
         let renamed = std::str::from_utf8(&body)

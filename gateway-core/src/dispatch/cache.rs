@@ -76,6 +76,32 @@ pub(super) async fn find(inner: &Inner, lookup: &Lookup, now_ms: i64) -> Option<
     }
 }
 
+/// A hit: the caller's bytes (whole, or the whole stream) and what the log row says of the entry.
+pub(crate) struct Hit {
+    pub body: Bytes,
+    pub stream: bool,
+    pub json_array: bool,
+    /// The request that fetched the answer.
+    pub fetched_by: String,
+    /// What the answer cost then.
+    pub saved_usd: Option<f64>,
+}
+
+impl Hit {
+    /// `entry` replayed for `client` (see [`Entry::replay`]).
+    pub(super) fn replay(
+        entry: Entry,
+        client: &crate::codec::ClientView,
+        stream: bool,
+        model: &str,
+        now_ms: i64,
+    ) -> Hit {
+        let (fetched_by, saved_usd) = (entry.request_id.clone(), entry.cost_usd);
+        let body = entry.replay(client, stream, model, now_ms);
+        Hit { body, stream, json_array: client.json_array, fetched_by, saved_usd }
+    }
+}
+
 /// Where and how long an answer is kept.
 pub(crate) struct Fill {
     store: Arc<dyn AnswerStore>,

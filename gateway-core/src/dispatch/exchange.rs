@@ -120,15 +120,13 @@ impl Exchange {
                 let response = reply::raw_json(http::StatusCode::OK, body);
                 let now = inner.platform.now_ms();
                 let background = async move {
-                    self.keep(answer, now).await;
+                    self.keep(answer.map(|a| *a), now).await;
                     self.settle(usage).await
                 };
                 Handled { response, background: Some(boxed(background)) }
             }
             Ok(Forwarded::Stream { body, plan }) => self.relay(inner, ctx, body, plan),
-            Ok(Forwarded::Cached { body, stream, json_array, entry }) => {
-                self.hit(inner, ctx, body, stream, json_array, *entry)
-            }
+            Ok(Forwarded::Cached(hit)) => self.hit(inner, ctx, hit),
             Err(err) => self.refuse(inner, ctx, &err, shape),
         };
         handled.response.headers_mut().extend(headers);
@@ -190,7 +188,7 @@ impl Exchange {
             };
             self.record(summary.ended_ms - started, usage);
             if !cut {
-                self.keep(summary.answer.map(Box::new), summary.ended_ms).await;
+                self.keep(summary.answer, summary.ended_ms).await;
             }
             self.settle(usage).await;
         });
@@ -199,20 +197,13 @@ impl Exchange {
 
     /// A response-cache hit: the kept answer in the caller's shape, logged with no upstream
     /// tokens, what the answer cost when fetched (saved) and the request that fetched it.
-    fn hit(
-        mut self,
-        inner: &Inner,
-        ctx: &Ctx,
-        body: bytes::Bytes,
-        stream: bool,
-        json_array: bool,
-        entry: crate::answers::Entry,
-    ) -> Handled {
+    fn hit(mut self, inner: &Inner, ctx: &Ctx, hit: super::cache::Hit) -> Handled {
+        let super::cache::Hit { body, stream, json_array, fetched_by, saved_usd } = hit;
         self.log.status = 200;
         self.log.response_cache = Some("hit".into());
-        self.log.cached_from = Some(entry.request_id);
-        self.log.response_cache_saved_usd = entry.cost_usd;
-        self.metrics.cache_hit(entry.cost_usd.unwrap_or(0.0));
+        self.log.cached_from = Some(fetched_by);
+        self.log.response_cache_saved_usd = saved_usd;
+        self.metrics.cache_hit(saved_usd.unwrap_or(0.0));
         if self.log_bodies {
             self.log.response_body = Some(truncated(&body));
         }
@@ -235,9 +226,9 @@ impl Exchange {
     }
 
     /// Keeps a complete answer in the response cache, when the request may be kept.
-    async fn keep(&mut self, answer: Option<Box<crate::canonical::Response>>, now_ms: i64) {
+    async fn keep(&mut self, answer: Option<crate::canonical::Response>, now_ms: i64) {
         let (Some(fill), Some(answer)) = (self.fill.take(), answer) else { return };
-        if fill.keep(*answer, &self.log.request_id, self.log.cost_usd, now_ms).await {
+        if fill.keep(answer, &self.log.request_id, self.log.cost_usd, now_ms).await {
             self.metrics.cache_stored();
         }
     }

@@ -157,10 +157,9 @@ async fn consult_cache(
         exchange.held =
             limits::admit(&inner.quota, ask.key, ask.route, 0, Some(0), ask.now, true).await?;
         let client = client_view(ask.inbound, ask.raw, Some(canonical));
-        let stream = ask.raw.stream;
-        let body = entry.replay(&client, stream, &ask.raw.model, inner.platform.now_ms());
-        let json_array = client.json_array;
-        return Ok(Some(Forwarded::Cached { body, stream, json_array, entry: Box::new(entry) }));
+        let (stream, now) = (ask.raw.stream, inner.platform.now_ms());
+        let hit = cache::Hit::replay(entry, &client, stream, &ask.raw.model, now);
+        return Ok(Some(Forwarded::Cached(hit)));
     }
     exchange.log.response_cache = Some(lookup.label().into());
     inner.metrics.cache_lookup(lookup.label());

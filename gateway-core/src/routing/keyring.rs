@@ -12,66 +12,74 @@ use crate::provider::{Credential, Provider};
 /// How long a credential rests after a 429 without `Retry-After`.
 pub(crate) const DEFAULT_REST_MS: i64 = 60_000;
 
-/// Credential states by `provider_id/credential_id`: resting until (ms), or `i64::MAX` for
-/// disabled.
+/// Credential states, by `provider_id/credential_id`.
 #[derive(Debug, Default)]
 pub(crate) struct Keyring {
-    until: Mutex<HashMap<String, i64>>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Resting until (ms), or `i64::MAX` for disabled.
+    until: HashMap<String, i64>,
     /// Smooth weighted round robin: each credential's current weight.
-    current: Mutex<HashMap<String, i64>>,
+    current: HashMap<String, i64>,
 }
 
 fn slot(provider: &Provider, credential: &Credential) -> String {
     format!("{}/{}", provider.id, credential.id)
 }
 
-impl Keyring {
-    /// The credentials a request may use now, with their weights.
+impl State {
+    /// The credentials a request may use now.
     fn usable<'a>(&self, provider: &'a Provider, now_ms: i64) -> Vec<&'a Credential> {
-        let until = self.until.lock().map(|u| u.clone()).unwrap_or_default();
         provider
             .credentials
             .iter()
             .filter(|c| c.disabled.is_none())
-            .filter(|c| until.get(&slot(provider, c)).is_none_or(|&t| t <= now_ms))
+            .filter(|c| self.until.get(&slot(provider, c)).is_none_or(|&t| t <= now_ms))
             .collect()
     }
+}
 
+impl Keyring {
     /// How many credentials of `provider` a request could use now.
     pub(crate) fn available(&self, provider: &Provider, now_ms: i64) -> usize {
-        self.usable(provider, now_ms).len()
+        self.state.lock().map_or(0, |s| s.usable(provider, now_ms).len())
     }
 
     /// The credential for the next request to `provider`: smooth weighted round robin among the
     /// usable ones (each gets its weight's share, spread out, the same on every run); when every
     /// one rests, the one that rests least (the upstream's answer then says why); when every one
-    /// is disabled, the first (its 401 reaches the caller as the provider's auth error).
+    /// is disabled, the first (its 401 reaches the caller as the provider's auth error). A
+    /// provider with one credential (most) takes no lock.
     pub(crate) fn pick<'a>(&self, provider: &'a Provider, now_ms: i64) -> Option<&'a Credential> {
-        let usable = self.usable(provider, now_ms);
+        let first = provider.credentials.first();
+        if provider.credentials.len() < 2 {
+            return first;
+        }
+        let Ok(mut state) = self.state.lock() else { return first };
+        let state = &mut *state;
+        let usable = state.usable(provider, now_ms);
         if usable.is_empty() {
-            let until = self.until.lock().map(|u| u.clone()).unwrap_or_default();
             return provider
                 .credentials
                 .iter()
                 .filter(|c| c.disabled.is_none())
-                .min_by_key(|c| until.get(&slot(provider, c)).copied().unwrap_or(0))
-                .or_else(|| provider.credentials.first());
+                .min_by_key(|c| state.until.get(&slot(provider, c)).copied().unwrap_or(0))
+                .or(first);
         }
-        if let [only] = usable.as_slice() {
-            return Some(only);
-        }
-        let Ok(mut current) = self.current.lock() else { return usable.first().copied() };
         let total: i64 = usable.iter().map(|c| i64::from(c.weight.max(1))).sum();
         let mut best: Option<(&Credential, i64)> = None;
         for c in &usable {
-            let cw = current.entry(slot(provider, c)).or_insert(0);
+            let cw = state.current.entry(slot(provider, c)).or_insert(0);
             *cw += i64::from(c.weight.max(1));
             if best.is_none_or(|(_, b)| *cw > b) {
                 best = Some((c, *cw));
             }
         }
         let (chosen, _) = best?;
-        if let Some(cw) = current.get_mut(&slot(provider, chosen)) {
+        if let Some(cw) = state.current.get_mut(&slot(provider, chosen)) {
             *cw -= total;
         }
         Some(chosen)
@@ -79,8 +87,8 @@ impl Keyring {
 
     /// `credential` was rate limited: rest it until `until_ms`.
     pub(crate) fn rest(&self, provider: &Provider, credential: &Credential, until_ms: i64) {
-        if let Ok(mut until) = self.until.lock() {
-            let t = until.entry(slot(provider, credential)).or_insert(0);
+        if let Ok(mut state) = self.state.lock() {
+            let t = state.until.entry(slot(provider, credential)).or_insert(0);
             *t = (*t).max(until_ms);
         }
     }
@@ -88,15 +96,15 @@ impl Keyring {
     /// `credential` was refused: never use it again on this instance (until the provider's
     /// credentials change: its id changes with them).
     pub(crate) fn disable(&self, provider: &Provider, credential: &Credential) {
-        if let Ok(mut until) = self.until.lock() {
-            until.insert(slot(provider, credential), i64::MAX);
+        if let Ok(mut state) = self.state.lock() {
+            state.until.insert(slot(provider, credential), i64::MAX);
         }
     }
 
     /// Forgets the state of credentials re-enabled through the admin API.
     pub(crate) fn clear(&self) {
-        if let Ok(mut until) = self.until.lock() {
-            until.clear();
+        if let Ok(mut state) = self.state.lock() {
+            *state = State::default();
         }
     }
 }

@@ -412,7 +412,7 @@ def check_cached(inbound, upstream, scenario):
     try:
         model = model_for(upstream, scenario)
         for _ in range(40):  # the first is fetched; its entry is kept after the answer
-            if RUNNERS[inbound](model, scenario, False)[3] in ((0, 0), None):
+            if RUNNERS[inbound](model, scenario, False)[3] == (0, 0):
                 break
             time.sleep(0.05)
         else:
@@ -421,65 +421,43 @@ def check_cached(inbound, upstream, scenario):
         want = EXPECTED[scenario]
         got = {"text": text, "calls": calls, "finish": finish}
         problems = [f"{k} {got[k]!r} != {want[k]!r}" for k in got if got[k] != want[k]]
-        if usage not in ((0, 0), None):
+        if usage != (0, 0):
             problems.append(f"usage {usage!r}: not answered from the cache")
         return "; ".join(problems) or None
     finally:
         oa, an, gm = saved
 
 
+def run_case(name, check_fn, *args):
+    """Runs one case (unless ONLY leaves it out): `None` when skipped, else whether it passed."""
+    if ONLY and ONLY not in name:
+        return None
+    try:
+        problem = check_fn(*args)
+    except Exception as e:  # the SDK could not parse what it got
+        problem = f"{type(e).__name__}: {e}"
+        if os.environ.get("VERBOSE"):
+            traceback.print_exc()
+    if problem:
+        print(f"FAIL {name}: {problem}", flush=True)
+    return not problem
+
+
 def main():
-    passed = failed = 0
+    cases = []
     if os.environ.get("GATEWAY_CACHED_KEY"):
-        for inbound in INBOUNDS:
-            for upstream in UPSTREAMS:
-                for scenario in ("text", "tool"):
-                    name = f"cache replay: {inbound} -> {upstream} stream {scenario}"
-                    if ONLY and ONLY not in name:
-                        continue
-                    try:
-                        problem = check_cached(inbound, upstream, scenario)
-                    except Exception as e:
-                        problem = f"{type(e).__name__}: {e}"
-                        if os.environ.get("VERBOSE"):
-                            traceback.print_exc()
-                    if problem:
-                        failed += 1
-                        print(f"FAIL {name}: {problem}", flush=True)
-                    else:
-                        passed += 1
-    for upstream in ["openai_chat", "gemini"]:
-        for batch in (False, True):
-            name = f"embeddings -> {upstream} {'batch float' if batch else 'single base64'}"
-            if ONLY and ONLY not in name:
-                continue
-            try:
-                problem = check_embeddings(upstream, batch)
-            except Exception as e:
-                problem = f"{type(e).__name__}: {e}"
-            if problem:
-                failed += 1
-                print(f"FAIL {name}: {problem}", flush=True)
-            else:
-                passed += 1
-    for inbound in INBOUNDS:
-        for upstream in UPSTREAMS:
-            for stream in (False, True):
-                for scenario in SCENARIOS:
-                    name = f"{inbound} -> {upstream} {'stream' if stream else 'json'} {scenario}"
-                    if ONLY and ONLY not in name:
-                        continue
-                    try:
-                        problem = check(inbound, upstream, stream, scenario)
-                    except Exception as e:  # the SDK could not parse what it got
-                        problem = f"{type(e).__name__}: {e}"
-                        if os.environ.get("VERBOSE"):
-                            traceback.print_exc()
-                    if problem:
-                        failed += 1
-                        print(f"FAIL {name}: {problem}", flush=True)
-                    else:
-                        passed += 1
+        cases += [(f"cache replay: {inbound} -> {upstream} stream {scenario}", check_cached,
+                   inbound, upstream, scenario)
+                  for inbound in INBOUNDS for upstream in UPSTREAMS for scenario in ("text", "tool")]
+    cases += [(f"embeddings -> {upstream} {'batch float' if batch else 'single base64'}",
+               check_embeddings, upstream, batch)
+              for upstream in ["openai_chat", "gemini"] for batch in (False, True)]
+    cases += [(f"{inbound} -> {upstream} {'stream' if stream else 'json'} {scenario}", check,
+               inbound, upstream, stream, scenario)
+              for inbound in INBOUNDS for upstream in UPSTREAMS for stream in (False, True)
+              for scenario in SCENARIOS]
+    results = [r for r in (run_case(*case) for case in cases) if r is not None]
+    passed, failed = results.count(True), results.count(False)
     print(f"SDK matrix (openai {openai.__version__}, anthropic {anthropic.__version__}, "
           f"google-genai {genai.__version__}): "
           f"{passed}/{passed + failed} cases")
