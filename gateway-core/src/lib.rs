@@ -17,6 +17,7 @@ mod body;
 mod bootstrap;
 pub mod canonical;
 mod catalog;
+mod cloud;
 pub mod codec;
 mod config;
 mod crypto;

@@ -18,7 +18,7 @@ pub(crate) struct Preset {
     /// The base URL has a placeholder (resource, account) the admin must fill in.
     pub needs_base_url: bool,
     /// How the vendor's API differs from its protocol's reference.
-    pub quirks: Quirks,
+    pub quirks: PresetQuirks,
     pub notes: &'static str,
 }
 
@@ -35,14 +35,32 @@ const fn preset(id: &'static str, name: &'static str, base_url: &'static str) ->
         auth_scheme: AuthScheme::Bearer,
         extra_headers: &[],
         needs_base_url: false,
-        quirks: Quirks { max_tokens_field: None },
+        quirks: PresetQuirks { max_tokens_field: None, api_version: None },
         notes: "",
     }
 }
 
 /// OpenAI's own API and Azure's take the output limit as `max_completion_tokens`.
-const COMPLETION_TOKENS: Quirks =
-    Quirks { max_tokens_field: Some(MaxTokensField::MaxCompletionTokens) };
+const COMPLETION_TOKENS: PresetQuirks =
+    PresetQuirks { max_tokens_field: Some(MaxTokensField::MaxCompletionTokens), api_version: None };
+
+/// A preset's `Quirks`, as constants.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PresetQuirks {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens_field: Option<MaxTokensField>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<&'static str>,
+}
+
+impl PresetQuirks {
+    pub(crate) fn quirks(&self) -> Quirks {
+        Quirks {
+            max_tokens_field: self.max_tokens_field,
+            api_version: self.api_version.map(std::borrow::Cow::Borrowed),
+        }
+    }
+}
 
 const fn local(
     id: &'static str,
@@ -67,6 +85,50 @@ pub(crate) const PRESETS: &[Preset] = &[
         quirks: COMPLETION_TOKENS,
         notes: "Replace YOUR-RESOURCE with the Azure OpenAI resource name; a model's upstream id is its deployment name (v1 API, no api-version needed).",
         ..preset("azure-openai", "Azure OpenAI", "https://YOUR-RESOURCE.openai.azure.com/openai/v1")
+    },
+    Preset {
+        auth_scheme: AuthScheme::AzureApiKey,
+        needs_base_url: true,
+        quirks: PresetQuirks { api_version: Some("2024-10-21"), ..COMPLETION_TOKENS },
+        notes: "Azure OpenAI deployments: replace YOUR-RESOURCE with the resource name; a model's upstream id is its deployment name, requests go to /deployments/{deployment}/chat/completions?api-version=… (quirks.api_version).",
+        ..preset(
+            "azure-openai-deployments",
+            "Azure OpenAI (deployments)",
+            "https://YOUR-RESOURCE.openai.azure.com/openai",
+        )
+    },
+    Preset {
+        auth_scheme: AuthScheme::AzureEntra,
+        needs_base_url: true,
+        quirks: PresetQuirks { api_version: Some("2024-10-21"), ..COMPLETION_TOKENS },
+        notes: "Azure OpenAI deployments with Entra ID: the key is the application's JSON {\"tenant_id\", \"client_id\", \"client_secret\"} (role Cognitive Services OpenAI User); the gateway fetches and refreshes its tokens.",
+        ..preset(
+            "azure-openai-entra",
+            "Azure OpenAI (deployments, Entra ID)",
+            "https://YOUR-RESOURCE.openai.azure.com/openai",
+        )
+    },
+    Preset {
+        protocol: Protocol::Gemini,
+        auth_scheme: AuthScheme::GoogleServiceAccount,
+        needs_base_url: true,
+        notes: "Gemini on Vertex AI: replace YOUR-PROJECT and YOUR-LOCATION (us-central1, europe-west4, …; for `global` the host is aiplatform.googleapis.com); the key is the service account's JSON key file (role Vertex AI User).",
+        ..preset(
+            "vertex-gemini",
+            "Google Vertex AI (Gemini)",
+            "https://YOUR-LOCATION-aiplatform.googleapis.com/v1/projects/YOUR-PROJECT/locations/YOUR-LOCATION/publishers/google",
+        )
+    },
+    Preset {
+        protocol: Protocol::AnthropicMessages,
+        auth_scheme: AuthScheme::GoogleServiceAccount,
+        needs_base_url: true,
+        notes: "Claude on Vertex AI (rawPredict / streamRawPredict, anthropic_version vertex-2023-10-16): replace YOUR-PROJECT and YOUR-LOCATION (us-east5, europe-west1, global, …); model ids look like claude-sonnet-4-5@20250929; the key is the service account's JSON key file.",
+        ..preset(
+            "vertex-anthropic",
+            "Google Vertex AI (Anthropic Claude)",
+            "https://YOUR-LOCATION-aiplatform.googleapis.com/v1/projects/YOUR-PROJECT/locations/YOUR-LOCATION/publishers/anthropic",
+        )
     },
     Preset {
         protocol: Protocol::AnthropicMessages,

@@ -61,15 +61,23 @@ pub enum AuthScheme {
     AzureApiKey,
     /// No credential (local servers such as Ollama or vLLM).
     None,
+    /// A Google service account's key file (JSON), exchanged for an OAuth token sent as
+    /// `Authorization: Bearer` (Vertex AI).
+    GoogleServiceAccount,
+    /// An Azure Entra ID application (JSON: tenant, client id and secret), exchanged for a token
+    /// sent as `Authorization: Bearer` (Azure OpenAI).
+    AzureEntra,
 }
 
 impl AuthScheme {
-    pub const ALL: [AuthScheme; 5] = [
+    pub const ALL: [AuthScheme; 7] = [
         AuthScheme::Bearer,
         AuthScheme::XApiKey,
         AuthScheme::XGoogApiKey,
         AuthScheme::AzureApiKey,
         AuthScheme::None,
+        AuthScheme::GoogleServiceAccount,
+        AuthScheme::AzureEntra,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,6 +87,8 @@ impl AuthScheme {
             AuthScheme::XGoogApiKey => "x_goog_api_key",
             AuthScheme::AzureApiKey => "azure_api_key",
             AuthScheme::None => "none",
+            AuthScheme::GoogleServiceAccount => "google_service_account",
+            AuthScheme::AzureEntra => "azure_entra",
         }
     }
 
@@ -86,10 +96,18 @@ impl AuthScheme {
         Self::ALL.into_iter().find(|a| a.as_str() == s)
     }
 
-    /// Header name and value that carry `credential`, if this scheme sends one.
+    /// Whether the credential is exchanged for a short-lived token (see `cloud`).
+    pub fn exchanges(self) -> bool {
+        matches!(self, AuthScheme::GoogleServiceAccount | AuthScheme::AzureEntra)
+    }
+
+    /// Header name and value that carry `credential` (for a token scheme, the token), if this
+    /// scheme sends one.
     pub fn header(self, credential: &str) -> Option<(&'static str, String)> {
         match self {
-            AuthScheme::Bearer => Some(("authorization", format!("Bearer {credential}"))),
+            AuthScheme::Bearer | AuthScheme::GoogleServiceAccount | AuthScheme::AzureEntra => {
+                Some(("authorization", format!("Bearer {credential}")))
+            }
             AuthScheme::XApiKey => Some(("x-api-key", credential.to_owned())),
             AuthScheme::XGoogApiKey => Some(("x-goog-api-key", credential.to_owned())),
             AuthScheme::AzureApiKey => Some(("api-key", credential.to_owned())),
@@ -126,6 +144,10 @@ pub struct Quirks {
     /// model's `capabilities.max_tokens_field` overrides it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens_field: Option<MaxTokensField>,
+    /// Azure OpenAI deployments: the `api-version` every request carries; chat completions and
+    /// embeddings then go to `/deployments/{model}/…` (the model's upstream id is the deployment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<std::borrow::Cow<'static, str>>,
 }
 
 /// The field OpenAI chat upstreams read the output-token limit from.

@@ -40,6 +40,22 @@ pub(crate) struct Inner {
     pub catalog_attempts: std::sync::Mutex<std::collections::HashMap<&'static str, i64>>,
 }
 
+impl Inner {
+    /// What `provider`'s auth scheme presents for `credential`: the opened key, or the bearer
+    /// token it is exchanged for (see `cloud`).
+    pub(crate) async fn presented(
+        &self,
+        provider: &crate::provider::Provider,
+        credential: &crate::provider::Credential,
+    ) -> Result<String, GatewayError> {
+        let secret = self.sealer.open(&credential.sealed)?;
+        let key = format!("{}/{}", provider.id, credential.id);
+        let (http, platform) = (self.http.as_ref(), self.platform.as_ref());
+        let tokens = &self.router.tokens;
+        Ok(tokens.presented(http, platform, provider.auth_scheme, &key, secret).await?)
+    }
+}
+
 /// Per-request facts every handler may need.
 pub(crate) struct Ctx {
     pub request_id: String,

@@ -115,15 +115,6 @@ pub(crate) fn extra_headers(headers: &BTreeMap<String, String>) -> Result<(), Re
     Ok(())
 }
 
-/// A credential to seal: non-empty, at most 8 KiB, usable in a header.
-pub(crate) fn credential(value: &str) -> Result<String, RequestError> {
-    let value = value.trim();
-    if value.is_empty() || value.len() > 8192 || http::HeaderValue::from_str(value).is_err() {
-        return Err(RequestError::field("api_key", "api_key must be 1 to 8192 visible characters"));
-    }
-    Ok(value.to_owned())
-}
-
 /// A price per token: finite and not negative.
 pub(crate) fn price(field: &str, value: Option<f64>) -> Result<Option<f64>, RequestError> {
     match value {

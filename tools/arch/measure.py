@@ -22,8 +22,8 @@ LAYERS = [
     # 0: leaves every layer may use
     ["maybe_send", "io", "body", "json", "ids", "crypto", "query", "shutdown", "error::request"],
     # 1: protocols (the closed layer: codecs, canonical model, SSE, providers and their presets,
-    # the exchange with one upstream, content isolation)
-    ["canonical", "sse", "provider", "presets", "upstream", "codec", "isolation"],
+    # the exchange with one upstream, content isolation, the clouds' auth and request shapes)
+    ["canonical", "sse", "provider", "presets", "upstream", "codec", "isolation", "cloud"],
     # 2: configuration and field validation
     ["config", "validate"],
     # 3: storage and domain logic

@@ -40,7 +40,10 @@ fn provider(id: &str, name: &str) -> Provider {
         }],
         extra_headers: BTreeMap::from([("x-team".into(), "a".into())]),
         isolation: Isolation { strip_instructions: true, system_to: Some(SystemTo::Developer) },
-        quirks: Quirks { max_tokens_field: Some(MaxTokensField::MaxCompletionTokens) },
+        quirks: Quirks {
+            max_tokens_field: Some(MaxTokensField::MaxCompletionTokens),
+            api_version: None,
+        },
         enabled: true,
         created_at: 1,
         updated_at: 1,

@@ -8,7 +8,8 @@ import { UpstreamImport } from './models.js';
 export const PROTOCOLS = [['openai_chat', 'OpenAI Chat Completions'], ['openai_responses', 'OpenAI Responses'],
   ['anthropic_messages', 'Anthropic Messages'], ['gemini', 'Google Gemini']];
 const AUTH = [['bearer', 'Authorization: Bearer'], ['x_api_key', 'x-api-key'], ['x_goog_api_key', 'x-goog-api-key'],
-  ['azure_api_key', 'api-key (Azure)'], ['none', 'none']];
+  ['azure_api_key', 'api-key (Azure)'], ['azure_entra', 'Entra ID (Azure)'],
+  ['google_service_account', 'Google service account (Vertex AI)'], ['none', 'none']];
 
 export function Providers() {
   const state = useLoad(async () => {
@@ -106,16 +107,19 @@ function ProviderForm({ preset, provider, saved, onCancel }) {
   const fields = [
     { name: 'name', label: t('Name'), required: true },
     { name: 'base_url', label: t('Base URL'), required: true, wide: true, help: preset?.notes || '' },
-    { name: 'api_key', label: creating ? t('API key') : t('New API key (empty: keep)'), type: 'password', wide: true, autocomplete: 'new-password' },
+    { name: 'api_key', label: creating ? t('API key') : t('New API key (empty: keep)'), type: 'password', wide: true, autocomplete: 'new-password',
+      help: t('Google service account: paste the JSON key file. Entra ID: {"tenant_id", "client_id", "client_secret"}.') },
     { name: 'more_keys', label: creating ? t('More API keys (one per line; traffic is shared, a rate-limited or refused key gives way)') : t('Add API keys (one per line)'), type: 'list', wide: true },
     { name: 'protocol', label: t('Protocol'), type: 'select', options: PROTOCOLS },
     { name: 'auth_scheme', label: t('Auth scheme'), type: 'select', options: AUTH },
+    { name: 'api_version', label: t('api-version (Azure OpenAI deployments; empty: none)'), placeholder: '2024-10-21' },
     { name: 'extra_headers', label: t('Extra headers (JSON)'), type: 'json', wide: true, placeholder: '{"x-header": "value"}' },
     { name: 'strip_instructions', label: t('Strip upstream-echoed instructions (relay isolation)'), type: 'checkbox', wide: true },
     { name: 'system_to', label: t('Move the system prompt to'), type: 'select', options: [['', t('keep as system')], ['developer', 'developer'], ['user', 'user']] },
     { name: 'enabled', label: t('Enabled'), type: 'checkbox', default: true },
   ];
-  const initial = { ...base, strip_instructions: base.isolation?.strip_instructions, system_to: base.isolation?.system_to || '', enabled: base.enabled ?? true };
+  const quirks = base.quirks || preset?.quirks || {};
+  const initial = { ...base, api_version: quirks.api_version || '', strip_instructions: base.isolation?.strip_instructions, system_to: base.isolation?.system_to || '', enabled: base.enabled ?? true };
   const submit = async v => {
     const body = { name: v.name, base_url: v.base_url, extra_headers: v.extra_headers, enabled: v.enabled,
       isolation: { strip_instructions: v.strip_instructions, system_to: v.system_to || null } };
@@ -126,6 +130,7 @@ function ProviderForm({ preset, provider, saved, onCancel }) {
       body.api_keys = [...kept, ...(v.api_key ? [{ key: v.api_key }] : []), ...more];
     } else if (v.api_key) body.api_key = v.api_key;
     body.protocol = v.protocol; body.auth_scheme = v.auth_scheme;
+    body.quirks = { ...quirks, api_version: v.api_version || undefined };
     if (creating) {
       if (preset) body.preset = preset.id;
       await post('/api/admin/providers', body);

@@ -52,6 +52,7 @@ pub(crate) async fn handle(
         inner.key_cache.clear();
         inner.route_cache.clear();
         inner.router.keyring.clear();
+        inner.router.tokens.clear();
     }
     result
 }

@@ -139,7 +139,7 @@ fn from_preset(id: &str, input: &Input) -> Result<Provider, GatewayError> {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
         isolation: Isolation::default(),
-        quirks: preset.quirks.clone(),
+        quirks: preset.quirks.quirks(),
         enabled: true,
         created_at: 0,
         updated_at: 0,
@@ -177,15 +177,25 @@ fn apply(inner: &Inner, input: Input, mut p: Provider) -> Result<Provider, Gatew
         p.isolation = isolation;
     }
     if let Some(quirks) = input.quirks {
+        let version = quirks.api_version.as_deref();
+        let plain =
+            |v: &str| v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if version.is_some_and(|v| v.is_empty() || v.len() > 40 || !plain(v)) {
+            let m = "an API version such as 2024-10-21 (letters, digits, `-`, `.`)";
+            return Err(RequestError::field("quirks.api_version", m).into());
+        }
         p.quirks = quirks;
     }
     match input.api_key {
-        Some(Some(key)) => p.credentials = vec![seal(inner, "api_key", &key, None, 1)?],
+        Some(Some(key)) => {
+            p.credentials = vec![seal(inner, p.auth_scheme, "api_key", &key, None, 1)?];
+        }
         Some(None) => p.credentials.clear(),
         None => {}
     }
     if let Some(keys) = input.api_keys {
-        p.credentials = credentials(inner, keys, std::mem::take(&mut p.credentials))?;
+        let stored = std::mem::take(&mut p.credentials);
+        p.credentials = credentials(inner, p.auth_scheme, keys, stored)?;
     }
     Ok(p)
 }
@@ -193,12 +203,14 @@ fn apply(inner: &Inner, input: Input, mut p: Provider) -> Result<Provider, Gatew
 /// A new credential, sealed.
 fn seal(
     inner: &Inner,
+    scheme: AuthScheme,
     field: &str,
     key: &str,
     label: Option<String>,
     weight: u32,
 ) -> Result<Credential, GatewayError> {
-    let key = validate::credential(key).map_err(|e| RequestError::field(field, e.to_string()))?;
+    let key =
+        crate::cloud::check_credential(scheme, key).map_err(|e| RequestError::field(field, e))?;
     let mut nonce = [0u8; 12];
     inner.platform.random_bytes(&mut nonce);
     Ok(Credential {
@@ -213,6 +225,7 @@ fn seal(
 /// The credential list `api_keys` describes, from the stored ones.
 fn credentials(
     inner: &Inner,
+    scheme: AuthScheme,
     keys: Vec<KeyInput>,
     mut stored: Vec<Credential>,
 ) -> Result<Vec<Credential>, GatewayError> {
@@ -227,7 +240,7 @@ fn credentials(
         }
         let label = k.label.map(|l| validate::name(&field("label"), &l, 100)).transpose()?;
         let mut credential = match (k.id, k.key) {
-            (None, Some(key)) => seal(inner, &field("key"), &key, None, 1)?,
+            (None, Some(key)) => seal(inner, scheme, &field("key"), &key, None, 1)?,
             (Some(id), None) => match stored.iter().position(|c| c.id == id) {
                 Some(at) => stored.swap_remove(at),
                 None => {
@@ -282,9 +295,16 @@ pub(super) async fn models(inner: &Inner, id: &str) -> AdminResult {
 /// Anthropic `{data: [{id}]}`, Gemini `{models: [{name: "models/…"}]}`), sorted.
 async fn upstream_models(inner: &Inner, p: &Provider) -> Result<Vec<String>, GatewayError> {
     use crate::upstream::{UpstreamError, build_get, read_body};
-    let credential = p.first_credential().map(|c| inner.sealer.open(&c.sealed)).transpose()?;
+    let credential = match p.first_credential() {
+        Some(c) => Some(inner.presented(p, c).await?),
+        None => None,
+    };
     let path = if p.protocol == Protocol::Gemini { "/models?pageSize=1000" } else { "/models" };
-    let request = build_get(p, credential.as_deref(), path)?;
+    let path = match p.quirks.api_version.as_deref() {
+        Some(v) => format!("{path}?api-version={}", crate::cloud::percent_encode(v)),
+        None => path.to_owned(),
+    };
+    let request = build_get(p, credential.as_deref(), &path)?;
     let response = inner.http.send(request, std::time::Duration::from_secs(20)).await?;
     let (parts, body) = response.into_parts();
     let bytes = read_body(body, 16 << 20).await?;

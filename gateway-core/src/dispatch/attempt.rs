@@ -251,23 +251,29 @@ async fn rotate(
     inner.router.keyring.available(provider, now) > 0
 }
 
-/// The request `t` gets, with one of its provider's credentials; a failure here is the gateway's
-/// (a request it cannot encode, a credential it cannot open), never the target's.
-pub(super) fn outbound(
+/// The request `t` gets, with one of its provider's credentials (or the token it is exchanged
+/// for), in the shape its cloud wants.
+pub(super) async fn outbound(
     inner: &Inner,
     t: &RouteTarget,
     credential: Option<&Credential>,
-    path: &str,
+    path: String,
     body: Bytes,
     stream: bool,
     headers: &[(&'static str, String)],
 ) -> Result<http::Request<Bytes>, GatewayError> {
-    let credential = credential.map(|c| inner.sealer.open(&c.sealed)).transpose()?;
-    let credential = credential.as_deref();
-    Ok(build_request(Outbound { provider: &t.provider, credential, path, body, stream, headers })?)
+    let presented = match credential {
+        Some(c) => Some(inner.presented(&t.provider, c).await?),
+        None => None,
+    };
+    let (path, body) = crate::cloud::shape(&t.provider, &t.target.model, stream, path, body);
+    let credential = presented.as_deref();
+    let provider = &t.provider;
+    Ok(build_request(Outbound { provider, credential, path: &path, body, stream, headers })?)
 }
 
-/// Sends the request for `t`; the caller's forwarded headers go only to its own protocol.
+/// Sends the request for `t`; the caller's forwarded headers go only to its own protocol. A
+/// token exchange that fails is the target's failure (its credential or its token endpoint).
 async fn send(
     inner: &Inner,
     t: &RouteTarget,
@@ -280,7 +286,11 @@ async fn send(
     let (path, body) = prepared.request_for(t, stream).map_err(neutral)?;
     let same_protocol = t.provider.protocol == prepared.inbound;
     let headers = if same_protocol { prepared.headers.as_slice() } else { &[] };
-    let request = outbound(inner, t, credential, &path, body, stream, headers).map_err(neutral)?;
+    let request = outbound(inner, t, credential, path, body, stream, headers).await;
+    let request = request.map_err(|e| match e {
+        e @ (GatewayError::Upstream(_) | GatewayError::Transport(_)) => failed(e, now),
+        e => neutral(e),
+    })?;
     inner.http.send(request, timeout).await.map_err(|e| failed(e.into(), now))
 }
 

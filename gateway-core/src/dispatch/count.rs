@@ -140,7 +140,7 @@ async fn ask(
     };
     let now = inner.platform.now_ms();
     let credential = inner.router.keyring.pick(&t.provider, now);
-    let outbound = outbound(inner, t, credential, &path, body, false, &headers)?;
+    let outbound = outbound(inner, t, credential, path, body, false, &headers).await?;
     let response = inner.http.send(outbound, inner.config.upstream_timeout).await?;
     let (parts, body) = response.into_parts();
     let bytes = read_body(body, 1 << 20).await?;

@@ -142,6 +142,8 @@ pub(crate) struct TargetStatus {
 pub(crate) struct Router {
     /// Which credential each provider's requests use.
     pub keyring: keyring::Keyring,
+    /// Bearer tokens obtained with token-scheme credentials (see `cloud`).
+    pub tokens: crate::cloud::Tokens,
     targets: Mutex<HashMap<String, TargetState>>,
     round_robin: Mutex<HashMap<String, usize>>,
     budget: Mutex<RetryBudget>,

@@ -52,6 +52,7 @@ pub mod agent;
 mod anthropic;
 pub mod catalog;
 mod chat;
+pub mod cloud;
 pub mod embeddings;
 pub mod faults;
 mod formats;
@@ -98,6 +99,8 @@ pub struct Mock {
     /// Prompt prefixes Anthropic's mock has cached (hashes of everything up to the last
     /// breakpoint): the first request with a prefix writes it, later ones read it.
     pub prompt_cache: Mutex<std::collections::HashSet<u64>>,
+    /// OAuth tokens the mock's token endpoints issued.
+    pub issued: cloud::Issued,
 }
 
 impl Mock {
@@ -152,6 +155,20 @@ pub fn router(mock: Arc<Mock>) -> Router {
         .route("/catalog/broken.json", axum::routing::get(catalog::broken))
         .route("/v1beta/models/{*rest}", post(gemini::handle))
         .route("/mock/last", axum::routing::get(last_received))
+        .route("/mock/exchanges", axum::routing::get(cloud::exchanges))
+        .route("/google/token", post(cloud::google_token))
+        .route("/entra/{tenant}/oauth2/v2.0/token", post(cloud::entra_token))
+        .route(
+            "/v1/projects/{project}/locations/{location}/publishers/google/models/{*rest}",
+            post(cloud::vertex_gemini),
+        )
+        .route(
+            "/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{*rest}",
+            post(cloud::vertex_anthropic),
+        )
+        .route("/openai/deployments/{deployment}/chat/completions", post(cloud::azure_chat))
+        .route("/openai/deployments/{deployment}/embeddings", post(cloud::azure_embeddings))
+        .route("/openai/responses", post(cloud::azure_responses))
         .with_state(mock)
 }
 

@@ -43,7 +43,10 @@ an = anthropic.Anthropic(base_url=BASE, api_key=KEY, max_retries=0, timeout=20)
 gm = genai.Client(api_key=KEY, http_options=genai_types.HttpOptions(
     base_url=BASE, timeout=20_000, retry_options=genai_types.HttpRetryOptions(attempts=1)))
 
-UPSTREAMS = ["openai_chat", "openai_responses", "anthropic_messages", "gemini"]
+UPSTREAMS = ["openai_chat", "openai_responses", "anthropic_messages", "gemini", "vertex_gemini",
+             "vertex_anthropic"]
+# The wire protocol each upstream speaks (the clouds' providers speak their vendor's).
+FAMILY = {"vertex_gemini": "gemini", "vertex_anthropic": "anthropic_messages"}
 INBOUNDS = ["chat", "responses", "messages", "gemini"]
 SCENARIOS = ["text", "tool", "parallel", "tool_result", "error", "reasoning"]
 
@@ -247,6 +250,7 @@ def run_gemini(model, scenario, stream):
 def upstream_seal(upstream):
     """The seal the upstream received back on the last request of its text model (from the mock's
     record), or None."""
+    upstream = FAMILY.get(upstream, upstream)
     path = {"openai_chat": "/v1/chat/completions", "openai_responses": "/v1/responses",
             "anthropic_messages": "/v1/messages"}.get(upstream, "mock-text%3AgenerateContent")
     with urllib.request.urlopen(f"{MOCK}/mock/last?path={path}") as r:
