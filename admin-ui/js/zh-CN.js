@@ -92,7 +92,7 @@ export const ZH = {
   'Response cache': '响应缓存',
   '{n} keys': '{n} 个密钥', '{n} disabled': '{n} 个已停用', 'API keys': 'API 密钥', 'Key {n}': '密钥 {n}', 'weight {n}': '权重 {n}',
   'active': '可用', 'Re-enable': '重新启用',
-  'Google service account: paste the JSON key file. Entra ID: {"tenant_id", "client_id", "client_secret"}.': 'Google 服务账号：粘贴 JSON 密钥文件。Entra ID：{"tenant_id", "client_id", "client_secret"}。',
+  'Google service account: paste the JSON key file. Entra ID: {"tenant_id", "client_id", "client_secret"}. AWS: {"access_key_id", "secret_access_key", "session_token"?, "region"?}.': 'Google 服务账号：粘贴 JSON 密钥文件。Entra ID：{"tenant_id", "client_id", "client_secret"}。AWS：{"access_key_id", "secret_access_key", "session_token"?, "region"?}。',
   'api-version (Azure OpenAI deployments; empty: none)': 'api-version（Azure OpenAI 部署；留空：不使用）',
   'More API keys (one per line; traffic is shared, a rate-limited or refused key gives way)': '更多 API 密钥（每行一个；流量分担，被限流或拒绝的密钥自动让出）',
   'Add API keys (one per line)': '添加 API 密钥（每行一个）', 'Saved by the response cache': '响应缓存节省', 'Response cache: hit rate / saved': '响应缓存：命中率 / 节省',

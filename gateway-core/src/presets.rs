@@ -71,6 +71,16 @@ const fn local(
     Preset { auth_scheme: AuthScheme::None, notes, ..preset(id, name, base_url) }
 }
 
+/// Amazon Bedrock (Converse), one preset per region with Bedrock's runtime endpoint.
+const fn bedrock(id: &'static str, name: &'static str, base_url: &'static str) -> Preset {
+    Preset {
+        protocol: Protocol::BedrockConverse,
+        auth_scheme: AuthScheme::AwsSigv4,
+        notes: "Amazon Bedrock (Converse API): the key is JSON {\"access_key_id\", \"secret_access_key\", \"session_token\"?} of an IAM identity allowed bedrock:InvokeModel and bedrock:InvokeModelWithResponseStream; model ids are Bedrock's (anthropic.claude-sonnet-4-5-20250929-v1:0, or an inference profile such as us.anthropic.claude-…).",
+        ..preset(id, name, base_url)
+    }
+}
+
 /// Every preset, in the order the admin UI offers them.
 pub(crate) const PRESETS: &[Preset] = &[
     Preset { quirks: COMPLETION_TOKENS, ..preset("openai", "OpenAI", "https://api.openai.com/v1") },
@@ -108,6 +118,66 @@ pub(crate) const PRESETS: &[Preset] = &[
             "https://YOUR-RESOURCE.openai.azure.com/openai",
         )
     },
+    bedrock(
+        "bedrock-us-east-1",
+        "Amazon Bedrock (us-east-1, N. Virginia)",
+        "https://bedrock-runtime.us-east-1.amazonaws.com",
+    ),
+    bedrock(
+        "bedrock-us-east-2",
+        "Amazon Bedrock (us-east-2, Ohio)",
+        "https://bedrock-runtime.us-east-2.amazonaws.com",
+    ),
+    bedrock(
+        "bedrock-us-west-2",
+        "Amazon Bedrock (us-west-2, Oregon)",
+        "https://bedrock-runtime.us-west-2.amazonaws.com",
+    ),
+    bedrock(
+        "bedrock-eu-central-1",
+        "Amazon Bedrock (eu-central-1, Frankfurt)",
+        "https://bedrock-runtime.eu-central-1.amazonaws.com",
+    ),
+    bedrock(
+        "bedrock-eu-west-1",
+        "Amazon Bedrock (eu-west-1, Ireland)",
+        "https://bedrock-runtime.eu-west-1.amazonaws.com",
+    ),
+    bedrock(
+        "bedrock-eu-west-3",
+        "Amazon Bedrock (eu-west-3, Paris)",
+        "https://bedrock-runtime.eu-west-3.amazonaws.com",
+    ),
+    bedrock(
+        "bedrock-ap-northeast-1",
+        "Amazon Bedrock (ap-northeast-1, Tokyo)",
+        "https://bedrock-runtime.ap-northeast-1.amazonaws.com",
+    ),
+    bedrock(
+        "bedrock-ap-southeast-1",
+        "Amazon Bedrock (ap-southeast-1, Singapore)",
+        "https://bedrock-runtime.ap-southeast-1.amazonaws.com",
+    ),
+    bedrock(
+        "bedrock-ap-southeast-2",
+        "Amazon Bedrock (ap-southeast-2, Sydney)",
+        "https://bedrock-runtime.ap-southeast-2.amazonaws.com",
+    ),
+    bedrock(
+        "bedrock-ap-south-1",
+        "Amazon Bedrock (ap-south-1, Mumbai)",
+        "https://bedrock-runtime.ap-south-1.amazonaws.com",
+    ),
+    bedrock(
+        "bedrock-ca-central-1",
+        "Amazon Bedrock (ca-central-1, Canada)",
+        "https://bedrock-runtime.ca-central-1.amazonaws.com",
+    ),
+    bedrock(
+        "bedrock-sa-east-1",
+        "Amazon Bedrock (sa-east-1, São Paulo)",
+        "https://bedrock-runtime.sa-east-1.amazonaws.com",
+    ),
     Preset {
         protocol: Protocol::Gemini,
         auth_scheme: AuthScheme::GoogleServiceAccount,

@@ -14,10 +14,22 @@ pub enum Protocol {
     OpenaiResponses,
     AnthropicMessages,
     Gemini,
+    /// Amazon Bedrock's Converse API (an upstream only: no endpoint speaks it to callers).
+    BedrockConverse,
 }
 
 impl Protocol {
-    pub const ALL: [Protocol; 4] = [
+    /// Every upstream protocol.
+    pub const ALL: [Protocol; 5] = [
+        Protocol::OpenaiChat,
+        Protocol::OpenaiResponses,
+        Protocol::AnthropicMessages,
+        Protocol::Gemini,
+        Protocol::BedrockConverse,
+    ];
+
+    /// The protocols callers speak (each has its endpoint).
+    pub const CLIENTS: [Protocol; 4] = [
         Protocol::OpenaiChat,
         Protocol::OpenaiResponses,
         Protocol::AnthropicMessages,
@@ -30,6 +42,7 @@ impl Protocol {
             Protocol::OpenaiResponses => "openai_responses",
             Protocol::AnthropicMessages => "anthropic_messages",
             Protocol::Gemini => "gemini",
+            Protocol::BedrockConverse => "bedrock_converse",
         }
     }
 
@@ -43,6 +56,7 @@ impl Protocol {
             Protocol::OpenaiChat | Protocol::OpenaiResponses => AuthScheme::Bearer,
             Protocol::AnthropicMessages => AuthScheme::XApiKey,
             Protocol::Gemini => AuthScheme::XGoogApiKey,
+            Protocol::BedrockConverse => AuthScheme::AwsSigv4,
         }
     }
 }
@@ -67,10 +81,13 @@ pub enum AuthScheme {
     /// An Azure Entra ID application (JSON: tenant, client id and secret), exchanged for a token
     /// sent as `Authorization: Bearer` (Azure OpenAI).
     AzureEntra,
+    /// AWS Signature Version 4 (Bedrock): the credential is JSON with `access_key_id`,
+    /// `secret_access_key`, optional `session_token` and `region`; every request is signed.
+    AwsSigv4,
 }
 
 impl AuthScheme {
-    pub const ALL: [AuthScheme; 7] = [
+    pub const ALL: [AuthScheme; 8] = [
         AuthScheme::Bearer,
         AuthScheme::XApiKey,
         AuthScheme::XGoogApiKey,
@@ -78,6 +95,7 @@ impl AuthScheme {
         AuthScheme::None,
         AuthScheme::GoogleServiceAccount,
         AuthScheme::AzureEntra,
+        AuthScheme::AwsSigv4,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +107,7 @@ impl AuthScheme {
             AuthScheme::None => "none",
             AuthScheme::GoogleServiceAccount => "google_service_account",
             AuthScheme::AzureEntra => "azure_entra",
+            AuthScheme::AwsSigv4 => "aws_sigv4",
         }
     }
 
@@ -111,7 +130,8 @@ impl AuthScheme {
             AuthScheme::XApiKey => Some(("x-api-key", credential.to_owned())),
             AuthScheme::XGoogApiKey => Some(("x-goog-api-key", credential.to_owned())),
             AuthScheme::AzureApiKey => Some(("api-key", credential.to_owned())),
-            AuthScheme::None => None,
+            // Signed after the request is built (see `cloud::sigv4`).
+            AuthScheme::None | AuthScheme::AwsSigv4 => None,
         }
     }
 }

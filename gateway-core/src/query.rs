@@ -1,4 +1,4 @@
-//! URL query strings: `a=1&b=x%2Fy` into decoded pairs.
+//! URL query strings: `a=1&b=x%2Fy` into decoded pairs, and percent-encoding for URLs and forms.
 
 /// Decoded `(name, value)` pairs; `+` is a space, bad escapes are kept as written.
 pub(crate) fn pairs(query: Option<&str>) -> Vec<(String, String)> {
@@ -11,6 +11,20 @@ pub(crate) fn pairs(query: Option<&str>) -> Vec<(String, String)> {
             (decode(k), decode(v))
         })
         .collect()
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (what SigV4 and OAuth forms
+/// expect).
+pub(crate) fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 fn decode(s: &str) -> String {
@@ -42,6 +56,11 @@ fn decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_encoding_keeps_only_unreserved() {
+        assert_eq!(percent_encode("a-Z_0.~ /+=é"), "a-Z_0.~%20%2F%2B%3D%C3%A9");
+    }
 
     #[test]
     fn decodes_escapes_and_plus() {

@@ -27,7 +27,9 @@ impl ErrorShape {
         match protocol {
             Protocol::AnthropicMessages => ErrorShape::Anthropic,
             Protocol::Gemini => ErrorShape::Gemini,
-            Protocol::OpenaiChat | Protocol::OpenaiResponses => ErrorShape::OpenAi,
+            Protocol::OpenaiChat | Protocol::OpenaiResponses | Protocol::BedrockConverse => {
+                ErrorShape::OpenAi
+            }
         }
     }
 }

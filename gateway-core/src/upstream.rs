@@ -117,7 +117,11 @@ pub(crate) struct Outbound<'a> {
 
 /// Builds the HTTP request for `out`: URL, auth header, extra headers, JSON body.
 pub(crate) fn build_request(out: Outbound<'_>) -> Result<http::Request<Bytes>, TransportError> {
-    let accept = if out.stream { "text/event-stream" } else { "application/json" };
+    let accept = match (out.stream, out.provider.protocol) {
+        (true, crate::provider::Protocol::BedrockConverse) => "application/vnd.amazon.eventstream",
+        (true, _) => "text/event-stream",
+        (false, _) => "application/json",
+    };
     let mut request = builder(out.provider, out.credential, out.path, http::Method::POST, accept)
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(out.body)

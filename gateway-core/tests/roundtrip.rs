@@ -107,6 +107,13 @@ proptest! {
             match protocol {
                 Protocol::OpenaiResponses => want.stop.clear(), // no stop sequences in Responses
                 Protocol::Gemini => want.model.clear(),          // the model is in the URL
+                Protocol::BedrockConverse => {
+                    want.model.clear(); // the model is in the URL
+                    // Converse has no "none" tool choice: the choice is left to the model.
+                    if want.tool_choice == Some(ToolChoice::None) {
+                        want.tool_choice = None;
+                    }
+                }
                 _ => {}
             }
             prop_assert_eq!(back, want, "{:?}", protocol);

@@ -22,13 +22,13 @@ LAYERS = [
     # 0: leaves every layer may use
     ["maybe_send", "io", "body", "json", "ids", "crypto", "query", "shutdown", "error::request"],
     # 1: protocols (the closed layer: codecs, canonical model, SSE, providers and their presets,
-    # the exchange with one upstream, content isolation, the clouds' auth and request shapes)
-    ["canonical", "sse", "provider", "presets", "upstream", "codec", "isolation", "cloud"],
+    # the exchange with one upstream, content isolation)
+    ["canonical", "sse", "provider", "presets", "upstream", "codec", "isolation"],
     # 2: configuration and field validation
     ["config", "validate"],
-    # 3: storage and domain logic
+    # 3: storage and domain logic (with the clouds' auth and request shapes)
     ["store", "hrana", "auth", "routing", "policy", "rules", "keycache", "logqueue", "metrics",
-     "catalog", "stats", "health::stats", "quota", "answers"],
+     "catalog", "stats", "health::stats", "quota", "answers", "cloud"],
     # 4: errors as callers see them, replies, and the state every handler shares
     ["error", "reply", "state"],
     # 5: handlers

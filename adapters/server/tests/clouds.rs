@@ -1,8 +1,8 @@
 //! Cloud providers against the real binary and the mock upstream checking what the real services
-//! check: Vertex AI behind Google's token endpoint (the mock verifies the RS256 assertion against
+//! check: Amazon Bedrock behind SigV4 (the mock recomputes each signature), Vertex AI behind Google's token endpoint (the mock verifies the RS256 assertion against
 //! the test key's public half), Azure OpenAI deployments (`api-key` and `api-version`) and Entra ID
 //! (client credentials). Concurrent first requests share one token exchange; a key the services
-//! refuse — a wrong signature, a wrong secret, a wrong api-key — comes back as that provider's
+//! refuse — a wrong signature, a wrong secret, a wrong api-key, an unknown access key — comes back as that provider's
 //! auth error, with the service's own words and no secret.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -51,6 +51,12 @@ async fn vertex_and_azure_authenticate_as_the_real_services_demand() {
         .to_string()
     };
     let azure = format!("http://{mock_addr}/openai");
+    let aws = |key: &str, secret: &str| {
+        json!({"access_key_id": key, "secret_access_key": secret, "region": "us-east-1"})
+            .to_string()
+    };
+    let bedrock = format!("http://{mock_addr}");
+    use mock_upstream::bedrock::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
     let providers = [
         (
             "gemini",
@@ -87,6 +93,21 @@ async fn vertex_and_azure_authenticate_as_the_real_services_demand() {
             json!({"preset": "azure-openai-deployments", "name": "ax", "base_url": azure, "auth_scheme": "azure_entra", "api_key": app("wrong-secret")}),
             "mock-text",
         ),
+        (
+            "bedrock",
+            json!({"name": "bk", "protocol": "bedrock_converse", "auth_scheme": "aws_sigv4", "base_url": bedrock, "api_key": aws(ACCESS_KEY_ID, SECRET_ACCESS_KEY)}),
+            "anthropic.mock-text-v1:0",
+        ),
+        (
+            "bedrock-wrong-secret",
+            json!({"name": "bw", "protocol": "bedrock_converse", "auth_scheme": "aws_sigv4", "base_url": bedrock, "api_key": aws(ACCESS_KEY_ID, "not-the-secret")}),
+            "anthropic.mock-text-v1:0",
+        ),
+        (
+            "bedrock-unknown-key",
+            json!({"name": "bu", "protocol": "bedrock_converse", "auth_scheme": "aws_sigv4", "base_url": bedrock, "api_key": aws("AKIAUNKNOWN", SECRET_ACCESS_KEY)}),
+            "anthropic.mock-text-v1:0",
+        ),
     ];
     for (name, provider, upstream) in providers {
         model_on(&admin, name, provider, upstream).await;
@@ -109,15 +130,22 @@ async fn vertex_and_azure_authenticate_as_the_real_services_demand() {
         ("forged", "invalid_grant: Invalid JWT Signature."),
         ("azure-wrong-key", "Access denied due to invalid subscription key"),
         ("azure-wrong-secret", "AADSTS7000215: Invalid client secret provided"),
+        ("bedrock-wrong-secret", "The request signature we calculated does not match"),
+        ("bedrock-unknown-key", "The security token included in the request is invalid."),
     ] {
         let (status, body) = answer(&gw, &key, model).await;
         assert_eq!(status, 502, "{model}: {body}");
         assert_eq!(body["error"]["code"], "upstream_auth_error", "{model}: {body}");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(words), "{model}: {message}");
-        assert!(!message.contains("PRIVATE KEY") && !message.contains("wrong-secret"), "{message}");
+        assert!(
+            !message.contains("PRIVATE KEY")
+                && !message.contains("wrong-secret")
+                && !message.contains("not-the-secret"),
+            "{message}"
+        );
     }
-    for model in ["azure-key", "azure-entra"] {
+    for model in ["azure-key", "azure-entra", "bedrock"] {
         let (status, body) = answer(&gw, &key, model).await;
         assert_eq!(status, 200, "{model}: {body}");
     }

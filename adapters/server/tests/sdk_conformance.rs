@@ -13,7 +13,10 @@ use std::process::Command;
 use serde_json::json;
 use support::{Admin, GatewayProcess, temp_db};
 
-const SDKS: [&str; 3] = ["openai==3.57.0", "anthropic==2.14.0", "google-genai==3.6.1"];
+/// The official SDKs, and botocore: AWS's reference SigV4 signer, which re-signs a request the
+/// gateway signed.
+const SDKS: [&str; 4] =
+    ["openai==3.57.0", "anthropic==2.14.0", "google-genai==3.6.1", "botocore==1.44.8"];
 
 /// A Python with the pinned SDKs, creating the virtualenv when it is missing or stale.
 fn sdk_python() -> PathBuf {
@@ -53,6 +56,11 @@ async fn official_sdks_parse_every_endpoint_upstream_and_stream_combination() {
         mock_upstream::cloud::service_account(&format!("http://{mock_addr}/google/token"));
     let vertex =
         format!("http://{mock_addr}/v1/projects/mock-project/locations/us-east5/publishers");
+    let aws = json!({"access_key_id": mock_upstream::bedrock::TEMPORARY_ACCESS_KEY_ID,
+        "secret_access_key": mock_upstream::bedrock::SECRET_ACCESS_KEY,
+        "session_token": mock_upstream::bedrock::SESSION_TOKEN,
+        "region": mock_upstream::bedrock::REGION})
+    .to_string();
     let providers = [
         ("openai_chat", "openai_chat", "mock-key".to_owned(), format!("http://{mock_addr}/v1")),
         (
@@ -70,9 +78,16 @@ async fn official_sdks_parse_every_endpoint_upstream_and_stream_combination() {
         ("gemini", "gemini", "mock-key".into(), format!("http://{mock_addr}/v1beta")),
         ("vertex_gemini", "gemini", account.clone(), format!("{vertex}/google")),
         ("vertex_anthropic", "anthropic_messages", account, format!("{vertex}/anthropic")),
+        // Bedrock's Converse behind SigV4 (the mock recomputes every signature), with temporary
+        // credentials (a session token); model ids with a version suffix (`…-v1:0`).
+        ("bedrock", "bedrock_converse", aws.clone(), format!("http://{mock_addr}")),
     ];
     for (name, protocol, credential, base_url) in providers {
-        let auth = if name.starts_with("vertex") { "google_service_account" } else { "" };
+        let auth = match name {
+            "vertex_gemini" | "vertex_anthropic" => "google_service_account",
+            "bedrock" => "aws_sigv4",
+            _ => "",
+        };
         let mut body = json!({"name": name, "protocol": protocol, "api_key": credential,
                               "base_url": base_url});
         if !auth.is_empty() {
@@ -87,6 +102,11 @@ async fn official_sdks_parse_every_endpoint_upstream_and_stream_combination() {
                 "mock-error-429".to_owned()
             } else {
                 format!("mock-{scenario}")
+            };
+            // Bedrock's model ids: `provider.model-version:n` (reasoning is Claude's field).
+            let upstream_model = match name {
+                "bedrock" => format!("anthropic.{upstream_model}-v1:0"),
+                _ => upstream_model,
             };
             let (status, model) = admin
                 .post(
@@ -119,9 +139,34 @@ async fn official_sdks_parse_every_endpoint_upstream_and_stream_combination() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     println!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "SDK conformance failures:\n{stdout}");
+    // The last Bedrock request (streamed) re-signed by botocore with the same credentials and
+    // time: the same Authorization header.
+    let signed = mock.signed.lock().unwrap().clone().expect("a signed Bedrock request");
+    let header = |name: &str| {
+        signed.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+    let input = json!({
+        "method": signed.method, "url": format!("http://{}{}", header("host"), signed.uri),
+        "body": signed.body, "content_type": header("content-type"), "date": header("x-amz-date"),
+        "key": mock_upstream::bedrock::TEMPORARY_ACCESS_KEY_ID,
+        "secret": mock_upstream::bedrock::SECRET_ACCESS_KEY,
+        "token": mock_upstream::bedrock::SESSION_TOKEN, "region": mock_upstream::bedrock::REGION,
+    });
+    let botocore = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/botocore_sign.py");
+    let python = sdk_python();
+    let output = Command::new(python).arg(botocore).arg(input.to_string()).output().unwrap();
+    let reference = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        signed.uri.contains("%3A0/converse"),
+        "the model id's colon is encoded: {}",
+        signed.uri
+    );
+    assert_eq!(header("authorization"), reference, "the gateway's SigV4 against botocore's");
+
     // Every Vertex AI request (both providers share one service account, each its own token)
     // went with a token from one exchange per provider.
     let exchanges = mock.issued.google_exchanges.load(std::sync::atomic::Ordering::Relaxed);
     assert!(std::env::var("ONLY").is_ok() || exchanges == 2, "{exchanges} token exchanges");
-    assert!(stdout.contains("340/340 cases") || std::env::var("ONLY").is_ok(), "{stdout}");
+    assert!(stdout.contains("396/396 cases") || std::env::var("ONLY").is_ok(), "{stdout}");
 }

@@ -6,10 +6,10 @@ import { t } from '../i18n.js';
 import { UpstreamImport } from './models.js';
 
 export const PROTOCOLS = [['openai_chat', 'OpenAI Chat Completions'], ['openai_responses', 'OpenAI Responses'],
-  ['anthropic_messages', 'Anthropic Messages'], ['gemini', 'Google Gemini']];
+  ['anthropic_messages', 'Anthropic Messages'], ['gemini', 'Google Gemini'], ['bedrock_converse', 'Amazon Bedrock Converse']];
 const AUTH = [['bearer', 'Authorization: Bearer'], ['x_api_key', 'x-api-key'], ['x_goog_api_key', 'x-goog-api-key'],
   ['azure_api_key', 'api-key (Azure)'], ['azure_entra', 'Entra ID (Azure)'],
-  ['google_service_account', 'Google service account (Vertex AI)'], ['none', 'none']];
+  ['google_service_account', 'Google service account (Vertex AI)'], ['aws_sigv4', 'AWS SigV4 (Bedrock)'], ['none', 'none']];
 
 export function Providers() {
   const state = useLoad(async () => {
@@ -108,7 +108,7 @@ function ProviderForm({ preset, provider, saved, onCancel }) {
     { name: 'name', label: t('Name'), required: true },
     { name: 'base_url', label: t('Base URL'), required: true, wide: true, help: preset?.notes || '' },
     { name: 'api_key', label: creating ? t('API key') : t('New API key (empty: keep)'), type: 'password', wide: true, autocomplete: 'new-password',
-      help: t('Google service account: paste the JSON key file. Entra ID: {"tenant_id", "client_id", "client_secret"}.') },
+      help: t('Google service account: paste the JSON key file. Entra ID: {"tenant_id", "client_id", "client_secret"}. AWS: {"access_key_id", "secret_access_key", "session_token"?, "region"?}.') },
     { name: 'more_keys', label: creating ? t('More API keys (one per line; traffic is shared, a rate-limited or refused key gives way)') : t('Add API keys (one per line)'), type: 'list', wide: true },
     { name: 'protocol', label: t('Protocol'), type: 'select', options: PROTOCOLS },
     { name: 'auth_scheme', label: t('Auth scheme'), type: 'select', options: AUTH },

@@ -301,10 +301,11 @@ async fn upstream_models(inner: &Inner, p: &Provider) -> Result<Vec<String>, Gat
     };
     let path = if p.protocol == Protocol::Gemini { "/models?pageSize=1000" } else { "/models" };
     let path = match p.quirks.api_version.as_deref() {
-        Some(v) => format!("{path}?api-version={}", crate::cloud::percent_encode(v)),
+        Some(v) => format!("{path}?api-version={}", crate::query::percent_encode(v)),
         None => path.to_owned(),
     };
-    let request = build_get(p, credential.as_deref(), &path)?;
+    let mut request = build_get(p, credential.as_deref(), &path)?;
+    crate::cloud::sign(p, credential.as_deref(), &mut request, inner.platform.now_ms())?;
     let response = inner.http.send(request, std::time::Duration::from_secs(20)).await?;
     let (parts, body) = response.into_parts();
     let bytes = read_body(body, 16 << 20).await?;

@@ -9,6 +9,7 @@
 
 mod azure;
 mod google;
+pub(crate) mod sigv4;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,6 +37,7 @@ pub(crate) fn check_credential(scheme: AuthScheme, text: &str) -> Result<String,
     match scheme {
         AuthScheme::GoogleServiceAccount => google::ServiceAccount::parse(text).map(|_| ()),
         AuthScheme::AzureEntra => azure::Application::parse(text).map(|_| ()),
+        AuthScheme::AwsSigv4 => sigv4::AwsKey::parse(text).map(|_| ()),
         _ => {
             let visible = http::HeaderValue::from_str(text).is_ok();
             if text.is_empty() || text.len() > 8192 || !visible {
@@ -245,22 +247,29 @@ fn oauth_error(body: &[u8]) -> String {
 
 /// `application/x-www-form-urlencoded` pairs.
 fn form(pairs: &[(&str, &str)]) -> Bytes {
-    let encoded: Vec<String> =
-        pairs.iter().map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v))).collect();
+    let encoded: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| {
+            format!("{}={}", crate::query::percent_encode(k), crate::query::percent_encode(v))
+        })
+        .collect();
     Bytes::from(encoded.join("&"))
 }
 
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-pub(crate) fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
+/// Signs `request` when `provider` signs its requests (SigV4, Bedrock), with `secret` (the
+/// opened credential); a credential that cannot sign is the provider's auth error.
+pub(crate) fn sign(
+    provider: &Provider,
+    secret: Option<&str>,
+    request: &mut http::Request<Bytes>,
+    now_ms: i64,
+) -> Result<(), UpstreamError> {
+    if provider.auth_scheme != AuthScheme::AwsSigv4 {
+        return Ok(());
     }
-    out
+    let refused = |message: String| UpstreamError::Auth { status: 401, message };
+    let key = sigv4::AwsKey::parse(secret.unwrap_or_default()).map_err(refused)?;
+    sigv4::sign(request, &key, now_ms).map_err(refused)
 }
 
 /// The path and body a request to `model` takes on `provider` when its cloud shapes them
@@ -293,11 +302,14 @@ pub(crate) fn shape(
     if let Some(version) = provider.quirks.api_version.as_deref() {
         let deployment = matches!(path.as_str(), "/chat/completions" | "/embeddings");
         let path = match deployment {
-            true => format!("/deployments/{}{path}", percent_encode(model)),
+            true => format!("/deployments/{}{path}", crate::query::percent_encode(model)),
             false => path,
         };
         let join = if path.contains('?') { '&' } else { '?' };
-        return (format!("{path}{join}api-version={}", percent_encode(version)), body);
+        return (
+            format!("{path}{join}api-version={}", crate::query::percent_encode(version)),
+            body,
+        );
     }
     (path, body)
 }
@@ -305,11 +317,6 @@ pub(crate) fn shape(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_encoding_keeps_only_unreserved() {
-        assert_eq!(percent_encode("a-Z_0.~ /+=é"), "a-Z_0.~%20%2F%2B%3D%C3%A9");
-    }
 
     #[test]
     fn tokens_are_fresh_until_five_minutes_before_expiry_and_valid_until_it() {

@@ -16,7 +16,7 @@ use crate::canonical::{Assembler, Event, Response, Usage};
 use crate::io::{ByteStream, Platform, TransportError};
 use crate::maybe_send::boxed_stream;
 use crate::provider::Protocol;
-use crate::sse::{SseDecoder, SseEvent};
+use crate::sse::SseEvent;
 use crate::upstream::ExchangeError;
 
 /// The most of a stream kept for the request log.
@@ -76,7 +76,7 @@ pub async fn first_event(
 ) -> Result<ByteStream, ExchangeError> {
     use crate::upstream::UpstreamError;
     use futures::future::{Either, select};
-    let mut sse = SseDecoder::new();
+    let mut sse = super::Framer::new(protocol);
     let mut decoder = stream_decoder(protocol, "call");
     let mut prefix: Vec<Bytes> = Vec::new();
     let mut sleep = platform.sleep(timeout);
@@ -97,7 +97,7 @@ pub async fn first_event(
             Either::Left((Some(chunk), _)) => chunk?,
         };
         prefix.push(chunk.clone());
-        let events = sse.push(&chunk).map_err(|e| UpstreamError::InvalidResponse(e.to_string()))?;
+        let events = sse.push(&chunk).map_err(UpstreamError::InvalidResponse)?;
         let mut started = false;
         for sse_event in &events {
             for event in decoder.push(sse_event) {
@@ -147,7 +147,7 @@ enum Next {
 struct Relay {
     shutdown: crate::shutdown::Shutdown,
     upstream: ByteStream,
-    sse: SseDecoder,
+    sse: super::Framer,
     decoder: Box<dyn StreamDecoder>,
     encoder: Box<dyn StreamEncoder>,
     plan: Plan,
@@ -173,7 +173,7 @@ pub fn relay(
     let relay = Relay {
         shutdown,
         upstream,
-        sse: SseDecoder::new(),
+        sse: super::Framer::new(plan.upstream),
         decoder: stream_decoder(plan.upstream, &plan.call_ids),
         encoder: stream_encoder(&plan.client),
         assembler: plan.keep.then(Assembler::default),
@@ -211,7 +211,7 @@ impl Relay {
             match self.next_chunk().await {
                 Next::Chunk(Some(Ok(chunk))) => match self.sse.push(&chunk) {
                     Ok(events) => events.iter().for_each(|e| self.on_sse(e, &mut out)),
-                    Err(e) => self.fail(&mut out, "upstream_stream_error", &e.to_string()),
+                    Err(e) => self.fail(&mut out, "upstream_stream_error", &e),
                 },
                 Next::Chunk(Some(Err(e))) => self.fail(&mut out, e.kind(), &e.to_string()),
                 Next::Chunk(None) => self.on_eof(&mut out),

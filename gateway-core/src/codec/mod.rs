@@ -7,11 +7,13 @@
 //! | [`openai_responses`] | `POST /v1/responses` | OpenAI Responses |
 //! | [`anthropic_messages`] | `POST /v1/messages` | Anthropic |
 //! | [`gemini`] | `POST /v1beta/models/{model}:generateContent` / `:streamGenerateContent` | Gemini `generateContent` / `streamGenerateContent` (SSE) |
+//! | [`bedrock`] | — | Amazon Bedrock Converse / ConverseStream (AWS event-stream framing) |
 //! | [`embeddings`] | `POST /v1/embeddings` | OpenAI-compatible (as is), Gemini `embedContent` / `batchEmbedContents` |
 //!
 //! [`glue`] is the one place where upstream bytes become client bytes.
 
 pub mod anthropic_messages;
+pub mod bedrock;
 pub mod embeddings;
 pub mod gemini;
 pub mod glue;
@@ -129,6 +131,7 @@ pub fn decode_request(protocol: Protocol, body: &[u8]) -> Result<Request, Reques
         Protocol::OpenaiResponses => openai_responses::decode_request(body),
         Protocol::AnthropicMessages => anthropic_messages::decode_request(body),
         Protocol::Gemini => gemini::decode_request(body),
+        Protocol::BedrockConverse => bedrock::decode_request(body),
     }
 }
 
@@ -144,6 +147,7 @@ pub fn encode_request(
         Protocol::OpenaiResponses => openai_responses::encode_request(request, model, options),
         Protocol::AnthropicMessages => anthropic_messages::encode_request(request, model, options),
         Protocol::Gemini => gemini::encode_request(request, model, options),
+        Protocol::BedrockConverse => bedrock::encode_request(request, model, options),
     }?;
     Ok(Bytes::from(value.to_string()))
 }
@@ -155,6 +159,7 @@ pub fn upstream_path(protocol: Protocol, model: &str, stream: bool) -> String {
         Protocol::OpenaiResponses => "/responses".into(),
         Protocol::AnthropicMessages => "/messages".into(),
         Protocol::Gemini => gemini::path(model, stream),
+        Protocol::BedrockConverse => bedrock::path(model, stream),
     }
 }
 
@@ -170,6 +175,7 @@ pub fn decode_response(
         Protocol::OpenaiResponses => openai_responses::decode_response(body),
         Protocol::AnthropicMessages => anthropic_messages::decode_response(body),
         Protocol::Gemini => gemini::decode_response(body, call_ids),
+        Protocol::BedrockConverse => bedrock::decode_response(body),
     }
 }
 
@@ -199,6 +205,7 @@ pub fn decode_usage(
         Protocol::OpenaiResponses => openai_responses::decode_usage(body),
         Protocol::AnthropicMessages => anthropic_messages::decode_usage(body),
         Protocol::Gemini => gemini::decode_usage(body),
+        Protocol::BedrockConverse => bedrock::decode_usage(body),
     }
 }
 
@@ -209,6 +216,7 @@ pub fn encode_response(client: &ClientView, response: &Response) -> Bytes {
         Protocol::OpenaiResponses => openai_responses::encode_response(response, client),
         Protocol::AnthropicMessages => anthropic_messages::encode_response(response),
         Protocol::Gemini => gemini::encode_response(response),
+        Protocol::BedrockConverse => bedrock::encode_response(response),
     };
     Bytes::from(value.to_string())
 }
@@ -222,6 +230,7 @@ pub fn stream_decoder(protocol: Protocol, call_ids: &str) -> Box<dyn StreamDecod
             Box::new(anthropic_messages::MessagesStreamDecoder::default())
         }
         Protocol::Gemini => Box::new(gemini::GeminiStreamDecoder::new(call_ids)),
+        Protocol::BedrockConverse => Box::new(bedrock::ConverseStreamDecoder::default()),
     }
 }
 
@@ -236,6 +245,39 @@ pub fn stream_encoder(client: &ClientView) -> Box<dyn StreamEncoder> {
             Box::new(anthropic_messages::MessagesStreamEncoder::default())
         }
         Protocol::Gemini => Box::new(gemini::GeminiStreamEncoder::new(client.json_array)),
+        Protocol::BedrockConverse => Box::new(bedrock::ConverseStreamEncoder::default()),
+    }
+}
+
+/// Splits an upstream's stream into events: SSE, or AWS event-stream messages (Bedrock).
+#[derive(Debug)]
+pub enum Framer {
+    Sse(crate::sse::SseDecoder),
+    EventStream(bedrock::EventStreamReader),
+}
+
+impl Framer {
+    pub fn new(upstream: Protocol) -> Self {
+        match upstream {
+            Protocol::BedrockConverse => Framer::EventStream(bedrock::EventStreamReader::default()),
+            _ => Framer::Sse(crate::sse::SseDecoder::new()),
+        }
+    }
+
+    /// The events `chunk` completes, or what is wrong with the stream.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, String> {
+        match self {
+            Framer::Sse(sse) => sse.push(chunk).map_err(|e| e.to_string()),
+            Framer::EventStream(reader) => reader.push(chunk),
+        }
+    }
+
+    /// The last event of a stream that ended without its separator (SSE only).
+    pub fn finish(&mut self) -> Option<SseEvent> {
+        match self {
+            Framer::Sse(sse) => sse.finish(),
+            Framer::EventStream(_) => None,
+        }
     }
 }
 

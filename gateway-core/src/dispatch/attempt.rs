@@ -269,7 +269,10 @@ pub(super) async fn outbound(
     let (path, body) = crate::cloud::shape(&t.provider, &t.target.model, stream, path, body);
     let credential = presented.as_deref();
     let provider = &t.provider;
-    Ok(build_request(Outbound { provider, credential, path: &path, body, stream, headers })?)
+    let mut request =
+        build_request(Outbound { provider, credential, path: &path, body, stream, headers })?;
+    crate::cloud::sign(provider, credential, &mut request, inner.platform.now_ms())?;
+    Ok(request)
 }
 
 /// Sends the request for `t`; the caller's forwarded headers go only to its own protocol. A

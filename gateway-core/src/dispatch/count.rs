@@ -125,7 +125,8 @@ async fn ask(
     let upstream = t.provider.protocol;
     let model = &t.target.model;
     let (path, body) = match upstream {
-        Protocol::OpenaiChat => {
+        // Neither Chat Completions nor Converse has a counting endpoint the gateway uses.
+        Protocol::OpenaiChat | Protocol::BedrockConverse => {
             return Ok(Counted { tokens: estimate(canonical), estimated: true });
         }
         _ if same => {

@@ -26,6 +26,8 @@ impl Endpoint {
             Endpoint::Generate(Protocol::OpenaiResponses) => "/v1/responses",
             Endpoint::Generate(Protocol::AnthropicMessages) => "/v1/messages",
             Endpoint::Generate(Protocol::Gemini) => "/v1beta/models:generateContent",
+            // No endpoint speaks Converse to callers.
+            Endpoint::Generate(Protocol::BedrockConverse) => "/model/converse",
             Endpoint::Embeddings => "/v1/embeddings",
             Endpoint::CountTokens(Protocol::AnthropicMessages) => "/v1/messages/count_tokens",
             Endpoint::CountTokens(Protocol::Gemini) => "/v1beta/models:countTokens",

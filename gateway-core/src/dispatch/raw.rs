@@ -28,7 +28,7 @@ fn max_fields(protocol: Protocol) -> &'static [&'static str] {
         Protocol::OpenaiChat => &["max_completion_tokens", "max_tokens"],
         Protocol::OpenaiResponses => &["max_output_tokens"],
         Protocol::AnthropicMessages => &["max_tokens"],
-        Protocol::Gemini => &[],
+        Protocol::Gemini | Protocol::BedrockConverse => &[],
     }
 }
 

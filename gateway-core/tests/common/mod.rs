@@ -4,7 +4,6 @@
 use gateway_core::canonical::Event;
 use gateway_core::codec;
 use gateway_core::provider::Protocol;
-use gateway_core::sse::SseDecoder;
 
 /// A fixture file of `tests/fixtures/<protocol>/`.
 pub fn fixture(protocol: Protocol, name: &str) -> Vec<u8> {
@@ -13,9 +12,10 @@ pub fn fixture(protocol: Protocol, name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// Decodes an upstream SSE stream arriving in `pieces`, closing it at the end.
+/// Decodes an upstream stream (SSE, or event-stream messages for Bedrock) arriving in `pieces`,
+/// closing it at the end.
 pub fn decode_pieces(protocol: Protocol, pieces: &[&[u8]]) -> Vec<Event> {
-    let mut sse = SseDecoder::new();
+    let mut sse = codec::Framer::new(protocol);
     let mut decoder = codec::stream_decoder(protocol, "call");
     let mut events = Vec::new();
     for piece in pieces {

@@ -50,6 +50,7 @@
 
 pub mod agent;
 mod anthropic;
+pub mod bedrock;
 pub mod catalog;
 mod chat;
 pub mod cloud;
@@ -101,6 +102,9 @@ pub struct Mock {
     pub prompt_cache: Mutex<std::collections::HashSet<u64>>,
     /// OAuth tokens the mock's token endpoints issued.
     pub issued: cloud::Issued,
+    /// The last Bedrock request whose signature checked out, as it arrived (for re-signing it
+    /// with a reference signer).
+    pub signed: Mutex<Option<bedrock::Signed>>,
 }
 
 impl Mock {
@@ -156,6 +160,7 @@ pub fn router(mock: Arc<Mock>) -> Router {
         .route("/v1beta/models/{*rest}", post(gemini::handle))
         .route("/mock/last", axum::routing::get(last_received))
         .route("/mock/exchanges", axum::routing::get(cloud::exchanges))
+        .route("/model/{model}/{verb}", post(bedrock::handle))
         .route("/google/token", post(cloud::google_token))
         .route("/entra/{tenant}/oauth2/v2.0/token", post(cloud::entra_token))
         .route(

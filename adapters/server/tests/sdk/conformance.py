@@ -44,7 +44,7 @@ gm = genai.Client(api_key=KEY, http_options=genai_types.HttpOptions(
     base_url=BASE, timeout=20_000, retry_options=genai_types.HttpRetryOptions(attempts=1)))
 
 UPSTREAMS = ["openai_chat", "openai_responses", "anthropic_messages", "gemini", "vertex_gemini",
-             "vertex_anthropic"]
+             "vertex_anthropic", "bedrock"]
 # The wire protocol each upstream speaks (the clouds' providers speak their vendor's).
 FAMILY = {"vertex_gemini": "gemini", "vertex_anthropic": "anthropic_messages"}
 INBOUNDS = ["chat", "responses", "messages", "gemini"]
@@ -252,12 +252,17 @@ def upstream_seal(upstream):
     record), or None."""
     upstream = FAMILY.get(upstream, upstream)
     path = {"openai_chat": "/v1/chat/completions", "openai_responses": "/v1/responses",
-            "anthropic_messages": "/v1/messages"}.get(upstream, "mock-text%3AgenerateContent")
+            "anthropic_messages": "/v1/messages", "bedrock": "anthropic.mock-text-v1%3A0/converse",
+            }.get(upstream, "mock-text%3AgenerateContent")
     with urllib.request.urlopen(f"{MOCK}/mock/last?path={path}") as r:
         sent = json.load(r)
     if upstream == "anthropic_messages":
         blocks = [b for m in sent["messages"] if m["role"] == "assistant" for b in m["content"]]
         return next((b.get("signature") for b in blocks if b["type"] == "thinking"), None)
+    if upstream == "bedrock":
+        blocks = [b for m in sent["messages"] if m["role"] == "assistant" for b in m["content"]]
+        return next((b["reasoningContent"]["reasoningText"].get("signature") for b in blocks
+                     if "reasoningContent" in b), None)
     if upstream == "openai_responses":
         return next((i.get("encrypted_content") for i in sent["input"] if i.get("type") == "reasoning"), None)
     if upstream == "gemini":

@@ -516,8 +516,11 @@ mod tests {
         for (no_reasoning, fields) in [(false, 1), (true, 0)] {
             let options = EncodeOptions { no_reasoning, ..EncodeOptions::default() };
             for protocol in Protocol::ALL {
+                // Bedrock's reasoning field is model-specific: Claude's.
+                let model =
+                    if protocol == Protocol::BedrockConverse { "anthropic.claude-x" } else { "m" };
                 let bytes =
-                    crate::codec::encode_request(protocol, &request, "m", &options).unwrap();
+                    crate::codec::encode_request(protocol, &request, model, &options).unwrap();
                 let text = String::from_utf8(bytes.to_vec()).unwrap();
                 let found = ["thinking", "reasoning", "thinkingConfig"]
                     .iter()
