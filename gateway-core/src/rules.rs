@@ -355,6 +355,13 @@ mod tests {
     }
 
     #[test]
+    fn patterns_are_unicode_aware() {
+        let re = compile(r"(?i)straße\s\w+\d").unwrap();
+        assert!(re.is_match("STRASSE 世界9") || re.is_match("Straße 世界9"));
+        assert!(compile(r"\d+").unwrap().is_match("٣"), "Unicode digits");
+    }
+
+    #[test]
     fn cache_breakpoints_move_with_the_parts_they_mark() {
         use crate::canonical::CacheMark;
         let hour = CacheMark { ttl: Some("1h".into()) };
