@@ -22,6 +22,9 @@ pub struct Entry {
     pub cache_write_cost_per_token: Option<f64>,
     /// Capability flags (`tools`, `vision`, `reasoning`, `prompt_caching`, `structured_output`).
     pub capabilities: Map<String, Value>,
+    /// Prices per image, second, character or query (images, audio and rerank models).
+    #[serde(default)]
+    pub unit_prices: crate::store::models::UnitPrices,
 }
 
 fn int(v: &Value) -> Option<i64> {
@@ -34,8 +37,9 @@ fn flag(out: &mut Map<String, Value>, name: &str, v: &Value) {
     }
 }
 
-/// LiteLLM's list: an object of model name → attributes (`sample_spec` is documentation). Entries
-/// that are not chat/completion/embedding models (images, audio, rerank) are left out.
+/// LiteLLM's list: an object of model name → attributes (`sample_spec` is documentation): chat,
+/// completion, embedding, image, audio, rerank and moderation models (image, audio and rerank
+/// ones with their prices per image, second, character or query).
 pub(crate) fn parse_litellm(body: &[u8]) -> Result<Vec<Entry>, String> {
     let all: Map<String, Value> =
         serde_json::from_slice(body).map_err(|e| format!("not LiteLLM's model list: {e}"))?;
@@ -45,7 +49,19 @@ pub(crate) fn parse_litellm(body: &[u8]) -> Result<Vec<Entry>, String> {
             continue;
         }
         let mode = m["mode"].as_str().unwrap_or("chat");
-        if !matches!(mode, "chat" | "completion" | "responses" | "embedding") {
+        let modes = [
+            "chat",
+            "completion",
+            "responses",
+            "embedding",
+            "image_generation",
+            "image_edit",
+            "audio_transcription",
+            "audio_speech",
+            "rerank",
+            "moderation",
+        ];
+        if !modes.contains(&mode) {
             continue;
         }
         let mut caps = Map::new();
@@ -68,6 +84,14 @@ pub(crate) fn parse_litellm(body: &[u8]) -> Result<Vec<Entry>, String> {
             cached_input_cost_per_token: m["cache_read_input_token_cost"].as_f64(),
             cache_write_cost_per_token: m["cache_creation_input_token_cost"].as_f64(),
             capabilities: caps,
+            unit_prices: crate::store::models::UnitPrices {
+                per_image: m["output_cost_per_image"]
+                    .as_f64()
+                    .or(m["input_cost_per_image"].as_f64()),
+                per_second: m["input_cost_per_second"].as_f64(),
+                per_character: m["input_cost_per_character"].as_f64(),
+                per_query: m["input_cost_per_query"].as_f64(),
+            },
         });
     }
     Ok(out)
@@ -97,6 +121,7 @@ pub(crate) fn parse_models_dev(body: &[u8]) -> Result<Vec<Entry>, String> {
                 cached_input_cost_per_token: per_token(&m["cost"]["cache_read"]),
                 cache_write_cost_per_token: per_token(&m["cost"]["cache_write"]),
                 capabilities: caps,
+                unit_prices: Default::default(),
             });
         }
     }
@@ -141,11 +166,35 @@ mod tests {
             "gpt-4o":{"max_input_tokens":128000,"max_output_tokens":16384,"input_cost_per_token":2.5e-6,
                       "output_cost_per_token":1e-5,"cache_read_input_token_cost":1.25e-6,"litellm_provider":"openai",
                       "mode":"chat","supports_function_calling":true,"supports_vision":true},
-            "dall-e-3":{"mode":"image_generation"},
+            "dall-e-3":{"mode":"image_generation","output_cost_per_image":0.04},
+            "whisper-1":{"mode":"audio_transcription","input_cost_per_second":0.0001},
+            "tts-1":{"mode":"audio_speech","input_cost_per_character":1.5e-5},
+            "cohere/rerank-v3.5":{"mode":"rerank","input_cost_per_query":0.002},
+            "fine-tuning":{"mode":"fine_tune"},
             "text-embedding-3-small":{"max_tokens":8191,"input_cost_per_token":2e-8,"mode":"embedding"}}"#;
         let mut entries = parse_litellm(body).unwrap();
         entries.sort_by(|a, b| a.name.cmp(&b.name));
-        assert_eq!(entries.len(), 2);
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "cohere/rerank-v3.5",
+                "dall-e-3",
+                "gpt-4o",
+                "text-embedding-3-small",
+                "tts-1",
+                "whisper-1"
+            ]
+        );
+        assert_eq!(entries[0].unit_prices.per_query, Some(0.002));
+        assert_eq!(entries[1].unit_prices.per_image, Some(0.04));
+        assert_eq!(entries[4].unit_prices.per_character, Some(1.5e-5));
+        assert_eq!(entries[5].unit_prices.per_second, Some(0.0001));
+        let entries: Vec<Entry> = entries.into_iter().filter(|e| e.name.contains("-")).collect();
+        let entries: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| e.name.starts_with("gpt") || e.name.starts_with("text"))
+            .collect();
         let gpt = &entries[0];
         assert_eq!((gpt.context_window, gpt.max_output_tokens), (Some(128_000), Some(16_384)));
         assert_eq!(gpt.cached_input_cost_per_token, Some(1.25e-6));
@@ -181,6 +230,7 @@ mod tests {
             cached_input_cost_per_token: None,
             cache_write_cost_per_token: None,
             capabilities: Map::new(),
+            unit_prices: Default::default(),
         };
         let names = [
             "azure/gpt-4o-mini",

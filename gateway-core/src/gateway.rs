@@ -230,6 +230,9 @@ impl Gateway {
             RouteId::Embeddings => {
                 dispatch::forward(inner, ctx, request, Inbound::new(Endpoint::Embeddings)).await
             }
+            RouteId::Openai(call) => {
+                dispatch::forward(inner, ctx, request, Inbound::new(Endpoint::Openai(call))).await
+            }
             RouteId::Gemini(GeminiCall::CountTokens) => {
                 let inbound = Inbound::gemini(&param, GeminiCall::CountTokens, query);
                 dispatch::count_tokens(inner, ctx, request, inbound).await

@@ -26,6 +26,13 @@ pub const ROUTES: &[Row] = &[
     (Method::POST, "/v1/messages", RouteId::Generate(Protocol::AnthropicMessages)),
     (Method::POST, "/v1/messages/count_tokens", RouteId::CountTokens(Protocol::AnthropicMessages)),
     (Method::POST, "/v1/embeddings", RouteId::Embeddings),
+    (Method::POST, "/v1/completions", RouteId::Openai(OpenaiCall::Completions)),
+    (Method::POST, "/v1/images/generations", RouteId::Openai(OpenaiCall::ImageGenerations)),
+    (Method::POST, "/v1/images/edits", RouteId::Openai(OpenaiCall::ImageEdits)),
+    (Method::POST, "/v1/audio/speech", RouteId::Openai(OpenaiCall::Speech)),
+    (Method::POST, "/v1/audio/transcriptions", RouteId::Openai(OpenaiCall::Transcriptions)),
+    (Method::POST, "/v1/moderations", RouteId::Openai(OpenaiCall::Moderations)),
+    (Method::POST, "/v1/rerank", RouteId::Openai(OpenaiCall::Rerank)),
     (Method::GET, "/v1/models", RouteId::ListModels(Models::OpenAi)),
     (Method::GET, "/v1/models/{model}", RouteId::GetModel(Models::OpenAi)),
     // Gemini-native data plane (`/v1beta`, and `/v1` as the google-genai SDK calls it)
@@ -175,6 +182,8 @@ pub enum RouteId {
     /// Counting a request's input tokens (`/v1/messages/count_tokens`, `/v1/responses/input_tokens`).
     CountTokens(Protocol),
     Embeddings,
+    /// An OpenAI endpoint relayed as it is to OpenAI-compatible upstreams.
+    Openai(OpenaiCall),
     ListModels(Models),
     GetModel(Models),
     Healthz,
@@ -191,6 +200,43 @@ pub enum RouteId {
 pub enum Models {
     OpenAi,
     Gemini,
+}
+
+/// The OpenAI endpoints the gateway relays to OpenAI-compatible upstreams as they are (the
+/// model renamed), through keys, limits, routing and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenaiCall {
+    Completions,
+    ImageGenerations,
+    /// Multipart (the image files and the prompt).
+    ImageEdits,
+    /// JSON in, audio out.
+    Speech,
+    /// Multipart (the audio file).
+    Transcriptions,
+    Moderations,
+    /// Cohere's / Jina's shape (`{model, query, documents, top_n}`).
+    Rerank,
+}
+
+impl OpenaiCall {
+    /// The endpoint's path, as callers and upstreams (below their base URL) name it.
+    pub fn path(self) -> &'static str {
+        match self {
+            OpenaiCall::Completions => "/completions",
+            OpenaiCall::ImageGenerations => "/images/generations",
+            OpenaiCall::ImageEdits => "/images/edits",
+            OpenaiCall::Speech => "/audio/speech",
+            OpenaiCall::Transcriptions => "/audio/transcriptions",
+            OpenaiCall::Moderations => "/moderations",
+            OpenaiCall::Rerank => "/rerank",
+        }
+    }
+
+    /// The caller sends `multipart/form-data` (files), not JSON.
+    pub fn multipart(self) -> bool {
+        matches!(self, OpenaiCall::ImageEdits | OpenaiCall::Transcriptions)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,9 +323,10 @@ impl RouteId {
             RouteId::Gemini(_)
             | RouteId::ListModels(Models::Gemini)
             | RouteId::GetModel(Models::Gemini) => ErrorShape::Gemini,
-            RouteId::Embeddings | RouteId::ListModels(_) | RouteId::GetModel(_) => {
-                ErrorShape::OpenAi
-            }
+            RouteId::Embeddings
+            | RouteId::Openai(_)
+            | RouteId::ListModels(_)
+            | RouteId::GetModel(_) => ErrorShape::OpenAi,
             RouteId::Healthz
             | RouteId::Metrics
             | RouteId::OpenApi

@@ -88,7 +88,24 @@ fn too_large() -> String {
 }
 
 fn compile(pattern: &str) -> Result<Regex, String> {
+    if uses_class_tables(pattern) {
+        return Err("Unicode property classes (\\p{…}, \\P{…}) are not supported; use character \
+            ranges (e.g. [\\u{4E00}-\\u{9FFF}] for CJK ideographs)"
+            .into());
+    }
     RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| e.to_string())
+}
+
+/// Whether `pattern` uses a Unicode property class (`\p{…}`, `\pL`, `\P…`): the builds ship
+/// without those tables (147 KB of the Worker), so every host refuses them alike.
+fn uses_class_tables(pattern: &str) -> bool {
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' && matches!(chars.next(), Some('p' | 'P')) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Checks rules before they are stored; the error names the rule and what is wrong.
@@ -352,6 +369,16 @@ mod tests {
             }],
             ..Request::default()
         }
+    }
+
+    #[test]
+    fn unicode_property_classes_are_refused_on_every_host() {
+        for pattern in [r"\p{Han}+", r"x\pL", r"[\P{Greek}]"] {
+            assert!(compile(pattern).unwrap_err().contains("not supported"), "{pattern}");
+        }
+        // An escaped backslash before `p` is a literal backslash, then a `p`.
+        assert!(compile(r"\\p{2}").unwrap().is_match(r"\pp"));
+        assert!(compile("[\u{4E00}-\u{9FFF}]+").unwrap().is_match("世界"));
     }
 
     #[test]

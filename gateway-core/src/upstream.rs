@@ -113,17 +113,22 @@ pub(crate) struct Outbound<'a> {
     /// Caller headers allowed through to an upstream of the caller's protocol; one the provider
     /// also sets is joined with the provider's value (`anthropic-beta` lists).
     pub headers: &'a [(&'static str, String)],
+    /// The body's type: JSON, or a caller's multipart form relayed as it came.
+    pub content_type: &'a str,
 }
 
 /// Builds the HTTP request for `out`: URL, auth header, extra headers, JSON body.
 pub(crate) fn build_request(out: Outbound<'_>) -> Result<http::Request<Bytes>, TransportError> {
+    let json = out.content_type == "application/json";
     let accept = match (out.stream, out.provider.protocol) {
         (true, crate::provider::Protocol::BedrockConverse) => "application/vnd.amazon.eventstream",
         (true, _) => "text/event-stream",
+        // Relayed endpoints answer audio, text or JSON.
+        (false, _) if !json || out.path.starts_with("/audio/") => "*/*",
         (false, _) => "application/json",
     };
     let mut request = builder(out.provider, out.credential, out.path, http::Method::POST, accept)
-        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::CONTENT_TYPE, out.content_type)
         .body(out.body)
         .map_err(|e| TransportError::InvalidRequest(e.to_string()))?;
     let headers = request.headers_mut();

@@ -20,7 +20,8 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "gat
 # Low to high. A module path prefix → its layer; the longest matching prefix wins.
 LAYERS = [
     # 0: leaves every layer may use
-    ["maybe_send", "io", "body", "json", "ids", "crypto", "query", "shutdown", "error::request"],
+    ["maybe_send", "io", "body", "json", "ids", "crypto", "query", "shutdown", "error::request",
+     "multipart"],
     # 1: protocols (the closed layer: codecs, canonical model, SSE, providers and their presets,
     # the exchange with one upstream, content isolation)
     ["canonical", "sse", "provider", "presets", "upstream", "codec", "isolation"],

@@ -459,7 +459,7 @@ async fn virtual_models_are_listed_allowed_and_validated() {
             400,
             Some("rules[0]"),
         ),
-        // No Unicode class tables in the build (they would weigh 147 KB in the Worker).
+        // No Unicode property classes (their tables would weigh 147 KB in the Worker).
         (
             json!({"name": "x", "targets": [{"provider_id": a, "model": "m"}], "rules": [{"op": "regex_replace", "match": "\\p{Han}+", "template": ""}]}),
             400,

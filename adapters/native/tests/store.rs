@@ -65,6 +65,10 @@ fn model(id: &str, name: &str, provider_id: &str) -> Model {
         cached_input_cost_per_token: None,
         cache_write_cost_per_token: None,
         capabilities: serde_json::from_str(r#"{"vision":true}"#).unwrap(),
+        unit_prices: gateway_core::store::models::UnitPrices {
+            per_image: Some(0.04),
+            ..Default::default()
+        },
         created_at: 1,
         updated_at: 1,
     }

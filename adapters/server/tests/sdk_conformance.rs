@@ -18,8 +18,14 @@ use support::{Admin, GatewayProcess, temp_db};
 const SDKS: [&str; 4] =
     ["openai==3.57.0", "anthropic==2.14.0", "google-genai==3.6.1", "botocore==1.44.8"];
 
-/// A Python with the pinned SDKs, creating the virtualenv when it is missing or stale.
+/// A Python with the pinned SDKs, created once for the tests of this file (which run at once).
 fn sdk_python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(make_sdk_python).clone()
+}
+
+/// A Python with the pinned SDKs, creating the virtualenv when it is missing or stale.
+fn make_sdk_python() -> PathBuf {
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
     let venv = target.join("sdk-venv");
     let python = venv.join("bin/python");
@@ -169,4 +175,143 @@ async fn official_sdks_parse_every_endpoint_upstream_and_stream_combination() {
     let exchanges = mock.issued.google_exchanges.load(std::sync::atomic::Ordering::Relaxed);
     assert!(std::env::var("ONLY").is_ok() || exchanges == 2, "{exchanges} token exchanges");
     assert!(stdout.contains("396/396 cases") || std::env::var("ONLY").is_ok(), "{stdout}");
+}
+
+/// The openai SDK's calls of the relayed OpenAI endpoints (completions, images, audio,
+/// moderations; rerank over HTTP), each through a key, routing and the log: answers as the mock
+/// gave them, and each log row's cost from the model's token or unit prices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openai_sdk_calls_every_relayed_endpoint() {
+    let python = tokio::task::spawn_blocking(sdk_python).await.unwrap();
+    let (mock_addr, _mock) = mock_upstream::spawn(Default::default(), 0).await.unwrap();
+    let (_dir, db) = temp_db();
+    let gw = GatewayProcess::start(&db, &[("ADMIN_PASSWORD", "sdk-suite-pass")]);
+    let admin = Admin::login(&gw.base, "admin", "sdk-suite-pass").await;
+    let provider = admin
+        .provider(json!({"name": "openai", "api_key": "mock-key", "base_url": format!("http://{mock_addr}/v1")}))
+        .await;
+    // Anthropic has none of these endpoints: a model served only there is refused.
+    let anthropic = admin
+        .provider(json!({"name": "anthropic", "protocol": "anthropic_messages", "api_key": "k",
+                         "base_url": format!("http://{mock_addr}/v1")}))
+        .await;
+    let models = [
+        ("text", json!({"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6})),
+        ("image", json!({"unit_prices": {"per_image": 0.04}})),
+        ("tts", json!({"unit_prices": {"per_character": 1.5e-5}})),
+        ("whisper", json!({"unit_prices": {"per_second": 1e-4}})),
+        ("moderation", json!({})),
+        ("rerank", json!({"unit_prices": {"per_query": 0.002}})),
+    ];
+    for (name, extra) in &models {
+        let mut body = json!({"name": name, "provider_id": provider, "upstream_model": format!("mock-{name}")});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let (status, model) = admin.post("/api/admin/models", body).await;
+        assert_eq!(status, 201, "{model}");
+    }
+    let (status, _) = admin
+        .post("/api/admin/models", json!({"name": "claude-only", "provider_id": anthropic}))
+        .await;
+    assert_eq!(status, 201);
+    let (_, key) = admin.post("/api/admin/keys", json!({"name": "sdk"})).await;
+    let key = key["key"].as_str().unwrap().to_owned();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/openai_endpoints.py");
+    let (base, k) = (gw.base.clone(), key.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .env("GATEWAY_URL", base)
+            .env("GATEWAY_KEY", k)
+            .env("PNG_B64", mock_upstream::endpoints::PNG_B64)
+            .env("TRANSCRIPT", mock_upstream::endpoints::TRANSCRIPT)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && stdout.contains("all relayed endpoints pass"), "{stdout}");
+
+    // The upstream got its own model ids (in JSON and in the multipart forms).
+    for (path, model) in [
+        ("/v1/completions", "mock-text"),
+        ("/v1/images/edits", "mock-image"),
+        ("/v1/audio/transcriptions", "mock-whisper"),
+        ("/v1/rerank", "mock-rerank"),
+    ] {
+        assert_eq!(_mock.last(path).unwrap()["model"], model, "{path}");
+    }
+    // Each log row's cost: tokens at token prices, images, characters, seconds and queries at
+    // unit prices.
+    let (_, logs) = admin.get("/api/admin/logs?page_size=100").await;
+    let rows = logs["data"].as_array().unwrap();
+    let costs = |endpoint: &str| -> Vec<Option<f64>> {
+        let mut c: Vec<Option<f64>> = rows
+            .iter()
+            .filter(|r| r["endpoint"] == endpoint && r["status"] == 200)
+            .map(|r| r["cost_usd"].as_f64())
+            .collect();
+        c.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        c
+    };
+    let near = |got: &[Option<f64>], want: &[Option<f64>]| {
+        got.len() == want.len()
+            && got.iter().zip(want).all(|(g, w)| match (g, w) {
+                (Some(g), Some(w)) => (g - w).abs() < 1e-9,
+                (g, w) => g.is_none() && w.is_none() || g == &Some(0.0) && w.is_none(),
+            })
+    };
+    let checks: [(&str, Vec<Option<f64>>); 6] = [
+        ("/v1/completions", vec![Some(3.9e-5), Some(3.9e-5)]),
+        ("/v1/images/generations", vec![Some(0.08)]),
+        ("/v1/images/edits", vec![Some(0.04)]),
+        ("/v1/audio/speech", vec![Some(1.65e-4)]),
+        ("/v1/audio/transcriptions", vec![None, Some(2e-4), Some(2e-4)]),
+        ("/v1/rerank", vec![Some(0.002)]),
+    ];
+    for (endpoint, want) in checks {
+        let got = costs(endpoint);
+        assert!(near(&got, &want), "{endpoint}: costs {got:?}, expected {want:?}");
+    }
+    let tokens = rows.iter().find(|r| r["endpoint"] == "/v1/completions").unwrap();
+    assert_eq!(
+        (tokens["input_tokens"].as_i64(), tokens["output_tokens"].as_i64()),
+        (Some(21), Some(9))
+    );
+
+    // A model no OpenAI-compatible provider serves, a form without its file, no model at all.
+    let client = reqwest::Client::new();
+    let refused = client
+        .post(gw.url("/v1/moderations"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "claude-only", "input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("no OpenAI-compatible provider"), "{text}");
+    let form =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper\r\n--XyZ--\r\n";
+    let refused = client
+        .post(gw.url("/v1/audio/transcriptions"))
+        .bearer_auth(&key)
+        .header("content-type", "multipart/form-data; boundary=XyZ")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("`file` (a file) is required"), "{text}");
+    let refused = client
+        .post(gw.url("/v1/images/generations"))
+        .bearer_auth(&key)
+        .json(&json!({"prompt": "a cat"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("`model` is required"));
 }

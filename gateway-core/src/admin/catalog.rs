@@ -168,6 +168,11 @@ async fn apply(inner: &Inner, body: &[u8]) -> AdminResult {
     model.cache_write_cost_per_token =
         entry.cache_write_cost_per_token.or(model.cache_write_cost_per_token);
     model.capabilities.extend(entry.capabilities);
+    let (mine, theirs) = (&mut model.unit_prices, entry.unit_prices);
+    mine.per_image = theirs.per_image.or(mine.per_image);
+    mine.per_second = theirs.per_second.or(mine.per_second);
+    mine.per_character = theirs.per_character.or(mine.per_character);
+    mine.per_query = theirs.per_query.or(mine.per_query);
     model.updated_at = inner.platform.now_ms();
     inner.store.update_model(&model).await?;
     Ok(ok(&model))

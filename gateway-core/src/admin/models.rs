@@ -29,6 +29,9 @@ struct Input {
     #[serde(default, deserialize_with = "validate::nullable")]
     cache_write_cost_per_token: Option<Option<f64>>,
     capabilities: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `{per_image, per_second, per_character, per_query}`; `null` clears them.
+    #[serde(default, deserialize_with = "validate::nullable")]
+    unit_prices: Option<Option<crate::store::models::UnitPrices>>,
 }
 
 /// Creates one model from `input`.
@@ -49,6 +52,7 @@ async fn create(inner: &Inner, input: Input) -> Result<Model, GatewayError> {
         cached_input_cost_per_token: None,
         cache_write_cost_per_token: None,
         capabilities: Default::default(),
+        unit_prices: Default::default(),
         created_at: now,
         updated_at: now,
     };
@@ -187,6 +191,18 @@ async fn apply(inner: &Inner, input: Input, mut m: Model) -> Result<Model, Gatew
     }
     if let Some(caps) = input.capabilities {
         m.capabilities = caps;
+    }
+    if let Some(prices) = input.unit_prices {
+        let prices = prices.unwrap_or_default();
+        for (name, v) in [
+            ("unit_prices.per_image", prices.per_image),
+            ("unit_prices.per_second", prices.per_second),
+            ("unit_prices.per_character", prices.per_character),
+            ("unit_prices.per_query", prices.per_query),
+        ] {
+            validate::price(name, v)?;
+        }
+        m.unit_prices = prices;
     }
     Ok(m)
 }

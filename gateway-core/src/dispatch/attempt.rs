@@ -37,6 +37,13 @@ pub(crate) enum Forwarded {
     },
     /// The response cache answered.
     Cached(super::cache::Hit),
+    /// A relayed OpenAI endpoint's whole answer, in its own type (JSON, audio, text).
+    Passed {
+        body: Bytes,
+        content_type: String,
+        usage: Usage,
+        units: crate::store::models::Units,
+    },
 }
 
 /// The answer and who gave it.
@@ -258,7 +265,7 @@ pub(super) async fn outbound(
     t: &RouteTarget,
     credential: Option<&Credential>,
     path: String,
-    body: Bytes,
+    (body, content_type): (Bytes, &str),
     stream: bool,
     headers: &[(&'static str, String)],
 ) -> Result<http::Request<Bytes>, GatewayError> {
@@ -269,8 +276,8 @@ pub(super) async fn outbound(
     let (path, body) = crate::cloud::shape(&t.provider, &t.target.model, stream, path, body);
     let credential = presented.as_deref();
     let provider = &t.provider;
-    let mut request =
-        build_request(Outbound { provider, credential, path: &path, body, stream, headers })?;
+    let out = Outbound { provider, credential, path: &path, body, stream, headers, content_type };
+    let mut request = build_request(out)?;
     crate::cloud::sign(provider, credential, &mut request, inner.platform.now_ms())?;
     Ok(request)
 }
@@ -289,6 +296,7 @@ async fn send(
     let (path, body) = prepared.request_for(t, stream).map_err(neutral)?;
     let same_protocol = t.provider.protocol == prepared.inbound;
     let headers = if same_protocol { prepared.headers.as_slice() } else { &[] };
+    let body = (body, prepared.content_type());
     let request = outbound(inner, t, credential, path, body, stream, headers).await;
     let request = request.map_err(|e| match e {
         e @ (GatewayError::Upstream(_) | GatewayError::Transport(_)) => failed(e, now),
@@ -339,7 +347,26 @@ async fn read_answer(
         };
     }
     let answer = match read_body_within(body, MAX_UPSTREAM_BODY, platform, left).await {
-        Ok(bytes) => full_answer(t, prepared, bytes, platform.now_ms()),
+        Ok(bytes) => match &prepared.payload {
+            Payload::Pass(pass) => {
+                let content_type = parts
+                    .headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("application/octet-stream")
+                    .to_owned();
+                let (usage, units) = pass.used(&bytes, &content_type);
+                // JSON answers name the model the caller asked for, as every answer does.
+                let renamed = content_type
+                    .contains("json")
+                    .then(|| std::str::from_utf8(&bytes).ok())
+                    .flatten()
+                    .and_then(|text| codec::rename_model(upstream, text, &prepared.raw.model));
+                let body = renamed.map_or(bytes, Bytes::from);
+                Ok(Forwarded::Passed { body, content_type, usage, units })
+            }
+            _ => full_answer(t, prepared, bytes, platform.now_ms()),
+        },
         Err(e) => Err(e.into()),
     };
     match answer {

@@ -125,6 +125,22 @@ impl Exchange {
                 };
                 Handled { response, background: Some(boxed(background)) }
             }
+            Ok(Forwarded::Passed { body, content_type, usage, units }) => {
+                self.log.status = 200;
+                if self.log_bodies && content_type.contains("json") {
+                    self.log.response_body = Some(truncated(&body));
+                }
+                self.record(inner.platform.now_ms() - ctx.started_ms, usage);
+                if let Some(cost) = self.model.as_ref().and_then(|m| m.unit_cost(&units)) {
+                    self.log.cost_usd = Some(self.log.cost_usd.unwrap_or(0.0) + cost);
+                }
+                let mut response = http::Response::new(Body::Full(body));
+                if let Ok(v) = http::HeaderValue::from_str(&content_type) {
+                    response.headers_mut().insert(http::header::CONTENT_TYPE, v);
+                }
+                let background = async move { self.settle(usage).await };
+                Handled { response, background: Some(boxed(background)) }
+            }
             Ok(Forwarded::Stream { body, plan }) => self.relay(inner, ctx, body, plan),
             Ok(Forwarded::Cached(hit)) => self.hit(inner, ctx, hit),
             Err(err) => self.refuse(inner, ctx, &err, shape),

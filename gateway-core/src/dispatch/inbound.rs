@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use crate::provider::Protocol;
-use crate::routes::GeminiCall;
+use crate::routes::{GeminiCall, OpenaiCall};
 
 /// What a data-plane request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +13,8 @@ pub(crate) enum Endpoint {
     /// Generation in one of the inbound protocols.
     Generate(Protocol),
     Embeddings,
+    /// An OpenAI endpoint relayed as it is (completions, images, audio, moderations, rerank).
+    Openai(OpenaiCall),
     /// Counting a request's input tokens without generating (`/v1/messages/count_tokens`,
     /// `/v1/responses/input_tokens`, Gemini `:countTokens`).
     CountTokens(Protocol),
@@ -29,6 +31,13 @@ impl Endpoint {
             // No endpoint speaks Converse to callers.
             Endpoint::Generate(Protocol::BedrockConverse) => "/model/converse",
             Endpoint::Embeddings => "/v1/embeddings",
+            Endpoint::Openai(OpenaiCall::Completions) => "/v1/completions",
+            Endpoint::Openai(OpenaiCall::ImageGenerations) => "/v1/images/generations",
+            Endpoint::Openai(OpenaiCall::ImageEdits) => "/v1/images/edits",
+            Endpoint::Openai(OpenaiCall::Speech) => "/v1/audio/speech",
+            Endpoint::Openai(OpenaiCall::Transcriptions) => "/v1/audio/transcriptions",
+            Endpoint::Openai(OpenaiCall::Moderations) => "/v1/moderations",
+            Endpoint::Openai(OpenaiCall::Rerank) => "/v1/rerank",
             Endpoint::CountTokens(Protocol::AnthropicMessages) => "/v1/messages/count_tokens",
             Endpoint::CountTokens(Protocol::Gemini) => "/v1beta/models:countTokens",
             Endpoint::CountTokens(_) => "/v1/responses/input_tokens",
@@ -40,6 +49,7 @@ impl Endpoint {
         match self {
             Endpoint::Generate(p) | Endpoint::CountTokens(p) => p.as_str(),
             Endpoint::Embeddings => "openai_embeddings",
+            Endpoint::Openai(_) => "openai",
         }
     }
 
@@ -47,7 +57,7 @@ impl Endpoint {
     pub(crate) fn protocol(self) -> Protocol {
         match self {
             Endpoint::Generate(p) | Endpoint::CountTokens(p) => p,
-            Endpoint::Embeddings => Protocol::OpenaiChat,
+            Endpoint::Embeddings | Endpoint::Openai(_) => Protocol::OpenaiChat,
         }
     }
 }

@@ -10,6 +10,7 @@ mod exchange;
 mod inbound;
 mod limits;
 mod models;
+mod pass;
 mod prepare;
 mod raw;
 mod resolve;
@@ -29,7 +30,6 @@ use crate::answers;
 use crate::auth::AuthError;
 use crate::body::Handled;
 use crate::canonical::Request;
-use crate::codec::embeddings::EmbeddingsRequest;
 use crate::codec::{self, ClientView};
 use crate::error::{GatewayError, RequestError};
 use crate::ids;
@@ -40,8 +40,9 @@ use crate::rules::Vars;
 use crate::state::{Ctx, Inner};
 use crate::store::keys::VirtualKey;
 
-/// `POST /v1/chat/completions`, `/v1/responses`, `/v1/messages`, `/v1/embeddings` and the
-/// Gemini-native `generateContent` / `streamGenerateContent`.
+/// `POST /v1/chat/completions`, `/v1/responses`, `/v1/messages`, `/v1/embeddings`, the OpenAI
+/// endpoints relayed as they are, and the Gemini-native `generateContent` /
+/// `streamGenerateContent`.
 pub(crate) async fn forward(
     inner: &Inner,
     ctx: &Ctx,
@@ -68,20 +69,37 @@ async fn serve(
     exchange.log.key_id = Some(key.id.clone());
     exchange.log_bodies = key.log_bodies;
     authorize(inner, ctx, &key)?;
-    let (raw, embeddings) = read(request.body(), inbound)?;
+    let (raw, special) = read(request, inbound)?;
     exchange.log.model_requested = Some(raw.model.clone());
     exchange.log.stream = raw.stream;
     if !key.allows(&raw.model) {
         return Err(AuthError::ModelNotAllowed(raw.model).into());
     }
     let route = cached_route(inner, &raw.model).await?;
-    let body_len = request.body().len();
-    if embeddings.is_some() && !route.targets.iter().any(prepare::embeds) {
-        let m = format!(
-            "`{}` is served only by Anthropic providers, which have no embeddings API",
-            raw.model
-        );
-        return Err(RequestError::field("model", m).into());
+    let mut body_len = request.body().len();
+    match &special {
+        Some(Payload::Embeddings(_)) if !route.targets.iter().any(prepare::embeds) => {
+            let m = format!(
+                "`{}` is served only by Anthropic providers, which have no embeddings API",
+                raw.model
+            );
+            return Err(RequestError::field("model", m).into());
+        }
+        Some(Payload::Pass(pass)) => {
+            if !route.targets.iter().any(prepare::passes) {
+                let m = format!(
+                    "`{}` has no OpenAI-compatible provider, which `{}` needs",
+                    raw.model,
+                    inbound.endpoint.path()
+                );
+                return Err(RequestError::field("model", m).into());
+            }
+            // A form's bytes are files, not tokens.
+            if pass.is_form() {
+                body_len = 0;
+            }
+        }
+        _ => {}
     }
     exchange.estimated_input = policy::estimate_tokens(body_len, raw.max_tokens).0;
     let now = inner.platform.now_ms();
@@ -90,7 +108,7 @@ async fn serve(
     // With a cache policy the conversation is decoded (and its rules applied) before admission:
     // the entry's key is its meaning, and a hit is admitted for its request only.
     let mut payload = None;
-    if embeddings.is_none() && (key.cache.is_some() || route.cache.is_some()) {
+    if special.is_none() && (key.cache.is_some() || route.cache.is_some()) {
         let decoded = prepare::conversation(&raw, request.body(), protocol, &route, &vars, true)?;
         let ask = Ask { key: &key, route: &route, raw: &raw, inbound, now };
         if let Some(hit) = consult_cache(inner, exchange, request.headers(), &ask, &decoded).await?
@@ -101,8 +119,8 @@ async fn serve(
     }
     exchange.held =
         limits::admit(&inner.quota, &key, &route, body_len, raw.max_tokens, now, false).await?;
-    let payload = match (embeddings, payload.take()) {
-        (Some(e), _) => Payload::Embeddings(e),
+    let payload = match (special, payload.take()) {
+        (Some(p), _) => p,
         (None, Some(p)) => p,
         (None, None) => {
             prepare::conversation(&raw, request.body(), protocol, &route, &vars, false)?
@@ -167,18 +185,26 @@ async fn consult_cache(
     Ok(None)
 }
 
-/// The body read at its top level, and for embeddings, decoded (embeddings never stream).
+/// The body read at its top level; embeddings decoded (they never stream), and the OpenAI
+/// endpoints relayed as they are read for their model.
 fn read(
-    body: &[u8],
+    request: &http::Request<Bytes>,
     inbound: &Inbound,
-) -> Result<(RawRequest, Option<EmbeddingsRequest>), GatewayError> {
+) -> Result<(RawRequest, Option<Payload>), GatewayError> {
+    let body = request.body();
+    if let Endpoint::Openai(call) = inbound.endpoint {
+        let content_type =
+            request.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let (raw, pass) = pass::read(call, body, content_type, inbound)?;
+        return Ok((raw, Some(Payload::Pass(pass))));
+    }
     let mut raw = peek(body, inbound)?;
     let embeddings = match inbound.endpoint {
         Endpoint::Embeddings => Some(codec::embeddings::decode_request(body)?),
         _ => None,
     };
     raw.stream &= embeddings.is_none();
-    Ok((raw, embeddings))
+    Ok((raw, embeddings.map(Payload::Embeddings)))
 }
 
 /// The request ready for any target: the caller's view (protocol, special tools, framing), the
@@ -216,7 +242,7 @@ fn client_view(inbound: &Inbound, raw: &RawRequest, canonical: Option<&Request>)
 }
 
 /// The route's targets in the order to try them (sticky sessions by `x-session-id`, else by key);
-/// embeddings only to targets that have them.
+/// embeddings and the relayed OpenAI endpoints only to targets that have them.
 fn order(
     inner: &Inner,
     request: &http::Request<Bytes>,
@@ -237,8 +263,10 @@ fn order(
         now,
         platform,
     )?;
-    if matches!(prepared.payload, Payload::Embeddings(_)) {
-        order.retain(|&i| prepare::embeds(&route.targets[i]));
+    match prepared.payload {
+        Payload::Embeddings(_) => order.retain(|&i| prepare::embeds(&route.targets[i])),
+        Payload::Pass(_) => order.retain(|&i| prepare::passes(&route.targets[i])),
+        Payload::Chat { .. } => {}
     }
     Ok(order)
 }

@@ -24,6 +24,8 @@ pub(crate) enum Payload {
     Chat { canonical: Option<Request>, rules_changed: bool },
     /// `/v1/embeddings`.
     Embeddings(EmbeddingsRequest),
+    /// An OpenAI endpoint relayed as it is.
+    Pass(super::pass::Pass),
 }
 
 /// The caller's request, ready to be sent to any target.
@@ -45,6 +47,11 @@ pub(crate) struct Prepared {
 /// system prompt): the one place the gateway decides between relaying and translating.
 pub(crate) fn translates(inbound: Protocol, t: &RouteTarget) -> bool {
     t.provider.protocol != inbound || t.provider.isolation.system_to.is_some()
+}
+
+/// Whether `t` can take a relayed OpenAI endpoint (an OpenAI-compatible upstream).
+pub(crate) fn passes(t: &RouteTarget) -> bool {
+    matches!(t.provider.protocol, Protocol::OpenaiChat | Protocol::OpenaiResponses)
 }
 
 /// Whether `t` can serve embeddings (Anthropic has no embeddings API).
@@ -109,11 +116,19 @@ pub(crate) fn fit(t: &RouteTarget) -> Fit {
 }
 
 impl Prepared {
+    /// The `Content-Type` of what targets are sent (a relayed form keeps the caller's).
+    pub(super) fn content_type(&self) -> &str {
+        match &self.payload {
+            Payload::Pass(pass) => pass.content_type(),
+            _ => "application/json",
+        }
+    }
+
     /// The canonical request, when the conversation was decoded.
     pub(super) fn canonical(&self) -> Option<&Request> {
         match &self.payload {
             Payload::Chat { canonical, .. } => canonical.as_ref(),
-            Payload::Embeddings(_) => None,
+            Payload::Embeddings(_) | Payload::Pass(_) => None,
         }
     }
 
@@ -122,6 +137,8 @@ impl Prepared {
         match &self.payload {
             Payload::Chat { rules_changed, .. } => !translates(self.inbound, t) && !rules_changed,
             Payload::Embeddings(_) => false,
+            // Relayed as they came (a completions stream's own events go to the caller).
+            Payload::Pass(_) => true,
         }
     }
 
@@ -141,6 +158,7 @@ impl Prepared {
                 "/embeddings".into(),
                 passthrough_body(&self.raw, upstream, model, Fit::default())?,
             ),
+            Payload::Pass(pass) => (pass.call.path().into(), pass.body(&self.raw, model, fit(t))?),
             Payload::Chat { .. } if self.passthrough(t) => (
                 codec::upstream_path(upstream, model, stream),
                 passthrough_body(&self.raw, upstream, model, fit(t))?,

@@ -1,6 +1,6 @@
 //! Models table: the names callers use, each bound to a provider and an upstream model id.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Row, Store, StoreResult};
 use crate::canonical::Usage;
@@ -24,8 +24,43 @@ pub struct Model {
     /// The price of a token written to the prompt cache.
     pub cache_write_cost_per_token: Option<f64>,
     pub capabilities: serde_json::Map<String, serde_json::Value>,
+    /// Prices of what the OpenAI endpoints not billed by the token count.
+    pub unit_prices: UnitPrices,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// Prices per unit (USD) for the endpoints billed by something else than tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitPrices {
+    /// An image generated or edited (`/v1/images/…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_image: Option<f64>,
+    /// A second of audio transcribed (`/v1/audio/transcriptions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_second: Option<f64>,
+    /// A character of text spoken (`/v1/audio/speech`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_character: Option<f64>,
+    /// A rerank query (`/v1/rerank`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_query: Option<f64>,
+}
+
+/// What a request used of the units [`UnitPrices`] price.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Units {
+    pub images: Option<f64>,
+    pub seconds: Option<f64>,
+    pub characters: Option<f64>,
+    pub queries: Option<f64>,
+}
+
+impl Units {
+    pub fn is_empty(&self) -> bool {
+        *self == Units::default()
+    }
 }
 
 /// A request's tokens split by what each is priced at.
@@ -77,6 +112,21 @@ impl Model {
         Some(s.plain * input + s.read * read + s.write * write + s.output * output)
     }
 
+    /// USD for `units` at this model's unit prices; `None` when none of the units used has one.
+    pub fn unit_cost(&self, units: &Units) -> Option<f64> {
+        let p = &self.unit_prices;
+        let priced = [
+            (units.images, p.per_image),
+            (units.seconds, p.per_second),
+            (units.characters, p.per_character),
+            (units.queries, p.per_query),
+        ];
+        priced
+            .iter()
+            .filter_map(|(n, price)| Some(n.as_ref()?.max(0.0) * price.as_ref()?))
+            .fold(None, |sum, c| Some(sum.unwrap_or(0.0) + c))
+    }
+
     /// What the prompt cache saved on `usage`: cache reads at the input price less what they
     /// cost, minus what cache writes cost above the input price (negative when writes outweigh
     /// reads). `None` without prices or without cache figures.
@@ -92,7 +142,7 @@ impl Model {
 
 const COLUMNS: &str = "id, name, provider_id, upstream_model, display_name, enabled, context_window, \
     max_output_tokens, input_cost_per_token, output_cost_per_token, cached_input_cost_per_token, \
-    cache_write_cost_per_token, capabilities, created_at, updated_at";
+    cache_write_cost_per_token, capabilities, unit_prices, created_at, updated_at";
 
 fn decode(r: &Row<'_>) -> StoreResult<Model> {
     Ok(Model {
@@ -109,6 +159,10 @@ fn decode(r: &Row<'_>) -> StoreResult<Model> {
         cached_input_cost_per_token: r.opt_real("cached_input_cost_per_token")?,
         cache_write_cost_per_token: r.opt_real("cache_write_cost_per_token")?,
         capabilities: r.json("capabilities")?,
+        unit_prices: r
+            .opt_text("unit_prices")?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default(),
         created_at: r.int("created_at")?,
         updated_at: r.int("updated_at")?,
     })
@@ -128,8 +182,14 @@ fn params(m: &Model) -> Vec<Value> {
         m.cached_input_cost_per_token.into(),
         m.cache_write_cost_per_token.into(),
         serde_json::Value::Object(m.capabilities.clone()).to_string().into(),
+        unit_prices_json(&m.unit_prices).into(),
         Value::Integer(m.updated_at),
     ]
+}
+
+/// The column's text: `NULL` when no unit has a price.
+fn unit_prices_json(p: &UnitPrices) -> Option<String> {
+    (*p != UnitPrices::default()).then(|| serde_json::to_string(p).unwrap_or_default())
 }
 
 impl Store {
@@ -179,8 +239,8 @@ impl Store {
         self.execute(
             "INSERT INTO models (id, name, provider_id, upstream_model, display_name, enabled, \
              context_window, max_output_tokens, input_cost_per_token, output_cost_per_token, \
-             cached_input_cost_per_token, cache_write_cost_per_token, capabilities, updated_at, \
-             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             cached_input_cost_per_token, cache_write_cost_per_token, capabilities, unit_prices, \
+             updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             values,
         )
         .await?;
@@ -195,7 +255,8 @@ impl Store {
                 "UPDATE models SET name = ?, provider_id = ?, upstream_model = ?, display_name = ?, \
                  enabled = ?, context_window = ?, max_output_tokens = ?, input_cost_per_token = ?, \
                  output_cost_per_token = ?, cached_input_cost_per_token = ?, \
-                 cache_write_cost_per_token = ?, capabilities = ?, updated_at = ? WHERE id = ?",
+                 cache_write_cost_per_token = ?, capabilities = ?, unit_prices = ?, updated_at = ? \
+                 WHERE id = ?",
                 values,
             )
             .await?;
@@ -226,9 +287,22 @@ mod tests {
             cached_input_cost_per_token: cached,
             cache_write_cost_per_token: None,
             capabilities: Default::default(),
+            unit_prices: Default::default(),
             created_at: 0,
             updated_at: 0,
         }
+    }
+
+    #[test]
+    fn units_cost_at_their_own_prices() {
+        let mut m = model(Some(1e-6), None, None);
+        let units = Units { images: Some(2.0), characters: Some(1000.0), ..Units::default() };
+        assert_eq!(m.unit_cost(&units), None, "no unit prices");
+        m.unit_prices =
+            UnitPrices { per_image: Some(0.04), per_second: Some(1e-4), ..UnitPrices::default() };
+        assert!((m.unit_cost(&units).unwrap() - 0.08).abs() < 1e-12, "characters have no price");
+        let seconds = Units { seconds: Some(61.5), ..Units::default() };
+        assert!((m.unit_cost(&seconds).unwrap() - 0.00615).abs() < 1e-12);
     }
 
     #[test]

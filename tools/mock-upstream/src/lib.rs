@@ -55,6 +55,7 @@ pub mod catalog;
 mod chat;
 pub mod cloud;
 pub mod embeddings;
+pub mod endpoints;
 pub mod faults;
 mod formats;
 mod gemini;
@@ -152,6 +153,13 @@ pub fn router(mock: Arc<Mock>) -> Router {
         .route("/v1/messages", post(anthropic::handle))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1/embeddings", post(embeddings::openai))
+        .route("/v1/completions", post(endpoints::completions))
+        .route("/v1/images/generations", post(endpoints::image_generations))
+        .route("/v1/images/edits", post(endpoints::image_edits))
+        .route("/v1/audio/speech", post(endpoints::speech))
+        .route("/v1/audio/transcriptions", post(endpoints::transcriptions))
+        .route("/v1/moderations", post(endpoints::moderations))
+        .route("/v1/rerank", post(endpoints::rerank))
         .route("/v1/models", axum::routing::get(catalog::openai_models))
         .route("/v1beta/models", axum::routing::get(catalog::gemini_models))
         .route("/catalog/litellm.json", axum::routing::get(catalog::litellm))
