@@ -66,15 +66,22 @@ function ModelForm({ model, providers, saved, onCancel }) {
     { name: 'output_cost_per_token', label: t('Output price, $ per million tokens'), type: 'number', scale: PER_M },
     { name: 'cached_input_cost_per_token', label: t('Cached input price, $ per million tokens'), type: 'number', scale: PER_M },
     { name: 'cache_write_cost_per_token', label: t('Cache write price, $ per million tokens'), type: 'number', scale: PER_M },
+    { name: 'per_image', label: t('Price per image, $ (images endpoints)'), type: 'number' },
+    { name: 'per_second', label: t('Price per second of audio, $ (transcriptions)'), type: 'number' },
+    { name: 'per_character', label: t('Price per character, $ (speech)'), type: 'number' },
+    { name: 'per_query', label: t('Price per query, $ (rerank)'), type: 'number' },
     { name: 'capabilities', label: t('Capabilities (JSON)'), type: 'json', wide: true, placeholder: '{"supports_vision": true}' },
     { name: 'enabled', label: t('Enabled'), type: 'checkbox', default: true },
   ];
-  const initial = { ...(model || {}) };
+  const initial = { ...(model || {}), ...(model?.unit_prices || {}) };
   for (const k of ['input_cost_per_token', 'output_cost_per_token', 'cached_input_cost_per_token', 'cache_write_cost_per_token']) {
     if (initial[k] !== null && initial[k] !== undefined) initial[k] = +(initial[k] * PER_M).toPrecision(10);
   }
   const submit = async v => {
     if (!v.upstream_model) delete v.upstream_model;
+    const units = ['per_image', 'per_second', 'per_character', 'per_query'];
+    v.unit_prices = Object.fromEntries(units.filter(k => v[k] !== null && v[k] !== undefined && v[k] !== '').map(k => [k, +v[k]]));
+    for (const k of units) delete v[k];
     if (model) { await patch(`/api/admin/models/${model.id}`, v); toast(t('Saved')); }
     else { await post('/api/admin/models', v); toast(t('Model added')); }
     saved();

@@ -1,6 +1,7 @@
 //! The black-box suite every host must pass unchanged: admin login; provider, model and key through
 //! the admin API; chat completions, messages and Gemini-native streaming (chunks checked to arrive
-//! as the upstream sends them) and not; Bedrock, Vertex AI and Azure Entra ID auth; token counting and model lookups; 400 / 401 / 403 / 429;
+//! as the upstream sends them) and not; Bedrock, Vertex AI and Azure Entra ID auth; relayed
+//! OpenAI endpoints (audio bytes, a multipart upload); token counting and model lookups; 400 / 401 / 403 / 429;
 //! a scheduled tick runs; the request log is written.
 //! It speaks HTTP only, to whatever base URL the host test gives it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -171,6 +172,7 @@ pub async fn run(host: Host<'_>) {
     concurrency_and_budget(&host, &admin).await;
     response_cache(&host, &admin).await;
     clouds(&host, &admin).await;
+    relayed(&host, &admin).await;
 
     // The request log has the first request with its tokens.
     let mut logged = Value::Null;
@@ -422,6 +424,92 @@ async fn clouds(host: &Host<'_>, admin: &Admin) {
     );
     assert!(text.contains("event: message_stop"), "{name}: {text}");
     assert!(chunks >= 3, "{name}: the Bedrock stream came in {chunks} chunks");
+}
+
+/// The OpenAI endpoints relayed as they are, on the host's runtime: speech (audio bytes back)
+/// and a transcription (a multipart form with a file, the model renamed inside it), each costed
+/// from the model's unit prices.
+async fn relayed(host: &Host<'_>, admin: &Admin) {
+    use mock_upstream::endpoints::{BYTES_PER_SECOND, TRANSCRIPT};
+    let (name, base) = (host.name, &host.base);
+    let provider = admin
+        .provider(json!({"name": "relay-openai", "api_key": "k", "base_url": format!("{}/v1", host.mock)}))
+        .await;
+    for (model, upstream, prices) in [
+        ("tts", "mock-tts", json!({"per_character": 1e-5})),
+        ("stt", "mock-whisper", json!({"per_second": 1e-4})),
+    ] {
+        let (status, m) = admin
+            .post(
+                "/api/admin/models",
+                json!({"name": model, "provider_id": provider,
+                "upstream_model": upstream, "unit_prices": prices}),
+            )
+            .await;
+        assert_eq!(status, 201, "{name}: {m}");
+    }
+    let (_, key) = admin.post("/api/admin/keys", json!({"name": "relayed"})).await;
+    let key = key["key"].as_str().unwrap();
+    let speech = post(
+        base,
+        "/v1/audio/speech",
+        key,
+        json!({"model": "tts", "voice": "alloy", "input": "hello"}),
+    )
+    .await;
+    assert_eq!(speech.status(), 200, "{name}");
+    assert_eq!(speech.headers()["content-type"], "audio/mpeg", "{name}");
+    let audio = speech.bytes().await.unwrap();
+    let want: Vec<u8> = b"ID3\x04\x00\x00\x00\x00\x00\x00"
+        .iter()
+        .copied()
+        .chain(b"hello".iter().map(|b| b ^ 0x5a))
+        .collect();
+    assert_eq!(
+        audio.as_ref(),
+        want.as_slice(),
+        "{name}: the audio bytes as the upstream sent them"
+    );
+    let file = vec![0u8; BYTES_PER_SECOND * 3];
+    let mut form = b"--gw-suite\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nstt\r\n\
+--gw-suite\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\n".to_vec();
+    form.extend_from_slice(&file);
+    form.extend_from_slice(b"\r\n--gw-suite\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\nverbose_json\r\n--gw-suite--\r\n");
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/audio/transcriptions"))
+        .bearer_auth(key)
+        .header("content-type", "multipart/form-data; boundary=gw-suite")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{name}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        (body["text"].as_str(), body["duration"].as_f64()),
+        (Some(TRANSCRIPT), Some(3.0)),
+        "{name}: {body}"
+    );
+    // Their log rows, costed by characters and seconds (written in the background).
+    for (endpoint, cost) in [("/v1/audio/speech", 5e-5), ("/v1/audio/transcriptions", 3e-4)] {
+        let mut found = None;
+        for _ in 0..100 {
+            let (_, page) = admin.get("/api/admin/logs?page_size=100").await;
+            found = page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["endpoint"] == endpoint)
+                .map(|r| r["cost_usd"].as_f64());
+            if found.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let got =
+            found.flatten().unwrap_or_else(|| panic!("{name}: no cost logged for {endpoint}"));
+        assert!((got - cost).abs() < 1e-12, "{name}: {endpoint} cost {got}, expected {cost}");
+    }
 }
 
 /// Health monitoring: off by default (the public API says so); switched on, a scheduled tick probes
