@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 seconds="${1:-20}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(sse requests responses streams templates)
+[ ${#targets[@]} -eq 0 ] && targets=(sse requests responses streams templates multipart)
 
 toolchain=()
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
@@ -25,13 +25,15 @@ seed() { # seed TARGET SELECTOR FILE
   out="corpus/$1/seed-$2-$(basename "$(dirname "$3")")-$(basename "$3")"
   [ -e "$out" ] || { printf "\\x$(printf %02x "$2")"; cat "$3"; } > "$out"
 }
-protocols=(openai_chat openai_responses anthropic_messages gemini)
+protocols=(openai_chat openai_responses anthropic_messages gemini bedrock_converse)
 for i in "${!protocols[@]}"; do
   dir="$fixtures/${protocols[$i]}"
   for f in "$dir"/*.sse; do [ -e "$f" ] && seed streams "$i" "$f" && seed sse 1 "$f"; done
   [ -e "$dir/response.json" ] && seed responses "$i" "$dir/response.json"
   [ "$i" -lt 3 ] && [ -e "$dir/request.json" ] && seed requests "$i" "$dir/request.json"
 done
+mkdir -p corpus/multipart
+printf -- '--b\r\nContent-Disposition: form-data; name="model"\r\n\r\nwhisper\r\n--b\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nRIFF\r\n--b--\r\n' > corpus/multipart/seed-form
 mkdir -p corpus/templates
 printf 'Today is {{date}}; model {{model}} for {{key_name}}. {{unknown}} {{' > corpus/templates/seed-template
 printf '[{"op":"system_prepend","template":"Be kind to {{key_name}}"},{"op":"replace","match":"h(e)llo","template":"bye"}]' > corpus/templates/seed-rules

@@ -7,7 +7,7 @@ use gateway_core::codec::{self, EncodeOptions};
 use gateway_core::provider::Protocol;
 use libfuzzer_sys::fuzz_target;
 
-const INBOUND: [Protocol; 4] = Protocol::ALL;
+const INBOUND: [Protocol; 4] = Protocol::CLIENTS;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, body)) = data.split_first() else { return };

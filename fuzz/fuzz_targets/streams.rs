@@ -1,4 +1,5 @@
-//! Every upstream stream decoder on arbitrary SSE bytes, its canonical events re-encoded for every
+//! Every upstream stream decoder on arbitrary bytes in its framing (SSE; AWS event-stream for
+//! Bedrock), its canonical events re-encoded for every
 //! client protocol (the relay's path). Never panics, whatever order or shape the events come in.
 #![no_main]
 
@@ -6,15 +7,14 @@ use bytes::BytesMut;
 use gateway_core::canonical::Tool;
 use gateway_core::codec::{self, ClientView};
 use gateway_core::provider::Protocol;
-use gateway_core::sse::SseDecoder;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, body)) = data.split_first() else { return };
     let upstream = Protocol::ALL[usize::from(pick) % Protocol::ALL.len()];
-    let mut sse = SseDecoder::with_max_line(1 << 16);
-    let Ok(mut events) = sse.push(body) else { return };
-    events.extend(sse.finish());
+    let mut framer = codec::Framer::new(upstream);
+    let Ok(mut events) = framer.push(body) else { return };
+    events.extend(framer.finish());
     let mut decoder = codec::stream_decoder(upstream, "call");
     let mut canonical = Vec::new();
     for event in &events {
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     }
     canonical.extend(decoder.finish());
     let _ = decoder.saw_terminal();
-    for protocol in Protocol::ALL {
+    for protocol in Protocol::CLIENTS {
         let mut client = ClientView::new(protocol, &[Tool::custom("get_weather", None, None)]);
         client.include_usage = pick & 0x80 != 0;
         client.json_array = pick & 0x20 != 0;

@@ -35,7 +35,7 @@ mod keycache;
 mod logqueue;
 pub mod maybe_send;
 mod metrics;
-mod multipart;
+pub mod multipart;
 pub mod policy;
 mod presets;
 pub mod provider;

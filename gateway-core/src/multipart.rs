@@ -14,7 +14,7 @@ struct Part {
 
 /// A parsed form over its body.
 #[derive(Debug, Clone)]
-pub(crate) struct Form {
+pub struct Form {
     body: Bytes,
     parts: Vec<Part>,
 }
@@ -27,7 +27,7 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 }
 
 /// The boundary of a `multipart/form-data` content type.
-pub(crate) fn boundary(content_type: &str) -> Option<String> {
+pub fn boundary(content_type: &str) -> Option<String> {
     let (kind, params) = content_type.split_once(';')?;
     if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
         return None;
@@ -51,7 +51,7 @@ fn parameter(header: &str, key: &str) -> Option<String> {
 
 impl Form {
     /// Parses `body` with the boundary of `content_type`; `Err` says what is malformed.
-    pub(crate) fn parse(body: Bytes, content_type: &str) -> Result<Form, String> {
+    pub fn parse(body: Bytes, content_type: &str) -> Result<Form, String> {
         let boundary = boundary(content_type)
             .ok_or("the content type must be multipart/form-data with a boundary")?;
         let delimiter = format!("--{boundary}");
@@ -90,18 +90,18 @@ impl Form {
     }
 
     /// The text of field `name` (a part without a file name).
-    pub(crate) fn text(&self, name: &str) -> Option<&str> {
+    pub fn text(&self, name: &str) -> Option<&str> {
         let part = self.parts.iter().find(|p| p.name == name && p.filename.is_none())?;
         std::str::from_utf8(&self.body[part.value.clone()]).ok()
     }
 
     /// Whether the form has a file under `name`.
-    pub(crate) fn has_file(&self, name: &str) -> bool {
+    pub fn has_file(&self, name: &str) -> bool {
         self.parts.iter().any(|p| p.name == name && p.filename.is_some())
     }
 
     /// The body with field `name`'s value replaced by `value` (every other byte unchanged).
-    pub(crate) fn with_text(&self, name: &str, value: &str) -> Bytes {
+    pub fn with_text(&self, name: &str, value: &str) -> Bytes {
         let Some(part) = self.parts.iter().find(|p| p.name == name && p.filename.is_none()) else {
             return self.body.clone();
         };
