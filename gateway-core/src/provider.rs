@@ -164,8 +164,9 @@ pub struct Quirks {
     /// model's `capabilities.max_tokens_field` overrides it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens_field: Option<MaxTokensField>,
-    /// Azure OpenAI deployments: the `api-version` every request carries; chat completions and
-    /// embeddings then go to `/deployments/{model}/…` (the model's upstream id is the deployment).
+    /// Azure OpenAI deployments: the `api-version` every request carries; every endpoint but the
+    /// Responses API then goes to `/deployments/{model}/…` (the model's upstream id is the
+    /// deployment).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_version: Option<std::borrow::Cow<'static, str>>,
 }

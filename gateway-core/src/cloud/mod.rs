@@ -275,7 +275,8 @@ pub(crate) fn sign(
 /// The path and body a request to `model` takes on `provider` when its cloud shapes them
 /// differently from the protocol's reference: Anthropic on Vertex AI names the model and the
 /// streaming in the path (`:rawPredict`, `:streamRawPredict`) and the version in the body;
-/// Azure OpenAI deployments name the deployment in the path and want `api-version`.
+/// Azure OpenAI deployments name the deployment in the path (the Responses API excepted) and
+/// want `api-version`.
 pub(crate) fn shape(
     provider: &Provider,
     model: &str,
@@ -300,7 +301,8 @@ pub(crate) fn shape(
         return ("/models/count-tokens:rawPredict".into(), body);
     }
     if let Some(version) = provider.quirks.api_version.as_deref() {
-        let deployment = matches!(path.as_str(), "/chat/completions" | "/embeddings");
+        // Every OpenAI endpoint lives under the deployment but the Responses API.
+        let deployment = !path.starts_with("/responses");
         let path = match deployment {
             true => format!("/deployments/{}{path}", crate::query::percent_encode(model)),
             false => path,
