@@ -41,6 +41,15 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// Where a credential's token is kept (see `cloud::Tokens`).
+    pub(crate) fn token_key(
+        &self,
+        provider: &crate::provider::Provider,
+        credential: &crate::provider::Credential,
+    ) -> String {
+        format!("{}/{}", provider.id, credential.id)
+    }
+
     /// What `provider`'s auth scheme presents for `credential`: the opened key, or the bearer
     /// token it is exchanged for (see `cloud`).
     pub(crate) async fn presented(
@@ -49,7 +58,7 @@ impl Inner {
         credential: &crate::provider::Credential,
     ) -> Result<String, GatewayError> {
         let secret = self.sealer.open(&credential.sealed)?;
-        let key = format!("{}/{}", provider.id, credential.id);
+        let key = self.token_key(provider, credential);
         let (http, platform) = (self.http.as_ref(), self.platform.as_ref());
         let tokens = &self.router.tokens;
         Ok(tokens.presented(http, platform, provider.auth_scheme, &key, secret).await?)

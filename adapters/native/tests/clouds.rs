@@ -196,6 +196,41 @@ async fn gemini_on_vertex_exchanges_a_signed_assertion_once_and_refreshes_before
 }
 
 #[tokio::test]
+async fn a_token_the_service_refuses_is_its_auth_error_and_is_exchanged_anew_next_time() {
+    let h = Harness::new().await;
+    let (_, key) = setup(
+        &h,
+        json!({"preset": "vertex-gemini", "base_url": format!("{VERTEX}/google"),
+               "api_key": service_account(None)}),
+        "gemini-2.5-pro",
+    )
+    .await;
+    h.script(token(r#"{"access_token":"ya29.revoked-early","expires_in":3599}"#));
+    h.script(Ok((
+        401,
+        vec![("content-type", "application/json")],
+        vec![r#"{"error":{"code":401,"message":"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.","status":"UNAUTHENTICATED"}}"#],
+    )));
+    let reply = h.call("POST", "/v1/chat/completions", Some(&key), chat(false)).await;
+    assert_eq!(reply.status, 502, "{}", reply.json);
+    assert_eq!(reply.json["error"]["code"], "upstream_auth_error");
+    assert!(
+        reply.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid authentication credentials")
+    );
+    // The refused token is forgotten: the next request exchanges again and succeeds.
+    h.script(token(r#"{"access_token":"ya29.new","expires_in":3599}"#));
+    h.script(json_answer(GEMINI_OK));
+    let reply = h.call("POST", "/v1/chat/completions", Some(&key), chat(false)).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let sent = seen(&h);
+    assert_eq!(sent[2].0, TOKEN_URI);
+    assert_eq!(sent[3].1["authorization"], "Bearer ya29.new");
+}
+
+#[tokio::test]
 async fn claude_on_vertex_uses_raw_predict_with_the_model_in_the_path() {
     let h = Harness::new().await;
     let (_, key) = setup(

@@ -80,6 +80,13 @@ impl Tokens {
         lock(&self.cached).clear();
     }
 
+    /// Forgets one credential's token (the service refused it).
+    pub(crate) fn forget(&self, key: &str) {
+        if let Some(entry) = lock(&self.cached).get_mut(key) {
+            entry.token = None;
+        }
+    }
+
     /// A token valid at `now` and until at least `margin` ms later.
     fn token(&self, key: &str, now: i64, margin: i64) -> Option<Arc<str>> {
         let cached = lock(&self.cached);

@@ -192,6 +192,11 @@ async fn attempt(
         tries += 1;
         let Some(credential) = credential else { return step };
         let said = rotation(&step);
+        if matches!(said, Some(Rotation::Disable(_))) && t.provider.auth_scheme.exchanges() {
+            // A token the service refuses (expired early, revoked) is not used again: the next
+            // request exchanges the credential anew.
+            inner.router.tokens.forget(&inner.token_key(&t.provider, credential));
+        }
         if tries >= t.provider.credentials.len() || !rotate(inner, t, credential, said).await {
             return step;
         }
