@@ -329,6 +329,33 @@ try {
     await alone.close();
   }
 
+  // ---- a cloud provider from its preset, and a unit price --------------------------------------
+  step('a Bedrock provider from its preset, with an AWS credential');
+  await page.goto(`${base}/`);
+  await go('providers');
+  await page.click('#add-provider');
+  await page.fill('#preset-search', 'bedrock');
+  await page.click('[data-preset="bedrock-us-east-1"]');
+  await page.fill('#f-name', 'Mock Bedrock');
+  await page.fill('#f-base_url', mock);
+  const secret = 'mock/Bedrock+Secret/Key0000000000000000';
+  await page.fill('#f-api_key', JSON.stringify({ access_key_id: 'AKIAMOCKBEDROCK00001', secret_access_key: secret, region: 'us-east-1' }));
+  await page.click('.modal button[type=submit]');
+  await row('Mock Bedrock').filter({ hasText: 'Amazon Bedrock Converse' }).waitFor();
+  check(!(await page.content()).includes(secret), 'the AWS secret never comes back to the page');
+  await shot('20-bedrock-provider');
+  step('a unit price on a model');
+  await go('models');
+  await row('mock-text').first().locator('[data-action=edit]').click();
+  await page.fill('#f-per_image', '0.04');
+  await page.click('.modal button[type=submit]');
+  await page.waitForSelector('.modal', { state: 'detached' });
+  const prices = await page.evaluate(async () => {
+    const r = await fetch('/api/admin/models', { headers: { authorization: `Bearer ${localStorage.getItem('gw.token')}` } });
+    return (await r.json()).data.find(m => m.name === 'mock-text').unit_prices;
+  });
+  check(prices && prices.per_image === 0.04, `the model's unit prices: ${JSON.stringify(prices)}`);
+
   step('log out');
   await page.goto(`${base}/`);
   await page.click('#logout');
