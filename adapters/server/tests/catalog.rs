@@ -59,7 +59,8 @@ async fn catalog_is_fetched_searched_ranked_and_applied() {
         .iter()
         .map(|s| (s["source"].as_str().unwrap().to_owned(), s["count"].as_i64().unwrap()))
         .collect();
-    assert_eq!(counts, [("litellm".to_owned(), 6), ("models.dev".to_owned(), 2)], "{page}");
+    // LiteLLM's image model counts too (it prices the relayed images endpoints).
+    assert_eq!(counts, [("litellm".to_owned(), 7), ("models.dev".to_owned(), 2)], "{page}");
     assert!(page["refreshed"]["sources"].is_array(), "the first search refreshed: {page}");
     assert_eq!(
         names(&page),
@@ -88,7 +89,10 @@ async fn catalog_is_fetched_searched_ranked_and_applied() {
     // On demand.
     let (status, report) = admin.post("/api/admin/catalog/refresh", json!({})).await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!(report["sources"][0]["count"], 6);
+    assert_eq!(report["sources"][0]["count"], 7);
+    let (_, images) = admin.get("/api/admin/catalog?q=dall-e&limit=5").await;
+    assert_eq!(images["data"][0]["name"], "dall-e-3", "{images}");
+    assert_eq!(images["data"][0]["unit_prices"]["per_image"], 0.04, "{images}");
 
     // Apply an entry to a model: limits, prices and capability flags are filled in.
     let provider = admin.provider(openai(&mock)).await;
