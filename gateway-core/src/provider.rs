@@ -228,6 +228,13 @@ pub struct Provider {
 }
 
 impl Provider {
+    /// Claude on Vertex AI: Anthropic's protocol behind a Google service account, called by
+    /// `rawPredict` with the model in the path.
+    pub fn vertex_anthropic(&self) -> bool {
+        self.protocol == Protocol::AnthropicMessages
+            && self.auth_scheme == AuthScheme::GoogleServiceAccount
+    }
+
     /// The first credential not disabled (the admin API's connectivity test and model list).
     pub fn first_credential(&self) -> Option<&Credential> {
         self.credentials.iter().find(|c| c.disabled.is_none())

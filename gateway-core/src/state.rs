@@ -57,11 +57,18 @@ impl Inner {
         provider: &crate::provider::Provider,
         credential: &crate::provider::Credential,
     ) -> Result<String, GatewayError> {
-        let secret = self.sealer.open(&credential.sealed)?;
+        if !provider.auth_scheme.exchanges() {
+            return Ok(self.sealer.open(&credential.sealed)?);
+        }
+        // A fresh token needs neither the credential opened nor a refresh.
         let key = self.token_key(provider, credential);
-        let (http, platform) = (self.http.as_ref(), self.platform.as_ref());
         let tokens = &self.router.tokens;
-        Ok(tokens.presented(http, platform, provider.auth_scheme, &key, secret).await?)
+        if let Some(token) = tokens.fresh(&key, self.platform.now_ms()) {
+            return Ok(token.to_string());
+        }
+        let secret = self.sealer.open(&credential.sealed)?;
+        let (http, platform) = (self.http.as_ref(), self.platform.as_ref());
+        Ok(tokens.refreshed(http, platform, provider.auth_scheme, &key, secret).await?)
     }
 }
 

@@ -113,19 +113,18 @@ pub(crate) struct Outbound<'a> {
     /// Caller headers allowed through to an upstream of the caller's protocol; one the provider
     /// also sets is joined with the provider's value (`anthropic-beta` lists).
     pub headers: &'a [(&'static str, String)],
-    /// The body's type: JSON, or a caller's multipart form relayed as it came.
+    /// The body's type and what the answer may be: JSON both ways, or (relayed OpenAI
+    /// endpoints) the caller's own type, a form included, and any answer (audio, text).
     pub content_type: &'a str,
+    pub accept: &'a str,
 }
 
 /// Builds the HTTP request for `out`: URL, auth header, extra headers, JSON body.
 pub(crate) fn build_request(out: Outbound<'_>) -> Result<http::Request<Bytes>, TransportError> {
-    let json = out.content_type == "application/json";
     let accept = match (out.stream, out.provider.protocol) {
         (true, crate::provider::Protocol::BedrockConverse) => "application/vnd.amazon.eventstream",
         (true, _) => "text/event-stream",
-        // Relayed endpoints answer audio, text or JSON.
-        (false, _) if !json || out.path.starts_with("/audio/") => "*/*",
-        (false, _) => "application/json",
+        (false, _) => out.accept,
     };
     let mut request = builder(out.provider, out.credential, out.path, http::Method::POST, accept)
         .header(http::header::CONTENT_TYPE, out.content_type)

@@ -245,3 +245,28 @@ fn empty_content_survives_every_direction() {
         );
     }
 }
+
+/// Bedrock is an upstream only, but its encoders are complete: every upstream's fixture answer
+/// and stream, written as Converse and as ConverseStream messages, reads back to the same content
+/// through Bedrock's own decoders (the event-stream framing included).
+#[test]
+fn converse_encoders_read_back_through_the_converse_decoders() {
+    let bedrock = Protocol::BedrockConverse;
+    for upstream in ALL {
+        let response =
+            codec::decode_response(upstream, &fixture(upstream, "response.json"), "call").unwrap();
+        let body = codec::encode_response(&view(bedrock, false), &response);
+        let again = codec::decode_response(bedrock, &body, "call").unwrap();
+        assert_eq!(again.content.len(), response.content.len(), "{upstream:?}");
+        assert_eq!(again.finish, response.finish, "{upstream:?}");
+        for name in ["stream_text.sse", "stream_tools.sse"] {
+            let events = decode_stream(upstream, &fixture(upstream, name), 0);
+            let mut encoder = codec::stream_encoder(&view(bedrock, true));
+            let mut out = BytesMut::new();
+            events.iter().for_each(|e| encoder.push(e, &mut out));
+            encoder.finish(&mut out);
+            let back = decode_stream(bedrock, &out, 7);
+            assert_eq!(content(&back), content(&events), "{upstream:?} {name} as Converse");
+        }
+    }
+}

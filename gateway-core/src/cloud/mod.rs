@@ -19,15 +19,13 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 use crate::io::{HttpClient, Platform, TransportError};
-use crate::provider::{AuthScheme, Protocol, Provider};
+use crate::provider::{AuthScheme, Provider};
 use crate::upstream::{ExchangeError, UpstreamError, read_body_within};
 
 /// A token is refreshed this long before it expires.
 const REFRESH_BEFORE_MS: i64 = 5 * 60 * 1000;
 /// A token exchange gets this long; a refresh marked longer ago is taken as lost.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(20);
-/// What `anthropic_version` Anthropic models on Vertex AI are asked with.
-pub(crate) const VERTEX_ANTHROPIC_VERSION: &str = "vertex-2023-10-16";
 
 /// Checks a credential given for `scheme` and returns what is sealed: a key as given (trimmed),
 /// or the JSON document of a token scheme once it parses (a service account whose private key
@@ -95,7 +93,7 @@ impl Tokens {
     }
 
     /// A token not due for refresh.
-    fn fresh(&self, key: &str, now: i64) -> Option<Arc<str>> {
+    pub(crate) fn fresh(&self, key: &str, now: i64) -> Option<Arc<str>> {
         self.token(key, now, REFRESH_BEFORE_MS)
     }
 
@@ -134,9 +132,9 @@ impl Tokens {
 }
 
 impl Tokens {
-    /// What a credential of `scheme` presents upstream: `secret` itself (the opened key), or, for
-    /// a token scheme, a bearer token obtained with it. `key` names the credential in the cache.
-    pub(crate) async fn presented(
+    /// A bearer token for the credential `key` of token scheme `scheme` (`secret` is the opened
+    /// credential): the cached one while fresh, else one request's exchange (see the module doc).
+    pub(crate) async fn refreshed(
         &self,
         http: &dyn HttpClient,
         platform: &dyn Platform,
@@ -144,9 +142,6 @@ impl Tokens {
         key: &str,
         secret: String,
     ) -> Result<String, ExchangeError> {
-        if !scheme.exchanges() {
-            return Ok(secret);
-        }
         let now = platform.now_ms();
         if let Some(token) = self.fresh(key, now) {
             return Ok(token.to_string());
@@ -279,48 +274,32 @@ pub(crate) fn sign(
     sigv4::sign(request, &key, now_ms).map_err(refused)
 }
 
-/// The path and body a request to `model` takes on `provider` when its cloud shapes them
-/// differently from the protocol's reference: Anthropic on Vertex AI names the model and the
-/// streaming in the path (`:rawPredict`, `:streamRawPredict`) and the version in the body;
-/// Azure OpenAI deployments name the deployment in the path (the Responses API excepted) and
-/// want `api-version`.
-pub(crate) fn shape(
-    provider: &Provider,
-    model: &str,
-    stream: bool,
-    path: String,
-    body: Bytes,
-) -> (String, Bytes) {
-    let vertex = provider.protocol == Protocol::AnthropicMessages
-        && provider.auth_scheme == AuthScheme::GoogleServiceAccount;
-    if vertex && path == "/messages" {
-        let verb = if stream { "streamRawPredict" } else { "rawPredict" };
-        let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&body) else {
-            return (path, body);
-        };
-        if let Some(object) = value.as_object_mut() {
-            object.remove("model");
-            object.entry("anthropic_version").or_insert_with(|| VERTEX_ANTHROPIC_VERSION.into());
+/// The path a request to `model` takes on `provider` when its cloud names things differently
+/// from the protocol's reference: Claude on Vertex AI names the model and the streaming in the path
+/// (`:rawPredict`, `:streamRawPredict`; its body already has `anthropic_version` instead of the
+/// model, see `Fit::vertex`); Azure OpenAI deployments name the deployment in the path (the
+/// Responses API excepted) and want `api-version`.
+pub(crate) fn shape(provider: &Provider, model: &str, stream: bool, path: String) -> String {
+    if provider.vertex_anthropic() {
+        match path.as_str() {
+            "/messages" => {
+                let verb = if stream { "streamRawPredict" } else { "rawPredict" };
+                return format!("/models/{model}:{verb}");
+            }
+            "/messages/count_tokens" => return "/models/count-tokens:rawPredict".into(),
+            _ => {}
         }
-        return (format!("/models/{model}:{verb}"), Bytes::from(value.to_string()));
-    }
-    if vertex && path == "/messages/count_tokens" {
-        return ("/models/count-tokens:rawPredict".into(), body);
     }
     if let Some(version) = provider.quirks.api_version.as_deref() {
         // Every OpenAI endpoint lives under the deployment but the Responses API.
-        let deployment = !path.starts_with("/responses");
-        let path = match deployment {
-            true => format!("/deployments/{}{path}", crate::query::percent_encode(model)),
-            false => path,
+        let path = match path.starts_with("/responses") {
+            false => format!("/deployments/{}{path}", crate::query::percent_encode(model)),
+            true => path,
         };
         let join = if path.contains('?') { '&' } else { '?' };
-        return (
-            format!("{path}{join}api-version={}", crate::query::percent_encode(version)),
-            body,
-        );
+        return format!("{path}{join}api-version={}", crate::query::percent_encode(version));
     }
-    (path, body)
+    path
 }
 
 #[cfg(test)]

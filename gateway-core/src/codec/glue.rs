@@ -489,6 +489,42 @@ mod tests {
         assert_eq!(summary.error_kind.as_deref(), Some("upstream_stream_error"));
     }
 
+    /// A Bedrock stream (binary event-stream messages) whose last message is cut in the middle,
+    /// and one whose upstream reports an exception: both end with an error in the caller's
+    /// protocol, after the text that did arrive.
+    #[test]
+    fn a_cut_or_failing_bedrock_stream_ends_with_an_error_in_the_callers_protocol() {
+        let bedrock = ClientView { protocol: Protocol::BedrockConverse, ..ClientView::default() };
+        let mut encoder = stream_encoder(&bedrock);
+        let mut head = BytesMut::new();
+        let events = [
+            Event::Start { id: String::new(), model: String::new(), created: 0 },
+            Event::BlockStart { index: 0, kind: crate::canonical::BlockKind::Text },
+            Event::TextDelta { index: 0, text: "Hello".into() },
+            Event::BlockStop { index: 0 },
+        ];
+        events.iter().for_each(|e| encoder.push(e, &mut head));
+        let mut tail = BytesMut::new();
+        encoder.finish(&mut tail);
+        let mut failed = BytesMut::new();
+        encoder.error("rate_limit", "Too many tokens", &mut failed);
+        for (ending, message) in [
+            (tail.split_to(9).freeze(), "ended before it finished"),
+            (failed.freeze(), "Too many tokens"),
+        ] {
+            let chunks = vec![Ok(head.clone().freeze()), Ok(ending)];
+            let body = boxed_stream(futures::stream::iter(chunks));
+            let plan = plan(Protocol::BedrockConverse, CHAT, false);
+            let (stream, rx) = relay(body, plan, Arc::new(FixedClock), 900, Default::default());
+            let out: Vec<String> =
+                block_on(stream.map(|c| String::from_utf8(c.unwrap().to_vec()).unwrap()).collect());
+            let text = out.concat();
+            assert!(text.contains("\"content\":\"Hello\""), "{text}");
+            assert!(text.contains(message) && !text.contains("[DONE]"), "{text}");
+            assert!(block_on(rx).unwrap().error_kind.is_some());
+        }
+    }
+
     #[test]
     fn upstream_error_event_mid_stream_is_rendered_for_the_client() {
         let error = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"busy\"}}\n\n";

@@ -44,6 +44,8 @@ pub struct EncodeOptions {
     pub max_completion_tokens: bool,
     /// Leave out reasoning controls (the model is known not to reason; some APIs refuse them).
     pub no_reasoning: bool,
+    /// Claude on Vertex AI (Anthropic): the model goes in the path, `anthropic_version` in the body.
+    pub vertex: bool,
 }
 
 /// What encoding an answer for the caller needs beyond the canonical answer itself.
@@ -331,6 +333,14 @@ impl<K: PartialEq + Copy> OpenBlock<K> {
         out.push(Event::BlockStart { index, kind });
         index
     }
+}
+
+/// Stops every block still open (upstream key → canonical index), in canonical order: what
+/// decoders that track several blocks at once close when their upstream ends.
+pub(crate) fn stop_open<K>(blocks: &mut std::collections::HashMap<K, usize>) -> Vec<Event> {
+    let mut open: Vec<usize> = blocks.drain().map(|(_, c)| c).collect();
+    open.sort_unstable();
+    open.into_iter().map(|index| Event::BlockStop { index }).collect()
 }
 
 /// Writes one SSE event: an optional `event:` line, then `data:` lines.

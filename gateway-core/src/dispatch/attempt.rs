@@ -270,7 +270,7 @@ pub(super) async fn outbound(
     t: &RouteTarget,
     credential: Option<&Credential>,
     path: String,
-    (body, content_type): (Bytes, &str),
+    (body, (content_type, accept)): (Bytes, (&str, &str)),
     stream: bool,
     headers: &[(&'static str, String)],
 ) -> Result<http::Request<Bytes>, GatewayError> {
@@ -278,10 +278,11 @@ pub(super) async fn outbound(
         Some(c) => Some(inner.presented(&t.provider, c).await?),
         None => None,
     };
-    let (path, body) = crate::cloud::shape(&t.provider, &t.target.model, stream, path, body);
+    let path = crate::cloud::shape(&t.provider, &t.target.model, stream, path);
     let credential = presented.as_deref();
     let provider = &t.provider;
-    let out = Outbound { provider, credential, path: &path, body, stream, headers, content_type };
+    let out =
+        Outbound { provider, credential, path: &path, body, stream, headers, content_type, accept };
     let mut request = build_request(out)?;
     crate::cloud::sign(provider, credential, &mut request, inner.platform.now_ms())?;
     Ok(request)
@@ -301,7 +302,7 @@ async fn send(
     let (path, body) = prepared.request_for(t, stream).map_err(neutral)?;
     let same_protocol = t.provider.protocol == prepared.inbound;
     let headers = if same_protocol { prepared.headers.as_slice() } else { &[] };
-    let body = (body, prepared.content_type());
+    let body = (body, prepared.wire());
     let request = outbound(inner, t, credential, path, body, stream, headers).await;
     let request = request.map_err(|e| match e {
         e @ (GatewayError::Upstream(_) | GatewayError::Transport(_)) => failed(e, now),

@@ -141,7 +141,7 @@ async fn ask(
     };
     let now = inner.platform.now_ms();
     let credential = inner.router.keyring.pick(&t.provider, now);
-    let body = (body, "application/json");
+    let body = (body, ("application/json", "application/json"));
     let outbound = outbound(inner, t, credential, path, body, false, &headers).await?;
     let response = inner.http.send(outbound, inner.config.upstream_timeout).await?;
     let (parts, body) = response.into_parts();

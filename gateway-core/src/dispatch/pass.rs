@@ -36,8 +36,7 @@ pub(crate) fn read(
         let mut raw = super::raw::peek(body, inbound)?;
         // Only completions stream as events the gateway reads; the others are relayed whole.
         raw.stream &= call == OpenaiCall::Completions;
-        let value: Value = serde_json::from_slice(body).unwrap_or_default();
-        let asked = asked(call, &value);
+        let asked = asked(call, &raw);
         let pass = Pass { call, form: None, content_type: "application/json".into(), asked };
         return Ok((raw, pass));
     }
@@ -64,14 +63,17 @@ pub(crate) fn read(
     Ok((raw, pass))
 }
 
-/// What a JSON request says it uses.
-fn asked(call: OpenaiCall, body: &Value) -> Units {
+/// What a JSON request says it uses (read from the fields the top-level peek kept raw).
+fn asked(call: OpenaiCall, raw: &RawRequest) -> Units {
+    let field = |name: &str| -> Value {
+        raw.fields.get(name).and_then(|v| serde_json::from_str(v.get()).ok()).unwrap_or_default()
+    };
     match call {
         OpenaiCall::ImageGenerations => {
-            Units { images: Some(body["n"].as_f64().unwrap_or(1.0)), ..Units::default() }
+            Units { images: Some(field("n").as_f64().unwrap_or(1.0)), ..Units::default() }
         }
         OpenaiCall::Speech => {
-            let characters = body["input"].as_str().map(|t| t.chars().count() as f64);
+            let characters = field("input").as_str().map(|t| t.chars().count() as f64);
             Units { characters, ..Units::default() }
         }
         OpenaiCall::Rerank => Units { queries: Some(1.0), ..Units::default() },
@@ -114,15 +116,12 @@ impl Pass {
             if json { serde_json::from_slice(body).unwrap_or_default() } else { Value::Null };
         let usage = &value["usage"];
         let n = |v: &Value| v.as_i64();
-        let mut tokens = Usage {
-            input: n(&usage["input_tokens"])
-                .or(n(&usage["prompt_tokens"]))
-                .or(n(&usage["total_tokens"]).filter(|_| {
-                    usage["completion_tokens"].is_null() && usage["output_tokens"].is_null()
-                })),
-            output: n(&usage["output_tokens"]).or(n(&usage["completion_tokens"])),
-            ..Usage::default()
-        };
+        let output = n(&usage["output_tokens"]).or(n(&usage["completion_tokens"]));
+        // Jina's rerank reports only a total.
+        let input = n(&usage["input_tokens"])
+            .or(n(&usage["prompt_tokens"]))
+            .or_else(|| n(&usage["total_tokens"]).filter(|_| output.is_none()));
+        let tokens = Usage { input, output, ..Usage::default() };
         let mut units = self.asked;
         match self.call {
             OpenaiCall::ImageGenerations | OpenaiCall::ImageEdits => {
@@ -140,9 +139,6 @@ impl Pass {
                 }
             }
             OpenaiCall::Completions | OpenaiCall::Speech | OpenaiCall::Moderations => {}
-        }
-        if tokens.input.is_none() && tokens.output.is_none() {
-            tokens = Usage::default();
         }
         (tokens, units)
     }

@@ -14,6 +14,8 @@ use crate::provider::{MaxTokensField, Protocol, SystemTo};
 use crate::routing::{Route, RouteTarget};
 use crate::rules::{self, Vars};
 
+const JSON: &str = "application/json";
+
 /// What the caller sent, by kind.
 // One per request, built in place and never moved around: boxing the conversation would only add
 // an allocation.
@@ -112,15 +114,17 @@ pub(crate) fn fit(t: &RouteTarget) -> Fit {
             .and_then(|m| u32::try_from(m).ok())
             .filter(|m| *m > 0),
         max_completion_tokens: field == Some(MaxTokensField::MaxCompletionTokens),
+        vertex: t.provider.vertex_anthropic(),
     }
 }
 
 impl Prepared {
-    /// The `Content-Type` of what targets are sent (a relayed form keeps the caller's).
-    pub(super) fn content_type(&self) -> &str {
+    /// What targets are sent and may answer, `(Content-Type, Accept)`: JSON both ways, or for a
+    /// relayed endpoint the caller's own type (a form keeps its boundary) and any answer.
+    pub(super) fn wire(&self) -> (&str, &str) {
         match &self.payload {
-            Payload::Pass(pass) => pass.content_type(),
-            _ => "application/json",
+            Payload::Pass(pass) => (pass.content_type(), "*/*"),
+            _ => (JSON, JSON),
         }
     }
 
@@ -189,6 +193,7 @@ fn encoded(mut request: Request, t: &RouteTarget) -> Result<Bytes, GatewayError>
         default_max_tokens: fit.cap.unwrap_or(0),
         system_as_developer: developer,
         max_completion_tokens: fit.max_completion_tokens,
+        vertex: fit.vertex,
         // A model known not to reason (catalog flag) gets no reasoning controls.
         no_reasoning: t
             .model

@@ -73,12 +73,15 @@ pub(crate) fn peek(body: &[u8], inbound: &Inbound) -> Result<RawRequest, Request
     Ok(RawRequest { fields, model, stream, include_usage, max_tokens })
 }
 
-/// How a target's output-token limit is fitted: a cap (the model's `max_output_tokens`) and, for
-/// OpenAI chat, the field the upstream reads it from.
+/// How a target takes the request: its output-token limit fitted (a cap, the model's
+/// `max_output_tokens`, and for OpenAI chat the field the upstream reads it from), and for Claude
+/// on Vertex AI, the model named in the path instead of the body.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Fit {
     pub cap: Option<u32>,
     pub max_completion_tokens: bool,
+    /// Claude on Vertex AI: no `model` in the body, `anthropic_version` instead.
+    pub vertex: bool,
 }
 
 /// The caller's JSON as the upstream of the same protocol gets it: the upstream's model id (none
@@ -92,7 +95,11 @@ pub(crate) fn passthrough_body(
 ) -> Result<Bytes, RequestError> {
     let invalid = |e: serde_json::Error| RequestError::InvalidJson(e.to_string());
     let mut replaced: BTreeMap<&str, Option<String>> = BTreeMap::new();
-    if protocol != Protocol::Gemini {
+    if fit.vertex {
+        replaced.insert("model", None);
+        let version = crate::codec::anthropic_messages::VERTEX_VERSION;
+        replaced.insert("anthropic_version", Some(format!("\"{version}\"")));
+    } else if protocol != Protocol::Gemini {
         replaced.insert("model", Some(serde_json::to_string(upstream_model).map_err(invalid)?));
     }
     if protocol == Protocol::OpenaiChat && raw.stream && !raw.include_usage {
@@ -215,12 +222,12 @@ mod tests {
 
     #[test]
     fn output_limits_are_capped_and_renamed_for_the_upstream() {
-        let fit = Fit { cap: Some(8192), max_completion_tokens: false };
+        let fit = Fit { cap: Some(8192), ..Fit::default() };
         let out = pass_fit(r#"{"model":"m","max_tokens":64000}"#, Protocol::AnthropicMessages, fit);
         assert_eq!(out["max_tokens"], 8192);
         let out = pass_fit(r#"{"model":"m","max_tokens":100}"#, Protocol::AnthropicMessages, fit);
         assert_eq!(out["max_tokens"], 100);
-        let reasoning = Fit { cap: Some(8192), max_completion_tokens: true };
+        let reasoning = Fit { cap: Some(8192), max_completion_tokens: true, ..Fit::default() };
         let out = pass_fit(r#"{"model":"m","max_tokens":9000}"#, Protocol::OpenaiChat, reasoning);
         assert_eq!((out.get("max_tokens"), &out["max_completion_tokens"]), (None, &8192.into()));
         let out =

@@ -22,6 +22,9 @@
 //! | finish | `stop_reason` `end_turn`/`max_tokens`/`stop_sequence`/`tool_use`/`refusal` | mapped |
 //! | — | `top_k`, documents, `context_management`, tools' `defer_loading` | dropped when translating (kept on the same-protocol path, where the caller's `anthropic-beta` travels with them) |
 
+/// The `anthropic_version` Claude on Vertex AI is asked with (in the body; the model is in the path).
+pub const VERTEX_VERSION: &str = "vertex-2023-10-16";
+
 mod request;
 mod response;
 mod schema;

@@ -415,7 +415,11 @@ pub fn encode_request(
     let default_max =
         if options.default_max_tokens == 0 { 4096 } else { options.default_max_tokens };
     let mut body = Map::new();
-    body.insert("model".into(), model.into());
+    if options.vertex {
+        body.insert("anthropic_version".into(), super::VERTEX_VERSION.into());
+    } else {
+        body.insert("model".into(), model.into());
+    }
     body.insert("max_tokens".into(), request.max_tokens.unwrap_or(default_max).into());
     body.insert("messages".into(), messages.into());
     if let Some(system) = encode_system(request) {

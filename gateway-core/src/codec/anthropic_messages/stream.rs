@@ -103,9 +103,7 @@ impl StreamDecoder for MessagesStreamDecoder {
     }
 
     fn finish(&mut self) -> Vec<Event> {
-        let mut open: Vec<usize> = self.blocks.drain().map(|(_, c)| c).collect();
-        open.sort_unstable();
-        open.into_iter().map(|index| Event::BlockStop { index }).collect()
+        crate::codec::stop_open(&mut self.blocks)
     }
 
     fn saw_terminal(&self) -> bool {
