@@ -1,7 +1,7 @@
 //! The coding agents people put behind a gateway, run for real: Claude Code, the Codex CLI and the
 //! Gemini CLI (pinned in `tools/agents`, installed from npm on first run), headless, against the
 //! real `llm-gateway` binary, once per upstream protocol (OpenAI chat, OpenAI Responses, Anthropic
-//! Messages, Gemini). Each completes a text turn and a two-step tool loop that the mock upstream
+//! Messages, Gemini, Bedrock Converse behind SigV4). Each completes a text turn and a two-step tool loop that the mock upstream
 //! scripts (`mock_upstream::agent`): the model calls the agent's own file tool, the agent runs it,
 //! the result comes back linked to its call, the model calls again (Codex with a model it knows:
 //! its `custom` `apply_patch` tool, which writes a file), and answers with both results.
@@ -23,11 +23,13 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::{Admin, GatewayProcess, temp_db};
 
-const PROTOCOLS: [(&str, &str); 4] = [
+const PROTOCOLS: [(&str, &str); 5] = [
     ("openai_chat", "v1"),
     ("openai_responses", "v1"),
     ("anthropic_messages", "v1"),
     ("gemini", "v1beta"),
+    // Bedrock's Converse behind SigV4, as a Claude Code fleet on AWS reaches its models.
+    ("bedrock_converse", ""),
 ];
 
 /// How long one agent run may take before it is killed (and the test fails).
@@ -68,7 +70,11 @@ struct Bench {
 /// The upstream model every agent route uses: the agent scenario, with the output limit a real
 /// model would have; on OpenAI chat a reasoning model (no `max_tokens`).
 fn upstream_model(protocol: &str) -> &'static str {
-    if protocol == "openai_chat" { "mock-agent-reasoning-max-8192" } else { "mock-agent-max-8192" }
+    match protocol {
+        "openai_chat" => "mock-agent-reasoning-max-8192",
+        "bedrock_converse" => "anthropic.mock-agent-max-8192-v1:0",
+        _ => "mock-agent-max-8192",
+    }
 }
 
 impl Bench {
@@ -85,10 +91,16 @@ impl Bench {
             } else {
                 json!({})
             };
-            let id = admin
-                .provider(json!({"name": protocol, "protocol": protocol, "api_key": "mock-key",
-                    "base_url": format!("http://{mock}/{version}"), "quirks": quirks}))
-                .await;
+            let mut provider = json!({"name": protocol, "protocol": protocol, "api_key": "mock-key",
+                "base_url": format!("http://{mock}/{version}"), "quirks": quirks});
+            if protocol == "bedrock_converse" {
+                use mock_upstream::bedrock::{ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
+                provider["api_key"] = json!({"access_key_id": ACCESS_KEY_ID,
+                    "secret_access_key": SECRET_ACCESS_KEY, "region": REGION})
+                .to_string()
+                .into();
+            }
+            let id = admin.provider(provider).await;
             let (status, model) = admin
                 .post(
                     "/api/admin/models",
