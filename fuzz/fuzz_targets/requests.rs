@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
         system_as_developer: pick & 0x80 != 0,
         max_completion_tokens: pick & 0x40 != 0,
         no_reasoning: pick & 0x20 != 0,
+        vertex: pick & 0x10 != 0,
     };
     for upstream in Protocol::ALL {
         let _ = codec::dropped_tools(&request, upstream);
