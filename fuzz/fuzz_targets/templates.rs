@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         br#"{"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hello {{model}}"}]}"#,
     )
     .unwrap_or_else(|_| Request::default());
-    let vars = Vars { model: "gpt-x", key_name: "key {{x}}", now_ms: 1_700_000_000_000 };
+    let vars = Vars { model: "gpt-x", key_name: "key {{x}}", now_ms: 1_700_000_000_000, room: 1 << 24 };
     let _ = rules::render(text, &request, &vars);
     // The same text as a whole rule list (JSON), as the admin API would accept it.
     if let Ok(list) = serde_json_from(text) {

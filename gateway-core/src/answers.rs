@@ -139,8 +139,10 @@ pub fn keeps(response: &Response) -> bool {
 
 /// The entry's key: SHA-256 (hex) of the namespace and the request's meaning — the model as
 /// asked, instructions, messages, tools, tool choice, sampling, output limit, stop sequences,
-/// output format and reasoning; not the endpoint, streaming, prompt-cache marks or the end-user
-/// id, which do not change the answer.
+/// output format, reasoning, and every field of the caller's the canonical request does not map
+/// (`n`, `seed`, `logprobs`, penalties, `top_k`, …: the upstream sees them, so they may change
+/// the answer); not the endpoint, streaming, prompt-cache marks or the end-user id, which do
+/// not.
 pub fn key(namespace: &str, request: &Request) -> String {
     #[derive(Serialize)]
     struct Meaning<'a> {
@@ -156,6 +158,7 @@ pub fn key(namespace: &str, request: &Request) -> String {
         stop: &'a [String],
         response_format: &'a Option<crate::canonical::ResponseFormat>,
         reasoning: &'a Option<crate::canonical::Reasoning>,
+        extra: &'a std::collections::BTreeMap<String, serde_json::Value>,
     }
     let meaning = Meaning {
         model: &request.model,
@@ -170,6 +173,7 @@ pub fn key(namespace: &str, request: &Request) -> String {
         stop: &request.stop,
         response_format: &request.response_format,
         reasoning: &request.reasoning,
+        extra: &request.extra,
     };
     // Written straight into the hash: no JSON tree, no text copy.
     let mut hasher = HashWriter(Sha256::new());
@@ -309,11 +313,22 @@ impl MemoryAnswers {
     }
 }
 
+/// What one entry holds in memory beyond its bytes and its key's: the map slots of both
+/// indexes, the key's two allocations and the entry's, with the allocator's own overhead
+/// (measured in `tests/memory.rs`).
+pub const ENTRY_OVERHEAD: usize = 320;
+
+/// The memory an entry holds: its bytes, its key twice (the map and the recency order each own
+/// one) and the bookkeeping around them. `CACHE_MEMORY_MB` bounds this, not the bytes alone.
+fn held(entry: &[u8], key: &str) -> usize {
+    entry.len() + 2 * key.len() + ENTRY_OVERHEAD
+}
+
 impl Lru {
     fn remove(&mut self, key: &str) {
         if let Some(kept) = self.entries.remove(key) {
             self.order.remove(&kept.used);
-            self.bytes -= kept.entry.len() + key.len();
+            self.bytes -= held(&kept.entry, key);
         }
     }
 }
@@ -342,10 +357,12 @@ impl AnswerStore for MemoryAnswers {
         _now_ms: i64,
         expires_ms: i64,
     ) -> Result<(), AnswerStoreError> {
-        let size = entry.len() + key.len();
+        let size = held(&entry, key);
         if size > self.capacity {
             return Ok(());
         }
+        // A copy of exactly its length: the encoder's buffer may hold twice that in spare room.
+        let entry = Bytes::copy_from_slice(&entry);
         let mut lru = self.lock()?;
         lru.remove(key);
         while lru.bytes + size > self.capacity {
@@ -416,6 +433,52 @@ mod tests {
         assert_ne!(key("ns", &other), keys[0]);
     }
 
+    /// Fields that shape the answer but have no place in the canonical request still reach a
+    /// same-protocol upstream: each one makes another entry (they were ignored: 6/6 stale hits).
+    #[test]
+    fn fields_the_canonical_request_does_not_map_are_part_of_the_key() {
+        let key_of = |protocol: Protocol, body: &str| {
+            let fields = serde_json::from_str(body).unwrap();
+            let mut r = codec::decode_request(protocol, body.as_bytes()).unwrap();
+            r.model = "m".into();
+            r.extra = codec::unmapped(protocol, &fields);
+            key("ns", &r)
+        };
+        let chat = r#"{"model":"m","temperature":0,"messages":[{"role":"user","content":"Hi"}]"#;
+        let plain = key_of(Protocol::OpenaiChat, &format!("{chat}}}"));
+        for extra in [
+            r#""n":2"#,
+            r#""logprobs":true,"top_logprobs":3"#,
+            r#""seed":7"#,
+            r#""logit_bias":{"50256":-100}"#,
+            r#""presence_penalty":1"#,
+            r#""frequency_penalty":1"#,
+            r#""modalities":["text","audio"],"audio":{"voice":"alloy","format":"wav"}"#,
+        ] {
+            let with = key_of(Protocol::OpenaiChat, &format!("{chat},{extra}}}"));
+            assert_ne!(with, plain, "{extra}");
+            assert_eq!(with, key_of(Protocol::OpenaiChat, &format!("{chat},{extra}}}")));
+        }
+        let messages = r#"{"model":"m","max_tokens":9,"temperature":0,"messages":[{"role":"user","content":"Hi"}]"#;
+        assert_ne!(
+            key_of(Protocol::AnthropicMessages, &format!("{messages},\"top_k\":5}}")),
+            key_of(Protocol::AnthropicMessages, &format!("{messages}}}"))
+        );
+        let gemini = |config: &str| {
+            format!(
+                r#"{{"contents":[{{"role":"user","parts":[{{"text":"Hi"}}]}}],"generationConfig":{{"temperature":0{config}}}}}"#
+            )
+        };
+        assert_ne!(
+            key_of(Protocol::Gemini, &gemini(r#","topK":5"#)),
+            key_of(Protocol::Gemini, &gemini(""))
+        );
+        assert_ne!(
+            key_of(Protocol::Gemini, &gemini(r#","seed":1"#)),
+            key_of(Protocol::Gemini, &gemini(r#","seed":2"#))
+        );
+    }
+
     #[test]
     fn only_requests_that_would_be_answered_the_same_are_kept() {
         let mut r = Request { temperature: Some(0.0), ..Request::default() };
@@ -448,7 +511,8 @@ mod tests {
 
     #[test]
     fn memory_keeps_the_recently_used_within_its_bytes_and_drops_the_expired() {
-        let store = MemoryAnswers::new(100);
+        // Room for three entries of 30 bytes with their keys and bookkeeping, not four.
+        let store = MemoryAnswers::new(3 * (30 + 2 + ENTRY_OVERHEAD) + 10);
         let entry = Bytes::from(vec![b'x'; 30]);
         block_on(async {
             for k in ["a", "b", "c"] {
@@ -458,11 +522,11 @@ mod tests {
             store.put("d", entry.clone(), 0, 1000).await.unwrap(); // b goes
             assert!(store.get("b", 10).await.unwrap().is_none());
             assert!(store.get("a", 10).await.unwrap().is_some());
-            assert!(store.bytes() <= 100);
+            assert!(store.bytes() <= 3 * (32 + ENTRY_OVERHEAD) + 10);
             assert!(store.get("c", 1000).await.unwrap().is_none(), "expired at its time");
             assert_eq!(store.prune(1000).await.unwrap(), 2);
             assert_eq!(store.bytes(), 0);
-            store.put("big", Bytes::from(vec![0; 200]), 0, 1000).await.unwrap();
+            store.put("big", Bytes::from(vec![0; 1200]), 0, 1000).await.unwrap();
             assert!(store.get("big", 0).await.unwrap().is_none(), "larger than the whole cache");
         });
     }

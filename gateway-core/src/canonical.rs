@@ -301,6 +301,11 @@ pub struct Request {
     pub cache_auto: Option<CacheMark>,
     /// OpenAI's cache routing key (`prompt_cache_key`).
     pub prompt_cache_key: Option<String>,
+    /// The caller's fields its protocol's decoder does not map (by name; Gemini's
+    /// `generationConfig` fields as `generationConfig.<name>`), as sent: what an upstream of the
+    /// caller's protocol would see beyond the canonical request (`seed`, `n`, `logprobs`,
+    /// penalties, `top_k`, …). Part of the response cache's key.
+    pub extra: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -328,10 +333,16 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// What to charge for a stream that did not end normally (the client left, the upstream
-    /// broke or stalled): the tokens the upstream reported so far; where it never said, the
-    /// input estimated at admission and one output token per four bytes of answer received.
-    /// Never nothing: an answer had without its final usage event is still paid for.
+    /// Whether the upstream reported both input and output tokens.
+    pub fn is_complete(&self) -> bool {
+        self.input.is_some() && self.output.is_some()
+    }
+
+    /// What to charge for an answer whose usage the upstream did not report in full (a stream
+    /// that did not end normally, one without its usage event, a JSON answer without `usage`):
+    /// the tokens the upstream reported; where it never said, the input estimated at admission
+    /// and one output token per four bytes of answer received. Never nothing: an answer had
+    /// without its usage is still paid for.
     pub fn charged_when_cut(self, output_bytes: usize, estimated_input: i64) -> Usage {
         Usage {
             input: self.input.or(Some(estimated_input)),
@@ -504,6 +515,19 @@ impl Request {
 }
 
 impl Response {
+    /// Bytes of answer — text, reasoning and tool arguments — what an answer whose upstream did
+    /// not report its usage is charged by (one output token per four bytes, as a cut stream).
+    pub fn answer_bytes(&self) -> usize {
+        self.content
+            .iter()
+            .map(|b| match b {
+                Block::Text(t) | Block::Thinking { text: t, .. } => t.len(),
+                Block::ToolCall { name, arguments, .. } => name.len() + arguments.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// The answer as the stream that would have carried it: start, each block with its content in
     /// one delta, usage, finish (what a cached answer is replayed as).
     pub fn events(&self) -> Vec<Event> {

@@ -49,11 +49,13 @@ pub struct RawConfig {
     pub upstream_timeout_ms: Option<String>,
     pub stream_idle_timeout_ms: Option<String>,
     pub trust_forwarded_for: Option<String>,
+    pub trusted_proxies: Option<String>,
     pub metrics_token: Option<Secret>,
     pub admin_cors_origins: Option<String>,
     pub catalog_url: Option<String>,
     pub catalog_models_dev_url: Option<String>,
     pub max_body_bytes: Option<String>,
+    pub max_body_memory_mb: Option<String>,
     pub limit_lease_seconds: Option<String>,
     pub cache_store: Option<String>,
     pub cache_memory_mb: Option<String>,
@@ -78,7 +80,11 @@ impl RawConfig {
             "STREAM_IDLE_TIMEOUT_MS",
             "longest silence of a started upstream stream before it is ended with an error (default 120000)",
         ),
-        ("TRUST_FORWARDED_FOR", "true to take the client IP from X-Forwarded-For (behind a proxy)"),
+        (
+            "TRUSTED_PROXIES",
+            "reverse proxies whose X-Forwarded-For names the client: their addresses or CIDR blocks (comma-separated), or a hop count",
+        ),
+        ("TRUST_FORWARDED_FOR", "true: one proxy in front (TRUSTED_PROXIES=1)"),
         ("METRICS_TOKEN", "bearer token `GET /metrics` requires (open when unset)"),
         (
             "ADMIN_CORS_ORIGINS",
@@ -90,6 +96,10 @@ impl RawConfig {
             "models.dev's api.json, the catalog's second source (`off` for none)",
         ),
         ("MAX_BODY_BYTES", "largest request body accepted, in bytes (default 10485760)"),
+        (
+            "MAX_BODY_MEMORY_MB",
+            "the most request bodies being read may hold together, in MiB (default 256); past it, 503",
+        ),
         (
             "LIMIT_LEASE_SECONDS",
             "how long a concurrency slot outlives an instance that stops renewing it (default 900)",
@@ -113,11 +123,13 @@ impl RawConfig {
             upstream_timeout_ms: get("UPSTREAM_TIMEOUT_MS"),
             stream_idle_timeout_ms: get("STREAM_IDLE_TIMEOUT_MS"),
             trust_forwarded_for: get("TRUST_FORWARDED_FOR"),
+            trusted_proxies: get("TRUSTED_PROXIES"),
             metrics_token: get("METRICS_TOKEN").map(Secret::new),
             admin_cors_origins: get("ADMIN_CORS_ORIGINS"),
             catalog_url: lookup("CATALOG_URL"),
             catalog_models_dev_url: lookup("CATALOG_MODELS_DEV_URL"),
             max_body_bytes: get("MAX_BODY_BYTES"),
+            max_body_memory_mb: get("MAX_BODY_MEMORY_MB"),
             limit_lease_seconds: get("LIMIT_LEASE_SECONDS"),
             cache_store: get("CACHE_STORE"),
             cache_memory_mb: get("CACHE_MEMORY_MB"),
@@ -145,7 +157,8 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// The longest a started upstream stream may stay silent.
     pub stream_idle_timeout: Duration,
-    pub trust_forwarded_for: bool,
+    /// Which proxies' `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: crate::net::TrustedProxies,
     pub metrics_token: Option<Secret>,
     /// Exact origins (`scheme://host[:port]`) whose browsers may call `/api/…`.
     pub admin_cors_origins: Vec<String>,
@@ -153,6 +166,9 @@ pub struct Config {
     pub catalog_sources: Vec<(&'static str, String)>,
     /// The largest request body a host reads; past it the caller gets 413 in its protocol.
     pub max_body_bytes: usize,
+    /// The most bytes the request bodies being read may hold together (hosts refuse more with
+    /// 503 `server_busy`).
+    pub max_body_memory: usize,
     /// Lifetime of a concurrency slot not renewed (its instance died), in milliseconds.
     pub limit_lease_ms: i64,
     /// Where the response cache keeps answers.
@@ -186,7 +202,7 @@ impl Default for Config {
             admin_password: None,
             upstream_timeout: Duration::from_secs(60),
             stream_idle_timeout: Duration::from_secs(120),
-            trust_forwarded_for: false,
+            trusted_proxies: crate::net::TrustedProxies::None,
             metrics_token: None,
             admin_cors_origins: Vec::new(),
             catalog_sources: vec![
@@ -194,6 +210,7 @@ impl Default for Config {
                 ("models.dev", DEFAULT_MODELS_DEV_URL.into()),
             ],
             max_body_bytes: 10 << 20,
+            max_body_memory: 256 << 20,
             limit_lease_ms: 900_000,
             cache_store: CacheStore::Memory,
             cache_memory_bytes: 64 << 20,
@@ -254,13 +271,19 @@ impl Config {
                 )),
             }
         }
-        if let Some(v) = raw.trust_forwarded_for {
-            match parse_bool(&v) {
-                Some(b) => config.trust_forwarded_for = b,
+        match (raw.trusted_proxies, raw.trust_forwarded_for) {
+            (Some(v), _) => match crate::net::TrustedProxies::parse(&v) {
+                Ok(p) => config.trusted_proxies = p,
+                Err(e) => problems.push(format!("TRUSTED_PROXIES: {e}")),
+            },
+            (None, Some(v)) => match parse_bool(&v) {
+                Some(true) => config.trusted_proxies = crate::net::TrustedProxies::Hops(1),
+                Some(false) => {}
                 None => {
                     problems.push(format!("TRUST_FORWARDED_FOR must be true or false, not {v:?}"))
                 }
-            }
+            },
+            (None, None) => {}
         }
         config.metrics_token = raw.metrics_token;
         if let Some(v) = raw.max_body_bytes {
@@ -270,6 +293,21 @@ impl Config {
                     "MAX_BODY_BYTES must be a number of bytes between 1024 and 1073741824, not {v:?}"
                 )),
             }
+        }
+        if let Some(v) = raw.max_body_memory_mb {
+            match v.trim().parse::<usize>() {
+                Ok(n) if (1..=65_536).contains(&n) => config.max_body_memory = n << 20,
+                _ => problems.push(format!(
+                    "MAX_BODY_MEMORY_MB must be a number of MiB between 1 and 65536, not {v:?}"
+                )),
+            }
+        }
+        if config.max_body_memory < config.max_body_bytes {
+            problems.push(format!(
+                "MAX_BODY_MEMORY_MB ({} MiB) must hold at least one body of MAX_BODY_BYTES ({} bytes)",
+                config.max_body_memory >> 20,
+                config.max_body_bytes
+            ));
         }
         if let Some(v) = raw.limit_lease_seconds {
             match v.trim().parse::<i64>() {

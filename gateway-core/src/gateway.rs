@@ -45,6 +45,18 @@ pub struct Deps {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 
+/// What a host does with a request whose headers have arrived (see [`Gateway::screen`]).
+pub enum Screen {
+    /// Read the body — at most this many bytes — then hand the request to [`Gateway::handle`].
+    Read(usize),
+    /// Answer with this now: the request is refused by its headers alone, its body unread.
+    Refuse(Handled),
+}
+
+/// The most a request may send where it sends no more than a form or a query: logins, password
+/// changes, the public status API, metrics.
+const SMALL_BODY: usize = 64 << 10;
+
 /// The runtime-free gateway. Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct Gateway {
@@ -98,6 +110,7 @@ impl Gateway {
             config.limit_lease_ms,
             deps.flushes_limits,
         );
+        let body_budget = crate::body::BodyBudget::new(config.max_body_memory);
         Ok(Gateway {
             inner: Arc::new(Inner {
                 signer: Signer::new(secrets.jwt.as_bytes()),
@@ -109,7 +122,8 @@ impl Gateway {
                 http: deps.http,
                 platform: deps.platform,
                 login_limiter: LoginLimiter::default(),
-                router: crate::routing::Router::default(),
+                hasher: Default::default(),
+                router: Arc::default(),
                 key_cache: crate::keycache::KeyCache::default(),
                 route_cache: crate::keycache::TtlCache::default(),
                 catalog_attempts: Default::default(),
@@ -118,8 +132,75 @@ impl Gateway {
                 metrics: Arc::default(),
                 shutdown: crate::shutdown::Shutdown::default(),
                 warned_proxy: Default::default(),
+                redactors: Default::default(),
+                body_budget,
             }),
         })
+    }
+
+    /// Checks a request by its headers before its body is read — the route exists, the virtual
+    /// key is known, enabled, unexpired and allowed from the client's address, the admin session
+    /// is valid — and says how much body to read, or answers at once. Hosts that read bodies
+    /// call it first (with the peer's [`ClientAddr`] in `parts`), so a caller that will be
+    /// refused never makes the gateway hold a body: one with no key gets its 401 before it has
+    /// sent a byte of it. What it found travels in `parts` to [`Gateway::handle`].
+    pub async fn screen(&self, parts: &mut http::request::Parts) -> Screen {
+        let inner = &self.inner;
+        let max = inner.config.max_body_bytes;
+        let path = routes::canonical(parts.uri.path()).into_owned();
+        let id = match routes::lookup(&parts.method, &path) {
+            Lookup::Found((_, _, id)) if check_headers(&parts.headers).is_ok() => *id,
+            _ if parts.method == Method::OPTIONS => return Screen::Read(0),
+            _ => return self.refuse_early(parts).await,
+        };
+        match id {
+            RouteId::Generate(_)
+            | RouteId::Gemini(_)
+            | RouteId::CountTokens(_)
+            | RouteId::Embeddings
+            | RouteId::Openai(_)
+            | RouteId::ListModels(_)
+            | RouteId::GetModel(_) => {
+                let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0);
+                let ip = client_ip(inner, &parts.headers, peer);
+                match dispatch::screen(inner, &parts.headers, &parts.uri, ip.as_deref()).await {
+                    Some(key) => {
+                        parts.extensions.insert(dispatch::Screened(key));
+                        Screen::Read(max)
+                    }
+                    None => self.refuse_early(parts).await,
+                }
+            }
+            RouteId::Admin(_) => match admin::require(inner, &parts.headers).await {
+                Ok(_) => Screen::Read(max),
+                Err(_) => self.refuse_early(parts).await,
+            },
+            _ => Screen::Read(SMALL_BODY.min(max)),
+        }
+    }
+
+    /// The refusal a request gets whatever its body: handled as it is, without one.
+    async fn refuse_early(&self, parts: &http::request::Parts) -> Screen {
+        let mut request = http::Request::new(Bytes::new());
+        *request.method_mut() = parts.method.clone();
+        *request.uri_mut() = parts.uri.clone();
+        *request.headers_mut() = parts.headers.clone();
+        if let Some(addr) = parts.extensions.get::<ClientAddr>() {
+            request.extensions_mut().insert(*addr);
+        }
+        let mut handled = self.handle(request).await;
+        // The body the client may still be sending is not read: the connection ends after this.
+        handled
+            .response
+            .headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        Screen::Refuse(handled)
+    }
+
+    /// What request bodies being read may hold together (`MAX_BODY_MEMORY_MB`), shared by every
+    /// request of this instance.
+    pub fn body_budget(&self) -> Arc<crate::body::BodyBudget> {
+        self.inner.body_budget.clone()
     }
 
     /// Handles one request. Never fails: every error becomes a response in the caller's protocol.
@@ -131,7 +212,11 @@ impl Gateway {
                 request.headers().get("x-request-id").and_then(|v| v.to_str().ok()),
             ),
             started_ms: inner.platform.now_ms(),
-            client_ip: client_ip(inner, &request),
+            client_ip: client_ip(
+                inner,
+                request.headers(),
+                request.extensions().get::<ClientAddr>().map(|a| a.0),
+            ),
             user_agent: request
                 .headers()
                 .get(http::header::USER_AGENT)
@@ -171,31 +256,31 @@ impl Gateway {
         self.inner.shutdown.signal();
     }
 
-    /// The largest request body the host should read (`MAX_BODY_BYTES`); past it, answer with
-    /// [`Gateway::body_too_large`].
-    pub fn max_body_bytes(&self) -> usize {
-        self.inner.config.max_body_bytes
-    }
-
     /// How many request logs wait to be written (hosts may report it before exiting).
     pub fn pending_logs(&self) -> usize {
         self.inner.logs.pending()
     }
 
-    /// The response for a request whose body the host refused to read past `limit` bytes,
-    /// rendered in the protocol the path speaks.
-    pub fn body_too_large(&self, path: &str, limit: usize) -> http::Response<crate::body::Body> {
-        let mut response = reply::error(shape_for(path), &RequestError::BodyTooLarge(limit).into());
-        if path.starts_with("/api/") {
-            cors_headers(&self.inner.config.admin_cors_origins, None, &mut response);
-        }
-        response
-    }
-
-    /// The response for a request whose body did not arrive in time (408), in the protocol the
-    /// path speaks.
-    pub fn body_timed_out(&self, path: &str) -> http::Response<crate::body::Body> {
-        let mut response = reply::error(shape_for(path), &RequestError::BodyTimeout.into());
+    /// The response for a request whose body the host could not read — past `limit` bytes
+    /// (413), not in time (408), malformed (400), or more than the body budget holds (503 with
+    /// `Retry-After`) — rendered in the protocol the path speaks.
+    pub fn body_error(
+        &self,
+        path: &str,
+        limit: usize,
+        why: crate::body::BodyError,
+    ) -> http::Response<crate::body::Body> {
+        use crate::body::BodyError;
+        let error: GatewayError = match why {
+            BodyError::TooLarge => RequestError::BodyTooLarge(limit).into(),
+            BodyError::TimedOut => RequestError::BodyTimeout.into(),
+            BodyError::Unreadable(why) => RequestError::BodyUnreadable(why).into(),
+            BodyError::Busy => GatewayError::Busy(
+                "the gateway is reading as many request bodies as it may hold; retry shortly"
+                    .into(),
+            ),
+        };
+        let mut response = reply::error(shape_for(path), &error);
         if path.starts_with("/api/") {
             cors_headers(&self.inner.config.admin_cors_origins, None, &mut response);
         }
@@ -292,7 +377,15 @@ pub(crate) const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// Header count and size, and JSON nesting depth (before any parser sees the body).
 fn check_limits(request: &http::Request<Bytes>) -> Result<(), RequestError> {
-    let headers = request.headers();
+    check_headers(request.headers())?;
+    if crate::json::too_deep(request.body(), crate::json::MAX_DEPTH) {
+        return Err(RequestError::TooDeep(crate::json::MAX_DEPTH));
+    }
+    Ok(())
+}
+
+/// Header count and size.
+fn check_headers(headers: &http::HeaderMap) -> Result<(), RequestError> {
     if headers.len() > MAX_HEADERS {
         return Err(RequestError::HeadersTooLarge(format!(
             "{} headers, at most {MAX_HEADERS} allowed",
@@ -304,9 +397,6 @@ fn check_limits(request: &http::Request<Bytes>) -> Result<(), RequestError> {
         return Err(RequestError::HeadersTooLarge(format!(
             "{bytes} bytes, at most {MAX_HEADER_BYTES} allowed"
         )));
-    }
-    if crate::json::too_deep(request.body(), crate::json::MAX_DEPTH) {
-        return Err(RequestError::TooDeep(crate::json::MAX_DEPTH));
     }
     Ok(())
 }
@@ -424,28 +514,26 @@ fn not_handled(ctx: &Ctx, shape: ErrorShape, err: RequestError) -> Handled {
 /// Headers a reverse proxy adds to name the client it forwards for.
 const PROXY_HEADERS: [&str; 3] = ["x-forwarded-for", "forwarded", "x-real-ip"];
 
-fn client_ip(inner: &Inner, request: &http::Request<Bytes>) -> Option<String> {
-    let trust_forwarded_for = inner.config.trust_forwarded_for;
-    if !trust_forwarded_for
-        && PROXY_HEADERS.iter().any(|h| request.headers().contains_key(*h))
+/// The client's address: the connection's, or behind trusted proxies the rightmost address in
+/// `X-Forwarded-For` that no trusted proxy wrote (see `net`).
+fn client_ip(inner: &Inner, headers: &http::HeaderMap, peer: Option<IpAddr>) -> Option<String> {
+    let proxies = &inner.config.trusted_proxies;
+    if !proxies.any()
+        && PROXY_HEADERS.iter().any(|h| headers.contains_key(*h))
         && !inner.warned_proxy.swap(true, std::sync::atomic::Ordering::Relaxed)
     {
         tracing::warn!(
-            "requests arrive through a proxy (X-Forwarded-For), but TRUST_FORWARDED_FOR is off: \
+            "requests arrive through a proxy (X-Forwarded-For), but TRUSTED_PROXIES is not set: \
              every client looks like the proxy, so key IP allow-lists see the proxy's address and \
              five bad admin logins from anyone lock every admin out for 15 minutes. Set \
-             TRUST_FORWARDED_FOR=true if this proxy is yours."
+             TRUSTED_PROXIES to the proxy's address (or the number of proxies in front) if this \
+             proxy is yours."
         );
     }
-    if trust_forwarded_for
-        && let Some(first) = request
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-    {
-        return Some(first.to_string());
-    }
-    request.extensions().get::<ClientAddr>().map(|a| a.0.to_string())
+    let forwarded: Vec<&str> = if proxies.any() {
+        headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect()
+    } else {
+        Vec::new()
+    };
+    proxies.client(peer, &forwarded).map(|ip| ip.to_string())
 }

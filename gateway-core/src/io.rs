@@ -153,4 +153,11 @@ pub trait Platform: MaybeSend + MaybeSync {
     fn random_bytes(&self, buf: &mut [u8]);
     /// Resolves after `duration`.
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+    /// Runs CPU-heavy `work` (a password hash) where it does not hold up other requests — a
+    /// blocking-task pool on native hosts — and resolves when it is done. By default inline
+    /// (Workers: one thread per isolate, nowhere else to run it).
+    fn blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) -> BoxFuture<'static, ()> {
+        work();
+        Box::pin(async {})
+    }
 }

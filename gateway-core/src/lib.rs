@@ -36,11 +36,13 @@ mod logqueue;
 pub mod maybe_send;
 mod metrics;
 pub mod multipart;
+pub mod net;
 pub mod policy;
 mod presets;
 pub mod provider;
 mod query;
 pub mod quota;
+pub mod redact;
 mod reply;
 pub mod routes;
 mod routing;
@@ -54,11 +56,11 @@ mod upstream;
 mod validate;
 
 pub use async_trait::async_trait;
-pub use body::{Body, Handled};
+pub use body::{Body, BodyBudget, BodyError, Handled, Reserved};
 pub use bootstrap::StartError;
 pub use config::{Config, RawConfig, Secret};
 pub use error::GatewayError;
-pub use gateway::{ClientAddr, Deps, Gateway, UI_SECURITY_HEADERS};
+pub use gateway::{ClientAddr, Deps, Gateway, Screen, UI_SECURITY_HEADERS};
 pub use io::{
     ByteStream, HttpClient, Platform, Rows, SqlError, SqlExec, Stmt, TransportError, Value,
 };

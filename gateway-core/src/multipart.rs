@@ -95,6 +95,11 @@ impl Form {
         std::str::from_utf8(&self.body[part.value.clone()]).ok()
     }
 
+    /// How many parts (fields and files) are named `name`.
+    pub fn count(&self, name: &str) -> usize {
+        self.parts.iter().filter(|p| p.name == name).count()
+    }
+
     /// Whether the form has a file under `name`.
     pub fn has_file(&self, name: &str) -> bool {
         self.parts.iter().any(|p| p.name == name && p.filename.is_some())

@@ -92,39 +92,8 @@ pub fn ip_allowed(ip: Option<&str>, allowed: &[String]) -> bool {
     allowed.iter().any(|entry| cidr_contains(entry, ip))
 }
 
-/// Parses `addr` or `addr/prefix`.
-pub fn parse_cidr(entry: &str) -> Option<(IpAddr, u32)> {
-    let (addr, prefix) = match entry.trim().split_once('/') {
-        Some((a, p)) => (a.parse::<IpAddr>().ok()?, p.parse::<u32>().ok()?),
-        None => {
-            let a = entry.trim().parse::<IpAddr>().ok()?;
-            (a, if a.is_ipv4() { 32 } else { 128 })
-        }
-    };
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    (prefix <= max).then_some((addr, prefix))
-}
-
-fn cidr_contains(entry: &str, ip: IpAddr) -> bool {
-    let Some((net, prefix)) = parse_cidr(entry) else { return false };
-    let (net, ip, bits) = match (net, ip) {
-        (IpAddr::V4(n), IpAddr::V4(i)) => (u128::from(u32::from(n)), u128::from(u32::from(i)), 32),
-        (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), 128),
-        (IpAddr::V6(n), IpAddr::V4(i)) | (IpAddr::V4(i), IpAddr::V6(n)) => {
-            // IPv4-mapped IPv6 addresses match IPv4 entries and vice versa.
-            match n.to_ipv4_mapped() {
-                Some(m) => (u128::from(u32::from(m)), u128::from(u32::from(i)), 32),
-                None => return false,
-            }
-        }
-    };
-    let prefix = if bits == 32 && prefix > 32 { prefix.saturating_sub(96) } else { prefix };
-    if prefix == 0 {
-        return true;
-    }
-    let shift = bits - prefix;
-    (net >> shift) == (ip >> shift)
-}
+use crate::net::cidr_contains;
+pub use crate::net::parse_cidr;
 
 /// Which limit stopped a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

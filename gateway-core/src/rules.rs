@@ -64,6 +64,18 @@ pub struct Vars<'a> {
     pub model: &'a str,
     pub key_name: &'a str,
     pub now_ms: i64,
+    /// How many bytes the rules may add to the request in all: the size limit minus what the
+    /// caller sent (`usize::MAX` where nothing is sent on).
+    pub room: usize,
+}
+
+/// Why a request's rules could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleError {
+    /// One rule failed (a pattern that does not compile, one rule's output too large).
+    Failed(String),
+    /// The rules together would add more than [`Vars::room`] bytes.
+    TooLarge,
 }
 
 const MAX_TEMPLATE: usize = 16 * 1024;
@@ -222,21 +234,36 @@ fn user_prompt(request: &Request) -> String {
         .map_or_else(String::new, |i| crate::canonical::blocks_text(&request.messages[i].content))
 }
 
-/// Applies the enabled rules in order; returns whether the request changed.
-pub fn apply(rules: &[Rule], request: &mut Request, vars: &Vars<'_>) -> Result<bool, String> {
+/// Applies the enabled rules in order; returns whether the request changed. Each rule's output is
+/// bounded ([`MAX_RULE_OUTPUT`]) and so is what they add together ([`Vars::room`]): rules that
+/// double the prompt in turn stop at the request's size limit, not at memory's.
+pub fn apply(rules: &[Rule], request: &mut Request, vars: &Vars<'_>) -> Result<bool, RuleError> {
     let before = request.clone();
     let first_turn =
         request.messages.iter().filter(|m| m.role == Role::User && is_turn(&m.content)).count()
             <= 1;
+    let mut added = 0usize;
     for rule in rules.iter().filter(|r| r.enabled && (first_turn || !r.first_turn_only)) {
-        apply_one(rule, request, vars)?;
+        let left = vars.room.saturating_sub(added);
+        added += apply_one(rule, request, vars, left).map_err(RuleError::Failed)?;
+        if added > vars.room {
+            return Err(RuleError::TooLarge);
+        }
     }
     Ok(*request != before)
 }
 
-fn apply_one(rule: &Rule, request: &mut Request, vars: &Vars<'_>) -> Result<(), String> {
+/// Applies one rule; returns how many bytes it added (at most a little past `left`, where it
+/// stops).
+fn apply_one(
+    rule: &Rule,
+    request: &mut Request,
+    vars: &Vars<'_>,
+    left: usize,
+) -> Result<usize, String> {
     if rule.op == RuleOp::RegexReplace {
         let re = compile(rule.pattern.as_deref().unwrap_or_default())?;
+        let mut added = 0usize;
         for m in
             request.messages.iter_mut().filter(|m| rule.scope == Scope::All || m.role == Role::User)
         {
@@ -244,13 +271,18 @@ fn apply_one(rule: &Rule, request: &mut Request, vars: &Vars<'_>) -> Result<(), 
                 if let Block::Text(t) = block
                     && let Some(replaced) = replace_bounded(&re, t, &rule.template)?
                 {
+                    added += replaced.len().saturating_sub(t.len());
                     *t = replaced;
+                    if added > left {
+                        return Ok(added);
+                    }
                 }
             }
         }
-        return Ok(());
+        return Ok(added);
     }
     let text = render(&rule.template, request, vars)?;
+    let added = text.len();
     // Prompt-cache breakpoints move with the parts they mark; a breakpoint on replaced text
     // marks the text that replaced it.
     match rule.op {
@@ -271,7 +303,7 @@ fn apply_one(rule: &Rule, request: &mut Request, vars: &Vars<'_>) -> Result<(), 
         }
         RuleOp::SystemAppend => request.system.push(text),
         RuleOp::Prepend | RuleOp::Append | RuleOp::Replace => {
-            let Some(i) = last_user(request) else { return Ok(()) };
+            let Some(i) = last_user(request) else { return Ok(0) };
             let moved = edit_user(&mut request.messages[i].content, rule.op, text);
             request.remap_marks(|at| match at {
                 CacheAt::Block { message, block } if message == i => {
@@ -282,7 +314,7 @@ fn apply_one(rule: &Rule, request: &mut Request, vars: &Vars<'_>) -> Result<(), 
         }
         RuleOp::RegexReplace => {}
     }
-    Ok(())
+    Ok(added)
 }
 
 /// Adds text at the start (after any tool results) or end of one user message, or replaces its
@@ -354,7 +386,8 @@ mod tests {
     }
 
     fn vars() -> Vars<'static> {
-        Vars { model: "smart", key_name: "team-a", now_ms: 1_767_225_600_000 } // 2026-01-01
+        // 2026-01-01
+        Vars { model: "smart", key_name: "team-a", now_ms: 1_767_225_600_000, room: usize::MAX }
     }
 
     fn request() -> Request {
@@ -452,11 +485,42 @@ mod tests {
         let mut r = request();
         r.messages[0].content = vec![Block::Text("x".repeat(1 << 20))];
         let err = apply(&[rule(RuleOp::Replace, &many)], &mut r, &vars()).unwrap_err();
-        assert!(err.contains("would exceed 8 MiB"), "{err}");
+        assert!(
+            matches!(&err, RuleError::Failed(m) if m.contains("would exceed 8 MiB")),
+            "{err:?}"
+        );
         let mut regex = rule(RuleOp::RegexReplace, &"y".repeat(16 * 1024));
         regex.pattern = Some(".".into());
         let err = apply(&[regex], &mut r, &vars()).unwrap_err();
-        assert!(err.contains("would exceed"), "{err}");
+        assert!(matches!(&err, RuleError::Failed(m) if m.contains("would exceed")), "{err:?}");
+    }
+
+    /// Rules each within their own bound still cannot grow the request past its size limit
+    /// together: thirteen doubling `replace` rules and twenty `system_append` rules over a 1 KB
+    /// prompt would make 176 MB; they stop at the room the request has.
+    #[test]
+    fn rules_together_stop_at_the_requests_room() {
+        let mut doubling: Vec<Rule> =
+            (0..13).map(|_| rule(RuleOp::Replace, "{{user_prompt}}{{user_prompt}}")).collect();
+        doubling.extend((0..20).map(|_| rule(RuleOp::SystemAppend, &"s".repeat(16 * 1024))));
+        let mut r = request();
+        r.messages[0].content = vec![Block::Text("x".repeat(1024))];
+        let room = Vars { room: 10 << 20, ..vars() };
+        assert_eq!(apply(&doubling, &mut r, &room), Err(RuleError::TooLarge));
+        let total: usize = r.messages[0]
+            .content
+            .iter()
+            .map(|b| match b {
+                Block::Text(t) => t.len(),
+                _ => 0,
+            })
+            .sum::<usize>()
+            + r.system.iter().map(String::len).sum::<usize>();
+        assert!(total < 3 * (10 << 20), "stopped near the room, not at 176 MB: {total}");
+        // With room enough, the same rules run.
+        let mut r = request();
+        let few = &doubling[..2];
+        assert!(apply(few, &mut r, &Vars { room: 1 << 20, ..vars() }).unwrap());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::crypto::Sealer;
 use crate::error::GatewayError;
 use crate::io::{HttpClient, Platform};
+use crate::redact::Redactor;
 use crate::store::Store;
 
 pub(crate) struct Inner {
@@ -24,7 +25,9 @@ pub(crate) struct Inner {
     pub signer: Signer,
     pub sealer: Sealer,
     pub login_limiter: LoginLimiter,
-    pub router: crate::routing::Router,
+    /// Password hashes, one at a time, off the async workers.
+    pub hasher: crate::auth::password::Hasher,
+    pub router: Arc<crate::routing::Router>,
     pub key_cache: crate::keycache::KeyCache,
     /// Resolved routes by model name (`None`: no such model).
     pub route_cache: crate::keycache::TtlCache<Option<Arc<crate::routing::Route>>>,
@@ -38,6 +41,11 @@ pub(crate) struct Inner {
     /// When a search last fetched each catalog source by itself (so a failing one is not
     /// retried on every search).
     pub catalog_attempts: std::sync::Mutex<std::collections::HashMap<&'static str, i64>>,
+    /// Each provider's secrets to keep out of what its upstream says, by provider id with the
+    /// row's `updated_at` (a change of credentials makes a new one).
+    /// What request bodies being read may hold together.
+    pub body_budget: Arc<crate::body::BodyBudget>,
+    pub redactors: std::sync::Mutex<std::collections::HashMap<String, (i64, Arc<Redactor>)>>,
 }
 
 impl Inner {
@@ -48,6 +56,25 @@ impl Inner {
         credential: &crate::provider::Credential,
     ) -> String {
         format!("{}/{}", provider.id, credential.id)
+    }
+
+    /// The secrets of every credential of `provider`, to scrub from what its upstream says
+    /// (opened once per change of the provider; a credential that does not open is left out).
+    pub(crate) fn redactor(&self, provider: &crate::provider::Provider) -> Arc<Redactor> {
+        let lock = || self.redactors.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, r)) = lock().get(&provider.id)
+            && *at == provider.updated_at
+        {
+            return r.clone();
+        }
+        let secrets = provider
+            .credentials
+            .iter()
+            .filter_map(|c| self.sealer.open(&c.sealed).ok())
+            .flat_map(|text| Redactor::credential_secrets(&text));
+        let redactor = Arc::new(Redactor::new(secrets));
+        lock().insert(provider.id.clone(), (provider.updated_at, redactor.clone()));
+        redactor
     }
 
     /// What `provider`'s auth scheme presents for `credential`: the opened key, or the bearer

@@ -16,6 +16,13 @@ pub enum UpstreamError {
     /// The upstream refused the provider's credential: the operator's problem, not the caller's.
     #[error("the upstream provider rejected the gateway's credentials (HTTP {status}): {message}")]
     Auth { status: u16, message: String },
+    /// The upstream refused this model or resource to the gateway's account (a 403 that is not
+    /// about the credential: a model not enabled on the account, a region without it). The
+    /// credential stays in use; another target may still serve the request.
+    #[error(
+        "the upstream provider refused the gateway access to this model (HTTP {status}): {message}"
+    )]
+    Forbidden { status: u16, message: String },
     /// The upstream refused the request itself (a 4xx such as context too long); same status.
     #[error("{message}")]
     Rejected { status: u16, message: String },
@@ -48,6 +55,7 @@ impl UpstreamError {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Auth { .. } => "upstream_auth_error",
+            Self::Forbidden { .. } => "upstream_forbidden",
             Self::Rejected { .. } => "upstream_rejected",
             Self::RateLimited { .. } => "upstream_rate_limited",
             Self::Server { .. } => "upstream_error",
@@ -60,12 +68,69 @@ impl UpstreamError {
     pub fn from_status(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Self {
         let message = error_message(body);
         match status {
-            401 | 403 => Self::Auth { status, message },
+            401 => Self::Auth { status, message },
+            403 if about_the_credential(&message) => Self::Auth { status, message },
+            403 => Self::Forbidden { status, message },
             429 => Self::RateLimited { message, retry_after_secs: retry_after(headers) },
             400..=499 => Self::Rejected { status, message },
             _ => Self::Server { status, message },
         }
     }
+}
+
+impl UpstreamError {
+    /// The error with `redactor`'s secrets scrubbed from the upstream's words.
+    pub(crate) fn redacted(self, redactor: &crate::redact::Redactor) -> Self {
+        let scrub = |m: String| match redactor.scrub(&m) {
+            std::borrow::Cow::Borrowed(_) => m,
+            std::borrow::Cow::Owned(clean) => clean,
+        };
+        match self {
+            Self::Auth { status, message } => Self::Auth { status, message: scrub(message) },
+            Self::Forbidden { status, message } => {
+                Self::Forbidden { status, message: scrub(message) }
+            }
+            Self::Rejected { status, message } => {
+                Self::Rejected { status, message: scrub(message) }
+            }
+            Self::RateLimited { message, retry_after_secs } => {
+                Self::RateLimited { message: scrub(message), retry_after_secs }
+            }
+            Self::Server { status, message } => Self::Server { status, message: scrub(message) },
+            Self::InvalidResponse(m) => Self::InvalidResponse(scrub(m)),
+            Self::Stream(m) => Self::Stream(scrub(m)),
+        }
+    }
+}
+
+/// Whether a 403's message is about the credential itself (a key that is invalid, revoked or
+/// expired, a signature that does not match) rather than what it may reach. Providers answer 403
+/// for a model the account has not enabled (Bedrock, Vertex AI, Anthropic, OpenAI projects):
+/// that must not disable a credential that serves every other model, so a 403 counts as the
+/// credential's only when it says so and names no model or resource.
+fn about_the_credential(message: &str) -> bool {
+    const SUBJECTS: [&str; 7] =
+        ["key", "token", "credential", "signature", "secret", "subscription", "account"];
+    const FAULTS: [&str; 14] = [
+        "invalid",
+        "incorrect",
+        "not valid",
+        "revoked",
+        "expired",
+        "disabled",
+        "suspended",
+        "deactivated",
+        "malformed",
+        "unrecognized",
+        "does not match",
+        "does not exist",
+        "banned",
+        "blocked",
+    ];
+    const SCOPES: [&str; 6] = ["model", "resource", "deployment", "region", "location", "endpoint"];
+    let m = message.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| m.contains(w));
+    has(&SUBJECTS) && has(&FAULTS) && !has(&SCOPES)
 }
 
 /// The human-readable message inside an upstream error body, whatever its protocol, else the
@@ -238,6 +303,34 @@ mod tests {
         assert_eq!(e.status(), 503);
         let e = UpstreamError::from_status(500, &http::HeaderMap::new(), b"");
         assert_eq!(e.status(), 502);
+    }
+
+    /// What providers say in a 403: about the model (kept in use) or about the key (disabled).
+    #[test]
+    fn a_403_is_the_credentials_only_when_it_says_so() {
+        let forbidden = |m: &str| {
+            let body = serde_json::json!({"error": {"message": m}}).to_string();
+            UpstreamError::from_status(403, &http::HeaderMap::new(), body.as_bytes())
+        };
+        for model_scoped in [
+            "You don't have access to the model with the specified model ID.",
+            "Your API key does not have permission to use the specified resource.",
+            "Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/projects/p/locations/us-central1/publishers/google/models/gemini-x'",
+            "Project `proj_1` does not have access to model `gpt-5`",
+            "The caller does not have permission",
+        ] {
+            let e = forbidden(model_scoped);
+            assert_eq!(e.kind(), "upstream_forbidden", "{model_scoped}");
+            assert_eq!(e.status(), 502);
+        }
+        for credential in [
+            "The security token included in the request is invalid.",
+            "The request signature we calculated does not match the signature you provided.",
+            "Access denied due to invalid subscription key.",
+            "This API key has been revoked.",
+        ] {
+            assert_eq!(forbidden(credential).kind(), "upstream_auth_error", "{credential}");
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "gat
 LAYERS = [
     # 0: leaves every layer may use
     ["maybe_send", "io", "body", "json", "ids", "crypto", "query", "shutdown", "error::request",
-     "multipart"],
+     "multipart", "redact", "net"],
     # 1: protocols (the closed layer: codecs, canonical model, SSE, providers and their presets,
     # the exchange with one upstream, content isolation)
     ["canonical", "sse", "provider", "presets", "upstream", "codec", "isolation"],

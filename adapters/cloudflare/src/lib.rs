@@ -21,7 +21,8 @@ use std::sync::Arc;
 use futures::StreamExt;
 use gateway_core::hrana::HranaExec;
 use gateway_core::{
-    Body, ClientAddr, Config, Deps, Gateway, HttpClient, LimitStore, RawConfig, Secret, SqlExec,
+    Body, BodyError, ClientAddr, Config, Deps, Gateway, HttpClient, LimitStore, RawConfig, Screen,
+    Secret, SqlExec,
 };
 use worker::{Context, Env, HttpRequest, ScheduleContext, ScheduledEvent, event};
 
@@ -103,25 +104,38 @@ async fn fetch(
             return Ok(text(500, "the gateway could not start; see the Worker's logs"));
         }
     };
-    let (parts, body) = request.into_parts();
-    let limit = gateway.max_body_bytes();
-    let limited = http_body_util::Limited::new(body, limit);
-    let bytes = match http_body_util::BodyExt::collect(limited).await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Ok(to_worker(gateway.body_too_large(parts.uri.path(), limit)));
-        }
-        Err(_) => return Ok(text(400, "could not read the request body")),
-    };
-    let mut request = ::http::Request::from_parts(parts, bytes);
-    if let Some(ip) = request
-        .headers()
+    let (mut parts, body) = request.into_parts();
+    if let Some(ip) = parts
+        .headers
         .get("cf-connecting-ip")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
     {
-        request.extensions_mut().insert(ClientAddr(ip));
+        parts.extensions.insert(ClientAddr(ip));
     }
+    // A caller refused by its headers gets its answer before its body is read into the isolate.
+    let limit = match gateway.screen(&mut parts).await {
+        Screen::Read(limit) => limit,
+        Screen::Refuse(handled) => {
+            if let Some(work) = handled.background {
+                ctx.wait_until(work);
+            }
+            return Ok(to_worker(handled.response));
+        }
+    };
+    let limited = http_body_util::Limited::new(body, limit);
+    let bytes = match http_body_util::BodyExt::collect(limited).await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            let response = gateway.body_error(parts.uri.path(), limit, BodyError::TooLarge);
+            return Ok(to_worker(response));
+        }
+        Err(e) => {
+            let why = BodyError::Unreadable(e.to_string());
+            return Ok(to_worker(gateway.body_error(parts.uri.path(), limit, why)));
+        }
+    };
+    let request = ::http::Request::from_parts(parts, bytes);
     let handled = gateway.handle(request).await;
     if let Some(work) = handled.background {
         ctx.wait_until(work);

@@ -26,4 +26,12 @@ impl Platform for NativePlatform {
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
         Box::pin(tokio::time::sleep(duration))
     }
+
+    /// On tokio's blocking pool: an Argon2 hash (tens of milliseconds of CPU) never stalls the
+    /// async workers that serve every other request.
+    fn blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let _ = tokio::task::spawn_blocking(work).await;
+        })
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use gateway_core::{Body, TransportError};
+use gateway_core::{Body, BodyError, TransportError};
 use serde_json::{Value, json};
 use support::{Harness, T0, TEN_DAYS, chat_body};
 
@@ -198,17 +198,27 @@ async fn a_client_leaving_mid_stream_is_logged_with_what_arrived() {
 #[tokio::test]
 async fn oversized_bodies_are_refused_in_the_callers_shape() {
     let h = Harness::new().await;
-    let (parts, body) = h.gateway.body_too_large("/v1/chat/completions", 10).into_parts();
+    let refused = |path: &str, why: BodyError| h.gateway.body_error(path, 10, why).into_parts();
+    let (parts, body) = refused("/v1/chat/completions", BodyError::TooLarge);
     let json: Value = serde_json::from_slice(&body.collect().await.unwrap()).unwrap();
     assert_eq!(
         (parts.status.as_u16(), json["error"]["code"].as_str()),
         (413, Some("request_too_large"))
     );
     assert_eq!(json["error"]["type"], "invalid_request_error");
-    let (_, body) = h.gateway.body_too_large("/api/admin/models", 10).into_parts();
+    let (_, body) = refused("/api/admin/models", BodyError::TooLarge);
     let json: Value = serde_json::from_slice(&body.collect().await.unwrap()).unwrap();
     assert_eq!(json["error"]["code"], "request_too_large");
     assert!(json["error"].get("type").is_none(), "admin shape");
+    // Malformed framing is the caller's mistake (400), not a size (it was answered 413).
+    let (parts, body) = refused("/v1/messages", BodyError::Unreadable("bad chunk size".into()));
+    let json: Value = serde_json::from_slice(&body.collect().await.unwrap()).unwrap();
+    assert_eq!((parts.status.as_u16(), json["type"].as_str()), (400, Some("error")));
+    // A spent body budget: 503 with a time to come back.
+    let (parts, body) = refused("/v1/chat/completions", BodyError::Busy);
+    let json: Value = serde_json::from_slice(&body.collect().await.unwrap()).unwrap();
+    assert_eq!((parts.status.as_u16(), json["error"]["code"].as_str()), (503, Some("server_busy")));
+    assert_eq!(parts.headers["retry-after"], "1");
 }
 
 #[tokio::test]

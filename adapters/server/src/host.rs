@@ -13,7 +13,9 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use gateway_core::{Body, BoxFuture, ClientAddr, Gateway, is_api_path};
+use gateway_core::{
+    Body, BodyBudget, BodyError, BoxFuture, ClientAddr, Gateway, Reserved, Screen, is_api_path,
+};
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
@@ -63,8 +65,20 @@ async fn handle(State(app): State<App>, request: Request) -> Response {
         return static_ui(&app, request).await;
     }
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let (parts, body) = request.into_parts();
-    let limit = app.gateway.max_body_bytes();
+    let (mut parts, body) = request.into_parts();
+    if let (None, Some(ip)) = (parts.extensions.get::<ClientAddr>(), peer) {
+        parts.extensions.insert(ClientAddr(ip));
+    }
+    // Refused by its headers (no key, an unknown or disabled one, no session): answered before
+    // a byte of the body is held.
+    let limit = match app.gateway.screen(&mut parts).await {
+        Screen::Read(limit) => limit,
+        Screen::Refuse(handled) => {
+            linger(body);
+            return respond(&app, handled);
+        }
+    };
+    let path = parts.uri.path().to_owned();
     // An announced size over the limit is refused before a byte of the body is read.
     let announced = parts
         .headers
@@ -72,40 +86,30 @@ async fn handle(State(app): State<App>, request: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > limit as u64) {
-        // Refused at once, nothing buffered. The rest of the body is read and dropped for a few
-        // seconds (lingering close), so a client still sending it can read the answer instead of
-        // meeting a reset connection; the connection closes after.
-        tokio::spawn(async move {
-            let mut stream = body.into_data_stream();
-            let linger = async { while let Some(Ok(_)) = stream.next().await {} };
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), linger).await;
-        });
-        let mut response = to_axum(app.gateway.body_too_large(parts.uri.path(), limit), None);
+        linger(body);
+        let mut response = to_axum(app.gateway.body_error(&path, limit, BodyError::TooLarge), None);
         response
             .headers_mut()
             .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         return response;
     }
-    let read = tokio::time::timeout(app.body_timeout, axum::body::to_bytes(body, limit));
-    let bytes = match read.await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => {
-            return to_axum(app.gateway.body_too_large(parts.uri.path(), limit), None);
-        }
-        Err(_) => return to_axum(app.gateway.body_timed_out(parts.uri.path()), None),
+    let budget = app.gateway.body_budget();
+    let read = tokio::time::timeout(app.body_timeout, read_body(body, limit, &budget, announced));
+    let (bytes, held) = match read.await {
+        Ok(Ok(read)) => read,
+        Ok(Err(why)) => return to_axum(app.gateway.body_error(&path, limit, why), None),
+        Err(_) => return to_axum(app.gateway.body_error(&path, limit, BodyError::TimedOut), None),
     };
-    let mut request = http::Request::from_parts(parts, bytes);
-    if let (None, Some(ip)) = (request.extensions().get::<ClientAddr>(), peer) {
-        request.extensions_mut().insert(ClientAddr(ip));
-    }
+    let request = http::Request::from_parts(parts, bytes);
     match &app.background {
         Background::Tracked(tracker) => {
             // Handled in place, but if the client hangs up first the handling moves to a task of
             // its own and finishes there; its background work is on the tracker before the
-            // answer leaves.
+            // answer leaves. The body's share of the budget is held until the answer is ready.
             let (gateway, tasks) = (app.gateway.clone(), tracker.clone());
             let handling = Box::pin(async move {
                 let handled = gateway.handle(request).await;
+                drop(held);
                 if let Some(work) = handled.background {
                     tasks.spawn(work);
                 }
@@ -115,9 +119,64 @@ async fn handle(State(app): State<App>, request: Request) -> Response {
         }
         Background::InBody => {
             let handled = app.gateway.handle(request).await;
+            drop(held);
             to_axum(handled.response, handled.background)
         }
     }
+}
+
+/// A response the core gave without handling a body, with its background work run as the
+/// host runs it.
+fn respond(app: &App, handled: gateway_core::Handled) -> Response {
+    match (&app.background, handled.background) {
+        (Background::Tracked(tracker), Some(work)) => {
+            tracker.spawn(work);
+            to_axum(handled.response, None)
+        }
+        (_, work) => to_axum(handled.response, work),
+    }
+}
+
+/// Reads and drops what is left of a refused request's body for a few seconds (a lingering
+/// close), so a client still sending it can read the answer instead of meeting a reset
+/// connection; nothing is kept, and the connection closes after.
+fn linger(body: axum::body::Body) {
+    tokio::spawn(async move {
+        let mut stream = body.into_data_stream();
+        let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain).await;
+    });
+}
+
+/// Reads a body of at most `limit` bytes, holding its bytes in `budget` as they arrive (the
+/// announced length at once).
+async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+    budget: &std::sync::Arc<BodyBudget>,
+    announced: Option<u64>,
+) -> Result<(bytes::Bytes, Reserved), BodyError> {
+    let mut held = budget.reserve();
+    let mut buffer = bytes::BytesMut::new();
+    if let Some(n) = announced.and_then(|n| usize::try_from(n).ok()) {
+        if !held.grow(n) {
+            return Err(BodyError::Busy);
+        }
+        buffer.reserve(n);
+    }
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| BodyError::Unreadable(e.to_string()))?;
+        let total = buffer.len() + chunk.len();
+        if total > limit {
+            return Err(BodyError::TooLarge);
+        }
+        if total > held.bytes() && !held.grow(total - held.bytes()) {
+            return Err(BodyError::Busy);
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok((buffer.freeze(), held))
 }
 
 /// A future run in place that, dropped before it is done (its client hung up), finishes on a

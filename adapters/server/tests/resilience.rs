@@ -496,7 +496,7 @@ async fn the_admin_side_holds_under_bad_rows_concurrent_guesses_and_oversized_ru
     assert_eq!(r.status(), 403);
     assert_eq!(rig.http.get(rig.gw.url("/metrics")).send().await.unwrap().status(), 200);
     assert!(
-        rig.gw.log_lines().iter().any(|l| l.contains("TRUST_FORWARDED_FOR is off")),
+        rig.gw.log_lines().iter().any(|l| l.contains("TRUSTED_PROXIES is not set")),
         "the operator is told about the proxy"
     );
 }

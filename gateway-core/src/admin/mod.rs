@@ -7,6 +7,7 @@ mod logs;
 mod models;
 mod providers;
 mod session;
+pub(crate) use self::session::require;
 pub(crate) mod settings;
 mod users;
 use crate::validate;

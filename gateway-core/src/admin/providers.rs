@@ -310,9 +310,8 @@ async fn upstream_models(inner: &Inner, p: &Provider) -> Result<Vec<String>, Gat
     let (parts, body) = response.into_parts();
     let bytes = read_body(body, 16 << 20).await?;
     if !parts.status.is_success() {
-        return Err(
-            UpstreamError::from_status(parts.status.as_u16(), &parts.headers, &bytes).into()
-        );
+        let error = UpstreamError::from_status(parts.status.as_u16(), &parts.headers, &bytes);
+        return Err(error.redacted(&inner.redactor(p)).into());
     }
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| UpstreamError::InvalidResponse(format!("model list is not JSON: {e}")))?;

@@ -24,7 +24,8 @@ pub(super) async fn login(inner: &Inner, ctx: &Ctx, body: &[u8]) -> AdminResult 
     // Counted before the (slow) password check, so concurrent guesses cannot slip past the limit.
     inner.login_limiter.begin(ip, now)?;
     let user = inner.store.user_by_username(&input.username).await?;
-    if !password::verify(&input.password, user.as_ref().map(|u| u.password_hash.as_str())) {
+    let stored = user.as_ref().map(|u| u.password_hash.as_str());
+    if !inner.hasher.verify(inner.platform.as_ref(), &input.password, stored).await {
         tracing::warn!(ip, "failed admin login");
         return Err(AuthError::BadCredentials.into());
     }
@@ -96,21 +97,25 @@ struct PasswordChange {
 /// Changes the caller's password, revokes their other sessions and returns a fresh token.
 pub(super) async fn change_password(inner: &Inner, user: User, body: &[u8]) -> AdminResult {
     let input: PasswordChange = validate::body(body)?;
-    if !password::verify(&input.current_password, Some(&user.password_hash)) {
+    let stored = Some(user.password_hash.as_str());
+    if !inner.hasher.verify(inner.platform.as_ref(), &input.current_password, stored).await {
         return Err(RequestError::field("current_password", "current password is wrong").into());
     }
     password::check_strength(&input.new_password)
         .map_err(|m| RequestError::field("new_password", m))?;
-    let hash = hash_new(inner, &input.new_password)?;
+    let hash = hash_new(inner, &input.new_password).await?;
     inner.store.set_password(&user.id, &hash, inner.platform.now_ms()).await?;
     let user = inner.store.user_by_id(&user.id).await?.ok_or(AuthError::InvalidToken)?;
     issue(inner, user)
 }
 
-/// Hashes a new password with a fresh salt.
-pub(super) fn hash_new(inner: &Inner, password_text: &str) -> Result<String, GatewayError> {
+/// Hashes a new password with a fresh salt (off the request path).
+pub(super) async fn hash_new(inner: &Inner, password_text: &str) -> Result<String, GatewayError> {
     let mut salt = [0u8; password::SALT_LEN];
     inner.platform.random_bytes(&mut salt);
-    password::hash(password_text, &salt)
+    inner
+        .hasher
+        .hash(inner.platform.as_ref(), password_text, salt)
+        .await
         .map_err(|e| crate::crypto::CryptoError::PasswordHash(e).into())
 }

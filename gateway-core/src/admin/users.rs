@@ -35,7 +35,7 @@ pub(super) async fn route(
             let user = User {
                 id: crate::ids::new_id(inner.platform.as_ref(), "usr"),
                 username,
-                password_hash: hash_new(inner, &input.password)?,
+                password_hash: hash_new(inner, &input.password).await?,
                 role: "admin".into(),
                 token_version: 0,
                 created_at: now,

@@ -190,9 +190,12 @@ pub(super) fn preview(inner: &Inner, body: &[u8]) -> AdminResult {
         model: &model,
         key_name: input.key_name.as_deref().unwrap_or("preview"),
         now_ms: inner.platform.now_ms(),
+        room: inner.config.max_body_bytes.saturating_sub(raw.len()),
     };
-    let changed = rules::apply(&input.rules, &mut request, &vars)
-        .map_err(|m| RequestError::field("rules", m))?;
+    let changed = rules::apply(&input.rules, &mut request, &vars).map_err(|e| match e {
+        rules::RuleError::Failed(m) => RequestError::field("rules", m),
+        rules::RuleError::TooLarge => RequestError::RulesTooLarge(vars.room),
+    })?;
     let encoded = codec::encode_request(protocol, &request, &model, &EncodeOptions::default())?;
     let rewritten: serde_json::Value = serde_json::from_slice(&encoded).unwrap_or_default();
     Ok(ok(&serde_json::json!({"changed": changed, "request": rewritten})))

@@ -80,10 +80,16 @@ impl Signer {
             max_token_length: Some(4096),
             ..Default::default()
         };
-        self.key
+        let claims = self
+            .key
             .verify_token::<Session>(token, Some(options))
-            .map(|claims| (claims.custom, claims.issued_at.map_or(0, |t| t.as_secs())))
-            .map_err(|_| AuthError::InvalidToken)
+            .map_err(|_| AuthError::InvalidToken)?;
+        // Every token this gateway issues expires; one that never does was not made by it (or
+        // was made with a leaked key) and is refused, as one without its issue time.
+        match (claims.expires_at, claims.issued_at) {
+            (Some(_), Some(issued)) => Ok((claims.custom, issued.as_secs())),
+            _ => Err(AuthError::InvalidToken),
+        }
     }
 }
 
@@ -104,6 +110,26 @@ mod tests {
         assert_eq!(exp, NOW + TOKEN_TTL_SECS);
         assert_eq!(signer.verify(&token, NOW + 60).unwrap(), session());
         assert_eq!(signer.verify(&token, exp + TOLERANCE_SECS + 1), Err(AuthError::InvalidToken));
+    }
+
+    /// A token signed with the right key but without an expiry (or issue time) never ends: it is
+    /// refused.
+    #[test]
+    fn a_token_without_expiry_is_rejected() {
+        let signer = Signer::new(&[9; 32]);
+        let forever = JWTClaims {
+            issued_at: Some(JwtDuration::from_secs(NOW)),
+            expires_at: None,
+            invalid_before: None,
+            issuer: Some(ISSUER.into()),
+            subject: Some("u1".into()),
+            audiences: None,
+            jwt_id: None,
+            nonce: None,
+            custom: session(),
+        };
+        let token = signer.key.authenticate(forever).unwrap();
+        assert_eq!(signer.verify(&token, NOW + 60), Err(AuthError::InvalidToken));
     }
 
     #[test]

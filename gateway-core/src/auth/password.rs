@@ -33,6 +33,54 @@ pub(crate) fn verify(password: &str, stored: Option<&str>) -> bool {
     matched && stored.is_some()
 }
 
+/// Password hashing off the request path: one hash at a time (each takes 19 MiB and a core for
+/// tens of milliseconds, so a burst of logins queues here instead of taking every core and all
+/// that memory), run where the platform runs blocking work.
+#[derive(Debug, Default)]
+pub(crate) struct Hasher {
+    gate: futures::lock::Mutex<()>,
+}
+
+impl Hasher {
+    async fn run<T: Send + 'static>(
+        &self,
+        platform: &dyn crate::io::Platform,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let _turn = self.gate.lock().await;
+        let (tx, rx) = futures::channel::oneshot::channel();
+        platform
+            .blocking(Box::new(move || {
+                let _ = tx.send(work());
+            }))
+            .await;
+        rx.await.ok()
+    }
+
+    /// [`verify`], off the request path.
+    pub(crate) async fn verify(
+        &self,
+        platform: &dyn crate::io::Platform,
+        password: &str,
+        stored: Option<&str>,
+    ) -> bool {
+        let (password, stored) = (password.to_owned(), stored.map(str::to_owned));
+        self.run(platform, move || verify(&password, stored.as_deref())).await.unwrap_or(false)
+    }
+
+    /// [`hash`], off the request path.
+    pub(crate) async fn hash(
+        &self,
+        platform: &dyn crate::io::Platform,
+        password: &str,
+        salt: [u8; SALT_LEN],
+    ) -> Result<String, String> {
+        let password = password.to_owned();
+        let hashed = self.run(platform, move || hash(&password, &salt)).await;
+        hashed.unwrap_or_else(|| Err("the password hash did not finish".into()))
+    }
+}
+
 /// Rules for a new password; returns the reason when it is too weak.
 pub(crate) fn check_strength(password: &str) -> Result<(), &'static str> {
     if password.chars().count() < 8 {

@@ -63,6 +63,8 @@ pub struct Plan {
     pub call_ids: String,
     /// The longest the upstream may stay silent once the stream has started.
     pub idle_timeout: std::time::Duration,
+    /// The provider's secrets, scrubbed from any error the upstream reports mid-stream.
+    pub redactor: Arc<crate::redact::Redactor>,
 }
 
 /// Reads an upstream stream until its first event, within `timeout`, so a failed attempt can still
@@ -210,7 +212,15 @@ impl Relay {
             let mut out = BytesMut::new();
             match self.next_chunk().await {
                 Next::Chunk(Some(Ok(chunk))) => match self.sse.push(&chunk) {
-                    Ok(events) => events.iter().for_each(|e| self.on_sse(e, &mut out)),
+                    Ok(events) => {
+                        // Nothing after an error: the stream ended with it.
+                        for event in events.iter() {
+                            self.on_sse(event, &mut out);
+                            if self.ended {
+                                break;
+                            }
+                        }
+                    }
                     Err(e) => self.fail(&mut out, "upstream_stream_error", &e),
                 },
                 Next::Chunk(Some(Err(e))) => self.fail(&mut out, e.kind(), &e.to_string()),
@@ -249,7 +259,14 @@ impl Relay {
     }
 
     fn on_sse(&mut self, sse: &SseEvent, out: &mut BytesMut) {
-        let events = self.decoder.push(sse);
+        let mut events = self.decoder.push(sse);
+        for event in &mut events {
+            if let Event::Error { message, .. } = event
+                && let std::borrow::Cow::Owned(clean) = self.plan.redactor.scrub(message)
+            {
+                *message = clean;
+            }
+        }
         self.tap(&events);
         let unreadable = events.iter().find_map(|e| match e {
             Event::Error { kind, message } if kind == "upstream_invalid_response" => Some(message),
@@ -258,6 +275,17 @@ impl Relay {
         if let Some(message) = unreadable {
             // Never relayed: the caller gets an error in its own protocol instead.
             self.fail(out, "upstream_invalid_response", &message.clone());
+            return;
+        }
+        let failed = events.iter().find_map(|e| match e {
+            Event::Error { kind, message } => Some((kind.clone(), message.clone())),
+            _ => None,
+        });
+        if let (true, Some((kind, message))) = (self.plan.passthrough, failed) {
+            // Not relayed as the upstream wrote it (its words may carry the provider's key):
+            // rendered anew, and the stream ends there.
+            self.ended = true;
+            self.encoder.error(&kind, &message, out);
             return;
         }
         if self.plan.passthrough {
@@ -408,6 +436,7 @@ mod tests {
             model: "m".into(),
             call_ids: "call".into(),
             idle_timeout: Duration::from_secs(60),
+            redactor: Arc::default(),
         }
     }
 
@@ -522,6 +551,39 @@ mod tests {
             assert!(text.contains("\"content\":\"Hello\""), "{text}");
             assert!(text.contains(message) && !text.contains("[DONE]"), "{text}");
             assert!(block_on(rx).unwrap().error_kind.is_some());
+        }
+    }
+
+    /// A relayed stream whose upstream sends an HTML page mid-stream ends at the error, even when
+    /// the upstream's own end marker came in the same chunk, and the caller never reads the
+    /// upstream's words.
+    #[test]
+    fn a_garbled_event_ends_a_relayed_stream_there() {
+        let garbage = "data: <html><body>Bad gateway: internal-host-7 token=abc</body></html>\n\n";
+        let (out, summary) = run(vec![Ok(DELTA), Ok(garbage), Ok(DONE)], plan(CHAT, CHAT, false));
+        let text = out.concat();
+        assert!(text.contains("not valid JSON"), "{text}");
+        assert!(!text.contains("[DONE]"), "{text}");
+        assert!(!text.contains("internal-host") && !text.contains("<html>"), "{text}");
+        assert_eq!(summary.error_kind.as_deref(), Some("upstream_invalid_response"));
+        let both = format!("{garbage}{DONE}").leak();
+        let (out, _) = run(vec![Ok(DELTA), Ok(both)], plan(CHAT, CHAT, false));
+        assert!(!out.concat().contains("[DONE]"), "{out:?}");
+    }
+
+    /// An upstream's error event that repeats the provider's key reaches the caller without it,
+    /// relayed (rendered anew) or translated.
+    #[test]
+    fn the_providers_key_is_scrubbed_from_error_events() {
+        let key = "sk-live-0123456789abcdefghij";
+        let error = format!("data: {{\"error\":{{\"message\":\"key {key} is over quota\",\"type\":\"insufficient_quota\"}}}}\n\n").leak();
+        for client in [CHAT, Protocol::AnthropicMessages] {
+            let mut p = plan(CHAT, client, false);
+            p.redactor = Arc::new(crate::redact::Redactor::new([key.to_owned()]));
+            let (out, summary) = run(vec![Ok(DELTA), Ok(error)], p);
+            let text = out.concat();
+            assert!(!text.contains(key) && text.contains("[redacted] is over quota"), "{text}");
+            assert_eq!(summary.error_kind.as_deref(), Some("upstream_stream_error"));
         }
     }
 

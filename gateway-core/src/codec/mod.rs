@@ -137,6 +137,45 @@ pub fn decode_request(protocol: Protocol, body: &[u8]) -> Result<Request, Reques
     }
 }
 
+/// The caller's top-level fields (as the top-level peek kept them) that `protocol`'s decoder does
+/// not map into the canonical request — and for Gemini the unmapped fields of
+/// `generationConfig`, named `generationConfig.<field>` — parsed.
+pub fn unmapped(
+    protocol: Protocol,
+    fields: &std::collections::BTreeMap<String, Box<serde_json::value::RawValue>>,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    type Names = &'static [&'static str];
+    let (mapped, nested): (Names, Option<(Names, Names)>) = match protocol {
+        Protocol::OpenaiChat => (openai_chat::MAPPED, None),
+        Protocol::OpenaiResponses => (openai_responses::MAPPED, None),
+        Protocol::AnthropicMessages => (anthropic_messages::MAPPED, None),
+        Protocol::Gemini => (gemini::MAPPED, Some((gemini::CONFIG, gemini::MAPPED_CONFIG))),
+        Protocol::BedrockConverse => (bedrock::MAPPED, None),
+    };
+    let parse = |raw: &serde_json::value::RawValue| {
+        serde_json::from_str::<serde_json::Value>(raw.get()).unwrap_or_default()
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for (name, raw) in fields {
+        if let Some((config, mapped_config)) = nested
+            && config.contains(&name.as_str())
+        {
+            if let serde_json::Value::Object(inner) = parse(raw) {
+                for (field, value) in inner {
+                    if !mapped_config.contains(&field.as_str()) {
+                        out.insert(format!("generationConfig.{field}"), value);
+                    }
+                }
+            }
+            continue;
+        }
+        if !mapped.contains(&name.as_str()) {
+            out.insert(name.clone(), parse(raw));
+        }
+    }
+    out
+}
+
 /// Encodes `request` for an upstream, with `model` as the upstream's model id.
 pub fn encode_request(
     protocol: Protocol,
@@ -365,10 +404,12 @@ pub(crate) fn unreadable_event(data: &str, error: &serde_json::Error) -> Vec<Eve
     if data.trim().is_empty() {
         return vec![];
     }
+    // The upstream's words go to the process log only: callers get the gateway's.
     let start: String = data.chars().take(80).collect();
+    tracing::warn!(%error, start = %start, "an upstream stream event is not valid JSON");
     vec![Event::Error {
         kind: "upstream_invalid_response".into(),
-        message: format!("the upstream sent an event that is not valid JSON ({error}): {start}"),
+        message: "the upstream sent an event that is not valid JSON; the stream ends here".into(),
     }]
 }
 

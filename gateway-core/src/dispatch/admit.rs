@@ -37,12 +37,46 @@ pub(super) async fn cached_route(inner: &Inner, name: &str) -> Result<Arc<Route>
     }
 }
 
-/// Finds the caller's virtual key (401 when missing or unknown).
+/// The caller's key, found and checked from the request's headers before its body was read
+/// ([`screen`]): the request's handling does not look it up again.
+#[derive(Clone)]
+pub(crate) struct Screened(pub Arc<VirtualKey>);
+
+/// Whether a data-plane request's headers present a key that may be used now from `client_ip`
+/// (what a refusal needs is all in the headers, so a host reads no body for a caller it will
+/// refuse); the key when so.
+pub(crate) async fn screen(
+    inner: &Inner,
+    headers: &http::HeaderMap,
+    uri: &http::Uri,
+    client_ip: Option<&str>,
+) -> Option<Arc<VirtualKey>> {
+    let key = find_key(inner, headers, uri).await.ok()?;
+    check_key(&key, inner.platform.now_ms()).ok()?;
+    match &key.allowed_ips {
+        Some(allowed) if !policy::ip_allowed(client_ip, allowed) => None,
+        _ => Some(key),
+    }
+}
+
+/// Finds the caller's virtual key (401 when missing or unknown): the one screened before the
+/// body was read, else by its hash.
 pub(super) async fn lookup_key(
     inner: &Inner,
     request: &http::Request<Bytes>,
 ) -> Result<Arc<VirtualKey>, GatewayError> {
-    let presented = inbound::presented_key(request).ok_or(AuthError::MissingKey)?;
+    if let Some(Screened(key)) = request.extensions().get::<Screened>() {
+        return Ok(key.clone());
+    }
+    find_key(inner, request.headers(), request.uri()).await
+}
+
+async fn find_key(
+    inner: &Inner,
+    headers: &http::HeaderMap,
+    uri: &http::Uri,
+) -> Result<Arc<VirtualKey>, GatewayError> {
+    let presented = inbound::presented_key(headers, uri).ok_or(AuthError::MissingKey)?;
     let hash = vkey::hash(&presented);
     let now = inner.platform.now_ms();
     let key = match inner.key_cache.get(&hash, now) {

@@ -25,11 +25,13 @@ use crate::upstream::{
 
 /// What a successful attempt produced.
 pub(crate) enum Forwarded {
-    /// A whole answer; `answer` is the canonical one when the plan keeps it (response cache).
+    /// A whole answer; `answer` is the canonical one when the plan keeps it (response cache);
+    /// `output_bytes`, the answer's size, is what it is charged by when the usage is incomplete.
     Full {
         body: Bytes,
         usage: Usage,
         answer: Option<Box<Response>>,
+        output_bytes: usize,
     },
     Stream {
         body: ByteStream,
@@ -38,11 +40,14 @@ pub(crate) enum Forwarded {
     /// The response cache answered.
     Cached(super::cache::Hit),
     /// A relayed OpenAI endpoint's whole answer, in its own type (JSON, audio, text).
+    /// `text_bytes`: for an answer billed by the token (completions), its text's size, what it
+    /// is charged by when the usage is incomplete.
     Passed {
         body: Bytes,
         content_type: String,
         usage: Usage,
         units: crate::store::models::Units,
+        text_bytes: Option<usize>,
     },
 }
 
@@ -158,7 +163,10 @@ fn failed(error: GatewayError, now_ms: i64) -> Step {
         e if e.retryable() => Outcome::Failure,
         _ => Outcome::Neutral,
     };
-    if matches!(outcome, Outcome::Neutral) {
+    // A model this target's account may not use may still be served by another target; it
+    // says nothing about the target's health.
+    let elsewhere = matches!(error, GatewayError::Upstream(UpstreamError::Forbidden { .. }));
+    if matches!(outcome, Outcome::Neutral) && !elsewhere {
         Step::Stop(error, outcome)
     } else {
         Step::Retry(error, outcome)
@@ -180,7 +188,9 @@ async fn attempt(
         let spent = u64::try_from(inner.platform.now_ms() - started).unwrap_or(0);
         let left = timeout.saturating_sub(std::time::Duration::from_millis(spent));
         let now = inner.platform.now_ms();
-        let credential = inner.router.keyring.pick(&t.provider, now);
+        let Ok(credential) = inner.router.keyring.pick(&t.provider, now) else {
+            return all_disabled(t);
+        };
         let step = match send(inner, t, credential, prepared, left).await {
             Ok(response) => {
                 let spent = u64::try_from(inner.platform.now_ms() - now).unwrap_or(0);
@@ -189,6 +199,7 @@ async fn attempt(
             }
             Err(step) => step,
         };
+        let step = redacted(inner, t, step);
         tries += 1;
         let Some(credential) = credential else { return step };
         let said = rotation(&step);
@@ -200,6 +211,32 @@ async fn attempt(
         if tries >= t.provider.credentials.len() || !rotate(inner, t, credential, said).await {
             return step;
         }
+    }
+}
+
+/// Every credential of `t`'s provider was refused: nothing is sent with a revoked key; the
+/// next target may serve.
+fn all_disabled(t: &RouteTarget) -> Step {
+    let message = format!(
+        "every credential of provider `{}` was refused by the upstream and is disabled; \
+         re-enable or replace one in the admin UI",
+        t.provider.name
+    );
+    let error = UpstreamError::Auth { status: 401, message };
+    Step::Retry(error.into(), Outcome::Neutral)
+}
+
+/// A failed step with the provider's secrets scrubbed from what the upstream said, before the
+/// error reaches the caller, the log or a disabled credential's reason.
+fn redacted(inner: &Inner, t: &RouteTarget, step: Step) -> Step {
+    let scrub = |e: GatewayError| match e {
+        GatewayError::Upstream(u) => u.redacted(&inner.redactor(&t.provider)).into(),
+        other => other,
+    };
+    match step {
+        Step::Retry(e, o) => Step::Retry(scrub(e), o),
+        Step::Stop(e, o) => Step::Stop(scrub(e), o),
+        done => done,
     }
 }
 
@@ -346,6 +383,7 @@ async fn read_answer(
                     model: prepared.raw.model.clone(),
                     call_ids: prepared.call_ids.clone(),
                     idle_timeout: inner.config.stream_idle_timeout,
+                    redactor: inner.redactor(&t.provider),
                 };
                 Step::Done(Forwarded::Stream { body, plan })
             }
@@ -361,7 +399,7 @@ async fn read_answer(
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("application/octet-stream")
                     .to_owned();
-                let (usage, units) = pass.used(&bytes, &content_type);
+                let (usage, units, text_bytes) = pass.used(&bytes, &content_type);
                 // JSON answers name the model the caller asked for, as every answer does.
                 let renamed = content_type
                     .contains("json")
@@ -369,7 +407,7 @@ async fn read_answer(
                     .flatten()
                     .and_then(|text| codec::rename_model(upstream, text, &prepared.raw.model));
                 let body = renamed.map_or(bytes, Bytes::from);
-                Ok(Forwarded::Passed { body, content_type, usage, units })
+                Ok(Forwarded::Passed { body, content_type, usage, units, text_bytes })
             }
             _ => full_answer(t, prepared, bytes, platform.now_ms()),
         },
@@ -393,13 +431,15 @@ fn full_answer(
     let upstream = t.provider.protocol;
     let asked = &prepared.raw.model;
     if let Payload::Embeddings(e) = &prepared.payload {
-        let (body, usage) = if upstream == Protocol::Gemini {
+        let (body, mut usage) = if upstream == Protocol::Gemini {
             embeddings::gemini_response(e, asked, &bytes)?
         } else {
             let usage = embeddings::openai_usage(&bytes)?;
             (bytes, usage)
         };
-        return Ok(Forwarded::Full { body, usage, answer: None });
+        // Embeddings have no output to count.
+        usage.output.get_or_insert(0);
+        return Ok(Forwarded::Full { body, usage, answer: None, output_bytes: 0 });
     }
     if prepared.passthrough(t) {
         // The whole answer is decoded only when the cache keeps it; its usage then comes with it.
@@ -419,12 +459,20 @@ fn full_answer(
             }
             Err(_) => Usage::default(),
         };
+        // Without its usage the answer is charged by its size: only then is it read for that.
+        let output_bytes = match (&answer, usage.is_complete()) {
+            (_, true) => 0,
+            (Some(a), false) => a.answer_bytes(),
+            (None, false) => codec::decode_response(upstream, &bytes, &prepared.call_ids)
+                .map_or(bytes.len(), |a| a.answer_bytes()),
+        };
         let strip = t.provider.isolation.strip_instructions;
         let body = if strip { crate::isolation::scrub_body(bytes) } else { bytes };
         let renamed = std::str::from_utf8(&body)
             .ok()
             .and_then(|text| codec::rename_model(upstream, text, asked));
-        return Ok(Forwarded::Full { body: renamed.map_or(body, Bytes::from), usage, answer });
+        let body = renamed.map_or(body, Bytes::from);
+        return Ok(Forwarded::Full { body, usage, answer, output_bytes });
     }
     let mut response = codec::decode_response(upstream, &bytes, &prepared.call_ids)?;
     if response.created == 0 {
@@ -432,6 +480,8 @@ fn full_answer(
     }
     response.model.clone_from(asked);
     let usage = response.usage;
+    let output_bytes = response.answer_bytes();
     let body = codec::encode_response(&prepared.client, &response);
-    Ok(Forwarded::Full { body, usage, answer: prepared.keep.then(|| Box::new(response)) })
+    let answer = prepared.keep.then(|| Box::new(response));
+    Ok(Forwarded::Full { body, usage, answer, output_bytes })
 }

@@ -85,7 +85,8 @@ async fn count(
     let route = cached_route(inner, &raw.model).await?;
     let mut canonical = codec::decode_request(protocol, &body)?;
     canonical.model = raw.model.clone();
-    let vars = Vars { model: &raw.model, key_name: &key.name, now_ms: ctx.started_ms };
+    let room = inner.config.max_body_bytes.saturating_sub(body.len());
+    let vars = Vars { model: &raw.model, key_name: &key.name, now_ms: ctx.started_ms, room };
     let changed = super::prepare::apply_rules(&route, &mut canonical, &vars)?;
     let now = inner.platform.now_ms();
     let order = crate::routing::order(
@@ -100,7 +101,7 @@ async fn count(
     let Some(t) = order.first().map(|&i| &route.targets[i]) else {
         return Err(crate::routing::NoTarget { retry_after_secs: 1, rate_limited: false }.into());
     };
-    exchange.served_by(t);
+    exchange.served_by(t, &route.config);
     let same = t.provider.protocol == protocol && !changed;
     ask(inner, request, t, Asked { raw: &raw, canonical: &canonical, protocol, same }).await
 }
@@ -140,16 +141,18 @@ async fn ask(
         vec![]
     };
     let now = inner.platform.now_ms();
-    let credential = inner.router.keyring.pick(&t.provider, now);
+    let Ok(credential) = inner.router.keyring.pick(&t.provider, now) else {
+        // Every credential was refused: nothing is sent with a revoked key.
+        return Ok(Counted { tokens: estimate(canonical), estimated: true });
+    };
     let body = (body, ("application/json", "application/json"));
     let outbound = outbound(inner, t, credential, path, body, false, &headers).await?;
     let response = inner.http.send(outbound, inner.config.upstream_timeout).await?;
     let (parts, body) = response.into_parts();
     let bytes = read_body(body, 1 << 20).await?;
     if !parts.status.is_success() {
-        return Err(
-            UpstreamError::from_status(parts.status.as_u16(), &parts.headers, &bytes).into()
-        );
+        let error = UpstreamError::from_status(parts.status.as_u16(), &parts.headers, &bytes);
+        return Err(error.redacted(&inner.redactor(&t.provider)).into());
     }
     let answer: Value = serde_json::from_slice(&bytes)
         .map_err(|e| UpstreamError::InvalidResponse(format!("token count is not JSON: {e}")))?;

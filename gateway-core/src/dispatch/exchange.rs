@@ -51,6 +51,10 @@ pub(crate) struct Exchange {
     pub estimated_input: i64,
     /// Where to keep the answer, when the response cache may keep it.
     pub fill: Option<super::cache::Fill>,
+    /// The target that answered (its breaker key) and its route's settings: a stream that breaks
+    /// after its first byte is still the target's failure.
+    breaker: Option<(String, crate::routing::RouteConfig)>,
+    router: Arc<crate::routing::Router>,
     store: Store,
     quota: Arc<crate::quota::Quota>,
     logs: Arc<LogQueue>,
@@ -79,6 +83,8 @@ impl Exchange {
             dropped_tools: Vec::new(),
             estimated_input: 0,
             fill: None,
+            breaker: None,
+            router: inner.router.clone(),
             store: inner.store.clone(),
             quota: inner.quota.clone(),
             logs: inner.logs.clone(),
@@ -86,8 +92,9 @@ impl Exchange {
         }
     }
 
-    /// Records `t` as the target that answered (or failed last).
-    pub(crate) fn served_by(&mut self, t: &RouteTarget) {
+    /// Records `t` as the target that answered (or failed last), on a route with `config`.
+    pub(crate) fn served_by(&mut self, t: &RouteTarget, config: &crate::routing::RouteConfig) {
+        self.breaker = Some((t.target.key(), config.clone()));
         self.log.provider_id = Some(t.provider.id.clone());
         self.log.model_served = Some(t.target.model.clone());
         self.log.protocol_out = Some(t.provider.protocol.as_str().into());
@@ -111,8 +118,9 @@ impl Exchange {
         }
         let headers = self.headers();
         let mut handled = match result {
-            Ok(Forwarded::Full { body, usage, answer }) => {
+            Ok(Forwarded::Full { body, usage, answer, output_bytes }) => {
                 self.log.status = 200;
+                let usage = self.charged(usage, output_bytes);
                 if self.log_bodies {
                     self.log.response_body = Some(truncated(&body));
                 }
@@ -125,8 +133,12 @@ impl Exchange {
                 };
                 Handled { response, background: Some(boxed(background)) }
             }
-            Ok(Forwarded::Passed { body, content_type, usage, units }) => {
+            Ok(Forwarded::Passed { body, content_type, usage, units, text_bytes }) => {
                 self.log.status = 200;
+                let usage = match text_bytes {
+                    Some(bytes) => self.charged(usage, bytes),
+                    None => usage,
+                };
                 if self.log_bodies && content_type.contains("json") {
                     self.log.response_body = Some(truncated(&body));
                 }
@@ -192,16 +204,18 @@ impl Exchange {
             if let Some(kind) = self.log.error_kind.as_deref().filter(|k| k.starts_with("upstream"))
             {
                 self.metrics.upstream_error(self.provider_name(), kind);
+                // Cut, stalled or failing after its first byte: the target's failure all the
+                // same, so a provider that breaks every stream half-way loses its share.
+                if let Some((key, config)) = &self.breaker {
+                    let outcome = crate::routing::Outcome::Failure;
+                    self.router.record(key, summary.ended_ms, outcome, config);
+                }
             }
             let cut = summary.client_gone || self.log.error_kind.is_some();
             if summary.client_gone && self.log.error_kind.is_none() {
                 self.log.error_kind = Some("client_disconnected".into());
             }
-            let usage = if cut {
-                summary.usage.charged_when_cut(summary.output_bytes, self.estimated_input)
-            } else {
-                summary.usage
-            };
+            let usage = self.charged(summary.usage, summary.output_bytes);
             self.record(summary.ended_ms - started, usage);
             if !cut {
                 self.keep(summary.answer, summary.ended_ms).await;
@@ -266,6 +280,16 @@ impl Exchange {
         // Unknown keys are not logged (anyone could fill the log); known ones are, and settle.
         let background = self.log.key_id.is_some().then(|| boxed(self.settle(Usage::default())));
         Handled { response, background }
+    }
+
+    /// What an answer is charged: its usage, or where the upstream left the input or output
+    /// out, their estimates (see [`Usage::charged_when_cut`]) — and the row says so.
+    fn charged(&mut self, usage: Usage, output_bytes: usize) -> Usage {
+        if usage.is_complete() {
+            return usage;
+        }
+        self.log.usage_estimated = true;
+        usage.charged_when_cut(output_bytes, self.estimated_input)
     }
 
     /// A finished answer's latency, usage and cost into the row, and into the metrics.

@@ -2,8 +2,6 @@
 //! Gemini-native routes, the model and streaming mode its URL names), the caller's key, and the
 //! caller headers that may travel upstream. The body itself is read in `raw.rs`.
 
-use bytes::Bytes;
-
 use crate::provider::Protocol;
 use crate::routes::{GeminiCall, OpenaiCall};
 
@@ -98,12 +96,12 @@ impl Inbound {
 
 /// The virtual key a caller presented: `Authorization: Bearer`, `x-api-key`, `x-goog-api-key`,
 /// or (Gemini-native routes, as Google's API allows) the `key` query parameter.
-pub(crate) fn presented_key(request: &http::Request<Bytes>) -> Option<String> {
-    if let Some(key) = crate::auth::vkey::from_headers(request.headers()) {
+pub(crate) fn presented_key(headers: &http::HeaderMap, uri: &http::Uri) -> Option<String> {
+    if let Some(key) = crate::auth::vkey::from_headers(headers) {
         return Some(key.to_owned());
     }
-    if crate::routes::is_gemini(request.uri().path()) {
-        return crate::query::pairs(request.uri().query())
+    if crate::routes::is_gemini(uri.path()) {
+        return crate::query::pairs(uri.query())
             .into_iter()
             .find(|(k, v)| k == "key" && !v.is_empty())
             .map(|(_, v)| v);

@@ -17,6 +17,7 @@ mod resolve;
 
 use bytes::Bytes;
 
+pub(crate) use self::admit::{Screened, screen};
 use self::admit::{authorize, cached_route, lookup_key};
 use self::attempt::Forwarded;
 pub(crate) use self::count::count_tokens;
@@ -103,7 +104,8 @@ async fn serve(
     }
     exchange.estimated_input = policy::estimate_tokens(body_len, raw.max_tokens).0;
     let now = inner.platform.now_ms();
-    let vars = Vars { model: &raw.model, key_name: &key.name, now_ms: ctx.started_ms };
+    let room = inner.config.max_body_bytes.saturating_sub(request.body().len());
+    let vars = Vars { model: &raw.model, key_name: &key.name, now_ms: ctx.started_ms, room };
     let protocol = inbound.endpoint.protocol();
     // With a cache policy the conversation is decoded (and its rules applied) before admission:
     // the entry's key is its meaning, and a hit is admitted for its request only.
@@ -136,7 +138,7 @@ async fn serve(
     };
     exchange.attempts = attempts;
     if let Some(t) = target.map(|i| &route.targets[i]) {
-        exchange.served_by(t);
+        exchange.served_by(t, &route.config);
         if let Some(request) = prepared.canonical() {
             exchange.dropped_tools =
                 codec::dropped_tools(request, t.provider.protocol).unwrap_or_default();

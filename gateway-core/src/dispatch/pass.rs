@@ -43,6 +43,12 @@ pub(crate) fn read(
     let content_type = content_type.unwrap_or_default();
     let form = Form::parse(body.clone(), content_type)
         .map_err(|e| RequestError::field("body", format!("a multipart form is expected: {e}")))?;
+    // One `model` part only: a second one (or a file under that name) would be authorised and
+    // priced by the first while the upstream reads the last.
+    if form.count("model") + form.count("model[]") > 1 || form.has_file("model") {
+        let m = "the form must have exactly one `model` field";
+        return Err(RequestError::field("model", m));
+    }
     let model = form.text("model").map(str::trim).filter(|m| !m.is_empty());
     let model = model.ok_or_else(|| RequestError::field("model", "`model` is required"))?;
     let file = if call == OpenaiCall::ImageEdits { "image" } else { "file" };
@@ -109,38 +115,113 @@ impl Pass {
         }
     }
 
-    /// Tokens and units of an answer (`content_type` is the upstream's).
-    pub(crate) fn used(&self, body: &[u8], content_type: &str) -> (Usage, Units) {
-        let json = content_type.contains("json");
-        let value: Value =
-            if json { serde_json::from_slice(body).unwrap_or_default() } else { Value::Null };
-        let usage = &value["usage"];
-        let n = |v: &Value| v.as_i64();
-        let output = n(&usage["output_tokens"]).or(n(&usage["completion_tokens"]));
+    /// Tokens and units of an answer (`content_type` is the upstream's), and for completions
+    /// (billed by the token) the bytes of text answered, which it is charged by when the
+    /// upstream reports no usage. Read without building the answer as a tree: an image's
+    /// base64 data is skipped, not held.
+    pub(crate) fn used(&self, body: &[u8], content_type: &str) -> (Usage, Units, Option<usize>) {
+        let answer: Answer = if content_type.contains("json") {
+            serde_json::from_slice(body).unwrap_or_default()
+        } else {
+            Answer::default()
+        };
+        let usage = answer.usage.unwrap_or_default();
+        let n = |v: &Option<Value>| v.as_ref().and_then(Value::as_i64);
+        let output = n(&usage.output_tokens).or(n(&usage.completion_tokens));
         // Jina's rerank reports only a total.
-        let input = n(&usage["input_tokens"])
-            .or(n(&usage["prompt_tokens"]))
-            .or_else(|| n(&usage["total_tokens"]).filter(|_| output.is_none()));
+        let input = n(&usage.input_tokens)
+            .or(n(&usage.prompt_tokens))
+            .or_else(|| n(&usage.total_tokens).filter(|_| output.is_none()));
         let tokens = Usage { input, output, ..Usage::default() };
         let mut units = self.asked;
+        let mut text = None;
         match self.call {
             OpenaiCall::ImageGenerations | OpenaiCall::ImageEdits => {
-                if let Some(data) = value["data"].as_array() {
-                    units.images = Some(data.len() as f64);
+                if let Some(Items(n)) = answer.data {
+                    units.images = Some(n as f64);
                 }
             }
             OpenaiCall::Transcriptions => {
-                units.seconds = value["duration"].as_f64().or(usage["seconds"].as_f64());
+                let seconds = usage.seconds.as_ref().and_then(Value::as_f64);
+                units.seconds = answer.duration.as_ref().and_then(Value::as_f64).or(seconds);
             }
             OpenaiCall::Rerank => {
                 // Cohere bills search units (a query over up to 100 documents is one).
-                if let Some(search) = value["meta"]["billed_units"]["search_units"].as_f64() {
-                    units.queries = Some(search);
+                if let Some(search) = answer.meta.pointer("/billed_units/search_units") {
+                    units.queries = search.as_f64();
                 }
             }
-            OpenaiCall::Completions | OpenaiCall::Speech | OpenaiCall::Moderations => {}
+            OpenaiCall::Completions => {
+                text = Some(answer.choices.iter().map(|c| c.text.len()).sum());
+            }
+            OpenaiCall::Speech | OpenaiCall::Moderations => {}
         }
-        (tokens, units)
+        (tokens, units, text)
+    }
+}
+
+/// What a relayed answer is read for.
+#[derive(Default, serde::Deserialize)]
+struct Answer {
+    #[serde(default)]
+    usage: Option<PassUsage>,
+    /// Images: how many came (their data skipped).
+    #[serde(default)]
+    data: Option<Items>,
+    #[serde(default)]
+    duration: Option<Value>,
+    #[serde(default)]
+    meta: Value,
+    /// Completions: the texts.
+    #[serde(default)]
+    choices: Vec<TextChoice>,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct PassUsage {
+    #[serde(default)]
+    input_tokens: Option<Value>,
+    #[serde(default)]
+    output_tokens: Option<Value>,
+    #[serde(default)]
+    prompt_tokens: Option<Value>,
+    #[serde(default)]
+    completion_tokens: Option<Value>,
+    #[serde(default)]
+    total_tokens: Option<Value>,
+    #[serde(default)]
+    seconds: Option<Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct TextChoice {
+    #[serde(default)]
+    text: String,
+}
+
+/// The length of a JSON array whose items are skipped unread.
+struct Items(usize);
+
+impl<'de> serde::Deserialize<'de> for Items {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Count;
+        impl<'de> serde::de::Visitor<'de> for Count {
+            type Value = Items;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Items, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Items(n))
+            }
+        }
+        d.deserialize_seq(Count)
     }
 }
 
@@ -155,23 +236,25 @@ mod tests {
     #[test]
     fn answers_say_what_they_used() {
         let completion = br#"{"choices":[{"text":"x"}],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}"#;
-        let (u, units) =
+        let (u, units, text) =
             pass(OpenaiCall::Completions, Units::default()).used(completion, "application/json");
         assert_eq!((u.input, u.output, units), (Some(5), Some(7), Units::default()));
+        assert_eq!(text, Some(1));
         let images = br#"{"created":1,"data":[{"b64_json":"aa"},{"b64_json":"bb"}],"usage":{"input_tokens":50,"output_tokens":4160}}"#;
         let asked = Units { images: Some(1.0), ..Units::default() };
-        let (u, units) = pass(OpenaiCall::ImageGenerations, asked).used(images, "application/json");
+        let (u, units, _) =
+            pass(OpenaiCall::ImageGenerations, asked).used(images, "application/json");
         assert_eq!((u.input, u.output, units.images), (Some(50), Some(4160), Some(2.0)));
         let verbose = br#"{"text":"hi","duration":12.5}"#;
-        let (_, units) =
+        let (_, units, _) =
             pass(OpenaiCall::Transcriptions, Units::default()).used(verbose, "application/json");
         assert_eq!(units.seconds, Some(12.5));
         let speech = Units { characters: Some(42.0), ..Units::default() };
-        let (u, units) = pass(OpenaiCall::Speech, speech).used(b"ID3\x04", "audio/mpeg");
+        let (u, units, _) = pass(OpenaiCall::Speech, speech).used(b"ID3\x04", "audio/mpeg");
         assert_eq!((u, units.characters), (Usage::default(), Some(42.0)));
         let jina = br#"{"results":[],"usage":{"total_tokens":31}}"#;
         let rerank = Units { queries: Some(1.0), ..Units::default() };
-        let (u, units) = pass(OpenaiCall::Rerank, rerank).used(jina, "application/json");
+        let (u, units, _) = pass(OpenaiCall::Rerank, rerank).used(jina, "application/json");
         assert_eq!((u.input, units.queries), (Some(31), Some(1.0)));
         let cohere = br#"{"results":[],"meta":{"billed_units":{"search_units":2}}}"#;
         assert_eq!(

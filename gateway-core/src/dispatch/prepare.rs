@@ -80,6 +80,7 @@ pub(crate) fn conversation(
     let mut decoded = codec::decode_request(inbound, body)?;
     decoded.stream = raw.stream;
     decoded.model = raw.model.clone();
+    decoded.extra = codec::unmapped(inbound, &raw.fields);
     let rules_changed = apply_rules(route, &mut decoded, vars)?;
     Ok(Payload::Chat { canonical: Some(decoded), rules_changed })
 }
@@ -90,9 +91,12 @@ pub(crate) fn apply_rules(
     request: &mut Request,
     vars: &Vars<'_>,
 ) -> Result<bool, GatewayError> {
-    rules::apply(&route.rules, request, vars).map_err(|m| {
-        RequestError::field("rules", format!("a prompt rule of `{}` failed: {m}", route.name))
-            .into()
+    rules::apply(&route.rules, request, vars).map_err(|e| match e {
+        rules::RuleError::Failed(m) => {
+            let m = format!("a prompt rule of `{}` failed: {m}", route.name);
+            RequestError::field("rules", m).into()
+        }
+        rules::RuleError::TooLarge => RequestError::RulesTooLarge(vars.room).into(),
     })
 }
 

@@ -38,6 +38,9 @@ pub enum GatewayError {
     /// A shared limit store (Redis, a Durable Object) cannot be reached: limited keys are refused.
     #[error("{0}")]
     LimitsUnavailable(String),
+    /// The instance holds as much as it may (request bodies being read): try again shortly.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl From<crate::quota::LimitStoreError> for GatewayError {
@@ -112,7 +115,9 @@ impl GatewayError {
             Self::Transport(e) => e.status(),
             Self::Upstream(e) => e.status(),
             Self::NoTarget(e) if e.rate_limited => StatusCode::TOO_MANY_REQUESTS,
-            Self::NoTarget(_) | Self::LimitsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NoTarget(_) | Self::LimitsUnavailable(_) | Self::Busy(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Limit(e) => e.status(),
             Self::Public(e) => e.status(),
         }
@@ -130,6 +135,7 @@ impl GatewayError {
             Self::NoTarget(e) if e.rate_limited => "upstream_rate_limited",
             Self::NoTarget(_) => "no_available_target",
             Self::LimitsUnavailable(_) => "limits_unavailable",
+            Self::Busy(_) => "server_busy",
             Self::Limit(e) => e.kind(),
             Self::Public(e) => e.kind(),
         }
@@ -178,7 +184,7 @@ impl GatewayError {
                 *retry_after_secs
             }
             Self::NoTarget(e) => Some(e.retry_after_secs),
-            Self::LimitsUnavailable(_) => Some(1),
+            Self::LimitsUnavailable(_) | Self::Busy(_) => Some(1),
             Self::Limit(e) => e.reset_secs(),
             Self::Public(e) => e.retry_after_secs(),
             _ => None,

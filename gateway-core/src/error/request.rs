@@ -22,8 +22,14 @@ pub enum RequestError {
     Unsupported(String),
     #[error("request body is larger than {0} bytes")]
     BodyTooLarge(usize),
+    #[error(
+        "the model's prompt rules would add more than the {0} bytes the request size limit leaves"
+    )]
+    RulesTooLarge(usize),
     #[error("the request body did not arrive in time")]
     BodyTimeout,
+    #[error("the request body could not be read: {0}")]
+    BodyUnreadable(String),
     #[error("request body nests arrays and objects deeper than {0} levels")]
     TooDeep(usize),
     #[error("request headers are too large: {0}")]
@@ -43,8 +49,9 @@ impl RequestError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
-            Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTooLarge(_) | Self::RulesTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
             Self::TooDeep(_) => StatusCode::BAD_REQUEST,
             Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
@@ -59,8 +66,9 @@ impl RequestError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict(_) => "conflict",
             Self::Unsupported(_) => "unsupported",
-            Self::BodyTooLarge(_) => "request_too_large",
+            Self::BodyTooLarge(_) | Self::RulesTooLarge(_) => "request_too_large",
             Self::BodyTimeout => "request_timeout",
+            Self::BodyUnreadable(_) => "invalid_body",
             Self::TooDeep(_) => "json_too_deep",
             Self::HeadersTooLarge(_) => "headers_too_large",
         }

@@ -12,6 +12,10 @@ use crate::provider::{Credential, Provider};
 /// How long a credential rests after a 429 without `Retry-After`.
 pub(crate) const DEFAULT_REST_MS: i64 = 60_000;
 
+/// Every credential of a provider was refused by its upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AllDisabled;
+
 /// Credential states, by `provider_id/credential_id`.
 #[derive(Debug, Default)]
 pub(crate) struct Keyring {
@@ -48,17 +52,24 @@ impl Keyring {
         self.state.lock().map_or(0, |s| s.usable(provider, now_ms).len())
     }
 
-    /// The credential for the next request to `provider`: smooth weighted round robin among the
-    /// usable ones (each gets its weight's share, spread out, the same on every run); when every
-    /// one rests, the one that rests least (the upstream's answer then says why); when every one
-    /// is disabled, the first (its 401 reaches the caller as the provider's auth error). A
-    /// provider with one credential (most) takes no lock.
-    pub(crate) fn pick<'a>(&self, provider: &'a Provider, now_ms: i64) -> Option<&'a Credential> {
+    /// The credential for the next request to `provider` (`Ok(None)`: it has none, as local
+    /// servers): smooth weighted round robin among the usable ones (each gets its weight's share,
+    /// spread out, the same on every run); when every one rests, the one that rests least (the
+    /// upstream's answer then says why). `Err` when every one is disabled: a refused key is never
+    /// sent again. A provider with one credential (most) takes no lock.
+    pub(crate) fn pick<'a>(
+        &self,
+        provider: &'a Provider,
+        now_ms: i64,
+    ) -> Result<Option<&'a Credential>, AllDisabled> {
         let first = provider.credentials.first();
         if provider.credentials.len() < 2 {
-            return first;
+            return match first {
+                Some(c) if c.disabled.is_some() => Err(AllDisabled),
+                other => Ok(other),
+            };
         }
-        let Ok(mut state) = self.state.lock() else { return first };
+        let Ok(mut state) = self.state.lock() else { return Ok(first) };
         let state = &mut *state;
         let usable = state.usable(provider, now_ms);
         if usable.is_empty() {
@@ -66,8 +77,11 @@ impl Keyring {
                 .credentials
                 .iter()
                 .filter(|c| c.disabled.is_none())
-                .min_by_key(|c| state.until.get(&slot(provider, c)).copied().unwrap_or(0))
-                .or(first);
+                .map(|c| (c, *state.until.get(&slot(provider, c)).unwrap_or(&0)))
+                .filter(|(_, until)| *until != i64::MAX)
+                .min_by_key(|(_, until)| *until)
+                .map(|(c, _)| Some(c))
+                .ok_or(AllDisabled);
         }
         let total: i64 = usable.iter().map(|c| i64::from(c.weight.max(1))).sum();
         let mut best: Option<(&Credential, i64)> = None;
@@ -78,11 +92,11 @@ impl Keyring {
                 best = Some((c, *cw));
             }
         }
-        let (chosen, _) = best?;
+        let Some((chosen, _)) = best else { return Ok(first) };
         if let Some(cw) = state.current.get_mut(&slot(provider, chosen)) {
             *cw -= total;
         }
-        Some(chosen)
+        Ok(Some(chosen))
     }
 
     /// `credential` was rate limited: rest it until `until_ms`.
@@ -145,15 +159,22 @@ mod tests {
     fn credentials_share_by_weight_and_skip_the_resting_and_the_disabled() {
         let ring = Keyring::default();
         let p = provider(&[1, 3]);
-        let picks: Vec<String> = (0..8).map(|_| ring.pick(&p, 0).unwrap().id.clone()).collect();
+        let pick = |now| ring.pick(&p, now).unwrap().unwrap().id.clone();
+        let picks: Vec<String> = (0..8).map(|_| pick(0)).collect();
         assert_eq!(picks.iter().filter(|id| *id == "c1").count(), 6, "{picks:?}");
         ring.rest(&p, &p.credentials[1], 1000);
-        assert!((0..4).all(|_| ring.pick(&p, 500).unwrap().id == "c0"));
+        assert!((0..4).all(|_| pick(500) == "c0"));
         assert_eq!(ring.available(&p, 500), 1);
         assert_eq!(ring.available(&p, 1000), 2, "rested until its time");
         ring.disable(&p, &p.credentials[0]);
-        assert_eq!(ring.pick(&p, 500).unwrap().id, "c1", "all resting: the least resting");
+        assert_eq!(pick(500), "c1", "all resting: the least resting, never the disabled");
         ring.disable(&p, &p.credentials[1]);
-        assert!(ring.pick(&p, 500).is_some(), "all disabled: still one, to fail upstream");
+        assert_eq!(ring.pick(&p, 500), Err(AllDisabled), "all disabled: none is sent again");
+        // Stored as disabled (after a restart) counts the same.
+        let mut stored = provider(&[1]);
+        stored.credentials[0].disabled =
+            Some(crate::provider::Disabled { reason: "401".into(), at: 1 });
+        assert_eq!(Keyring::default().pick(&stored, 0), Err(AllDisabled));
+        assert_eq!(Keyring::default().pick(&provider(&[]), 0), Ok(None));
     }
 }

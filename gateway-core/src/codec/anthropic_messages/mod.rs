@@ -32,5 +32,23 @@ mod stream;
 mod wire;
 
 pub use request::{decode_request, encode_request};
+
+/// The request's top-level fields the decoder maps into the canonical request.
+pub const MAPPED: &[&str] = &[
+    "model",
+    "max_tokens",
+    "system",
+    "messages",
+    "tools",
+    "tool_choice",
+    "stop_sequences",
+    "temperature",
+    "top_p",
+    "thinking",
+    "output_config",
+    "stream",
+    "metadata",
+    "cache_control",
+];
 pub use response::{decode_response, decode_usage, encode_response};
 pub use stream::{MessagesStreamDecoder, MessagesStreamEncoder};

@@ -25,5 +25,15 @@ mod stream;
 
 pub use eventstream::EventStreamReader;
 pub use request::{decode_request, encode_request, path};
+
+/// The request's top-level fields the decoder maps into the canonical request.
+pub const MAPPED: &[&str] = &[
+    "modelId",
+    "system",
+    "messages",
+    "inferenceConfig",
+    "toolConfig",
+    "additionalModelRequestFields",
+];
 pub use response::{decode_response, decode_usage, encode_response};
 pub use stream::{ConverseStreamDecoder, ConverseStreamEncoder};

@@ -52,10 +52,15 @@ pub(super) fn usage_json(u: &Usage) -> Value {
     v
 }
 
-/// Only the usage of an answer.
+/// Only the usage of an answer (the rest of the body is skipped, not read into a tree).
 pub fn decode_usage(body: &[u8]) -> Result<Usage, UpstreamError> {
-    let value: Value = upstream_json(body)?;
-    Ok(usage(&value["usage"]))
+    #[derive(serde::Deserialize)]
+    struct Only {
+        #[serde(default)]
+        usage: Value,
+    }
+    let only: Only = upstream_json(body)?;
+    Ok(usage(&only.usage))
 }
 
 pub fn decode_response(body: &[u8]) -> Result<Response, UpstreamError> {

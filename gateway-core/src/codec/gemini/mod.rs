@@ -28,5 +28,39 @@ mod stream;
 mod wire;
 
 pub use request::{decode_request, encode_request, path};
+
+/// The request's top-level fields the decoder maps into the canonical request (each in both of
+/// the spellings the API takes), `model` being the URL's.
+pub const MAPPED: &[&str] = &[
+    "model",
+    "contents",
+    "systemInstruction",
+    "system_instruction",
+    "tools",
+    "toolConfig",
+    "tool_config",
+];
+
+/// The field holding the generation settings, in both spellings.
+pub const CONFIG: &[&str] = &["generationConfig", "generation_config"];
+
+/// The generation settings the decoder maps.
+pub const MAPPED_CONFIG: &[&str] = &[
+    "maxOutputTokens",
+    "max_output_tokens",
+    "temperature",
+    "topP",
+    "top_p",
+    "stopSequences",
+    "stop_sequences",
+    "responseMimeType",
+    "response_mime_type",
+    "responseSchema",
+    "response_schema",
+    "responseJsonSchema",
+    "response_json_schema",
+    "thinkingConfig",
+    "thinking_config",
+];
 pub use response::{decode_response, decode_usage, encode_response};
 pub use stream::{GeminiStreamDecoder, GeminiStreamEncoder};

@@ -24,5 +24,26 @@ mod stream;
 mod wire;
 
 pub use request::{decode_request, encode_request};
+
+/// The request's top-level fields the decoder maps into the canonical request.
+pub const MAPPED: &[&str] = &[
+    "model",
+    "messages",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "response_format",
+    "reasoning_effort",
+    "stream",
+    "stream_options",
+    "user",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+];
 pub use response::{decode_response, decode_usage, encode_response, finish_reason, finish_str};
 pub use stream::{ChatStreamDecoder, ChatStreamEncoder};

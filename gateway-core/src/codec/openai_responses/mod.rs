@@ -26,5 +26,24 @@ mod stream;
 mod wire;
 
 pub use request::{decode_request, encode_request};
+
+/// The request's top-level fields the decoder maps into the canonical request.
+pub const MAPPED: &[&str] = &[
+    "model",
+    "input",
+    "instructions",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "max_output_tokens",
+    "temperature",
+    "top_p",
+    "text",
+    "reasoning",
+    "stream",
+    "user",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+];
 pub use response::{decode_response, decode_usage, encode_response};
 pub use stream::{ResponsesStreamDecoder, ResponsesStreamEncoder};
