@@ -88,6 +88,7 @@ export const ZH = {
   'No requests match these filters.': '没有符合筛选条件的请求。', 'Endpoint': '端点', 'Latency': '延迟', 'Newer': '较新', 'Older': '较旧',
   'Page {page} of {pages}': '第 {page} / {pages} 页', 'Request {id}': '请求 {id}', 'Protocols': '协议', 'Model asked': '请求的模型',
   'Model served': '实际模型', 'Stream': '流式', 'Attempts': '尝试次数', 'Time to first token': '首 Token 时间', 'Input tokens': '输入 Token',
+  'Usage': '用量', 'estimated (the upstream did not report it)': '估算（上游未报告用量）', 'as the upstream reported it': '按上游报告',
   'Output tokens': '输出 Token', 'Cached tokens': '缓存 Token', 'Cache write tokens': '缓存写入 Token', 'Saved by the prompt cache': '提示缓存节省',
   'Response cache': '响应缓存',
   '{n} keys': '{n} 个密钥', '{n} disabled': '{n} 个已停用', 'API keys': 'API 密钥', 'Key {n}': '密钥 {n}', 'weight {n}': '权重 {n}',

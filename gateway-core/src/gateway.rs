@@ -106,9 +106,9 @@ impl Gateway {
         };
         let quota = crate::quota::Quota::new(
             limit_store,
+            store.clone(),
             instance,
-            config.limit_lease_ms,
-            deps.flushes_limits,
+            (config.limit_lease_ms, deps.flushes_limits),
         );
         let body_budget = crate::body::BodyBudget::new(config.max_body_memory);
         Ok(Gateway {

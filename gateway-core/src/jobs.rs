@@ -42,6 +42,13 @@ impl Gateway {
         Ok(())
     }
 
+    /// Writes request logs still queued (after a failed write they wait for the next request
+    /// otherwise). Hosts call it every few seconds and before exiting.
+    pub async fn flush_logs(&self) {
+        let inner = self.inner();
+        inner.logs.retry(&inner.store).await;
+    }
+
     /// Gives leased limit capacity back to the shared store: what is owed and idle blocks, or
     /// everything with `all` (at shutdown); renews concurrency slots in use. Hosts call it on their
     /// timer and before exiting.
@@ -60,7 +67,7 @@ impl Gateway {
         let days = inner.store.log_retention_days().await?;
         let today = now.div_euclid(DAY) * DAY;
         // Hourly stats first: they read logs the retention below may delete.
-        let hours = inner.store.roll_up_stats(now).await?;
+        let hours = inner.store.roll_up_stats(inner.platform.as_ref()).await?;
         let deleted = inner.store.roll_up_and_prune(today, now - days * DAY).await?;
         if let Err(e) = inner.quota.store().prune(now - 40 * DAY, now).await {
             tracing::warn!(error = %e, "could not prune limit windows");

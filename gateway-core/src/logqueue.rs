@@ -41,6 +41,19 @@ impl LogQueue {
         }
     }
 
+    /// Writes what is queued unless a flush is running: records kept after a failed write
+    /// would otherwise wait for the next request's. Hosts call it on a timer, which bounds how
+    /// long a record waits in memory (the window a hard kill can lose).
+    pub(crate) async fn retry(&self, store: &Store) {
+        let must_flush = match self.state.lock() {
+            Ok(mut s) if !s.queue.is_empty() => !std::mem::replace(&mut s.flushing, true),
+            _ => false,
+        };
+        if must_flush {
+            self.flush(store).await;
+        }
+    }
+
     /// Batches written since start.
     pub(crate) fn batches(&self) -> u64 {
         self.batches.load(std::sync::atomic::Ordering::Relaxed)
@@ -76,5 +89,58 @@ impl LogQueue {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::io::{Rows, SqlError, SqlExec, Stmt};
+
+    /// A database whose first `fail` batches fail; counts the rows of the others.
+    #[derive(Default)]
+    struct Flaky {
+        fail: AtomicUsize,
+        rows: AtomicUsize,
+    }
+
+    crate::io_trait! {
+    impl SqlExec for Flaky {
+        async fn execute(&self, _: Stmt) -> Result<u64, SqlError> {
+            Ok(0)
+        }
+        async fn query(&self, _: Stmt) -> Result<Rows, SqlError> {
+            Ok(Rows::default())
+        }
+        async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<u64>, SqlError> {
+            if self.fail.load(Ordering::Relaxed) > 0 {
+                self.fail.fetch_sub(1, Ordering::Relaxed);
+                return Err(SqlError::Other("disk full".into()));
+            }
+            let rows: usize = stmts.iter().map(|s| s.sql.matches("(?").count()).sum();
+            self.rows.fetch_add(rows, Ordering::Relaxed);
+            Ok(vec![0; stmts.len()])
+        }
+    }
+    }
+
+    /// A failed write keeps its records; the hosts' timer writes them without waiting for the
+    /// next request.
+    #[test]
+    fn records_a_failed_write_kept_go_out_on_the_next_retry() {
+        let db = Arc::new(Flaky { fail: AtomicUsize::new(1), ..Default::default() });
+        let store = Store::new(db.clone());
+        let queue = LogQueue::default();
+        block_on(queue.write(&store, LogRecord::default()));
+        assert_eq!((queue.pending(), db.rows.load(Ordering::Relaxed)), (1, 0));
+        block_on(queue.retry(&store));
+        assert_eq!((queue.pending(), db.rows.load(Ordering::Relaxed)), (0, 1));
+        block_on(queue.retry(&store));
+        assert_eq!(db.rows.load(Ordering::Relaxed), 1, "nothing queued: nothing written");
     }
 }

@@ -240,8 +240,10 @@ impl Provider {
         self.credentials.iter().find(|c| c.disabled.is_none())
     }
 
-    /// The admin API's view: everything but the credential, which is reduced to a flag.
-    pub fn public_view(&self) -> serde_json::Value {
+    /// The admin API's view: everything but the credential, which is reduced to a flag; a
+    /// disabled credential's reason (the upstream's words) scrubbed by `redactor` — rows stored
+    /// before upstream messages were scrubbed may still carry a key.
+    pub fn public_view(&self, redactor: &crate::redact::Redactor) -> serde_json::Value {
         serde_json::json!({
             "id": self.id,
             "name": self.name,
@@ -251,7 +253,7 @@ impl Provider {
             "has_credentials": !self.credentials.is_empty(),
             "credentials": self.credentials.iter().map(|c| serde_json::json!({
                 "id": c.id, "label": c.label, "weight": c.weight,
-                "disabled_reason": c.disabled.as_ref().map(|d| &d.reason),
+                "disabled_reason": c.disabled.as_ref().map(|d| redactor.scrub(&d.reason)),
                 "disabled_at": c.disabled.as_ref().map(|d| d.at),
             })).collect::<Vec<_>>(),
             "extra_headers": self.extra_headers,
@@ -302,7 +304,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
         };
-        let text = p.public_view().to_string();
+        let text = p.public_view(&Default::default()).to_string();
         assert!(!text.contains("SEALED"));
         assert!(text.contains("\"has_credentials\":true"));
     }

@@ -84,6 +84,10 @@ pub enum LimitStoreError {
     Store(#[from] crate::store::StoreError),
     #[error("key limits cannot be checked right now: {0}")]
     Unavailable(String),
+    /// The store has lost these budget counters (the takes' positions): they must be seeded
+    /// ([`LimitStore::seed`]) from the request log before the reservation is tried again.
+    #[error("budget counters to seed: {0:?}")]
+    Unseeded(Vec<usize>),
 }
 
 pub type LimitResult<T> = Result<T, LimitStoreError>;
@@ -133,6 +137,11 @@ pub trait LimitStore: MaybeSend + MaybeSync {
     /// Drops counters of windows that started before `before_ms` (total budgets are kept) and
     /// expired slots.
     async fn prune(&self, before_ms: i64, now_ms: i64) -> LimitResult<()>;
+    /// Sets a counter the store had lost (see [`LimitStoreError::Unseeded`]) to `used`, unless
+    /// another instance seeded it meanwhile. Stores that never lose counters never ask.
+    async fn seed(&self, _key_id: &str, _kind: &str, _window: i64, _used: i64) -> LimitResult<()> {
+        Ok(())
+    }
 }
 
 /// One request's wants: per counter kind (requests, tokens, budget), `(window, amount, limit)`.
@@ -228,6 +237,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The per-instance limit accounts over a shared store.
 pub struct Quota {
     store: Arc<dyn LimitStore>,
+    /// The database: what a budget counter the limit store lost is seeded from.
+    ledger: crate::store::Store,
     instance: String,
     lease_ms: i64,
     accounts: Mutex<HashMap<String, Shared<Entry>>>,
@@ -272,9 +283,15 @@ impl Quota {
     /// budgets leased in blocks and spare slots kept while the instance is idle: where instances
     /// vanish without notice (Lambda, Workers), a budget's block would be lost with them for the
     /// whole period, and idle slots held until their lease ran out.
-    pub fn new(store: Arc<dyn LimitStore>, instance: String, lease_ms: i64, flushed: bool) -> Self {
+    pub fn new(
+        store: Arc<dyn LimitStore>,
+        ledger: crate::store::Store,
+        instance: String,
+        (lease_ms, flushed): (i64, bool),
+    ) -> Self {
         Self {
             store,
+            ledger,
             instance,
             lease_ms,
             accounts: Mutex::default(),
@@ -371,11 +388,9 @@ impl Quota {
         let mut takes = plan.takes;
         let mut got = Ok(true);
         if !takes.is_empty() || plan.slot.is_some() {
-            self.trip();
-            got = self.store.reserve(key_id, now_ms, &takes, plan.slot.as_ref()).await;
+            got = self.reserve(key_id, now_ms, &takes, plan.slot.as_ref()).await;
             if matches!(got, Ok(false)) && takes != plan.exact {
-                self.trip();
-                got = self.store.reserve(key_id, now_ms, &plan.exact, plan.slot.as_ref()).await;
+                got = self.reserve(key_id, now_ms, &plan.exact, plan.slot.as_ref()).await;
                 takes = plan.exact;
             }
         }
@@ -440,6 +455,36 @@ impl Quota {
         };
         self.renew(key_id, renew).await;
         Ok(Ticket { key_id: key_id.to_owned(), wants })
+    }
+
+    /// One reservation in the store; budget counters it lost are first seeded with what the
+    /// request log says the key spent in their window (the database stays the source of truth
+    /// for money), then it is tried again.
+    async fn reserve(
+        &self,
+        key_id: &str,
+        now_ms: i64,
+        takes: &[Take],
+        slot: Option<&Slot>,
+    ) -> LimitResult<bool> {
+        self.trip();
+        let missing = match self.store.reserve(key_id, now_ms, takes, slot).await {
+            Err(LimitStoreError::Unseeded(missing)) => missing,
+            other => return other,
+        };
+        for t in missing.iter().filter_map(|&i| takes.get(i)) {
+            let spent = self.ledger.spent_since(key_id, t.window).await?;
+            tracing::warn!(
+                key_id,
+                window = t.window,
+                spent,
+                "the limit store lost a budget counter; seeded it from the request log"
+            );
+            self.trip();
+            self.store.seed(key_id, t.kind, t.window, crate::policy::to_nano(spent)).await?;
+        }
+        self.trip();
+        self.store.reserve(key_id, now_ms, takes, slot).await
     }
 
     /// Whether the blocks hold everything `wants` needs right now (no round trip).

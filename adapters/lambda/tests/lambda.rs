@@ -38,6 +38,7 @@ fn start_function(runtime: &FakeRuntime, db: &std::path::Path, mode: Option<&str
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
         .env("DATABASE_URL", db)
         .env("ADMIN_PASSWORD", "suite-pass-1")
+        .env("TRUSTED_PROXIES", "127.0.0.1/32")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());

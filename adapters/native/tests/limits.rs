@@ -110,10 +110,20 @@ async fn overruns((a, _): &Pair) {
     assert_eq!(a.used(&k, "tpm", 60_000).await.unwrap(), 0, "never below zero");
 }
 
-fn quotas((a, b): &Pair, lease_ms: i64) -> (Arc<Quota>, Arc<Quota>) {
+/// The database a quota seeds lost budget counters from (an empty one: nothing spent yet).
+async fn ledger() -> Store {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let path = dir.join("ledger.db").to_string_lossy().into_owned();
+    let store = Store::new(open_database(&path, None).await.unwrap());
+    store.migrate(1).await.unwrap();
+    store
+}
+
+async fn quotas((a, b): &Pair, lease_ms: i64) -> (Arc<Quota>, Arc<Quota>) {
+    let ledger = ledger().await;
     (
-        Arc::new(Quota::new(a.clone(), "a".into(), lease_ms, true)),
-        Arc::new(Quota::new(b.clone(), "b".into(), lease_ms, true)),
+        Arc::new(Quota::new(a.clone(), ledger.clone(), "a".into(), (lease_ms, true))),
+        Arc::new(Quota::new(b.clone(), ledger, "b".into(), (lease_ms, true))),
     )
 }
 
@@ -133,13 +143,13 @@ async fn burst(qa: &Arc<Quota>, qb: &Arc<Quota>, k: &str, wants: &Wants, n: usiz
 }
 
 async fn small_limits_are_exact(pair: &Pair) {
-    let (qa, qb) = quotas(pair, 60_000);
+    let (qa, qb) = quotas(pair, 60_000).await;
     let k = key();
     assert_eq!(burst(&qa, &qb, &k, &rpm(10), 40).await, 10);
 }
 
 async fn large_limits_lease_blocks(pair: &Pair) {
-    let (qa, qb) = quotas(pair, 60_000);
+    let (qa, qb) = quotas(pair, 60_000).await;
     let k = key();
     let limit = 3_200;
     // Demand of twice the limit from both instances.
@@ -153,7 +163,7 @@ async fn large_limits_lease_blocks(pair: &Pair) {
 }
 
 async fn budgets_are_not_overdrawn(pair: &Pair) {
-    let (qa, qb) = quotas(pair, 60_000);
+    let (qa, qb) = quotas(pair, 60_000).await;
     let k = key();
     let limit = 1_000_000_000; // 1 USD in nano-USD
     let estimate = 1_000_000;
@@ -186,7 +196,7 @@ async fn budgets_are_not_overdrawn(pair: &Pair) {
 }
 
 async fn killed_instances_free_their_slots(pair: &Pair) {
-    let (qa, qb) = quotas(pair, 2_000);
+    let (qa, qb) = quotas(pair, 2_000).await;
     let k = key();
     let wants = Wants { counters: [None; 3], max_concurrent: Some(2) };
     assert!(qa.admit(&k, wants.clone(), 1_000).await.is_ok());
@@ -197,7 +207,7 @@ async fn killed_instances_free_their_slots(pair: &Pair) {
     assert!(ticket.is_ok(), "the lease ran out at 3 000");
     // Settled and idle, an instance keeps no slot: another instance gets both.
     qb.settle(&ticket.ok().unwrap(), [None; 3], 3_002).await;
-    let (qc, _) = quotas(pair, 2_000);
+    let (qc, _) = quotas(pair, 2_000).await;
     assert!(qc.admit(&k, wants.clone(), 3_003).await.is_ok());
     assert!(qc.admit(&k, wants.clone(), 3_003).await.is_ok());
 }
@@ -234,7 +244,7 @@ async fn redis_server() {
 async fn redis_stopped_mid_run_fails_fast_and_recovers() {
     let mut server = RedisServer::start();
     let (a, _) = redis_pair(&server);
-    let quota = Quota::new(a.clone(), "a".into(), 60_000, true);
+    let quota = Quota::new(a.clone(), ledger().await, "a".into(), (60_000, true));
     let k = key();
     assert!(quota.admit(&k, rpm(10), 1_000).await.is_ok());
     server.stop();
@@ -256,4 +266,88 @@ async fn redis_stopped_mid_run_fails_fast_and_recovers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(ok, "Redis came back but the store did not reconnect");
+}
+
+/// Redis flushed (or restarted without persistence) under a key with a budget: the counter it
+/// lost is not taken as zero. The next reservation seeds it from what the request log says the
+/// key spent in the window, so the budget holds (it was spent three times over before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flushed_redis_seeds_budgets_from_the_request_log() {
+    use gateway_core::policy::BudgetPeriod;
+    use gateway_core::store::logs::LogRecord;
+    let server = RedisServer::start();
+    let (a, _) = redis_pair(&server);
+    let ledger = ledger().await;
+    let now = 1_800_000_000_000; // a UTC day's budget window
+    let (day, _) = BudgetPeriod::Day.window(now);
+    let k = key();
+    // 0.90 USD spent today, in nine requests already logged; 5 USD yesterday (another window).
+    let rows: Vec<LogRecord> = (0..10)
+        .map(|i| LogRecord {
+            id: format!("log-{k}-{i}"),
+            created_at: if i == 0 { day - 3_600_000 } else { day + i * 1000 },
+            request_id: format!("r{i}"),
+            key_id: Some(k.clone()),
+            endpoint: "/v1/chat/completions".into(),
+            status: 200,
+            cost_usd: Some(if i == 0 { 5.0 } else { 0.1 }),
+            ..Default::default()
+        })
+        .collect();
+    ledger.insert_logs(&rows).await.unwrap();
+    let quota = Quota::new(a.clone(), ledger, "a".into(), (60_000, false));
+    let budget = |amount| Wants {
+        counters: [None, None, Some((day, amount, 1_000_000_000))],
+        max_concurrent: None,
+    };
+    server.flush();
+    let spent = |n| (0..n).map(|_| 50_000_000).collect::<Vec<i64>>();
+    let mut admitted = 0;
+    for amount in spent(10) {
+        admitted += usize::from(quota.admit(&k, budget(amount), now).await.is_ok());
+    }
+    assert_eq!(admitted, 2, "0.90 spent of 1.00: two more requests of 0.05");
+    assert_eq!(a.used(&k, BUDGET, day).await.unwrap(), 1_000_000_000);
+}
+
+/// Redis stalled (`SIGSTOP`: connections open, nothing answers) under 16 limited requests at
+/// once: every one is refused within the store's deadline — the connection is not reopened
+/// under a lock one request at a time (they were refused at 2, 4 … 32 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_redis_refuses_every_waiting_request_within_the_deadline() {
+    let server = RedisServer::start();
+    let (a, _) = redis_pair(&server);
+    let quota = Arc::new(Quota::new(a, ledger().await, "a".into(), (60_000, true)));
+    // Limits under 32 requests' worth are reserved per request: each one needs the store.
+    let keys: Vec<String> = (0..4).map(|_| key()).collect();
+    for k in &keys {
+        assert!(quota.admit(k, rpm(20), 1_000).await.is_ok());
+    }
+    server.pause();
+    let started = Instant::now();
+    let waits: Vec<_> = (0..16)
+        .map(|i| {
+            let (quota, k) = (quota.clone(), keys[i % 4].clone());
+            tokio::spawn(async move {
+                let refused = quota.admit(&k, rpm(20), 1_000).await;
+                (matches!(refused, Err(Refused::Store(_))), started.elapsed())
+            })
+        })
+        .collect();
+    for wait in waits {
+        let (unavailable, took) = wait.await.unwrap();
+        assert!(unavailable, "a limit that cannot be checked is not waived");
+        let deadline = gateway_native::redis_limits::DEADLINE;
+        assert!(took < deadline + Duration::from_millis(1500), "refused after {took:?}");
+    }
+    server.resume();
+    let mut back = false;
+    for _ in 0..50 {
+        if quota.admit(&keys[0], rpm(20), 1_000).await.is_ok() {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "Redis answers again but the store does not use it");
 }

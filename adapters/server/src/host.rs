@@ -137,14 +137,26 @@ fn respond(app: &App, handled: gateway_core::Handled) -> Response {
     }
 }
 
+/// Connections reading out a refused body at once, at most: each holds a read buffer, and a
+/// flood of refused callers must not hold many.
+const MAX_LINGERING: usize = 32;
+static LINGERING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Reads and drops what is left of a refused request's body for a few seconds (a lingering
 /// close), so a client still sending it can read the answer instead of meeting a reset
-/// connection; nothing is kept, and the connection closes after.
+/// connection; nothing is kept, and the connection closes after. Past [`MAX_LINGERING`] such
+/// connections the body is dropped at once.
 fn linger(body: axum::body::Body) {
+    use std::sync::atomic::Ordering;
+    if LINGERING.fetch_add(1, Ordering::AcqRel) >= MAX_LINGERING {
+        LINGERING.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
     tokio::spawn(async move {
         let mut stream = body.into_data_stream();
         let drain = async { while let Some(Ok(_)) = stream.next().await {} };
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain).await;
+        LINGERING.fetch_sub(1, Ordering::AcqRel);
     });
 }
 

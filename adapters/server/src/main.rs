@@ -90,6 +90,7 @@ async fn run(settings: ServerSettings) -> Result<(), String> {
         tracing::warn!("gave up waiting for background work after 10 s");
     }
     gateway_for_exit.flush_limits(true).await;
+    gateway_for_exit.flush_logs().await;
     let pending = gateway_for_exit.pending_logs();
     if pending > 0 {
         tracing::error!(pending, "request logs could not be written before exit");
@@ -152,8 +153,9 @@ fn spawn_health_checker(gateway: Gateway, every: Duration) {
     });
 }
 
-/// Every five seconds: leased limit capacity owed or idle goes back to the shared store, and
-/// concurrency slots in use are renewed.
+/// Every five seconds: leased limit capacity owed or idle goes back to the shared store,
+/// concurrency slots in use are renewed, and request logs a failed write left queued are
+/// written (so none waits in memory longer than that).
 fn spawn_limit_flusher(gateway: Gateway) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(5));
@@ -161,6 +163,7 @@ fn spawn_limit_flusher(gateway: Gateway) {
         loop {
             interval.tick().await;
             gateway.flush_limits(false).await;
+            gateway.flush_logs().await;
         }
     });
 }

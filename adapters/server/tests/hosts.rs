@@ -16,6 +16,7 @@ async fn standalone_server_on_a_local_file_passes_the_black_box_suite() {
         &db,
         &[
             ("ADMIN_PASSWORD", "suite-pass-1"),
+            ("TRUSTED_PROXIES", "127.0.0.1/32"),
             ("MAINTENANCE_INTERVAL_SECS", "1"),
             ("HEALTH_TICK_SECS", "1"),
         ],
@@ -42,6 +43,7 @@ async fn standalone_server_on_remote_libsql_passes_the_black_box_suite() {
         &url,
         &[
             ("ADMIN_PASSWORD", "suite-pass-1"),
+            ("TRUSTED_PROXIES", "127.0.0.1/32"),
             ("MAINTENANCE_INTERVAL_SECS", "1"),
             ("HEALTH_TICK_SECS", "1"),
             ("DATABASE_AUTH_TOKEN", "secret-token"),

@@ -118,8 +118,11 @@ fn healthy(port: u16) -> bool {
     response.starts_with(b"HTTP/1.1 200") || response.starts_with(b"HTTP/1.0 200")
 }
 
-const VARS: [(&str, &str); 2] =
-    [("ADMIN_PASSWORD", "suite-pass-1"), ("GATEWAY_ENV", "development")];
+const VARS: [(&str, &str); 3] = [
+    ("ADMIN_PASSWORD", "suite-pass-1"),
+    ("GATEWAY_ENV", "development"),
+    ("TRUSTED_PROXIES", "127.0.0.1/32"),
+];
 
 async fn run_suite(name: &str, extra: &[(&str, &str)]) {
     let mock = blackbox::mock().await;

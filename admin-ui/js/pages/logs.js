@@ -64,6 +64,7 @@ function Detail({ r, keyName }) {
     [t('Stream'), r.stream ? t('yes') : t('no')], [t('Attempts'), r.attempts],
     [t('Latency'), fmt.ms(r.latency_ms)], [t('Time to first token'), fmt.ms(r.ttft_ms)],
     [t('Input tokens'), fmt.num(r.input_tokens)], [t('Output tokens'), fmt.num(r.output_tokens)],
+    [t('Usage'), r.usage_estimated ? t('estimated (the upstream did not report it)') : t('as the upstream reported it')],
     [t('Cached tokens'), fmt.num(r.cached_tokens)], [t('Cache write tokens'), fmt.num(r.cache_write_tokens)],
     [t('Reasoning tokens'), fmt.num(r.reasoning_tokens)],
     [t('Cost'), fmt.usd(r.cost_usd)], [t('Saved by the prompt cache'), fmt.usd(r.cache_savings_usd)],

@@ -48,10 +48,14 @@ pub(super) async fn route(inner: &Inner, op: Op<'_>, req: Req<'_>) -> AdminResul
     match op {
         Op::List => {
             let providers = inner.store.list_providers().await?;
-            let views: Vec<_> = providers.items.iter().map(Provider::public_view).collect();
+            let views: Vec<_> =
+                providers.items.iter().map(|p| p.public_view(&inner.redactor(p))).collect();
             Ok(listed(&views, &providers.skipped))
         }
-        Op::Get(id) => Ok(ok(&load(inner, id).await?.public_view())),
+        Op::Get(id) => {
+            let provider = load(inner, id).await?;
+            Ok(ok(&provider.public_view(&inner.redactor(&provider))))
+        }
         Op::Create => {
             let input: Input = validate::body(req.body)?;
             let now = inner.platform.now_ms();
@@ -86,7 +90,7 @@ pub(super) async fn route(inner: &Inner, op: Op<'_>, req: Req<'_>) -> AdminResul
                 "a provider named `{}` already exists",
                 provider.name
             )))?;
-            Ok(created(&provider.public_view()))
+            Ok(created(&provider.public_view(&inner.redactor(&provider))))
         }
         Op::Update(id) => {
             let input: Input = validate::body(req.body)?;
@@ -101,7 +105,7 @@ pub(super) async fn route(inner: &Inner, op: Op<'_>, req: Req<'_>) -> AdminResul
                 "a provider named `{}` already exists",
                 provider.name
             )))?;
-            Ok(ok(&provider.public_view()))
+            Ok(ok(&provider.public_view(&inner.redactor(&provider))))
         }
         Op::Delete(id) => match inner.store.delete_provider(id).await? {
             Some(true) => Ok(no_content()),

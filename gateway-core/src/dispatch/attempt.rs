@@ -132,7 +132,12 @@ fn record(
     let done_at = inner.platform.now_ms();
     let (error, outcome, next) = match step {
         Step::Done(forwarded) => {
-            let outcome = Outcome::Success { latency_ms: done_at - began_ms };
+            let latency_ms = done_at - began_ms;
+            // A stream's verdict waits for its end (the exchange reports it).
+            let outcome = match forwarded {
+                Forwarded::Stream { .. } => Outcome::Started { latency_ms },
+                _ => Outcome::Success { latency_ms },
+            };
             inner.router.record(key, done_at, outcome, &route.config);
             return Ok(forwarded);
         }
@@ -208,7 +213,10 @@ async fn attempt(
             // request exchanges the credential anew.
             inner.router.tokens.forget(&inner.token_key(&t.provider, credential));
         }
-        if tries >= t.provider.credentials.len() || !rotate(inner, t, credential, said).await {
+        // Every refused credential is disabled (and every limited one rests), the last tried
+        // too; another takes the request while one is left untried.
+        let another = rotate(inner, t, credential, said).await;
+        if tries >= t.provider.credentials.len() || !another {
             return step;
         }
     }

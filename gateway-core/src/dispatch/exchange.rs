@@ -201,15 +201,14 @@ impl Exchange {
             self.log.ttft_ms = summary.ttft_ms;
             self.log.error_kind = summary.error_kind;
             self.log.response_body = summary.body;
-            if let Some(kind) = self.log.error_kind.as_deref().filter(|k| k.starts_with("upstream"))
-            {
+            let failed = self.log.error_kind.as_deref().filter(|k| k.starts_with("upstream"));
+            if let Some(kind) = failed {
                 self.metrics.upstream_error(self.provider_name(), kind);
-                // Cut, stalled or failing after its first byte: the target's failure all the
-                // same, so a provider that breaks every stream half-way loses its share.
-                if let Some((key, config)) = &self.breaker {
-                    let outcome = crate::routing::Outcome::Failure;
-                    self.router.record(key, summary.ended_ms, outcome, config);
-                }
+            }
+            // Cut, stalled or failing after its first byte: the target's failure all the same,
+            // so a provider that breaks every stream half-way loses its share.
+            if let Some((key, config)) = &self.breaker {
+                self.router.stream_ended(key, failed.is_some(), summary.ended_ms, config);
             }
             let cut = summary.client_gone || self.log.error_kind.is_some();
             if summary.client_gone && self.log.error_kind.is_none() {

@@ -47,9 +47,8 @@ impl From<crate::quota::LimitStoreError> for GatewayError {
     fn from(e: crate::quota::LimitStoreError) -> Self {
         match e {
             crate::quota::LimitStoreError::Store(e) => e.into(),
-            e @ crate::quota::LimitStoreError::Unavailable(_) => {
-                Self::LimitsUnavailable(e.to_string())
-            }
+            e @ (crate::quota::LimitStoreError::Unavailable(_)
+            | crate::quota::LimitStoreError::Unseeded(_)) => Self::LimitsUnavailable(e.to_string()),
         }
     }
 }

@@ -94,6 +94,11 @@ pub(crate) enum Outcome {
     Success {
         latency_ms: i64,
     },
+    /// A stream's first event came after `latency_ms`: its latency counts now, its verdict when
+    /// it ends ([`Router::stream_ended`]) — a stream that breaks half-way is no success.
+    Started {
+        latency_ms: i64,
+    },
     /// Counts against the target (connection, timeout, 408, 5xx, broken first event).
     Failure,
     /// A 429; `reset_ms` is when the upstream said to come back.
@@ -183,8 +188,10 @@ impl Router {
         let t = targets.entry(key.to_owned()).or_default();
         let cooldown = i64::try_from(config.cooldown_ms).unwrap_or(i64::MAX);
         let ok = match outcome {
-            Outcome::Success { latency_ms } => {
-                t.breaker.success();
+            Outcome::Success { latency_ms } | Outcome::Started { latency_ms } => {
+                if matches!(outcome, Outcome::Success { .. }) {
+                    t.breaker.success();
+                }
                 let sample = latency_ms.max(0) as f64;
                 t.latency_ewma_ms =
                     Some(t.latency_ewma_ms.map_or(sample, |avg| avg + EWMA_ALPHA * (sample - avg)));
@@ -210,6 +217,24 @@ impl Router {
         t.recent.push_back(ok);
         if t.recent.len() > RECENT {
             t.recent.pop_front();
+        }
+    }
+
+    /// A stream `key` started ([`Outcome::Started`]) has ended: as a success (finished, or its
+    /// client left), or as the target's failure — it broke, stalled or failed half-way — which
+    /// then counts towards its breaker, its failures and its recent error rate.
+    pub(crate) fn stream_ended(&self, key: &str, failed: bool, now_ms: i64, config: &RouteConfig) {
+        let Ok(mut targets) = self.targets.lock() else { return };
+        let t = targets.entry(key.to_owned()).or_default();
+        if !failed {
+            t.breaker.success();
+            return;
+        }
+        let cooldown = i64::try_from(config.cooldown_ms).unwrap_or(i64::MAX);
+        t.breaker.failure(now_ms, config.failure_threshold, cooldown);
+        t.failures += 1;
+        if let Some(last) = t.recent.iter_mut().rev().find(|ok| **ok) {
+            *last = false;
         }
     }
 

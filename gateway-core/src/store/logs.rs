@@ -236,6 +236,23 @@ impl Store {
         .await
     }
 
+    /// What `key_id` spent since `from_ms` (USD): its request logs, and before the oldest log
+    /// kept, its daily rollups — what a limit store that lost a budget counter is seeded with.
+    pub async fn spent_since(&self, key_id: &str, from_ms: i64) -> StoreResult<f64> {
+        let from_day = crate::rules::date(from_ms);
+        self.query_one(
+            "SELECT COALESCE((SELECT SUM(cost_usd) FROM request_logs \
+               WHERE key_id = ? AND created_at >= ?), 0) \
+             + COALESCE((SELECT SUM(cost_usd) FROM request_rollups WHERE key_id = ? AND day >= ? \
+               AND day < (SELECT COALESCE(date(MIN(created_at) / 1000, 'unixepoch'), '9999-12-31') \
+                          FROM request_logs)), 0) AS spent",
+            vec![key_id.into(), Value::Integer(from_ms), key_id.into(), from_day.into()],
+            |r| r.opt_real("spent"),
+        )
+        .await
+        .map(|v| v.flatten().unwrap_or(0.0))
+    }
+
     /// Daily rollups from `from_day` (`YYYY-MM-DD`) on: `(day, requests, errors, tokens, cost)`.
     pub async fn rollups(&self, from_day: &str) -> StoreResult<Vec<(String, i64, i64, i64, f64)>> {
         self.query_as(

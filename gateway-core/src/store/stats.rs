@@ -21,7 +21,7 @@ const LAG_HOURS: i64 = 2;
 /// Each run recomputes this many hours before the last one rolled up (late rows).
 const REDO_HOURS: i64 = 6;
 /// Hours rolled up per transaction (so a first backfill never holds the writer for long).
-const CHUNK_HOURS: i64 = 24;
+const CHUNK_HOURS: i64 = 6;
 /// How long rollups are kept: past the dashboard's longest window.
 const KEEP_HOURS: i64 = 40 * 24;
 
@@ -144,9 +144,13 @@ impl Store {
         self.number(Setting::StatsRolledUntil).await
     }
 
-    /// Rolls up every closed hour not rolled up yet (recomputing the last few), a day per
-    /// transaction, and drops rollups past their keep; returns how many hours were computed.
-    pub async fn roll_up_stats(&self, now_ms: i64) -> StoreResult<i64> {
+    /// Rolls up every closed hour not rolled up yet (recomputing the last few), six hours per
+    /// transaction, and drops rollups past their keep; returns how many hours were computed. A
+    /// backfill (the first run over a large log) pauses after each transaction as long as it
+    /// took: it takes at most half of one core from the requests — dashboard reads of the same
+    /// logs among them — served meanwhile.
+    pub async fn roll_up_stats(&self, platform: &dyn crate::io::Platform) -> StoreResult<i64> {
+        let now_ms = platform.now_ms();
         let to = now_ms.div_euclid(HOUR) - LAG_HOURS;
         let from = match self.stats_rolled_until().await? {
             Some(until) => until - REDO_HOURS,
@@ -163,10 +167,15 @@ impl Store {
         .max(to - KEEP_HOURS);
         let mut start = from;
         while start < to {
+            let began = platform.now_ms();
             let end = (start + CHUNK_HOURS).min(to);
             self.batch(roll_up(start, end)).await?;
             self.put_number(Setting::StatsRolledUntil, end, now_ms).await?;
             start = end;
+            if start < to {
+                let took = u64::try_from(platform.now_ms() - began).unwrap_or(0).min(5_000);
+                platform.sleep(std::time::Duration::from_millis(took)).await;
+            }
         }
         if from >= to {
             self.put_number(Setting::StatsRolledUntil, to.max(from), now_ms).await?;

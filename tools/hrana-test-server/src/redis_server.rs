@@ -42,6 +42,34 @@ impl RedisServer {
         }
     }
 
+    /// Forgets every key (`FLUSHALL`), as a restart without persistence would.
+    #[allow(clippy::expect_used)]
+    pub fn flush(&self) {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("redis");
+        conn.write_all(b"*1\r\n$8\r\nFLUSHALL\r\n").expect("FLUSHALL");
+        let mut answer = [0u8; 5];
+        conn.read_exact(&mut answer).expect("FLUSHALL's answer");
+        assert_eq!(&answer, b"+OK\r\n", "FLUSHALL");
+    }
+
+    /// Stalls the server (`SIGSTOP`): connections stay open and nothing answers, as a hung or
+    /// partitioned Redis; [`RedisServer::resume`] lets it go on.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server go on (`SIGCONT`).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill").args([signal, &child.id().to_string()]).status();
+        }
+    }
+
     /// Kills the server (as a crash would).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -53,6 +81,7 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
+        self.resume();
         self.stop();
     }
 }

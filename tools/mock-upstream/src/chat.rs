@@ -103,7 +103,9 @@ pub(crate) async fn handle(
             Err(response) => return response,
         };
     if body["stream"] == true {
-        let events = stream(&model, &answer, body["stream_options"]["include_usage"] == true);
+        // `…no-usage…`: a provider that ignores `stream_options.include_usage`.
+        let usage = body["stream_options"]["include_usage"] == true && !model.contains("no-usage");
+        let events = stream(&model, &answer, usage);
         if let Some(fault) = crate::faults::stream_fault(&model, &events) {
             return fault;
         }
@@ -123,11 +125,15 @@ pub(crate) async fn handle(
     if !calls.is_null() {
         message["tool_calls"] = calls;
     }
-    let answer = json!({
+    let mut answer = json!({
         "id": "chatcmpl-mock123", "object": "chat.completion", "created": 1_700_000_000, "model": model,
         "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
         "usage": usage(), "system_fingerprint": "fp_mock",
     });
+    if model.contains("no-usage") {
+        // An answer without `usage`, as some compatible servers send.
+        answer.as_object_mut().map(|a| a.remove("usage"));
+    }
     if let Some(fault) = crate::faults::json_fault(&model, &answer) {
         return fault;
     }

@@ -5,7 +5,9 @@
 //! - `…huge-body…`: a JSON body larger than any gateway should hold (65 MiB);
 //! - `…stall-stream…`: a stream's first events, then nothing;
 //! - `…finish-stall…`: a stream's text and `finish_reason`, then nothing (no usage, no `[DONE]`);
-//! - `…stream-garbage…`: a stream whose second event is not JSON (an HTML error page).
+//! - `…stream-garbage…`: a stream whose second event is not JSON (an HTML error page);
+//! - `…finish-close…`: a stream's text and `finish_reason`, then the connection closes (no usage,
+//!   no `[DONE]`).
 //!
 //! A stall lasts [`STALL`], far longer than any gateway timeout a test sets.
 
@@ -66,13 +68,20 @@ pub(crate) fn json_fault(model: &str, answer: &serde_json::Value) -> Option<Resp
 
 /// The stream fault a model name asks for, if any, given the well-formed events.
 pub(crate) fn stream_fault(model: &str, events: &[String]) -> Option<Response> {
-    if !["stall-stream", "finish-stall", "stream-garbage"].iter().any(|f| model.contains(f)) {
+    if !["stall-stream", "finish-stall", "stream-garbage", "finish-close"]
+        .iter()
+        .any(|f| model.contains(f))
+    {
         return None;
     }
     let mut events = events.to_vec();
     let stall = if model.contains("stall-stream") {
         events.truncate(3);
         true
+    } else if model.contains("finish-close") {
+        let finish = events.iter().position(|e| e.contains("\"finish_reason\":\"stop\""))?;
+        events.truncate(finish + 1);
+        false
     } else if model.contains("finish-stall") {
         // Everything up to and including the finish_reason chunk; no usage, no [DONE].
         let finish = events.iter().position(|e| e.contains("\"finish_reason\":\"stop\""))?;

@@ -20,7 +20,10 @@
 //! - `…tool…`: one call `get_weather {"city":"Paris","unit":"celsius"}`;
 //! - `…parallel…`: two calls, `get_weather {"city":"Paris"}` and `get_time {"zone":"Asia/Tokyo"}`;
 //! - `…error-500…` / `…error-503…` / `…error-429…`: that status with a protocol-shaped error body
-//!   (429 with `Retry-After: 2`);
+//!   (429 with `Retry-After: 2`); `…error-403…`: 403 for a model the account may not use, in
+//!   Bedrock's words;
+//! - `…no-usage…`: (OpenAI chat) answers without `usage`, streams without the usage chunk even
+//!   when asked (as providers that ignore `stream_options.include_usage`);
 //! - `…slow-<ms>…`: waits that long before answering (headers included);
 //! - `…chunks-<n>…`: streamed text comes in exactly `n` deltas;
 //! - `…stream-error-first…`: (chat streams) the first event is an error event;
@@ -265,6 +268,11 @@ pub(crate) fn answer(model: &str, seen: &Seen) -> Result<Answer, (StatusCode, St
     if model.contains("error-429") {
         return Err((StatusCode::TOO_MANY_REQUESTS, "mock rate limit".into()));
     }
+    if model.contains("error-403") {
+        // What Bedrock, Vertex AI and Anthropic answer for a model the account has not enabled.
+        let m = "You don't have access to the model with the specified model ID.";
+        return Err((StatusCode::FORBIDDEN, m.into()));
+    }
     if let (Some(max), Some(asked)) = (number_after(model, "max-"), seen.max_tokens)
         && asked > max
     {
@@ -323,13 +331,25 @@ pub(crate) async fn prepare(
         return Err(error(StatusCode::BAD_REQUEST, "body is not JSON"));
     };
     mock.record(path, &body);
-    // A revoked key is refused as every provider refuses one: 401, in the protocol's shape.
-    let revoked = ["authorization", "x-api-key", "x-goog-api-key", "api-key"]
+    // A revoked key is refused as every provider refuses one: 401, in the protocol's shape,
+    // repeating the key as OpenAI does (masked), or whole as some proxies do (`leaky` keys).
+    let presented = ["authorization", "x-api-key", "x-goog-api-key", "api-key"]
         .iter()
         .filter_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
-        .any(|v| v.contains("revoked"));
-    if revoked {
-        return Err(error(StatusCode::UNAUTHORIZED, "Incorrect API key provided"));
+        .map(|v| v.trim_start_matches("Bearer ").to_owned())
+        .find(|v| v.contains("revoked") || v.contains("leaky"));
+    if let Some(key) = presented {
+        let message = if key.contains("leaky") {
+            format!("Invalid credentials: {key} is not a valid key for this proxy")
+        } else {
+            let (head, tail) = (&key[..key.len().min(8)], &key[key.len().saturating_sub(4)..]);
+            format!(
+                "Incorrect API key provided: {head}{}{tail}. You can find your API key at \
+                 https://platform.openai.com/account/api-keys.",
+                "*".repeat(40)
+            )
+        };
+        return Err(error(StatusCode::UNAUTHORIZED, &message));
     }
     let model = model
         .map(str::to_owned)

@@ -2,7 +2,9 @@
 //! the admin API; chat completions, messages and Gemini-native streaming (chunks checked to arrive
 //! as the upstream sends them) and not; Bedrock, Vertex AI and Azure Entra ID auth; relayed
 //! OpenAI endpoints (audio bytes, a multipart upload); token counting and model lookups; 400 / 401 / 403 / 429;
-//! a scheduled tick runs; the request log is written.
+//! answers whose upstream reports no usage still charged (and marked); a client address written
+//! into `X-Forwarded-For` that a trusted proxy did not append is not believed (hosts run with
+//! `TRUSTED_PROXIES=127.0.0.1/32`); a scheduled tick runs; the request log is written.
 //! It speaks HTTP only, to whatever base URL the host test gives it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -93,6 +95,7 @@ pub async fn run(host: Host<'_>) {
         ("gpt", &provider, "mock-text"),
         ("claude", &anthropic, "mock-text"),
         ("slow", &provider, "mock-slow-1000"),
+        ("quiet", &provider, "mock-no-usage"),
     ] {
         let (status, m) = admin
             .post("/api/admin/models", json!({"name": model, "provider_id": p["id"], "upstream_model": upstream, "output_cost_per_token": 0.000001}))
@@ -170,6 +173,8 @@ pub async fn run(host: Host<'_>) {
     assert_eq!(statuses, [200, 200, 200, 200, 429], "{name}");
 
     concurrency_and_budget(&host, &admin).await;
+    unreported_usage(&host, &admin).await;
+    forwarded_addresses(&host, &admin).await;
     response_cache(&host, &admin).await;
     clouds(&host, &admin).await;
     relayed(&host, &admin).await;
@@ -312,6 +317,61 @@ async fn concurrency_and_budget(host: &Host<'_>, admin: &Admin) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{name}: the key shows {spent} spent, not 0.000018");
+}
+
+/// An upstream that reports no usage (a JSON answer without `usage`, a stream without its usage
+/// chunk) is still paid for: the row is charged the estimate a cut stream would be, and says so.
+async fn unreported_usage(host: &Host<'_>, admin: &Admin) {
+    let (name, base) = (host.name, &host.base);
+    let (_, key) = admin.post("/api/admin/keys", json!({"name": "quiet"})).await;
+    let (id, key) = (key["id"].as_str().unwrap(), key["key"].as_str().unwrap());
+    let ask = json!({"model": "quiet", "max_tokens": 9, "messages": [{"role": "user", "content": "ping"}]});
+    let r = post(base, "/v1/chat/completions", key, ask.clone()).await;
+    assert_eq!(r.status(), 200, "{name}");
+    let mut streamed = ask;
+    streamed["stream"] = true.into();
+    streamed["stream_options"] = json!({"include_usage": true});
+    let (text, _, _) = read_stream(post(base, "/v1/chat/completions", key, streamed).await).await;
+    assert!(text.contains("[DONE]"), "{name}: {text}");
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        let (_, page) = admin.get(&format!("/api/admin/logs?key_id={id}")).await;
+        rows = page["data"].as_array().cloned().unwrap_or_default();
+        if rows.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rows.len(), 2, "{name}: {rows:?}");
+    for row in rows {
+        assert_eq!(row["usage_estimated"], true, "{name}: {row}");
+        assert!(row["output_tokens"].as_i64() > Some(0), "{name}: {row}");
+        assert!(row["cost_usd"].as_f64() > Some(0.0), "{name}: {row}");
+    }
+}
+
+/// The host trusts the proxy at 127.0.0.1 (the suite itself, `TRUSTED_PROXIES`): the address it
+/// appends to `X-Forwarded-For` is the client's, whatever the client wrote before it.
+async fn forwarded_addresses(host: &Host<'_>, admin: &Admin) {
+    let (name, base) = (host.name, &host.base);
+    let (_, key) = admin
+        .post("/api/admin/keys", json!({"name": "office", "allowed_ips": ["198.51.100.0/24"]}))
+        .await;
+    let key = key["key"].as_str().unwrap();
+    let ask = |forwarded: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(key)
+            // What Cloudflare sets on Workers (the client as it saw it): here, the proxy.
+            .header("cf-connecting-ip", "127.0.0.1")
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"model": "gpt", "max_tokens": 9, "messages": [{"role": "user", "content": "ping"}]}))
+            .send()
+    };
+    let spoofed = ask("198.51.100.7, 203.0.113.9").await.unwrap();
+    assert_eq!(spoofed.status(), 403, "{name}: the client wrote the allowed address itself");
+    let appended = ask("198.51.100.7").await.unwrap();
+    assert_eq!(appended.status(), 200, "{name}: the proxy appended the allowed address");
 }
 
 /// The response cache on the host's default store: a question answered upstream once is then
