@@ -88,6 +88,7 @@ export const ZH = {
   'No requests match these filters.': '没有符合筛选条件的请求。', 'Endpoint': '端点', 'Latency': '延迟', 'Newer': '较新', 'Older': '较旧',
   'Page {page} of {pages}': '第 {page} / {pages} 页', 'Request {id}': '请求 {id}', 'Protocols': '协议', 'Model asked': '请求的模型',
   'Model served': '实际模型', 'Stream': '流式', 'Attempts': '尝试次数', 'Time to first token': '首 Token 时间', 'Input tokens': '输入 Token',
+  'Translation': '协议转换', 'none (same protocol)': '无（同一协议）', 'dropped': '已丢弃', 'tools dropped': '已丢弃的工具', 'approximated': '近似映射',
   'Usage': '用量', 'estimated (the upstream did not report it)': '估算（上游未报告用量）', 'as the upstream reported it': '按上游报告',
   'Output tokens': '输出 Token', 'Cached tokens': '缓存 Token', 'Cache write tokens': '缓存写入 Token', 'Saved by the prompt cache': '提示缓存节省',
   'Response cache': '响应缓存',

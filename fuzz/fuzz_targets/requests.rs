@@ -15,13 +15,19 @@ fuzz_target!(|data: &[u8]| {
         let _ = codec::embeddings::gemini_request(&e, "m");
     }
     let inbound = INBOUND[usize::from(pick) % INBOUND.len()];
-    let Ok(request) = codec::decode_request(inbound, body) else { return };
+    let Ok(mut request) = codec::decode_request(inbound, body) else { return };
+    // The fields the decoder does not map, as the dispatcher keeps them.
+    let fields: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
+        serde_json::from_slice(body).unwrap_or_default();
+    request.extra = codec::unmapped(inbound, &fields);
+    let _ = codec::untranslatable(inbound, &request.extra);
     let options = EncodeOptions {
         default_max_tokens: 64,
         system_as_developer: pick & 0x80 != 0,
         max_completion_tokens: pick & 0x40 != 0,
         no_reasoning: pick & 0x20 != 0,
         vertex: pick & 0x10 != 0,
+        extra: pick & 0x08 != 0,
     };
     for upstream in Protocol::ALL {
         let _ = codec::dropped_tools(&request, upstream);

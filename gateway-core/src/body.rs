@@ -89,6 +89,11 @@ impl BodyBudget {
         std::sync::Arc::new(Self { capacity, used: Default::default() })
     }
 
+    /// The most bytes bodies may hold together.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Bytes held by bodies now.
     pub fn used(&self) -> usize {
         self.used.load(std::sync::atomic::Ordering::Relaxed)

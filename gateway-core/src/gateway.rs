@@ -179,7 +179,8 @@ impl Gateway {
         }
     }
 
-    /// The refusal a request gets whatever its body: handled as it is, without one.
+    /// The refusal a request gets whatever its body: handled as it is, without one. (Hosts that
+    /// leave the body unread end the connection after it.)
     async fn refuse_early(&self, parts: &http::request::Parts) -> Screen {
         let mut request = http::Request::new(Bytes::new());
         *request.method_mut() = parts.method.clone();
@@ -188,13 +189,7 @@ impl Gateway {
         if let Some(addr) = parts.extensions.get::<ClientAddr>() {
             request.extensions_mut().insert(*addr);
         }
-        let mut handled = self.handle(request).await;
-        // The body the client may still be sending is not read: the connection ends after this.
-        handled
-            .response
-            .headers_mut()
-            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-        Screen::Refuse(handled)
+        Screen::Refuse(self.handle(request).await)
     }
 
     /// What request bodies being read may hold together (`MAX_BODY_MEMORY_MB`), shared by every

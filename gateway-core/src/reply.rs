@@ -62,10 +62,14 @@ pub(crate) fn error(shape: ErrorShape, err: &GatewayError) -> http::Response<Bod
             "param": err.field(),
             "code": kind,
         }}),
-        ErrorShape::Anthropic => serde_json::json!({
-            "type": "error",
-            "error": {"type": anthropic_type(status), "message": message},
-        }),
+        ErrorShape::Anthropic => {
+            let mut e = serde_json::json!({"type": anthropic_type(status), "message": message});
+            // Message threads: the SDKs act on this code.
+            if let Some(code) = err.thread_code() {
+                e["details"] = serde_json::json!({"error_code": code});
+            }
+            serde_json::json!({"type": "error", "error": e})
+        }
         ErrorShape::Gemini => serde_json::json!({"error": {
             "code": status.as_u16(),
             "message": message,

@@ -26,6 +26,11 @@ pub enum UpstreamError {
     /// The upstream refused the request itself (a 4xx such as context too long); same status.
     #[error("{message}")]
     Rejected { status: u16, message: String },
+    /// Anthropic's message threads: the upstream no longer has the thread, or cannot continue
+    /// it (`code` is one of [`THREAD_CODES`]); passed on with its code, which the SDKs recover
+    /// from by sending the whole conversation.
+    #[error("{message}")]
+    Thread { status: u16, code: &'static str, message: String },
     /// The upstream is rate limiting the gateway.
     #[error("the upstream provider is rate limiting: {message}")]
     RateLimited { message: String, retry_after_secs: Option<u64> },
@@ -40,10 +45,19 @@ pub enum UpstreamError {
     Stream(String),
 }
 
+/// The `error.details.error_code`s of Anthropic's message threads.
+pub(crate) const THREAD_CODES: [&str; 5] = [
+    "thread_not_found",
+    "thread_already_continued",
+    "thread_continue_in_flight",
+    "thread_fingerprint_mismatch",
+    "thread_unsupported_request",
+];
+
 impl UpstreamError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Rejected { status, .. } => {
+            Self::Rejected { status, .. } | Self::Thread { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
             }
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -57,6 +71,7 @@ impl UpstreamError {
             Self::Auth { .. } => "upstream_auth_error",
             Self::Forbidden { .. } => "upstream_forbidden",
             Self::Rejected { .. } => "upstream_rejected",
+            Self::Thread { code, .. } => code,
             Self::RateLimited { .. } => "upstream_rate_limited",
             Self::Server { .. } => "upstream_error",
             Self::InvalidResponse(_) => "upstream_invalid_response",
@@ -67,6 +82,9 @@ impl UpstreamError {
     /// Classifies a non-2xx upstream answer by its status, keeping the upstream's own message.
     pub fn from_status(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Self {
         let message = error_message(body);
+        if let Some(code) = thread_code(body) {
+            return Self::Thread { status, code, message };
+        }
         match status {
             401 => Self::Auth { status, message },
             403 if about_the_credential(&message) => Self::Auth { status, message },
@@ -93,6 +111,9 @@ impl UpstreamError {
             Self::Rejected { status, message } => {
                 Self::Rejected { status, message: scrub(message) }
             }
+            Self::Thread { status, code, message } => {
+                Self::Thread { status, code, message: scrub(message) }
+            }
             Self::RateLimited { message, retry_after_secs } => {
                 Self::RateLimited { message: scrub(message), retry_after_secs }
             }
@@ -101,6 +122,16 @@ impl UpstreamError {
             Self::Stream(m) => Self::Stream(scrub(m)),
         }
     }
+}
+
+/// A message-thread error's code (`error.details.error_code`), when the body carries one.
+fn thread_code(body: &[u8]) -> Option<&'static str> {
+    if !body.windows(7).any(|w| w == b"thread_") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let code = value.pointer("/error/details/error_code")?.as_str()?;
+    THREAD_CODES.iter().find(|c| **c == code).copied()
 }
 
 /// Whether a 403's message is about the credential itself (a key that is invalid, revoked or

@@ -202,3 +202,58 @@ fn gemini_clis_json_schema_tools_and_id_less_answers_survive() {
         assert!(body.to_string().contains("secret-fig-9"), "{upstream:?}: the tool output travels");
     }
 }
+
+/// The body of a recorded request, its top-level fields as the dispatcher keeps them.
+fn recorded_fields(
+    name: &str,
+) -> std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> {
+    let path = format!("{}/tests/fixtures/agents/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    serde_json::from_str(&fixture["body"].to_string()).unwrap()
+}
+
+/// The `@google/genai` chat sends a streamed model turn back as it kept it, a content per chunk
+/// (the last one an empty text part): one assistant turn in every protocol, with no empty
+/// message between the call and its result (OpenAI refuses one).
+#[test]
+fn a_split_gemini_model_turn_is_one_turn_in_every_protocol() {
+    let (protocol, request) = recorded("google-genai-chat-split-turn");
+    assert_eq!(protocol, Protocol::Gemini);
+    let roles: Vec<Role> = request.messages.iter().map(|m| m.role).collect();
+    assert_eq!(roles, [Role::User, Role::Assistant, Role::User], "{request:#?}");
+    let turn = &request.messages[1].content;
+    assert_eq!(gateway_core::canonical::blocks_text(turn), "Let me check.", "{turn:?}");
+    assert!(matches!(turn.last(), Some(Block::ToolCall { .. })), "{turn:?}");
+    let (calls, results) = links(&request);
+    assert_eq!((calls.len(), calls.clone()), (1, results.clone()));
+    for upstream in Protocol::ALL {
+        let (body, back) = through(&request, upstream);
+        assert_eq!(links(&back), (calls.clone(), results.clone()), "→ {upstream:?}");
+        if upstream == Protocol::OpenaiChat {
+            let messages = body["messages"].as_array().unwrap();
+            let roles: Vec<&str> = messages.iter().map(|m| m["role"].as_str().unwrap()).collect();
+            assert_eq!(roles, ["user", "assistant", "tool"], "{body}");
+        }
+    }
+}
+
+/// The Anthropic SDK's threaded tool runner: its first request creates the thread with the
+/// whole conversation (translated, `thread` is dropped and named); its second continues it with
+/// only the tool result, which no other protocol can carry.
+#[test]
+fn a_thread_is_created_translatably_and_continued_only_as_it_came() {
+    for (name, continued) in
+        [("anthropic-sdk-thread-create", false), ("anthropic-sdk-thread-continue", true)]
+    {
+        let (protocol, mut request) = recorded(name);
+        request.extra = codec::unmapped(protocol, &recorded_fields(name));
+        assert!(request.extra.contains_key("thread"), "{name}: {:?}", request.extra);
+        let refused = codec::untranslatable(protocol, &request.extra);
+        assert_eq!(refused, continued.then_some("thread"), "{name}");
+        let report = codec::translation(&request, protocol, Protocol::OpenaiChat).unwrap();
+        assert!(report.dropped.contains(&"thread".to_owned()), "{name}: {report:?}");
+        if !continued {
+            assert!(!request.system.is_empty() && !request.tools.is_empty(), "{name}");
+        }
+    }
+}

@@ -113,13 +113,28 @@ async fn fetch(
     {
         parts.extensions.insert(ClientAddr(ip));
     }
-    // A caller refused by its headers gets its answer before its body is read into the isolate.
+    // A caller refused by its headers gets its answer before its body is read into the isolate;
+    // the body is then read and dropped in the background, chunk by chunk (workerd breaks the
+    // connection's next request when a body is left unread).
     let limit = match gateway.screen(&mut parts).await {
         Screen::Read(limit) => limit,
         Screen::Refuse(handled) => {
             if let Some(work) = handled.background {
                 ctx.wait_until(work);
             }
+            let cap = gateway.body_budget().capacity();
+            ctx.wait_until(async move {
+                let mut body = std::pin::pin!(body);
+                let mut read = 0usize;
+                while read <= cap {
+                    match http_body_util::BodyExt::frame(&mut body).await {
+                        Some(Ok(frame)) => {
+                            read += frame.data_ref().map_or(0, |d| d.len());
+                        }
+                        _ => break,
+                    }
+                }
+            });
             return Ok(to_worker(handled.response));
         }
     };

@@ -246,6 +246,18 @@ async fn models_are_listed_and_fetched_in_each_callers_shape() {
         (missing.status, missing.json["error"]["status"].as_str()),
         (404, Some("NOT_FOUND"))
     );
+    // The @google/genai SDK with API version v1 lists `/v1/models` with its key in
+    // `x-goog-api-key`: Google's shape there too (it read OpenAI's as no models at all).
+    let google = |path: &str| {
+        let request = http::Request::builder().method("GET").uri(path);
+        request.header("x-goog-api-key", &key).body(Bytes::new()).unwrap()
+    };
+    let list = h.send(google("/v1/models?pageSize=50")).await;
+    assert_eq!(list.json["models"][0]["name"], "models/m", "{}", list.json);
+    let one = h.send(google("/v1/models/m")).await;
+    assert_eq!(one.json["name"], "models/m", "{}", one.json);
+    let missing = h.send(google("/v1/models/nope")).await;
+    assert_eq!(missing.json["error"]["status"], "NOT_FOUND", "{}", missing.json);
 }
 
 #[tokio::test]
@@ -316,4 +328,87 @@ async fn a_gemini_upstreams_own_chunks_reach_a_gemini_caller_as_one_json_array()
     let upstream: Value = serde_json::from_slice(seen[0].body()).unwrap();
     assert_eq!(upstream["generationConfig"]["topK"], 4, "same protocol: passed through");
     assert!(upstream.get("model").is_none());
+}
+
+/// No silent drops: a field the upstream's protocol has no place for is named in
+/// `x-gateway-dropped-fields` and on the log row's translation report; back to the caller's own
+/// protocol (a prompt rule re-encoded the request) it goes as it came; a field whose loss would
+/// change the meaning is refused, naming it — a continued message thread with Anthropic's
+/// `thread_not_found`, which the SDK answers with the whole conversation.
+#[tokio::test]
+async fn fields_translation_drops_are_named_and_meaning_changing_ones_refused() {
+    let h = Harness::new().await;
+    let key = h.setup("anthropic_messages").await;
+    h.script(Ok((200, vec![], vec![MESSAGE])));
+    let chat = json!({"model": "m", "seed": 7, "logprobs": true, "frobnicate": {"a": 1},
+        "messages": [{"role": "user", "content": "hi"}]});
+    let reply = h.send(post("/v1/chat/completions", &key, &[], chat)).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(reply.headers["x-gateway-dropped-fields"], "frobnicate, logprobs, seed");
+    if let Some(work) = reply.background {
+        work.await;
+    }
+    let (_, upstream) = sent(&h, 0);
+    assert!(upstream.get("seed").is_none() && upstream.get("frobnicate").is_none(), "{upstream}");
+    let row = h.latest_log().await;
+    assert_eq!(row["translation"]["from"], "openai_chat", "{row}");
+    assert_eq!(row["translation"]["to"], "anthropic_messages", "{row}");
+    assert_eq!(row["translation"]["dropped"], json!(["frobnicate", "logprobs", "seed"]), "{row}");
+    // Meaning-changing fields are refused, in the caller's protocol, naming the field.
+    let responses = json!({"model": "m", "input": "and then?", "previous_response_id": "resp_1"});
+    let reply = h.send(post("/v1/responses", &key, &[], responses)).await;
+    assert_eq!(
+        (reply.status, reply.json["error"]["param"].as_str()),
+        (400, Some("previous_response_id")),
+        "{}",
+        reply.json
+    );
+    let chat_n = json!({"model": "m", "n": 3, "messages": [{"role": "user", "content": "hi"}]});
+    let reply = h.send(post("/v1/chat/completions", &key, &[], chat_n)).await;
+    assert_eq!((reply.status, reply.json["error"]["param"].as_str()), (400, Some("n")));
+    assert_eq!(h.http.seen.lock().unwrap().len(), 1, "nothing refused was sent");
+
+    // An Anthropic caller's thread: created (the whole conversation) it is translated with
+    // `thread` reported dropped; continued (only the new turn) it is answered thread_not_found.
+    let h = Harness::new().await;
+    let key = h.setup("openai_chat").await;
+    h.script(Ok((200, vec![], vec![COMPLETION])));
+    let beta = [("anthropic-beta", "message-threads-2026-08-12")];
+    let create = json!({"model": "m", "max_tokens": 50, "thread": {"type": "create"},
+        "messages": [{"role": "user", "content": "hi"}]});
+    let reply = h.send(post("/v1/messages", &key, &beta, create)).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(reply.headers["x-gateway-dropped-fields"], "thread");
+    assert!(reply.json["id"].as_str().unwrap().starts_with("msg_"), "{}", reply.json);
+    let cont = json!({"model": "m", "max_tokens": 50,
+        "thread": {"type": "continue", "previous_message_id": reply.json["id"]},
+        "messages": [{"role": "user", "content": "and then?"}]});
+    let reply = h.send(post("/v1/messages", &key, &beta, cont)).await;
+    assert_eq!(reply.status, 404, "{}", reply.json);
+    assert_eq!(reply.json["type"], "error");
+    assert_eq!(reply.json["error"]["type"], "not_found_error");
+    assert_eq!(reply.json["error"]["details"]["error_code"], "thread_not_found");
+    assert_eq!(h.http.seen.lock().unwrap().len(), 1, "a continue is never sent translated");
+
+    // Back to the caller's own protocol through a rule: every field as it came.
+    let h = Harness::new().await;
+    let key = h.setup("openai_chat").await;
+    let providers = h.admin("GET", "/api/admin/providers", Value::Null).await;
+    let targets = json!([{"provider_id": providers["data"][0]["id"], "model": "m"}]);
+    let rules = json!([{"op": "system_append", "template": "Be brief."}]);
+    h.admin(
+        "POST",
+        "/api/admin/virtual-models",
+        json!({"name": "ruled", "strategy": "priority", "targets": targets, "rules": rules}),
+    )
+    .await;
+    h.script(Ok((200, vec![], vec![COMPLETION])));
+    let chat = json!({"model": "ruled", "seed": 7, "frobnicate": {"a": 1},
+        "messages": [{"role": "user", "content": "hi"}]});
+    let reply = h.send(post("/v1/chat/completions", &key, &[], chat)).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert!(reply.headers.get("x-gateway-dropped-fields").is_none());
+    let (_, upstream) = sent(&h, 0);
+    assert_eq!((&upstream["seed"], &upstream["frobnicate"]), (&json!(7), &json!({"a": 1})));
+    assert_eq!(upstream["messages"][0]["content"], "Be brief.", "{upstream}");
 }

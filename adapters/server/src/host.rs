@@ -75,7 +75,12 @@ async fn handle(State(app): State<App>, request: Request) -> Response {
         Screen::Read(limit) => limit,
         Screen::Refuse(handled) => {
             linger(body);
-            return respond(&app, handled);
+            let mut response = respond(&app, handled);
+            // The body the client may still be sending is not read: the connection ends here.
+            response
+                .headers_mut()
+                .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+            return response;
         }
     };
     let path = parts.uri.path().to_owned();

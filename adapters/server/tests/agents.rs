@@ -39,20 +39,8 @@ const RUN_LIMIT: Duration = Duration::from_secs(120);
 fn agent_bin(name: &str) -> PathBuf {
     static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
     let dir = INSTALLED.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tools/agents")
-            .canonicalize()
-            .unwrap();
-        let bins = ["claude", "codex", "gemini"];
-        if !bins.iter().all(|b| dir.join("node_modules/.bin").join(b).exists()) {
-            let status = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&dir)
-                .status()
-                .expect("run npm");
-            assert!(status.success(), "npm ci in tools/agents failed");
-        }
-        dir
+        let bins = ["claude", "codex", "gemini"].map(|b| format!("node_modules/.bin/{b}"));
+        support::npm_tool("agents", &bins.each_ref().map(String::as_str))
     });
     dir.join("node_modules/.bin").join(name)
 }

@@ -15,7 +15,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Admin, GatewayProcess, temp_db};
+use support::{Admin, GatewayProcess, temp_db, vm_hwm_kib};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// USD per token, input and output alike.
@@ -86,16 +86,6 @@ impl Rig {
         }
         panic!("fewer than {n} log rows for {key_id}");
     }
-}
-
-/// Peak resident memory of `pid` (KiB).
-fn vm_hwm_kib(pid: u32) -> i64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 fn question(model: &str, stream: bool) -> Value {

@@ -10,19 +10,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use gateway_core::Stmt;
-use support::{Admin, GatewayProcess, temp_db};
+use support::{Admin, GatewayProcess, temp_db, vm_hwm_kib};
 
 const ROWS: i64 = 1_000_000;
-
-/// Peak resident memory of `pid` in KiB.
-fn vm_hwm_kib(pid: u32) -> i64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_over_a_million_rows_are_right_in_bounded_memory() {

@@ -56,6 +56,16 @@ export function Logs({ params }) {
   </section>`;
 }
 
+/** What translating a request lost, in one line: dropped fields and tools, approximated settings. */
+function translation(report) {
+  if (!report) return t('none (same protocol)');
+  const parts = [`${report.from} → ${report.to}`];
+  if (report.dropped?.length) parts.push(`${t('dropped')}: ${report.dropped.join(', ')}`);
+  if (report.dropped_tools?.length) parts.push(`${t('tools dropped')}: ${report.dropped_tools.join(', ')}`);
+  if (report.approximated?.length) parts.push(`${t('approximated')}: ${report.approximated.join(', ')}`);
+  return parts.join(' · ');
+}
+
 function Detail({ r, keyName }) {
   const rows = [
     [t('Time'), fmt.time(r.created_at)], [t('Status'), `${r.status}${r.error_kind ? ` · ${r.error_kind}` : ''}`],
@@ -65,6 +75,7 @@ function Detail({ r, keyName }) {
     [t('Latency'), fmt.ms(r.latency_ms)], [t('Time to first token'), fmt.ms(r.ttft_ms)],
     [t('Input tokens'), fmt.num(r.input_tokens)], [t('Output tokens'), fmt.num(r.output_tokens)],
     [t('Usage'), r.usage_estimated ? t('estimated (the upstream did not report it)') : t('as the upstream reported it')],
+    [t('Translation'), translation(r.translation)],
     [t('Cached tokens'), fmt.num(r.cached_tokens)], [t('Cache write tokens'), fmt.num(r.cache_write_tokens)],
     [t('Reasoning tokens'), fmt.num(r.reasoning_tokens)],
     [t('Cost'), fmt.usd(r.cost_usd)], [t('Saved by the prompt cache'), fmt.usd(r.cache_savings_usd)],

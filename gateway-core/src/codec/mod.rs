@@ -46,6 +46,9 @@ pub struct EncodeOptions {
     pub no_reasoning: bool,
     /// Claude on Vertex AI (Anthropic): the model goes in the path, `anthropic_version` in the body.
     pub vertex: bool,
+    /// The request's unmapped fields (`Request::extra`) are in this protocol's own terms (the
+    /// caller speaks it): they go back into the body as they came.
+    pub extra: bool,
 }
 
 /// What encoding an answer for the caller needs beyond the canonical answer itself.
@@ -100,6 +103,42 @@ pub fn dropped_tools(request: &Request, upstream: Protocol) -> Result<Vec<String
         ));
     }
     Ok(dropped)
+}
+
+/// What translating a request from `from` to `to` lost — the report a caller gets in
+/// `x-gateway-dropped-fields` / `x-gateway-dropped-tools` and the log row keeps: the caller's
+/// fields the upstream's protocol has no place for (`Request::extra`), another provider's hosted
+/// tools, and settings mapped to the nearest the upstream has. Everything else was mapped.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Translation {
+    pub from: Protocol,
+    pub to: Protocol,
+    pub dropped: Vec<String>,
+    pub dropped_tools: Vec<String>,
+    pub approximated: Vec<&'static str>,
+}
+
+/// The report for `request` (in `from`'s terms) sent to an upstream of `to`; `None` when the
+/// protocols are the same (nothing is translated).
+pub fn translation(request: &Request, from: Protocol, to: Protocol) -> Option<Translation> {
+    if from == to {
+        return None;
+    }
+    let mut dropped: Vec<String> = request.extra.keys().cloned().collect();
+    let mut approximated = Vec::new();
+    // Effort and budget become each other; which levels exist differs by protocol.
+    if request.reasoning.is_some() {
+        approximated.push("reasoning");
+    }
+    match (to, &request.response_format, &request.tool_choice) {
+        (Protocol::AnthropicMessages, Some(crate::canonical::ResponseFormat::JsonObject), _) => {
+            dropped.push("response_format".into())
+        }
+        (Protocol::BedrockConverse, _, Some(ToolChoice::None)) => approximated.push("tool_choice"),
+        _ => {}
+    }
+    let dropped_tools = dropped_tools(request, to).unwrap_or_default();
+    Some(Translation { from, to, dropped, dropped_tools, approximated })
 }
 
 /// Turns an upstream's SSE events into canonical events.
@@ -183,14 +222,82 @@ pub fn encode_request(
     model: &str,
     options: &EncodeOptions,
 ) -> Result<Bytes, RequestError> {
-    let value = match protocol {
+    let mut value = match protocol {
         Protocol::OpenaiChat => openai_chat::encode_request(request, model, options),
         Protocol::OpenaiResponses => openai_responses::encode_request(request, model, options),
         Protocol::AnthropicMessages => anthropic_messages::encode_request(request, model, options),
         Protocol::Gemini => gemini::encode_request(request, model, options),
         Protocol::BedrockConverse => bedrock::encode_request(request, model, options),
     }?;
+    if options.extra {
+        restore_extra(&mut value, &request.extra);
+    }
     Ok(Bytes::from(value.to_string()))
+}
+
+/// Puts a caller's unmapped fields back into a body of its own protocol (`generationConfig.x`
+/// into `generationConfig`); a field the encoder wrote itself stays as written.
+fn restore_extra(
+    body: &mut serde_json::Value,
+    extra: &std::collections::BTreeMap<String, serde_json::Value>,
+) {
+    let Some(body) = body.as_object_mut() else { return };
+    for (name, value) in extra {
+        let (object, field) = match name.split_once('.') {
+            Some((outer, inner)) => {
+                let slot = body.entry(outer.to_owned()).or_insert_with(|| serde_json::json!({}));
+                let Some(object) = slot.as_object_mut() else { continue };
+                (object, inner)
+            }
+            None => (&mut *body, name.as_str()),
+        };
+        object.entry(field.to_owned()).or_insert_with(|| value.clone());
+    }
+}
+
+/// A caller's field whose loss would change what its request means, so it is never translated
+/// away: Anthropic's `thread` continuing a server-held conversation (`{type: "continue"}`: the
+/// request holds only the new messages), `mcp_servers`, `container`;
+/// Responses' `previous_response_id`, `conversation`, `prompt`, `background`; Chat's legacy
+/// `functions` / `function_call`, `n` above 1, audio output; Gemini's `cachedContent`, several
+/// candidates, image or audio output. `None` when every unmapped field may be dropped.
+pub fn untranslatable(
+    protocol: Protocol,
+    extra: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Option<&str> {
+    use serde_json::Value;
+    let set = |v: &Value| !matches!(v, Value::Null | Value::Bool(false));
+    let many = |v: &Value| v.as_f64().is_some_and(|n| n > 1.0);
+    let audio = |v: &Value| {
+        v.as_array().is_some_and(|a| {
+            a.iter().any(|m| m.as_str().is_some_and(|m| !m.eq_ignore_ascii_case("text")))
+        })
+    };
+    extra
+        .iter()
+        .find(|(name, v)| match (protocol, name.as_str()) {
+            // A thread that is created carries the whole conversation; one continued does not.
+            (Protocol::AnthropicMessages, "thread") => v["type"] == "continue",
+            (Protocol::AnthropicMessages, "mcp_servers" | "container") => set(v),
+            (
+                Protocol::OpenaiResponses,
+                "previous_response_id" | "conversation" | "prompt" | "background",
+            ) => set(v),
+            (Protocol::OpenaiChat, "functions" | "function_call" | "audio") => set(v),
+            (Protocol::OpenaiChat, "n") => many(v),
+            (Protocol::OpenaiChat, "modalities") => audio(v),
+            (Protocol::Gemini, "cachedContent" | "cached_content") => set(v),
+            (
+                Protocol::Gemini,
+                "generationConfig.candidateCount" | "generationConfig.candidate_count",
+            ) => many(v),
+            (
+                Protocol::Gemini,
+                "generationConfig.responseModalities" | "generationConfig.response_modalities",
+            ) => audio(v),
+            _ => false,
+        })
+        .map(|(name, _)| name.as_str())
 }
 
 /// The path below the provider's base URL for a request to `model`.

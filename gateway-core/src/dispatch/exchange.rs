@@ -45,8 +45,9 @@ pub(crate) struct Exchange {
     pub held: Option<crate::quota::Ticket>,
     /// The key asks for request and response bodies in its log rows.
     pub log_bodies: bool,
-    /// Tools the serving upstream could not take (another provider's hosted tools).
-    pub dropped_tools: Vec<String>,
+    /// What translating the request for the upstream that served it lost (`None`: not
+    /// translated).
+    pub translation: Option<crate::codec::Translation>,
     /// Input tokens estimated at admission (charged for a stream cut before its usage came).
     pub estimated_input: i64,
     /// Where to keep the answer, when the response cache may keep it.
@@ -80,7 +81,7 @@ impl Exchange {
             attempts: 0,
             held: None,
             log_bodies: false,
-            dropped_tools: Vec::new(),
+            translation: None,
             estimated_input: 0,
             fill: None,
             breaker: None,
@@ -113,6 +114,7 @@ impl Exchange {
         shape: ErrorShape,
     ) -> Handled {
         self.log.attempts = i64::from(self.attempts);
+        self.log.translation = self.translation.as_ref().and_then(|t| serde_json::to_value(t).ok());
         if self.log_bodies {
             self.log.request_body = Some(truncated(request_body));
         }
@@ -343,7 +345,8 @@ impl Exchange {
         });
     }
 
-    /// `x-gateway-provider`, `x-gateway-model`, `x-gateway-attempts`, `x-gateway-dropped-tools`.
+    /// `x-gateway-provider`, `x-gateway-model`, `x-gateway-attempts`, `x-gateway-cache`,
+    /// `x-gateway-dropped-fields`, `x-gateway-dropped-tools`.
     fn headers(&self) -> http::HeaderMap {
         let mut headers = http::HeaderMap::new();
         if let Some((provider, model)) = &self.provider {
@@ -361,10 +364,16 @@ impl Exchange {
         {
             headers.insert(crate::answers::HEADER, v);
         }
-        if !self.dropped_tools.is_empty()
-            && let Ok(v) = http::HeaderValue::from_str(&self.dropped_tools.join(", "))
-        {
-            headers.insert("x-gateway-dropped-tools", v);
+        let report = self.translation.as_ref();
+        for (name, list) in [
+            ("x-gateway-dropped-fields", report.map(|t| &t.dropped)),
+            ("x-gateway-dropped-tools", report.map(|t| &t.dropped_tools)),
+        ] {
+            if let Some(list) = list.filter(|l| !l.is_empty())
+                && let Ok(v) = http::HeaderValue::from_str(&list.join(", "))
+            {
+                headers.insert(name, v);
+            }
         }
         headers
     }

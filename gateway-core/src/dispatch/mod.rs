@@ -140,8 +140,8 @@ async fn serve(
     if let Some(t) = target.map(|i| &route.targets[i]) {
         exchange.served_by(t, &route.config);
         if let Some(request) = prepared.canonical() {
-            exchange.dropped_tools =
-                codec::dropped_tools(request, t.provider.protocol).unwrap_or_default();
+            exchange.translation =
+                codec::translation(request, prepared.inbound, t.provider.protocol);
         }
     }
     outcome
@@ -265,10 +265,39 @@ fn order(
         now,
         platform,
     )?;
-    match prepared.payload {
+    match &prepared.payload {
         Payload::Embeddings(_) => order.retain(|&i| prepare::embeds(&route.targets[i])),
         Payload::Pass(_) => order.retain(|&i| prepare::passes(&route.targets[i])),
-        Payload::Chat { .. } => {}
+        Payload::Chat { canonical: Some(c), .. } => untranslated(route, &mut order, c, prepared)?,
+        Payload::Chat { canonical: None, .. } => {}
     }
     Ok(order)
+}
+
+/// A request with a field no other protocol can carry (a continued message thread, a stored
+/// response to continue, …) goes only to targets of the caller's protocol; with none left it is
+/// refused naming the field — a continued thread with Anthropic's `thread_not_found`, which the
+/// SDKs answer by sending the whole conversation.
+fn untranslated(
+    route: &Route,
+    order: &mut Vec<usize>,
+    canonical: &Request,
+    prepared: &Prepared,
+) -> Result<(), GatewayError> {
+    let inbound = prepared.inbound;
+    let Some(field) = codec::untranslatable(inbound, &canonical.extra) else { return Ok(()) };
+    let had = !order.is_empty();
+    order.retain(|&i| route.targets[i].provider.protocol == inbound);
+    if !had || !order.is_empty() {
+        return Ok(());
+    }
+    if field == "thread" {
+        return Err(RequestError::ThreadNotFound.into());
+    }
+    let m = format!(
+        "`{field}` has no equivalent in the protocol this model's providers speak, and without \
+         it the request would mean something else; use a model served over {}",
+        inbound.as_str()
+    );
+    Err(RequestError::field(field, m).into())
 }

@@ -1,6 +1,8 @@
 //! The models a key may use, listed or fetched one by one, in the caller's protocol: OpenAI's
 //! list shape by default, Anthropic's when the caller sends `anthropic-version` (as the Anthropic
-//! SDKs do), Google's on the Gemini-native routes.
+//! SDKs do), Google's on the Gemini-native routes — and on `/v1/models` for a caller that
+//! authenticates the Gemini way (`x-goog-api-key` alone: the `@google/genai` SDK with API version
+//! `v1` lists models there).
 
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -22,13 +24,17 @@ enum Shape {
 
 impl Shape {
     /// The family the route table names; on OpenAI's, Anthropic's when the caller sends
-    /// `anthropic-version` (as the Anthropic SDKs do).
+    /// `anthropic-version` (as the Anthropic SDKs do), Google's when its key comes in
+    /// `x-goog-api-key` and no other way.
     fn of(family: Models, request: &http::Request<Bytes>) -> Shape {
+        let headers = request.headers();
+        let googles = headers.contains_key("x-goog-api-key")
+            && !headers.contains_key(http::header::AUTHORIZATION)
+            && !headers.contains_key("x-api-key");
         match family {
             Models::Gemini => Shape::Gemini,
-            Models::OpenAi if request.headers().contains_key("anthropic-version") => {
-                Shape::Anthropic
-            }
+            Models::OpenAi if headers.contains_key("anthropic-version") => Shape::Anthropic,
+            Models::OpenAi if googles => Shape::Gemini,
             Models::OpenAi => Shape::OpenAi,
         }
     }

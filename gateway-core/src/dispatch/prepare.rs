@@ -173,15 +173,20 @@ impl Prepared {
             ),
             Payload::Chat { canonical, .. } => (
                 codec::upstream_path(upstream, model, stream),
-                encoded(canonical.clone().unwrap_or_default(), t)?,
+                encoded(canonical.clone().unwrap_or_default(), t, self.inbound)?,
             ),
         })
     }
 }
 
 /// The canonical request encoded for `t`: its tools checked, its output limit capped, the system
-/// prompt moved as the provider's isolation says.
-fn encoded(mut request: Request, t: &RouteTarget) -> Result<Bytes, GatewayError> {
+/// prompt moved as the provider's isolation says; to the caller's own protocol (prompt rules
+/// changed the request), with the caller's unmapped fields as they came.
+fn encoded(
+    mut request: Request,
+    t: &RouteTarget,
+    inbound: Protocol,
+) -> Result<Bytes, GatewayError> {
     let upstream = t.provider.protocol;
     let fit = fit(t);
     codec::dropped_tools(&request, upstream)?;
@@ -204,6 +209,7 @@ fn encoded(mut request: Request, t: &RouteTarget) -> Result<Bytes, GatewayError>
             .as_ref()
             .and_then(|m| m.capabilities.get("reasoning"))
             .is_some_and(|v| v == false),
+        extra: upstream == inbound,
     };
     Ok(codec::encode_request(upstream, &request, &t.target.model, &options)?)
 }

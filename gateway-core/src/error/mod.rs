@@ -167,6 +167,15 @@ impl GatewayError {
         }
     }
 
+    /// The `error.details.error_code` an Anthropic caller reads (message threads).
+    pub fn thread_code(&self) -> Option<&'static str> {
+        match self {
+            Self::Request(RequestError::ThreadNotFound) => Some("thread_not_found"),
+            Self::Upstream(UpstreamError::Thread { code, .. }) => Some(code),
+            _ => None,
+        }
+    }
+
     /// The field a validation error is about, if any.
     pub fn field(&self) -> Option<&str> {
         match self {

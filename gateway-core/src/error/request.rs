@@ -30,6 +30,10 @@ pub enum RequestError {
     BodyTimeout,
     #[error("the request body could not be read: {0}")]
     BodyUnreadable(String),
+    /// Anthropic's message threads: a `continue` the gateway cannot serve (its model's upstream
+    /// speaks another protocol and holds no thread): the SDKs then send the whole conversation.
+    #[error("this model's upstream keeps no message threads: send the whole conversation")]
+    ThreadNotFound,
     #[error("request body nests arrays and objects deeper than {0} levels")]
     TooDeep(usize),
     #[error("request headers are too large: {0}")]
@@ -52,6 +56,7 @@ impl RequestError {
             Self::BodyTooLarge(_) | Self::RulesTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
+            Self::ThreadNotFound => StatusCode::NOT_FOUND,
             Self::TooDeep(_) => StatusCode::BAD_REQUEST,
             Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
@@ -69,6 +74,7 @@ impl RequestError {
             Self::BodyTooLarge(_) | Self::RulesTooLarge(_) => "request_too_large",
             Self::BodyTimeout => "request_timeout",
             Self::BodyUnreadable(_) => "invalid_body",
+            Self::ThreadNotFound => "thread_not_found",
             Self::TooDeep(_) => "json_too_deep",
             Self::HeadersTooLarge(_) => "headers_too_large",
         }

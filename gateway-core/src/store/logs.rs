@@ -32,6 +32,8 @@ pub struct LogRecord {
     pub cost_usd: Option<f64>,
     /// The upstream did not report the usage: the tokens (and cost) were estimated.
     pub usage_estimated: bool,
+    /// What translating the request lost (`codec::Translation`); `None`: not translated.
+    pub translation: Option<serde_json::Value>,
     /// What the prompt cache saved ([`crate::store::models::Model::cache_savings`]).
     pub cache_savings_usd: Option<f64>,
     /// The response cache: `hit`, `miss`, `refresh` or `bypass`; `None` when no policy applied.
@@ -52,7 +54,7 @@ pub struct LogRecord {
 const COLUMNS: &str = "id, created_at, request_id, key_id, endpoint, model_requested, model_served, \
     provider_id, protocol_in, protocol_out, stream, status, error_kind, attempts, latency_ms, ttft_ms, \
     input_tokens, output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_usd, \
-    usage_estimated, cache_savings_usd, response_cache, cached_from, response_cache_saved_usd, client_ip, user_agent, \
+    usage_estimated, translation, cache_savings_usd, response_cache, cached_from, response_cache_saved_usd, client_ip, user_agent, \
     request_body, response_body";
 
 fn decode(r: &Row<'_>) -> StoreResult<LogRecord> {
@@ -80,6 +82,7 @@ fn decode(r: &Row<'_>) -> StoreResult<LogRecord> {
         reasoning_tokens: r.opt_int("reasoning_tokens")?,
         cost_usd: r.opt_real("cost_usd")?,
         usage_estimated: r.bool("usage_estimated")?,
+        translation: r.opt_text("translation")?.and_then(|t| serde_json::from_str(&t).ok()),
         cache_savings_usd: r.opt_real("cache_savings_usd")?,
         response_cache: r.opt_text("response_cache")?,
         cached_from: r.opt_text("cached_from")?,
@@ -116,6 +119,7 @@ fn values(l: &LogRecord) -> Vec<Value> {
         l.reasoning_tokens.into(),
         l.cost_usd.into(),
         l.usage_estimated.into(),
+        l.translation.as_ref().map(|t| t.to_string()).into(),
         l.cache_savings_usd.into(),
         l.response_cache.clone().into(),
         l.cached_from.clone().into(),

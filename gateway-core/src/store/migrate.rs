@@ -19,7 +19,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "response_cache", include_str!("../../../migrations/0009_response_cache.sql")),
     (10, "provider_credentials", include_str!("../../../migrations/0010_provider_credentials.sql")),
     (11, "unit_prices", include_str!("../../../migrations/0011_unit_prices.sql")),
-    (12, "usage_estimated", include_str!("../../../migrations/0012_usage_estimated.sql")),
+    (12, "translation_report", include_str!("../../../migrations/0012_translation_report.sql")),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

@@ -1,6 +1,12 @@
 //! Anthropic Messages (and `count_tokens`), as the API reference describes it: unknown top-level
 //! fields are refused, and so are beta fields sent without the `anthropic-beta` that enables
 //! them (the table below pairs each with the beta Claude Code sends alongside it).
+//!
+//! Message threads (`anthropic-beta: message-threads-2026-08-12`) are kept as the API keeps them:
+//! `thread: {type: "create"}` starts one with the whole conversation, `{type: "continue",
+//! previous_message_id}` sends only the new messages (no `system`, no `tools`: the thread has
+//! them), and an id the mock never answered (another server's, or another account's) is
+//! `404` with `error.details.error_code: "thread_not_found"`.
 
 use std::sync::Arc;
 
@@ -474,6 +480,79 @@ fn usage(output: i64, cache: Cache) -> Value {
            "cache_read_input_tokens": read, "output_tokens": output})
 }
 
+/// The beta that enables message threads.
+const THREADS_BETA: &str = "message-threads-2026-08-12";
+
+/// A request that names a thread, as the whole conversation it continues (`thread` removed) and
+/// `true`, or the API's refusal; any other request as it came.
+fn threaded(mock: &Mock, headers: &HeaderMap, body: &str) -> Result<(String, bool), Box<Response>> {
+    let Ok(mut value) = serde_json::from_str::<Value>(body) else {
+        return Ok((body.to_owned(), false));
+    };
+    let Some(thread) = value.as_object_mut().and_then(|o| o.remove("thread")) else {
+        return Ok((body.to_owned(), false));
+    };
+    let beta = headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|b| b.trim() == THREADS_BETA));
+    if !beta {
+        let m = format!(
+            "thread: this field requires the `{THREADS_BETA}` beta (anthropic-beta header)"
+        );
+        return Err(Box::new(error(StatusCode::BAD_REQUEST, &m)));
+    }
+    match thread["type"].as_str() {
+        Some("create") => {}
+        Some("continue") => {
+            if value.get("system").is_some() || value.get("tools").is_some() {
+                let m = "thread: a continued thread keeps the system and tools it was created with";
+                return Err(Box::new(error(StatusCode::BAD_REQUEST, m)));
+            }
+            let id = thread["previous_message_id"].as_str().unwrap_or_default();
+            let Some(kept) = mock.threads.lock().ok().and_then(|t| t.get(id).cloned()) else {
+                let body = json!({"type": "error", "error": {"type": "not_found_error",
+                    "message": format!("thread with message {id:?} not found"),
+                    "details": {"error_code": "thread_not_found"}}});
+                return Err(Box::new(json_response(StatusCode::NOT_FOUND, body)));
+            };
+            let mut messages = kept["messages"].as_array().cloned().unwrap_or_default();
+            messages.extend(value["messages"].as_array().cloned().unwrap_or_default());
+            value["messages"] = messages.into();
+            for field in ["system", "tools"] {
+                if !kept[field].is_null() {
+                    value[field] = kept[field].clone();
+                }
+            }
+        }
+        _ => {
+            return Err(Box::new(error(
+                StatusCode::BAD_REQUEST,
+                "thread.type: create or continue",
+            )));
+        }
+    }
+    Ok((value.to_string(), true))
+}
+
+/// Keeps the conversation ending in the answer `content` under its message `id`.
+fn keep_thread(mock: &Mock, body: &Value, id: &str, content: &[Value]) {
+    let mut messages = body["messages"].as_array().cloned().unwrap_or_default();
+    messages.push(json!({"role": "assistant", "content": content}));
+    let kept = json!({"system": body["system"], "tools": body["tools"], "messages": messages});
+    if let Ok(mut threads) = mock.threads.lock() {
+        threads.insert(id.to_owned(), kept);
+    }
+}
+
+/// A message id no other answer of this mock has used.
+fn message_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("msg_mock{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 pub(crate) async fn handle(
     State(mock): State<Arc<Mock>>,
     headers: HeaderMap,
@@ -482,14 +561,23 @@ pub(crate) async fn handle(
     if let Some(refused) = unversioned(&headers) {
         return refused;
     }
+    let (body, thread) = match threaded(&mock, &headers, &body) {
+        Ok(threaded) => threaded,
+        Err(refused) => return *refused,
+    };
     let (body, model, answer) =
         match prepare(&mock, "/v1/messages", (&headers, &body), None, read, error).await {
             Ok(prepared) => prepared,
             Err(response) => return response,
         };
+    let id = message_id();
     let cache = mock.prompt_cached(&body);
+    if thread {
+        keep_thread(&mock, &body, &id, &answer_blocks(&answer));
+    }
     if body["stream"] == true {
-        return sse_response(&mock, stream(&model, &answer, cache, thinking_block(&body, &model)));
+        let thinking = thinking_block(&body, &model);
+        return sse_response(&mock, stream(&id, &model, &answer, cache, thinking));
     }
     let thinking = thinking_block(&body, &model);
     let (mut content, stop): (Vec<Value>, &str) = match &answer {
@@ -506,16 +594,33 @@ pub(crate) async fn handle(
     json_response(
         StatusCode::OK,
         json!({
-            "id": "msg_mock123", "type": "message", "role": "assistant", "model": model, "content": content,
+            "id": id, "type": "message", "role": "assistant", "model": model, "content": content,
             "stop_reason": stop, "stop_sequence": null, "usage": usage(USAGE_OUTPUT, cache),
         }),
     )
 }
 
-fn stream(model: &str, answer: &Answer, cache: Cache, thinking: Option<Value>) -> Vec<String> {
+/// The answer's content blocks (what a thread keeps of it).
+fn answer_blocks(answer: &Answer) -> Vec<Value> {
+    match answer {
+        Answer::Text(t) => vec![json!({"type": "text", "text": t})],
+        Answer::Calls(calls) => calls
+            .iter()
+            .map(|c| json!({"type": "tool_use", "id": c.id, "name": c.name, "input": c.args}))
+            .collect(),
+    }
+}
+
+fn stream(
+    id: &str,
+    model: &str,
+    answer: &Answer,
+    cache: Cache,
+    thinking: Option<Value>,
+) -> Vec<String> {
     let ev = |v: Value| sse_event(v["type"].as_str(), &v, "\n");
     let mut events = vec![ev(
-        json!({"type": "message_start", "message": {"id": "msg_mock123", "type": "message",
+        json!({"type": "message_start", "message": {"id": id, "type": "message",
         "role": "assistant", "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
         "usage": usage(1, cache)}}),
     )];

@@ -41,7 +41,17 @@ fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
     };
     let mut call_ids = HashSet::new();
     let mut ids = Vec::new();
+    // Calls of the last assistant message not answered yet: only tool messages may follow.
+    let mut unanswered: Vec<String> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
+        if m["role"] != "tool" && !unanswered.is_empty() {
+            return Err(format!(
+                "An assistant message with 'tool_calls' must be followed by tool messages \
+                 responding to each 'tool_call_id'. The following tool_call_ids did not have \
+                 response messages: {}",
+                unanswered.join(", ")
+            ));
+        }
         match m["role"].as_str() {
             Some("system" | "developer") => seen.system = text_of(&m["content"]),
             Some("user") => {
@@ -49,6 +59,12 @@ fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
                 seen.user_texts.push(seen.user.clone());
             }
             Some("assistant") => {
+                let calls = m["tool_calls"].as_array().filter(|c| !c.is_empty());
+                if m["content"].is_null() && calls.is_none() {
+                    return Err(format!(
+                        "messages[{i}]: an assistant message needs content or tool_calls"
+                    ));
+                }
                 for call in m["tool_calls"].as_array().into_iter().flatten() {
                     let args = call["function"]["arguments"]
                         .as_str()
@@ -58,10 +74,12 @@ fn read(incoming: &Incoming<'_>) -> Result<Seen, String> {
                     let id = call["id"].as_str().unwrap_or_default();
                     check_unique(&mut ids, id, &format!("messages[{i}]"))?;
                     call_ids.insert(id.to_owned());
+                    unanswered.push(id.to_owned());
                 }
             }
             Some("tool") => {
                 let id = m["tool_call_id"].as_str().unwrap_or_default();
+                unanswered.retain(|u| u != id);
                 if !call_ids.contains(id) {
                     return Err(format!("tool message for unknown tool_call_id {id:?}"));
                 }

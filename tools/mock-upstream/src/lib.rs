@@ -17,7 +17,9 @@
 //! What it answers depends on the upstream model name:
 //! - `…text…` (default): text echoing the last user message and the system prompt, or, when the
 //!   request carries tool results, `Tool results: <r1> | <r2>`;
-//! - `…tool…`: one call `get_weather {"city":"Paris","unit":"celsius"}`;
+//! - `…tool…`: one call `get_weather {"city":"Paris","unit":"celsius"}`; `…tool-once…`: that
+//!   call, then (once the request carries its result) the answer `Tool results: …`, as a tool
+//!   loop ends;
 //! - `…parallel…`: two calls, `get_weather {"city":"Paris"}` and `get_time {"zone":"Asia/Tokyo"}`;
 //! - `…error-500…` / `…error-503…` / `…error-429…`: that status with a protocol-shaped error body
 //!   (429 with `Retry-After: 2`); `…error-403…`: 403 for a model the account may not use, in
@@ -106,6 +108,9 @@ pub struct Mock {
     pub prompt_cache: Mutex<std::collections::HashSet<u64>>,
     /// OAuth tokens the mock's token endpoints issued.
     pub issued: cloud::Issued,
+    /// Anthropic's message threads: each answer's id → the conversation up to and including it
+    /// (`system`, `tools`, `messages`).
+    pub threads: Mutex<std::collections::HashMap<String, Value>>,
     /// The last Bedrock request whose signature checked out, as it arrived (for re-signing it
     /// with a reference signer).
     pub signed: Mutex<Option<bedrock::Signed>>,
@@ -292,7 +297,9 @@ pub(crate) fn answer(model: &str, seen: &Seen) -> Result<Answer, (StatusCode, St
         args,
         custom: false,
     };
-    if model.contains("parallel") || model.contains("tool") {
+    // `…once…`: a tool loop's last turn — with the results back, the answer.
+    let answered = model.contains("once") && !seen.tool_results.is_empty();
+    if (model.contains("parallel") || model.contains("tool")) && !answered {
         if seen.tools.is_empty() {
             return Err((StatusCode::BAD_REQUEST, "this mock model needs tools".into()));
         }

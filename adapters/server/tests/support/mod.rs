@@ -13,6 +13,34 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Peak resident memory of `pid` (KiB).
+pub fn vm_hwm_kib(pid: u32) -> i64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// `tools/<dir>` with its pinned npm packages: `npm ci` there (once at a time) when any of
+/// `marks` — paths below it — is missing.
+pub fn npm_tool(dir: &str, marks: &[&str]) -> std::path::PathBuf {
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools").join(dir);
+    let dir = dir.canonicalize().unwrap();
+    let _one = INSTALLING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !marks.iter().all(|m| dir.join(m).exists()) {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect("run npm");
+        assert!(status.success(), "npm ci in {} failed", dir.display());
+    }
+    dir
+}
+
 /// A running gateway process; killed on drop.
 pub struct GatewayProcess {
     child: Child,

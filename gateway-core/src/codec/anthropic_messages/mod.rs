@@ -20,7 +20,8 @@
 //! | user | `metadata.user_id` | mapped |
 //! | usage | `input_tokens` + `cache_read_input_tokens` + `cache_creation_input_tokens`, `output_tokens` (`output_tokens_details.thinking_tokens`) | canonical input counts cache reads and writes too (as OpenAI does); re-split when encoding, both cache fields always written; thinking tokens are reasoning; a stream's `message_start` carries the upstream's input usage when it came with the start |
 //! | finish | `stop_reason` `end_turn`/`max_tokens`/`stop_sequence`/`tool_use`/`refusal` | mapped |
-//! | — | `top_k`, documents, `context_management`, tools' `defer_loading` | dropped when translating (kept on the same-protocol path, where the caller's `anthropic-beta` travels with them) |
+//! | — | every other field (`top_k`, `context_management`, `service_tier`, …), documents, tools' `defer_loading` | the fields kept as `Request::extra` ([`MAPPED`] lists what is mapped): sent as they came to an Anthropic upstream (with the caller's `anthropic-beta`), dropped when translating and named in `x-gateway-dropped-fields`; `thread` is dropped from a thread's first request (which carries the whole conversation), while a continued thread, `mcp_servers` and `container` are never translated away (a continue is answered `thread_not_found`, the others 400) |
+//! | message id | `msg_…` | translated answers get `msg_` before the upstream's id (the SDKs use it as `previous_message_id`) |
 
 /// The `anthropic_version` Claude on Vertex AI is asked with (in the body; the model is in the path).
 pub const VERTEX_VERSION: &str = "vertex-2023-10-16";

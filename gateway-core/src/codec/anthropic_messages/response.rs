@@ -63,6 +63,12 @@ pub fn decode_response(body: &[u8]) -> Result<Response, UpstreamError> {
     })
 }
 
+/// A message id as Anthropic's are (`msg_…`): an answer from another protocol keeps its own id
+/// behind the prefix (the SDKs use it as the next turn's `previous_message_id`).
+pub(super) fn message_id(id: &str) -> String {
+    if id.starts_with("msg_") { id.to_owned() } else { format!("msg_{id}") }
+}
+
 pub fn encode_response(r: &Response) -> Value {
     let content: Vec<Value> = r
         .content
@@ -81,7 +87,7 @@ pub fn encode_response(r: &Response) -> Value {
         })
         .collect();
     json!({
-        "id": r.id,
+        "id": message_id(&r.id),
         "type": "message",
         "role": "assistant",
         "model": r.model,

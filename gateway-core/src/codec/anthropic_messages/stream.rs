@@ -142,7 +142,7 @@ impl StreamEncoder for MessagesStreamEncoder {
         match event {
             Event::Start { id, model, .. } => {
                 self.pending = Some(json!({"type": "message_start", "message": {
-                    "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
+                    "id": super::response::message_id(id), "type": "message", "role": "assistant", "model": model, "content": [],
                     "stop_reason": null, "stop_sequence": null,
                 }}));
                 return;

@@ -4,8 +4,8 @@ use serde_json::{Map, Value, json};
 
 use super::wire::{Content, FunctionDeclaration, GenerateRequest};
 use crate::canonical::{
-    Block, ImageSource, Message, Reasoning, Request, ResponseFormat, Role, Seal, Tool, ToolChoice,
-    ToolKind, arguments_object, blocks_text,
+    Block, ImageSource, Reasoning, Request, ResponseFormat, Role, Seal, Tool, ToolChoice, ToolKind,
+    arguments_object, blocks_text,
 };
 use crate::codec::EncodeOptions;
 use crate::error::request::RequestError;
@@ -480,7 +480,26 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
                 ));
             }
         };
-        request.messages.push(Message { role, content: decode_parts(c, &mut ids) });
+        // A turn split over several contents (the SDK's chat keeps each streamed chunk's) is
+        // one turn, its adjacent texts one text (as the SDK reads them); an empty text part (a
+        // stream's closing chunk) is no content.
+        let mut parts = decode_parts(c, &mut ids);
+        parts.retain(|b| !matches!(b, Block::Text(t) if t.is_empty()));
+        let same_turn = request.messages.last().is_some_and(|m| m.role == role);
+        if parts.is_empty() {
+            continue;
+        }
+        if !same_turn {
+            request.messages.push(crate::canonical::Message { role, content: Vec::new() });
+        }
+        if let Some(turn) = request.messages.last_mut() {
+            for block in parts {
+                match (turn.content.last_mut(), block) {
+                    (Some(Block::Text(last)), Block::Text(more)) => last.push_str(&more),
+                    (_, block) => turn.content.push(block),
+                }
+            }
+        }
     }
     for (i, entry) in wire.tools.into_iter().enumerate() {
         decode_tool(entry, &mut request.tools)

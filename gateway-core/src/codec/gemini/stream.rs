@@ -114,6 +114,12 @@ struct PendingCall {
 }
 
 /// Canonical events in, Gemini chunks out (SSE or one JSON array).
+///
+/// The `@google/genai` chat keeps a streamed turn only if every chunk has content, and keeps each
+/// chunk's content as its own history entry: so the `finishReason` (and usage) ride on the last
+/// real part — never on an empty text part of their own, which the SDK sends back as an empty
+/// model turn — and the encoder holds back the last character of text (the whole last part,
+/// for a call) until it knows whether more follows.
 #[derive(Debug, Default)]
 pub struct GeminiStreamEncoder {
     json_array: bool,
@@ -129,6 +135,8 @@ pub struct GeminiStreamEncoder {
     thinking: String,
     /// A seal waiting for the next part (see [`super::request::sealed_parts`]).
     signature: Option<String>,
+    /// The last part, held back for the chunk that ends the stream.
+    held: Option<Value>,
 }
 
 impl GeminiStreamEncoder {
@@ -157,6 +165,37 @@ impl GeminiStreamEncoder {
         self.write(&chunk.to_string(), out);
     }
 
+    /// Writes what is held back (it is not the last part after all).
+    fn release(&mut self, out: &mut BytesMut) {
+        if let Some(part) = self.held.take() {
+            self.parts(vec![part], out);
+        }
+    }
+
+    /// Text (or thought) as it streams: all but its last character now — with any held text of
+    /// the same kind in front — the last character held.
+    fn text(&mut self, text: &str, thought: bool, out: &mut BytesMut) {
+        let same = |p: &Value| p["text"].is_string() && (p["thought"] == true) == thought;
+        let mut pending = match self.held.take() {
+            Some(p) if same(&p) => p["text"].as_str().unwrap_or_default().to_owned(),
+            other => {
+                self.held = other;
+                self.release(out);
+                String::new()
+            }
+        };
+        pending.push_str(text);
+        let Some((cut, _)) = pending.char_indices().last() else { return };
+        let last = pending.split_off(cut);
+        let part = |text: String| {
+            if thought { json!({"text": text, "thought": true}) } else { json!({"text": text}) }
+        };
+        if !pending.is_empty() {
+            self.parts(vec![part(pending)], out);
+        }
+        self.held = Some(part(last));
+    }
+
     fn close_array(&mut self, out: &mut BytesMut) {
         if self.json_array && !self.closed {
             if self.written == 0 {
@@ -179,12 +218,14 @@ impl StreamEncoder for GeminiStreamEncoder {
                     arguments: String::new(),
                 });
             }
-            Event::TextDelta { text, .. } => self.parts(vec![json!({"text": text})], out),
+            Event::TextDelta { text, .. } => self.text(text, false, out),
             Event::ThinkingDelta { text, .. } => {
                 self.thinking.push_str(text);
-                self.parts(vec![json!({"text": text, "thought": true})], out)
+                self.text(text, true, out)
             }
             Event::SignatureDelta { seal, .. } => {
+                // The seal goes on the part after the thought it signs: what came before is out.
+                self.release(out);
                 self.signature = Some(seal.present(Protocol::Gemini, &self.thinking));
             }
             Event::ToolArgsDelta { json, .. } => {
@@ -196,7 +237,12 @@ impl StreamEncoder for GeminiStreamEncoder {
                 self.thinking.clear();
                 if let Some(c) = self.call.take() {
                     let block = Block::ToolCall { id: c.id, name: c.name, arguments: c.arguments };
-                    self.parts(part_json(&block).into_iter().collect(), out);
+                    self.release(out);
+                    let mut part = part_json(&block);
+                    if let (Some(p), Some(signature)) = (part.as_mut(), self.signature.take()) {
+                        p["thoughtSignature"] = signature.into();
+                    }
+                    self.held = part;
                 }
             }
             Event::Usage(u) => self.usage.merge(*u),
@@ -208,7 +254,9 @@ impl StreamEncoder for GeminiStreamEncoder {
 
     fn finish(&mut self, out: &mut BytesMut) {
         let reason = self.finish.clone().unwrap_or(FinishReason::Stop);
-        let mut parts = vec![json!({"text": ""})];
+        // The last part carries the end; only an answer with no part at all (or a seal alone)
+        // ends on an empty text part.
+        let mut parts = vec![self.held.take().unwrap_or_else(|| json!({"text": ""}))];
         if let Some(signature) = self.signature.take() {
             parts[0]["thoughtSignature"] = signature.into();
         }
@@ -218,6 +266,7 @@ impl StreamEncoder for GeminiStreamEncoder {
     }
 
     fn error(&mut self, kind: &str, message: &str, out: &mut BytesMut) {
+        self.release(out);
         let error = json!({"error": {"code": 500, "message": message, "status": "INTERNAL", "details": [{"reason": kind}]}});
         self.write(&error.to_string(), out);
         self.close_array(out);

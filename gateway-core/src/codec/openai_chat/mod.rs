@@ -16,7 +16,7 @@
 //! | reasoning effort | `reasoning_effort` | mapped; a budget becomes an effort (≤ 2048 low, ≤ 12000 medium, above high); left out for a model whose `capabilities.reasoning` is `false` |
 //! | usage | `usage` incl. `prompt_tokens_details.{cached_tokens, cache_write_tokens}`, `completion_tokens_details.reasoning_tokens` | mapped; `prompt_tokens` counts cache reads and writes too; the details are written whenever the upstream reported cache figures |
 //! | prompt caching | `prompt_cache_key`, `prompt_cache_retention` | the key kept for OpenAI upstreams; either field asks an Anthropic upstream to cache the conversation (top-level `cache_control`, `24h` retention as a `1h` TTL); Gemini caches by itself (nothing sent) |
-//! | — | `n > 1`, `logprobs`, `seed`, audio, `logit_bias`, `prediction` | dropped when translating (kept on the same-protocol path) |
+//! | — | every other field (`logprobs`, `seed`, `logit_bias`, penalties, `prediction`, …) | kept as `Request::extra` ([`MAPPED`] lists what is mapped): sent as it came to a Chat upstream, dropped when translating and named in `x-gateway-dropped-fields`; `n > 1`, audio output and the legacy `functions` / `function_call` are never translated away (only Chat targets; else 400 naming the field) |
 
 mod request;
 mod response;

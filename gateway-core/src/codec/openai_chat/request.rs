@@ -251,6 +251,26 @@ fn encode_message(m: &Message, system_role: &str, out: &mut Vec<Value>) {
                 .filter_map(|b| if let Block::Text(t) = b { Some(t.as_str()) } else { None })
                 .collect();
             let calls = super::response::tool_calls_json(&m.content);
+            // An empty turn (a caller's split model turn, reasoning only) is no message: OpenAI
+            // refuses an assistant message with neither content nor calls, and one between a
+            // call and its result.
+            if text.is_empty() && calls.is_empty() {
+                return;
+            }
+            // Consecutive assistant turns are one message.
+            if let Some(last) = out.last_mut().filter(|l| l["role"] == "assistant") {
+                if !text.is_empty() {
+                    let joined = format!("{}{text}", last["content"].as_str().unwrap_or_default());
+                    last["content"] = joined.into();
+                }
+                if !calls.is_empty() {
+                    match last["tool_calls"].as_array_mut() {
+                        Some(list) => list.extend(calls),
+                        None => last["tool_calls"] = calls.into(),
+                    }
+                }
+                return;
+            }
             let mut msg = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { text.into() }});
             if !calls.is_empty() {
                 msg["tool_calls"] = calls.into();

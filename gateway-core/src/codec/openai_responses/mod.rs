@@ -18,7 +18,7 @@
 //! | usage | `input_tokens(_details.{cached_tokens, cache_write_tokens})`, `output_tokens(_details.reasoning_tokens)` | mapped; every detail is always written (the openai SDK's types require them) |
 //! | prompt caching | `prompt_cache_key`, `prompt_cache_retention` | as in Chat Completions: the key kept for OpenAI upstreams, caching of the conversation asked of Anthropic |
 //! | finish | `status` + `incomplete_details.reason`; `function_call` items mean tool calls | mapped |
-//! | — | `previous_response_id`, `store`, `include`, `truncation`, `metadata`, `client_metadata`, `text.verbosity` | dropped when translating (kept on the same-protocol path); `store` is sent as `false`; an `item_reference` input (stored state) is refused with 400 |
+//! | — | every other field (`store`, `include`, `truncation`, `metadata`, `client_metadata`, …; `text.verbosity`) | kept as `Request::extra` ([`MAPPED`] lists what is mapped): sent as they came to a Responses upstream, dropped when translating and named in `x-gateway-dropped-fields`; `store` is sent as `false`; `previous_response_id`, `conversation`, `prompt` and `background` are never translated away (400 naming the field), and an `item_reference` input (stored state) is refused with 400 |
 
 mod request;
 mod response;

@@ -245,6 +245,9 @@ fn encode_items(request: &Request, m: &Message, options: &EncodeOptions, out: &m
     };
     for b in &m.content {
         match b {
+            // An empty text (a caller's split model turn) is no part: and a message of none is
+            // not sent.
+            Block::Text(t) if t.is_empty() => {}
             Block::Text(t) if m.role == Role::Assistant => {
                 parts.push(json!({"type": "output_text", "text": t}))
             }
