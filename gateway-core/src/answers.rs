@@ -106,7 +106,7 @@ impl Mode {
 /// stands for a new one only when asking again would give the same: sampling at temperature 0
 /// (unless the policy keeps samples), no tool results just handed back (the agent loop continues
 /// on a world its tools just observed), no provider-hosted tools (web search and the like answer
-/// from the live world).
+/// from the live world), no state kept upstream ([`SERVER_STATE`]).
 pub fn refusal(request: &Request, policy: &CachePolicy) -> Option<&'static str> {
     if !policy.sampled && request.temperature != Some(0.0) {
         return Some("sampled");
@@ -121,7 +121,29 @@ pub fn refusal(request: &Request, policy: &CachePolicy) -> Option<&'static str> 
     if request.tools.iter().any(|t| matches!(t.kind, ToolKind::Hosted { .. })) {
         return Some("hosted_tools");
     }
+    if request.extra.iter().any(|(name, v)| SERVER_STATE.contains(&name.as_str()) && set(v)) {
+        return Some("server_state");
+    }
     None
+}
+
+/// Fields whose meaning lives upstream, not in the body: a continued thread or response, a
+/// stored conversation or prompt, cached content, a container, MCP servers, a background run.
+/// Two requests alike in body may ask different things.
+const SERVER_STATE: &[&str] = &[
+    "thread",
+    "previous_response_id",
+    "conversation",
+    "prompt",
+    "background",
+    "cachedContent",
+    "cached_content",
+    "container",
+    "mcp_servers",
+];
+
+fn set(v: &serde_json::Value) -> bool {
+    !matches!(v, serde_json::Value::Null | serde_json::Value::Bool(false))
 }
 
 /// Whether an answer may be kept: it finished (stop, length, stop sequence, tool calls — not
@@ -431,6 +453,22 @@ mod tests {
         assert_ne!(key("other", &other), keys[0], "namespaces do not share");
         other.max_tokens = Some(51);
         assert_ne!(key("ns", &other), keys[0]);
+    }
+
+    #[test]
+    fn state_kept_upstream_is_never_answered_from_the_cache() {
+        let at_zero = |body: &str| {
+            let protocol = Protocol::OpenaiResponses;
+            let mut r = codec::decode_request(protocol, body.as_bytes()).unwrap();
+            r.extra = codec::unmapped(protocol, &serde_json::from_str(body).unwrap());
+            refusal(&r, &policy())
+        };
+        assert_eq!(at_zero(r#"{"model":"m","temperature":0,"input":"Go on"}"#), None);
+        let continued =
+            r#"{"model":"m","temperature":0,"input":"Go on","previous_response_id":"r"}"#;
+        assert_eq!(at_zero(continued), Some("server_state"));
+        let background = r#"{"model":"m","temperature":0,"input":"Go on","background":false}"#;
+        assert_eq!(at_zero(background), None, "false is no background run");
     }
 
     /// Fields that shape the answer but have no place in the canonical request still reach a

@@ -114,7 +114,7 @@ impl Gateway {
         Ok(Gateway {
             inner: Arc::new(Inner {
                 signer: Signer::new(secrets.jwt.as_bytes()),
-                sealer: Sealer::new(secrets.credentials.as_bytes()),
+                sealer: Arc::new(Sealer::new(secrets.credentials.as_bytes())),
                 config,
                 store,
                 quota: Arc::new(quota),
@@ -132,7 +132,7 @@ impl Gateway {
                 metrics: Arc::default(),
                 shutdown: crate::shutdown::Shutdown::default(),
                 warned_proxy: Default::default(),
-                redactors: Default::default(),
+                secrets: Default::default(),
                 body_budget,
             }),
         })
@@ -164,16 +164,17 @@ impl Gateway {
                 let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0);
                 let ip = client_ip(inner, &parts.headers, peer);
                 match dispatch::screen(inner, &parts.headers, &parts.uri, ip.as_deref()).await {
-                    Some(key) => {
+                    dispatch::Screening::Admitted(key) => {
                         parts.extensions.insert(dispatch::Screened(key));
                         Screen::Read(max)
                     }
-                    None => self.refuse_early(parts).await,
+                    dispatch::Screening::Refused => self.refuse_early(parts).await,
+                    dispatch::Screening::Unsure => Screen::Read(max),
                 }
             }
             RouteId::Admin(_) => match admin::require(inner, &parts.headers).await {
-                Ok(_) => Screen::Read(max),
-                Err(_) => self.refuse_early(parts).await,
+                Err(GatewayError::Auth(_)) => self.refuse_early(parts).await,
+                _ => Screen::Read(max),
             },
             _ => Screen::Read(SMALL_BODY.min(max)),
         }

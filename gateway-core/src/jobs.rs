@@ -68,7 +68,11 @@ impl Gateway {
         let today = now.div_euclid(DAY) * DAY;
         // Hourly stats first: they read logs the retention below may delete.
         let hours = inner.store.roll_up_stats(inner.platform.as_ref()).await?;
-        let deleted = inner.store.roll_up_and_prune(today, now - days * DAY).await?;
+        // Logs go a whole UTC day at a time: a day's rollup is recomputed from its logs on every
+        // run, so a day cut in the middle would lose the half already deleted (and budgets seeded
+        // from the logs would miss it).
+        let cutoff = (now - days * DAY).div_euclid(DAY) * DAY;
+        let deleted = inner.store.roll_up_and_prune(today, cutoff).await?;
         if let Err(e) = inner.quota.store().prune(now - 40 * DAY, now).await {
             tracing::warn!(error = %e, "could not prune limit windows");
         }

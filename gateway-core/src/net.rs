@@ -26,7 +26,11 @@ pub fn parse_cidr(entry: &str) -> Option<(IpAddr, u32)> {
 
 /// Whether `ip` is in `entry` (an address or a CIDR block).
 pub fn cidr_contains(entry: &str, ip: IpAddr) -> bool {
-    let Some((net, prefix)) = parse_cidr(entry) else { return false };
+    parse_cidr(entry).is_some_and(|block| in_block(block, ip))
+}
+
+/// Whether `ip` is in the parsed block `(net, prefix)`.
+fn in_block((net, prefix): (IpAddr, u32), ip: IpAddr) -> bool {
     let (net, ip, bits) = match (net, ip) {
         (IpAddr::V4(n), IpAddr::V4(i)) => (u128::from(u32::from(n)), u128::from(u32::from(i)), 32),
         (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), 128),
@@ -52,8 +56,8 @@ pub enum TrustedProxies {
     /// None: the connection's address is the client's.
     #[default]
     None,
-    /// Proxies at these addresses or CIDR blocks.
-    Blocks(Vec<String>),
+    /// Proxies at these addresses or CIDR blocks (parsed: each request checks them).
+    Blocks(Vec<(IpAddr, u32)>),
     /// This many proxies in front, whatever their addresses.
     Hops(usize),
 }
@@ -72,13 +76,12 @@ impl TrustedProxies {
                 _ => Err(format!("a hop count of at most 16, not {n}")),
             };
         }
-        let blocks: Vec<String> = text.split(',').map(|b| b.trim().to_owned()).collect();
-        match blocks.iter().find(|b| parse_cidr(b).is_none()) {
-            Some(bad) => {
-                Err(format!("{bad:?} is neither an address, a CIDR block nor a hop count"))
-            }
-            None => Ok(Self::Blocks(blocks)),
-        }
+        let blocks = text.split(',').map(|b| {
+            let b = b.trim();
+            parse_cidr(b)
+                .ok_or_else(|| format!("{b:?} is neither an address, a CIDR block nor a hop count"))
+        });
+        blocks.collect::<Result<_, _>>().map(Self::Blocks)
     }
 
     /// Whether any proxy is trusted.
@@ -107,7 +110,7 @@ impl TrustedProxies {
                 }
             }
             Self::Blocks(blocks) => {
-                let trusted = |ip: IpAddr| blocks.iter().any(|b| cidr_contains(b, ip));
+                let trusted = |ip: IpAddr| blocks.iter().any(|b| in_block(*b, ip));
                 let peer = peer?;
                 if !trusted(peer) {
                     return Some(peer);

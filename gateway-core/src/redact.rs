@@ -1,8 +1,13 @@
 //! A provider's own secrets kept out of what its upstream says back. Upstreams repeat the key
 //! they were sent in their error messages — OpenAI a masked form (`sk-proj-****…abcd`), some
 //! proxies the whole key, AWS the access key id — and those messages reach callers' error bodies,
-//! the log and a disabled credential's stored reason. Every upstream message is passed through
-//! [`Redactor::scrub`] before it goes anywhere.
+//! the log and a disabled credential's stored reason. An upstream's error message (an answer's
+//! error body, a stream's error event, a token endpoint's refusal) is passed through
+//! [`Redactor::scrub`] before the gateway answers with it, stores it or logs it.
+//!
+//! The secrets stay sealed until there is something to scrub: a stream carries only a
+//! [`Secrets`] handle, opened into a [`Redactor`] when an error event arrives, and the
+//! redactor lives only as long as that error's handling.
 //!
 //! Three things are replaced with `[redacted]`: any of the secrets, whole; a word of eight or more
 //! key characters found inside one (a key cut short); and a masked form — key characters around a
@@ -17,11 +22,36 @@ pub const REDACTED: &str = "[redacted]";
 /// Secrets shorter than this are not looked for (they would match ordinary words).
 const MIN_SECRET: usize = 8;
 
-/// The secrets of one provider, and their scrubbing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The secrets of one provider, and their scrubbing. Its `Debug` shows how many, never which.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Redactor {
     /// Longest first, so a secret containing another is replaced whole.
     secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactor({} secrets)", self.secrets.len())
+    }
+}
+
+/// A provider's secrets, still sealed: opened into a [`Redactor`] only when an upstream's words
+/// must be scrubbed.
+pub trait Secrets: crate::maybe_send::MaybeSend + crate::maybe_send::MaybeSync {
+    fn redactor(&self) -> Redactor;
+}
+
+/// No secrets (a provider without credentials, tests).
+impl Secrets for () {
+    fn redactor(&self) -> Redactor {
+        Redactor::default()
+    }
+}
+
+impl Secrets for Redactor {
+    fn redactor(&self) -> Redactor {
+        self.clone()
+    }
 }
 
 fn key_char(c: char) -> bool {

@@ -242,25 +242,36 @@ pub fn apply(rules: &[Rule], request: &mut Request, vars: &Vars<'_>) -> Result<b
     let first_turn =
         request.messages.iter().filter(|m| m.role == Role::User && is_turn(&m.content)).count()
             <= 1;
-    let mut added = 0usize;
+    let start = text_bytes(request);
     for rule in rules.iter().filter(|r| r.enabled && (first_turn || !r.first_turn_only)) {
-        let left = vars.room.saturating_sub(added);
-        added += apply_one(rule, request, vars, left).map_err(RuleError::Failed)?;
-        if added > vars.room {
+        let left = vars.room.saturating_sub(text_bytes(request).saturating_sub(start));
+        apply_one(rule, request, vars, left).map_err(RuleError::Failed)?;
+        // What the rules added so far, net (a `replace` takes the old text away).
+        if text_bytes(request).saturating_sub(start) > vars.room {
             return Err(RuleError::TooLarge);
         }
     }
     Ok(*request != before)
 }
 
-/// Applies one rule; returns how many bytes it added (at most a little past `left`, where it
-/// stops).
+/// The bytes of text rules can change: the system prompt and the messages' text blocks.
+fn text_bytes(request: &Request) -> usize {
+    let system: usize = request.system.iter().map(String::len).sum();
+    let texts = request.messages.iter().flat_map(|m| &m.content).map(|b| match b {
+        Block::Text(t) => t.len(),
+        _ => 0,
+    });
+    system + texts.sum::<usize>()
+}
+
+/// Applies one rule; a `regex_replace` stops once it has added more than `left` bytes (the
+/// caller then refuses the request).
 fn apply_one(
     rule: &Rule,
     request: &mut Request,
     vars: &Vars<'_>,
     left: usize,
-) -> Result<usize, String> {
+) -> Result<(), String> {
     if rule.op == RuleOp::RegexReplace {
         let re = compile(rule.pattern.as_deref().unwrap_or_default())?;
         let mut added = 0usize;
@@ -274,15 +285,14 @@ fn apply_one(
                     added += replaced.len().saturating_sub(t.len());
                     *t = replaced;
                     if added > left {
-                        return Ok(added);
+                        return Ok(());
                     }
                 }
             }
         }
-        return Ok(added);
+        return Ok(());
     }
     let text = render(&rule.template, request, vars)?;
-    let added = text.len();
     // Prompt-cache breakpoints move with the parts they mark; a breakpoint on replaced text
     // marks the text that replaced it.
     match rule.op {
@@ -303,7 +313,7 @@ fn apply_one(
         }
         RuleOp::SystemAppend => request.system.push(text),
         RuleOp::Prepend | RuleOp::Append | RuleOp::Replace => {
-            let Some(i) = last_user(request) else { return Ok(0) };
+            let Some(i) = last_user(request) else { return Ok(()) };
             let moved = edit_user(&mut request.messages[i].content, rule.op, text);
             request.remap_marks(|at| match at {
                 CacheAt::Block { message, block } if message == i => {
@@ -314,7 +324,7 @@ fn apply_one(
         }
         RuleOp::RegexReplace => {}
     }
-    Ok(added)
+    Ok(())
 }
 
 /// Adds text at the start (after any tool results) or end of one user message, or replaces its
@@ -496,13 +506,13 @@ mod tests {
     }
 
     /// Rules each within their own bound still cannot grow the request past its size limit
-    /// together: thirteen doubling `replace` rules and twenty `system_append` rules over a 1 KB
-    /// prompt would make 176 MB; they stop at the room the request has.
+    /// together: twelve doubling `replace` rules and twenty `system_append` rules repeating the
+    /// prompt turn 1 KB into 84 MB; they stop at the room the request has.
     #[test]
     fn rules_together_stop_at_the_requests_room() {
-        let mut doubling: Vec<Rule> =
-            (0..13).map(|_| rule(RuleOp::Replace, "{{user_prompt}}{{user_prompt}}")).collect();
-        doubling.extend((0..20).map(|_| rule(RuleOp::SystemAppend, &"s".repeat(16 * 1024))));
+        let double = "{{user_prompt}}{{user_prompt}}";
+        let mut doubling: Vec<Rule> = (0..12).map(|_| rule(RuleOp::Replace, double)).collect();
+        doubling.extend((0..20).map(|_| rule(RuleOp::SystemAppend, "{{user_prompt}}")));
         let mut r = request();
         r.messages[0].content = vec![Block::Text("x".repeat(1024))];
         let room = Vars { room: 10 << 20, ..vars() };
@@ -517,10 +527,16 @@ mod tests {
             .sum::<usize>()
             + r.system.iter().map(String::len).sum::<usize>();
         assert!(total < 3 * (10 << 20), "stopped near the room, not at 176 MB: {total}");
-        // With room enough, the same rules run.
+        // With room enough, the same rules run; what a `replace` takes away counts too: a 6 MB
+        // prompt wrapped twice grows by the wrappers only.
         let mut r = request();
         let few = &doubling[..2];
         assert!(apply(few, &mut r, &Vars { room: 1 << 20, ..vars() }).unwrap());
+        let wrap = rule(RuleOp::Replace, "<q>{{user_prompt}}</q>");
+        let mut r = request();
+        r.messages[0].content = vec![Block::Text("x".repeat(6 << 20))];
+        let twice = [wrap.clone(), wrap];
+        assert!(apply(&twice, &mut r, &Vars { room: 4 << 20, ..vars() }).unwrap());
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub(crate) struct Inner {
     pub http: Arc<dyn HttpClient>,
     pub platform: Arc<dyn Platform>,
     pub signer: Signer,
-    pub sealer: Sealer,
+    pub sealer: Arc<Sealer>,
     pub login_limiter: LoginLimiter,
     /// Password hashes, one at a time, off the async workers.
     pub hasher: crate::auth::password::Hasher,
@@ -41,11 +41,25 @@ pub(crate) struct Inner {
     /// When a search last fetched each catalog source by itself (so a failing one is not
     /// retried on every search).
     pub catalog_attempts: std::sync::Mutex<std::collections::HashMap<&'static str, i64>>,
-    /// Each provider's secrets to keep out of what its upstream says, by provider id with the
-    /// row's `updated_at` (a change of credentials makes a new one).
+    /// Each provider's secrets to keep out of what its upstream says — still sealed — by
+    /// provider id with the row's `updated_at` (a change of credentials makes a new one).
+    pub secrets: std::sync::Mutex<std::collections::HashMap<String, (i64, Arc<SealedSecrets>)>>,
     /// What request bodies being read may hold together.
     pub body_budget: Arc<crate::body::BodyBudget>,
-    pub redactors: std::sync::Mutex<std::collections::HashMap<String, (i64, Arc<Redactor>)>>,
+}
+
+/// A provider's credentials as stored (sealed), and the sealer that opens them when an upstream's
+/// words must be scrubbed.
+pub(crate) struct SealedSecrets {
+    sealer: Arc<Sealer>,
+    sealed: Vec<String>,
+}
+
+impl crate::redact::Secrets for SealedSecrets {
+    fn redactor(&self) -> Redactor {
+        let opened = self.sealed.iter().filter_map(|s| self.sealer.open(s).ok());
+        Redactor::new(opened.flat_map(|text| Redactor::credential_secrets(&text)))
+    }
 }
 
 impl Inner {
@@ -58,23 +72,26 @@ impl Inner {
         format!("{}/{}", provider.id, credential.id)
     }
 
-    /// The secrets of every credential of `provider`, to scrub from what its upstream says
-    /// (opened once per change of the provider; a credential that does not open is left out).
-    pub(crate) fn redactor(&self, provider: &crate::provider::Provider) -> Arc<Redactor> {
-        let lock = || self.redactors.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at, r)) = lock().get(&provider.id)
+    /// The sealed secrets of every credential of `provider` (one handle per change of the
+    /// provider), for a stream to open only if its upstream reports an error.
+    pub(crate) fn secrets(&self, provider: &crate::provider::Provider) -> Arc<SealedSecrets> {
+        let lock = || self.secrets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, s)) = lock().get(&provider.id)
             && *at == provider.updated_at
         {
-            return r.clone();
+            return s.clone();
         }
-        let secrets = provider
-            .credentials
-            .iter()
-            .filter_map(|c| self.sealer.open(&c.sealed).ok())
-            .flat_map(|text| Redactor::credential_secrets(&text));
-        let redactor = Arc::new(Redactor::new(secrets));
-        lock().insert(provider.id.clone(), (provider.updated_at, redactor.clone()));
-        redactor
+        let sealed = provider.credentials.iter().map(|c| c.sealed.clone()).collect();
+        let secrets = Arc::new(SealedSecrets { sealer: self.sealer.clone(), sealed });
+        lock().insert(provider.id.clone(), (provider.updated_at, secrets.clone()));
+        secrets
+    }
+
+    /// The secrets of every credential of `provider`, opened now to scrub what its upstream
+    /// said (a credential that does not open is left out); dropped with the error it served.
+    pub(crate) fn redactor(&self, provider: &crate::provider::Provider) -> Redactor {
+        use crate::redact::Secrets;
+        self.secrets(provider).redactor()
     }
 
     /// What `provider`'s auth scheme presents for `credential`: the opened key, or the bearer

@@ -91,6 +91,9 @@ fn text(status: u16, message: &str) -> ::http::Response<worker::Body> {
     response
 }
 
+/// Refused bodies up to this size are drained before the answer (see `fetch`).
+const DRAINED_FIRST: usize = 1 << 20;
+
 #[event(fetch)]
 async fn fetch(
     request: HttpRequest,
@@ -113,9 +116,10 @@ async fn fetch(
     {
         parts.extensions.insert(ClientAddr(ip));
     }
-    // A caller refused by its headers gets its answer before its body is read into the isolate;
-    // the body is then read and dropped in the background, chunk by chunk (workerd breaks the
-    // connection's next request when a body is left unread).
+    // A caller refused by its headers never has its body held in the isolate: it is read and
+    // dropped chunk by chunk (workerd breaks the connection's next request when a body is left
+    // unread) — before the answer when it says it is small, so the connection is clean when the
+    // client reuses it; else in the background, the answer sent at once.
     let limit = match gateway.screen(&mut parts).await {
         Screen::Read(limit) => limit,
         Screen::Refuse(handled) => {
@@ -123,7 +127,12 @@ async fn fetch(
                 ctx.wait_until(work);
             }
             let cap = gateway.body_budget().capacity();
-            ctx.wait_until(async move {
+            let small = parts
+                .headers
+                .get(::http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+                .is_some_and(|n| n <= DRAINED_FIRST);
+            let drain = async move {
                 let mut body = std::pin::pin!(body);
                 let mut read = 0usize;
                 while read <= cap {
@@ -134,7 +143,12 @@ async fn fetch(
                         _ => break,
                     }
                 }
-            });
+            };
+            if small {
+                drain.await;
+            } else {
+                ctx.wait_until(drain);
+            }
             return Ok(to_worker(handled.response));
         }
     };

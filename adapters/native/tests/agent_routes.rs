@@ -354,6 +354,29 @@ async fn fields_translation_drops_are_named_and_meaning_changing_ones_refused() 
     assert_eq!(row["translation"]["from"], "openai_chat", "{row}");
     assert_eq!(row["translation"]["to"], "anthropic_messages", "{row}");
     assert_eq!(row["translation"]["dropped"], json!(["frobnicate", "logprobs", "seed"]), "{row}");
+    // A flood of invented fields makes a short report a header can carry.
+    h.script(Ok((200, vec![], vec![MESSAGE])));
+    let mut flood = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+    for i in 0..40 {
+        flood[format!("f{i:02}")] = json!(i);
+    }
+    flood["zé\u{7f}"] = json!(1);
+    flood[format!("z{}", "x".repeat(5000))] = json!(1);
+    let reply = h.send(post("/v1/chat/completions", &key, &[], flood)).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let header = reply.headers["x-gateway-dropped-fields"].to_str().unwrap();
+    assert!(header.starts_with("f00, f01,") && header.ends_with("... (10 more)"), "{header}");
+    assert!(header.len() < 400, "{header}");
+    if let Some(work) = reply.background {
+        work.await;
+    }
+    let row = h.latest_log().await;
+    assert_eq!(row["translation"]["dropped"].as_array().unwrap().len(), 33, "{row}");
+    h.script(Ok((200, vec![], vec![MESSAGE])));
+    let odd = json!({"model": "m", "zé\u{7f}": 1, "messages": [{"role": "user", "content": "hi"}]});
+    let reply = h.send(post("/v1/chat/completions", &key, &[], odd)).await;
+    assert_eq!(reply.headers["x-gateway-dropped-fields"], "z??", "one header-unsafe name");
+
     // Meaning-changing fields are refused, in the caller's protocol, naming the field.
     let responses = json!({"model": "m", "input": "and then?", "previous_response_id": "resp_1"});
     let reply = h.send(post("/v1/responses", &key, &[], responses)).await;
@@ -366,7 +389,7 @@ async fn fields_translation_drops_are_named_and_meaning_changing_ones_refused() 
     let chat_n = json!({"model": "m", "n": 3, "messages": [{"role": "user", "content": "hi"}]});
     let reply = h.send(post("/v1/chat/completions", &key, &[], chat_n)).await;
     assert_eq!((reply.status, reply.json["error"]["param"].as_str()), (400, Some("n")));
-    assert_eq!(h.http.seen.lock().unwrap().len(), 1, "nothing refused was sent");
+    assert_eq!(h.http.seen.lock().unwrap().len(), 3, "nothing refused was sent");
 
     // An Anthropic caller's thread: created (the whole conversation) it is translated with
     // `thread` reported dropped; continued (only the new turn) it is answered thread_not_found.

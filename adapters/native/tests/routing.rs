@@ -478,6 +478,42 @@ async fn virtual_models_are_listed_allowed_and_validated() {
 }
 
 #[tokio::test]
+async fn an_untranslatable_field_waits_for_its_protocols_target_when_that_is_out() {
+    const MESSAGE: &str = r#"{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":1}}"#;
+    let h = Harness::new().await;
+    let a = provider(&h, "a", "openai_responses", json!({})).await;
+    let b = provider(&h, "b", "anthropic_messages", json!({})).await;
+    smart(
+        &h,
+        &[(&a, "model-a"), (&b, "model-b")],
+        json!({"config": {"failure_threshold": 2, "cooldown_ms": 10_000}}),
+    )
+    .await;
+    let key = key(&h).await;
+    let plain = json!({"model": "smart", "input": "hi"});
+    for _ in 0..2 {
+        h.script(Ok((500, vec![], vec!["boom"])));
+        h.script(Ok((200, vec![], vec![MESSAGE])));
+        let reply = h.call("POST", "/v1/responses", Some(&key), plain.clone()).await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
+    }
+    h.http.seen.lock().unwrap().clear();
+    // The route serves Responses (its breaker is open): not a wrong model, a wrong moment.
+    let continued =
+        json!({"model": "smart", "input": "and then?", "previous_response_id": "resp_1"});
+    let reply = h.call("POST", "/v1/responses", Some(&key), continued.clone()).await;
+    assert_eq!(reply.status, 503, "{}", reply.json);
+    assert_eq!(reply.json["error"]["code"], "no_available_target", "{}", reply.json);
+    assert!(reply.headers.contains_key("retry-after"));
+    assert!(hosts(&h).is_empty(), "nothing is sent translated");
+    // Past the cool-down it reaches its own protocol's target, the field intact.
+    h.clock.now.fetch_add(10_000, Ordering::SeqCst);
+    h.script(Ok((200, vec![], vec![r#"{"id":"resp_2","object":"response","status":"completed","model":"model-a","output":[{"type":"message","id":"m","role":"assistant","content":[{"type":"output_text","text":"ok","annotations":[]}]}],"usage":{"input_tokens":3,"output_tokens":1,"total_tokens":4}}"#])));
+    let reply = h.call("POST", "/v1/responses", Some(&key), continued).await;
+    assert_eq!((reply.status, hosts(&h)), (200, vec!["a.test".to_owned()]), "{}", reply.json);
+}
+
+#[tokio::test]
 async fn rule_preview_shows_the_rewritten_request_without_sending_it() {
     let h = Harness::new().await;
     let preview = h

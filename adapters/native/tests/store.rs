@@ -287,6 +287,7 @@ async fn rollups_outlive_pruned_logs() {
             input_tokens: Some(3),
             output_tokens: Some(2),
             cost_usd: Some(0.25),
+            key_id: Some("k1".into()),
             ..Default::default()
         };
         store.insert_log(&log).await.unwrap();
@@ -296,6 +297,14 @@ async fn rollups_outlive_pruned_logs() {
     let rollups = store.rollups("1970-01-01").await.unwrap();
     assert_eq!(rollups, vec![("1970-01-02".to_string(), 2, 1, 10, 0.5)]);
     assert_eq!(store.search_logs(&LogFilter::default(), 10, 0).await.unwrap().1, 1);
+    // What a key spent, for a limit store that lost its counter: the pruned days from their
+    // rollups, the rest from the logs, each counted once.
+    let spent = |from| store.spent_since("k1", from);
+    assert_eq!(spent(0).await.unwrap(), 0.75, "a total budget");
+    assert_eq!(spent(day).await.unwrap(), 0.75, "from the first day");
+    assert_eq!(spent(2 * day).await.unwrap(), 0.25, "only the kept day");
+    assert_eq!(spent(3 * day).await.unwrap(), 0.0);
+    assert_eq!(store.spent_since("k2", 0).await.unwrap(), 0.0, "another key");
 }
 
 /// A row the code cannot read — a `check_config` written by hand with a field this version does

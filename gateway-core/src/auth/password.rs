@@ -33,21 +33,35 @@ pub(crate) fn verify(password: &str, stored: Option<&str>) -> bool {
     matched && stored.is_some()
 }
 
-/// Password hashing off the request path: one hash at a time (each takes 19 MiB and a core for
-/// tens of milliseconds, so a burst of logins queues here instead of taking every core and all
-/// that memory), run where the platform runs blocking work.
+/// Password hashing off the request path: at most [`LANES`] hashes at a time (each takes 19 MiB
+/// and a core for tens of milliseconds, so a burst of logins queues here instead of taking every
+/// core and all that memory), run where the platform runs blocking work.
 #[derive(Debug, Default)]
 pub(crate) struct Hasher {
-    gate: futures::lock::Mutex<()>,
+    lanes: [futures::lock::Mutex<()>; LANES],
+    next: std::sync::atomic::AtomicUsize,
 }
 
+/// Concurrent hashes: two logins at once go at full speed on a two-core host and a burst still
+/// leaves the async workers a core.
+const LANES: usize = 2;
+
 impl Hasher {
+    /// A free lane if there is one, else a turn in the next lane's queue.
+    async fn lane(&self) -> futures::lock::MutexGuard<'_, ()> {
+        if let Some(free) = self.lanes.iter().find_map(|l| l.try_lock()) {
+            return free;
+        }
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % LANES;
+        self.lanes[i].lock().await
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         platform: &dyn crate::io::Platform,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
-        let _turn = self.gate.lock().await;
+        let _turn = self.lane().await;
         let (tx, rx) = futures::channel::oneshot::channel();
         platform
             .blocking(Box::new(move || {

@@ -170,7 +170,14 @@ impl Tokens {
                 return Ok(token.to_string());
             }
         }
-        match exchange(http, platform, scheme, &secret).await {
+        // The token endpoint's words may repeat the credential: scrubbed before they go anywhere.
+        let redactor =
+            crate::redact::Redactor::new(crate::redact::Redactor::credential_secrets(&secret));
+        let exchanged = exchange(http, platform, scheme, &secret).await.map_err(|e| match e {
+            ExchangeError::Upstream(u) => ExchangeError::Upstream(u.redacted(&redactor)),
+            other => other,
+        });
+        match exchanged {
             Ok((token, expires_ms)) => {
                 let token: Arc<str> = token.into();
                 self.settle(key, Some((token.clone(), expires_ms)));

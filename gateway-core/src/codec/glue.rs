@@ -63,8 +63,15 @@ pub struct Plan {
     pub call_ids: String,
     /// The longest the upstream may stay silent once the stream has started.
     pub idle_timeout: std::time::Duration,
-    /// The provider's secrets, scrubbed from any error the upstream reports mid-stream.
-    pub redactor: Arc<crate::redact::Redactor>,
+    /// The provider's secrets (still sealed), scrubbed from any error the upstream reports
+    /// mid-stream.
+    pub secrets: Arc<dyn crate::redact::Secrets>,
+}
+
+impl std::fmt::Debug for dyn crate::redact::Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets(sealed)")
+    }
 }
 
 /// Reads an upstream stream until its first event, within `timeout`, so a failed attempt can still
@@ -262,7 +269,7 @@ impl Relay {
         let mut events = self.decoder.push(sse);
         for event in &mut events {
             if let Event::Error { message, .. } = event
-                && let std::borrow::Cow::Owned(clean) = self.plan.redactor.scrub(message)
+                && let std::borrow::Cow::Owned(clean) = self.plan.secrets.redactor().scrub(message)
             {
                 *message = clean;
             }
@@ -436,7 +443,7 @@ mod tests {
             model: "m".into(),
             call_ids: "call".into(),
             idle_timeout: Duration::from_secs(60),
-            redactor: Arc::default(),
+            secrets: Arc::new(()),
         }
     }
 
@@ -579,7 +586,7 @@ mod tests {
         let error = format!("data: {{\"error\":{{\"message\":\"key {key} is over quota\",\"type\":\"insufficient_quota\"}}}}\n\n").leak();
         for client in [CHAT, Protocol::AnthropicMessages] {
             let mut p = plan(CHAT, client, false);
-            p.redactor = Arc::new(crate::redact::Redactor::new([key.to_owned()]));
+            p.secrets = Arc::new(crate::redact::Redactor::new([key.to_owned()]));
             let (out, summary) = run(vec![Ok(DELTA), Ok(error)], p);
             let text = out.concat();
             assert!(!text.contains(key) && text.contains("[redacted] is over quota"), "{text}");

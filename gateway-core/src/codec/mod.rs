@@ -138,7 +138,27 @@ pub fn translation(request: &Request, from: Protocol, to: Protocol) -> Option<Tr
         _ => {}
     }
     let dropped_tools = dropped_tools(request, to).unwrap_or_default();
-    Some(Translation { from, to, dropped, dropped_tools, approximated })
+    let dropped_tools = named(dropped_tools);
+    Some(Translation { from, to, dropped: named(dropped), dropped_tools, approximated })
+}
+
+/// At most [`REPORTED`] names of at most [`NAME_CHARS`] characters each, then how many more: a
+/// body of a million invented fields makes a short report, not a megabyte header or log row.
+fn named(mut names: Vec<String>) -> Vec<String> {
+    const REPORTED: usize = 32;
+    const NAME_CHARS: usize = 64;
+    let more = names.len().saturating_sub(REPORTED);
+    names.truncate(REPORTED);
+    for name in &mut names {
+        if let Some((cut, _)) = name.char_indices().nth(NAME_CHARS) {
+            name.truncate(cut);
+            name.push_str("...");
+        }
+    }
+    if more > 0 {
+        names.push(format!("... ({more} more)"));
+    }
+    names
 }
 
 /// Turns an upstream's SSE events into canonical events.
@@ -511,9 +531,9 @@ pub(crate) fn unreadable_event(data: &str, error: &serde_json::Error) -> Vec<Eve
     if data.trim().is_empty() {
         return vec![];
     }
-    // The upstream's words go to the process log only: callers get the gateway's.
-    let start: String = data.chars().take(80).collect();
-    tracing::warn!(%error, start = %start, "an upstream stream event is not valid JSON");
+    // Neither callers nor the log get the upstream's words (they may carry anything, a key
+    // included): how long the event was and why it did not parse.
+    tracing::warn!(%error, bytes = data.len(), "an upstream stream event is not valid JSON");
     vec![Event::Error {
         kind: "upstream_invalid_response".into(),
         message: "the upstream sent an event that is not valid JSON; the stream ends here".into(),

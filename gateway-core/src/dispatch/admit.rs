@@ -42,20 +42,35 @@ pub(super) async fn cached_route(inner: &Inner, name: &str) -> Result<Arc<Route>
 #[derive(Clone)]
 pub(crate) struct Screened(pub Arc<VirtualKey>);
 
-/// Whether a data-plane request's headers present a key that may be used now from `client_ip`
-/// (what a refusal needs is all in the headers, so a host reads no body for a caller it will
-/// refuse); the key when so.
+/// What a data-plane request's headers say about its key (what a refusal needs is all in the
+/// headers, so a host reads no body for a caller it will refuse).
+pub(crate) enum Screening {
+    /// Known, and it may be used now from this address.
+    Admitted(Arc<VirtualKey>),
+    /// Missing, unknown, disabled, expired or not allowed from this address.
+    Refused,
+    /// Not known yet (the key store failed): the request's handling will say.
+    Unsure,
+}
+
+/// Screens the key a data-plane request's headers present, for use now from `client_ip`.
 pub(crate) async fn screen(
     inner: &Inner,
     headers: &http::HeaderMap,
     uri: &http::Uri,
     client_ip: Option<&str>,
-) -> Option<Arc<VirtualKey>> {
-    let key = find_key(inner, headers, uri).await.ok()?;
-    check_key(&key, inner.platform.now_ms()).ok()?;
+) -> Screening {
+    let key = match find_key(inner, headers, uri).await {
+        Ok(key) => key,
+        Err(GatewayError::Auth(_)) => return Screening::Refused,
+        Err(_) => return Screening::Unsure,
+    };
+    if check_key(&key, inner.platform.now_ms()).is_err() {
+        return Screening::Refused;
+    }
     match &key.allowed_ips {
-        Some(allowed) if !policy::ip_allowed(client_ip, allowed) => None,
-        _ => Some(key),
+        Some(allowed) if !policy::ip_allowed(client_ip, allowed) => Screening::Refused,
+        _ => Screening::Admitted(key),
     }
 }
 

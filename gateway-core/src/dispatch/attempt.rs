@@ -213,8 +213,8 @@ async fn attempt(
             // request exchanges the credential anew.
             inner.router.tokens.forget(&inner.token_key(&t.provider, credential));
         }
-        // Every refused credential is disabled (and every limited one rests), the last tried
-        // too; another takes the request while one is left untried.
+        // A refused credential is disabled (a limited one rests) while another is usable, and
+        // another takes the request while one is left untried.
         let another = rotate(inner, t, credential, said).await;
         if tries >= t.provider.credentials.len() || !another {
             return step;
@@ -277,7 +277,9 @@ fn rotation(step: &Step) -> Option<Rotation> {
 }
 
 /// Rests (429) or disables (401/403, kept with why) `credential` when its provider has others;
-/// whether another may take the request now.
+/// whether another may take the request now. The last usable credential is never disabled: a
+/// burst of 401s (an upstream's auth outage) must not take the provider down for good — it goes
+/// on being tried, and answers for itself.
 async fn rotate(
     inner: &Inner,
     t: &RouteTarget,
@@ -294,6 +296,7 @@ async fn rotate(
             inner.router.keyring.rest(provider, credential, now + ms);
             tracing::warn!(provider = %provider.name, credential = %credential.id, rest_ms = ms, "credential rate limited; resting it");
         }
+        Rotation::Disable(_) if inner.router.keyring.available(provider, now) < 2 => return false,
         Rotation::Disable(reason) => {
             inner.router.keyring.disable(provider, credential);
             tracing::error!(provider = %provider.name, credential = %credential.id, %reason, "credential disabled");
@@ -391,7 +394,7 @@ async fn read_answer(
                     model: prepared.raw.model.clone(),
                     call_ids: prepared.call_ids.clone(),
                     idle_timeout: inner.config.stream_idle_timeout,
-                    redactor: inner.redactor(&t.provider),
+                    secrets: inner.secrets(&t.provider),
                 };
                 Step::Done(Forwarded::Stream { body, plan })
             }

@@ -369,10 +369,13 @@ impl Exchange {
             ("x-gateway-dropped-fields", report.map(|t| &t.dropped)),
             ("x-gateway-dropped-tools", report.map(|t| &t.dropped_tools)),
         ] {
-            if let Some(list) = list.filter(|l| !l.is_empty())
-                && let Ok(v) = http::HeaderValue::from_str(&list.join(", "))
-            {
-                headers.insert(name, v);
+            // Names as the caller sent them, any character a header cannot carry as `?`.
+            if let Some(list) = list.filter(|l| !l.is_empty()) {
+                let visible = |c: char| if c.is_ascii_graphic() || c == ' ' { c } else { '?' };
+                let value: String = list.join(", ").chars().map(visible).collect();
+                if let Ok(v) = http::HeaderValue::from_str(&value) {
+                    headers.insert(name, v);
+                }
             }
         }
         headers

@@ -17,7 +17,7 @@ mod resolve;
 
 use bytes::Bytes;
 
-pub(crate) use self::admit::{Screened, screen};
+pub(crate) use self::admit::{Screened, Screening, screen};
 use self::admit::{authorize, cached_route, lookup_key};
 use self::attempt::Forwarded;
 pub(crate) use self::count::count_tokens;
@@ -276,8 +276,12 @@ fn order(
 
 /// A request with a field no other protocol can carry (a continued message thread, a stored
 /// response to continue, …) goes only to targets of the caller's protocol; with none left it is
-/// refused naming the field — a continued thread with Anthropic's `thread_not_found`, which the
-/// SDKs answer by sending the whole conversation.
+/// refused — a continued thread with Anthropic's `thread_not_found`, which the SDKs answer by
+/// sending the whole conversation (so a route whose Anthropic target is out still answers); any
+/// other field, when the route has such a target but its breaker is open, as no target available
+/// now (the model is right, the moment is not), and when it has none, naming the field.
+const RETRY_SAME_PROTOCOL_SECS: u64 = 5;
+
 fn untranslated(
     route: &Route,
     order: &mut Vec<usize>,
@@ -293,6 +297,10 @@ fn untranslated(
     }
     if field == "thread" {
         return Err(RequestError::ThreadNotFound.into());
+    }
+    if route.targets.iter().any(|t| t.provider.protocol == inbound) {
+        let retry_after_secs = RETRY_SAME_PROTOCOL_SECS;
+        return Err(routing::NoTarget { retry_after_secs, rate_limited: false }.into());
     }
     let m = format!(
         "`{field}` has no equivalent in the protocol this model's providers speak, and without \

@@ -125,13 +125,13 @@ impl Pass {
         } else {
             Answer::default()
         };
-        let usage = answer.usage.unwrap_or_default();
-        let n = |v: &Option<Value>| v.as_ref().and_then(Value::as_i64);
-        let output = n(&usage.output_tokens).or(n(&usage.completion_tokens));
+        let usage = &answer.usage;
+        let n = |field: &str| usage[field].as_i64();
+        let output = n("output_tokens").or(n("completion_tokens"));
         // Jina's rerank reports only a total.
-        let input = n(&usage.input_tokens)
-            .or(n(&usage.prompt_tokens))
-            .or_else(|| n(&usage.total_tokens).filter(|_| output.is_none()));
+        let input = n("input_tokens")
+            .or(n("prompt_tokens"))
+            .or_else(|| n("total_tokens").filter(|_| output.is_none()));
         let tokens = Usage { input, output, ..Usage::default() };
         let mut units = self.asked;
         let mut text = None;
@@ -142,8 +142,7 @@ impl Pass {
                 }
             }
             OpenaiCall::Transcriptions => {
-                let seconds = usage.seconds.as_ref().and_then(Value::as_f64);
-                units.seconds = answer.duration.as_ref().and_then(Value::as_f64).or(seconds);
+                units.seconds = answer.duration.as_f64().or(usage["seconds"].as_f64());
             }
             OpenaiCall::Rerank => {
                 // Cohere bills search units (a query over up to 100 documents is one).
@@ -152,7 +151,8 @@ impl Pass {
                 }
             }
             OpenaiCall::Completions => {
-                text = Some(answer.choices.iter().map(|c| c.text.len()).sum());
+                let choices = answer.choices.as_array().map(Vec::as_slice).unwrap_or_default();
+                text = Some(choices.iter().filter_map(|c| c["text"].as_str()).map(str::len).sum());
             }
             OpenaiCall::Speech | OpenaiCall::Moderations => {}
         }
@@ -160,46 +160,25 @@ impl Pass {
     }
 }
 
-/// What a relayed answer is read for.
+/// What a relayed answer is read for: small fields as they come (whatever their type), the
+/// images' data counted, not read.
 #[derive(Default, serde::Deserialize)]
 struct Answer {
     #[serde(default)]
-    usage: Option<PassUsage>,
+    usage: Value,
     /// Images: how many came (their data skipped).
     #[serde(default)]
     data: Option<Items>,
     #[serde(default)]
-    duration: Option<Value>,
+    duration: Value,
     #[serde(default)]
     meta: Value,
     /// Completions: the texts.
     #[serde(default)]
-    choices: Vec<TextChoice>,
+    choices: Value,
 }
 
-#[derive(Default, serde::Deserialize)]
-struct PassUsage {
-    #[serde(default)]
-    input_tokens: Option<Value>,
-    #[serde(default)]
-    output_tokens: Option<Value>,
-    #[serde(default)]
-    prompt_tokens: Option<Value>,
-    #[serde(default)]
-    completion_tokens: Option<Value>,
-    #[serde(default)]
-    total_tokens: Option<Value>,
-    #[serde(default)]
-    seconds: Option<Value>,
-}
-
-#[derive(serde::Deserialize)]
-struct TextChoice {
-    #[serde(default)]
-    text: String,
-}
-
-/// The length of a JSON array whose items are skipped unread.
+/// The length of a JSON array whose items are skipped unread (anything else: none).
 struct Items(usize);
 
 impl<'de> serde::Deserialize<'de> for Items {
@@ -208,7 +187,32 @@ impl<'de> serde::Deserialize<'de> for Items {
         impl<'de> serde::de::Visitor<'de> for Count {
             type Value = Items;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an array")
+                f.write_str("anything")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Items, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Items(0))
+            }
+            fn visit_unit<E>(self) -> Result<Items, E> {
+                Ok(Items(0))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Items, E> {
+                Ok(Items(0))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Items, E> {
+                Ok(Items(0))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Items, E> {
+                Ok(Items(0))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Items, E> {
+                Ok(Items(0))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Items, E> {
+                Ok(Items(0))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
@@ -221,7 +225,7 @@ impl<'de> serde::Deserialize<'de> for Items {
                 Ok(Items(n))
             }
         }
-        d.deserialize_seq(Count)
+        d.deserialize_any(Count)
     }
 }
 
@@ -256,6 +260,11 @@ mod tests {
         let rerank = Units { queries: Some(1.0), ..Units::default() };
         let (u, units, _) = pass(OpenaiCall::Rerank, rerank).used(jina, "application/json");
         assert_eq!((u.input, units.queries), (Some(31), Some(1.0)));
+        // A field of an unexpected type costs nothing else: the usage is still read.
+        let odd = br#"{"choices":[{"text":null}],"data":{"x":1},"usage":{"prompt_tokens":5,"completion_tokens":7}}"#;
+        let (u, _, text) =
+            pass(OpenaiCall::Completions, Units::default()).used(odd, "application/json");
+        assert_eq!((u.input, u.output, text), (Some(5), Some(7), Some(0)));
         let cohere = br#"{"results":[],"meta":{"billed_units":{"search_units":2}}}"#;
         assert_eq!(
             pass(OpenaiCall::Rerank, rerank).used(cohere, "application/json").1.queries,

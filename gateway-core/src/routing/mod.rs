@@ -191,6 +191,10 @@ impl Router {
             Outcome::Success { latency_ms } | Outcome::Started { latency_ms } => {
                 if matches!(outcome, Outcome::Success { .. }) {
                     t.breaker.success();
+                } else {
+                    // A half-open probe that started streaming reached a working upstream: the
+                    // target is open to others again (its count waits for the stream's end).
+                    t.breaker.neutral();
                 }
                 let sample = latency_ms.max(0) as f64;
                 t.latency_ewma_ms =
@@ -359,5 +363,29 @@ mod tests {
         assert!(!router.acquire("p/m", 29_999));
         assert!(router.acquire("p/m", 30_000));
         assert!(!router.acquire("p/m", 30_000), "one probe at a time");
+    }
+
+    /// A stream's first event opens a half-open target to others at once (the probe reached a
+    /// working upstream); its end gives the verdict: streams that break half-way open the
+    /// breaker after the threshold, as any failure does, and one that finishes resets the count.
+    #[test]
+    fn a_streams_verdict_comes_at_its_end_without_holding_the_probe() {
+        let router = Router::default();
+        let config = RouteConfig { failure_threshold: 2, ..RouteConfig::default() };
+        router.record("p/m", 0, Outcome::Failure, &config);
+        router.record("p/m", 0, Outcome::Failure, &config);
+        assert!(router.acquire("p/m", 30_000), "the half-open probe");
+        router.record("p/m", 30_000, Outcome::Started { latency_ms: 5 }, &config);
+        assert!(router.acquire("p/m", 30_001), "open to others while the probe streams");
+        router.stream_ended("p/m", true, 30_100, &config);
+        router.record("p/m", 30_200, Outcome::Started { latency_ms: 5 }, &config);
+        router.stream_ended("p/m", true, 30_300, &config);
+        let status = &router.status()[0];
+        assert_eq!(status.breaker, Breaker::Open { until_ms: 60_300, rate_limited: false });
+        assert_eq!(status.failures, 4);
+        assert!(router.acquire("p/m", 60_300));
+        router.record("p/m", 60_300, Outcome::Started { latency_ms: 5 }, &config);
+        router.stream_ended("p/m", false, 60_400, &config);
+        assert_eq!(router.status()[0].breaker, Breaker::Closed { failures: 0 });
     }
 }

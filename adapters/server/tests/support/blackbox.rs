@@ -155,8 +155,10 @@ pub async fn run(host: Host<'_>) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 400, "{name}");
-    assert_eq!(r.json::<Value>().await.unwrap()["type"], "error", "{name}: Anthropic error shape");
+    let (status, body) = (r.status(), r.text().await.unwrap_or_default());
+    assert_eq!(status, 400, "{name}: {body}");
+    let body: Value = serde_json::from_str(&body).unwrap_or_default();
+    assert_eq!(body["type"], "error", "{name}: Anthropic error shape");
     let (status, limited) = admin
         .post("/api/admin/keys", json!({"name": "one-model", "allowed_models": ["gpt"]}))
         .await;

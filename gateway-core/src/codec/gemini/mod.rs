@@ -21,7 +21,7 @@
 //! | prompt caching | — (implicit caching) | breakpoints and cache keys of other callers are not needed and not sent |
 //! | finish | `finishReason` `STOP`/`MAX_TOKENS`/`SAFETY`/… | mapped; `STOP` with function calls means tool calls |
 //! | — | every other field (`safetySettings`, `generationConfig.topK`, `seed`, …; parallel-call switch, `user`) | kept as `Request::extra` (top level and `generationConfig.<field>`; [`MAPPED`] and [`MAPPED_CONFIG`] list what is mapped): sent as they came to a Gemini upstream, dropped when translating and named in `x-gateway-dropped-fields`; `cachedContent`, `candidateCount > 1` and image or audio output are never translated away |
-//! | split turns | consecutive contents of one role (the `@google/genai` chat keeps each streamed chunk's) | one turn, adjacent texts joined, empty text parts left out; a translated stream ends on its last real part, `finishReason` and usage on it (never an empty text part, which the chat would send back as a turn of its own) |
+//! | split turns | consecutive contents of one role (the `@google/genai` chat keeps each streamed chunk's) | one turn, a model turn's adjacent texts joined (a user's kept apart), empty text parts left out; a translated stream ends on its last real part, `finishReason` and usage on it (never an empty text part, which the chat would send back as a turn of its own) |
 
 mod request;
 mod response;

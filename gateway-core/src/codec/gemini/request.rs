@@ -481,8 +481,9 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
             }
         };
         // A turn split over several contents (the SDK's chat keeps each streamed chunk's) is
-        // one turn, its adjacent texts one text (as the SDK reads them); an empty text part (a
-        // stream's closing chunk) is no content.
+        // one turn; a model turn's adjacent texts are one text (streamed chunks split words, and
+        // the SDK reads them joined), a user's stay apart (separate documents, separate words);
+        // an empty text part (a stream's closing chunk) is no content.
         let mut parts = decode_parts(c, &mut ids);
         parts.retain(|b| !matches!(b, Block::Text(t) if t.is_empty()));
         let same_turn = request.messages.last().is_some_and(|m| m.role == role);
@@ -495,7 +496,9 @@ pub fn decode_request(body: &[u8]) -> Result<Request, RequestError> {
         if let Some(turn) = request.messages.last_mut() {
             for block in parts {
                 match (turn.content.last_mut(), block) {
-                    (Some(Block::Text(last)), Block::Text(more)) => last.push_str(&more),
+                    (Some(Block::Text(last)), Block::Text(more)) if role == Role::Assistant => {
+                        last.push_str(&more)
+                    }
                     (_, block) => turn.content.push(block),
                 }
             }
@@ -559,5 +562,29 @@ mod tests {
             (reasoning.budget_tokens, reasoning.summary.as_deref()),
             (Some(2048), Some("auto"))
         );
+    }
+
+    #[test]
+    fn split_model_turns_join_their_texts_and_user_parts_stay_apart() {
+        let body = json!({"contents": [
+            {"role": "user", "parts": [{"text": "Document A."}, {"text": "Question?"}]},
+            {"role": "model", "parts": [{"text": "Ans"}]},
+            {"role": "model", "parts": [{"text": "wer."}, {"text": ""}]},
+            {"role": "user", "parts": [{"text": "Thanks"}]}]});
+        let request = decode_request(body.to_string().as_bytes()).unwrap();
+        let texts: Vec<Vec<&str>> = request
+            .messages
+            .iter()
+            .map(|m| {
+                m.content
+                    .iter()
+                    .map(|b| match b {
+                        Block::Text(t) => t.as_str(),
+                        _ => "?",
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(texts, vec![vec!["Document A.", "Question?"], vec!["Answer."], vec!["Thanks"]]);
     }
 }
