@@ -47,6 +47,11 @@ async fn smart(h: &Harness, targets: &[(&str, &str)], extra: Value) -> Value {
     h.admin("POST", "/api/admin/virtual-models", body).await
 }
 
+/// `smart` over `targets` with breakers that open after two failures and cool down for 10 s.
+async fn smart_breaking(h: &Harness, targets: &[(&str, &str)]) {
+    smart(h, targets, json!({"config": {"failure_threshold": 2, "cooldown_ms": 10_000}})).await;
+}
+
 fn chat(model: &str, stream: bool) -> Value {
     json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]})
 }
@@ -122,12 +127,7 @@ async fn breaker_skips_a_failing_target_then_probes_it_after_the_cool_down() {
     let h = Harness::new().await;
     let a = provider(&h, "a", "openai_chat", json!({})).await;
     let b = provider(&h, "b", "openai_chat", json!({})).await;
-    smart(
-        &h,
-        &[(&a, "model-a"), (&b, "model-b")],
-        json!({"config": {"failure_threshold": 2, "cooldown_ms": 10_000}}),
-    )
-    .await;
+    smart_breaking(&h, &[(&a, "model-a"), (&b, "model-b")]).await;
     let key = key(&h).await;
     for _ in 0..2 {
         h.script(Ok((500, vec![], vec!["boom"])));
@@ -483,12 +483,7 @@ async fn an_untranslatable_field_waits_for_its_protocols_target_when_that_is_out
     let h = Harness::new().await;
     let a = provider(&h, "a", "openai_responses", json!({})).await;
     let b = provider(&h, "b", "anthropic_messages", json!({})).await;
-    smart(
-        &h,
-        &[(&a, "model-a"), (&b, "model-b")],
-        json!({"config": {"failure_threshold": 2, "cooldown_ms": 10_000}}),
-    )
-    .await;
+    smart_breaking(&h, &[(&a, "model-a"), (&b, "model-b")]).await;
     let key = key(&h).await;
     let plain = json!({"model": "smart", "input": "hi"});
     for _ in 0..2 {
