@@ -25,7 +25,7 @@ pub(crate) struct Inner {
     pub signer: Signer,
     pub sealer: Arc<Sealer>,
     pub login_limiter: LoginLimiter,
-    /// Password hashes, one at a time, off the async workers.
+    /// Password hashes, at most two at a time, off the async workers.
     pub hasher: crate::auth::password::Hasher,
     pub router: Arc<crate::routing::Router>,
     pub key_cache: crate::keycache::KeyCache,

@@ -91,8 +91,10 @@ fn text(status: u16, message: &str) -> ::http::Response<worker::Body> {
     response
 }
 
-/// Refused bodies up to this size are drained before the answer (see `fetch`).
+/// Refused bodies up to this size are drained before the answer, for at most
+/// `DRAIN_FIRST_FOR` (see `fetch`).
 const DRAINED_FIRST: usize = 1 << 20;
+const DRAIN_FIRST_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[event(fetch)]
 async fn fetch(
@@ -118,8 +120,8 @@ async fn fetch(
     }
     // A caller refused by its headers never has its body held in the isolate: it is read and
     // dropped chunk by chunk (workerd breaks the connection's next request when a body is left
-    // unread) — before the answer when it says it is small, so the connection is clean when the
-    // client reuses it; else in the background, the answer sent at once.
+    // unread) — before the answer when it says it is small (for two seconds at most), so the
+    // connection is clean when the client reuses it; else in the background, the answer at once.
     let limit = match gateway.screen(&mut parts).await {
         Screen::Read(limit) => limit,
         Screen::Refuse(handled) => {
@@ -132,7 +134,7 @@ async fn fetch(
                 .get(::http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
                 .is_some_and(|n| n <= DRAINED_FIRST);
-            let drain = async move {
+            let drain = Box::pin(async move {
                 let mut body = std::pin::pin!(body);
                 let mut read = 0usize;
                 while read <= cap {
@@ -143,9 +145,15 @@ async fn fetch(
                         _ => break,
                     }
                 }
-            };
+            });
             if small {
-                drain.await;
+                // A client that announces a small body and then stalls still gets its answer.
+                let deadline = Box::pin(worker::Delay::from(DRAIN_FIRST_FOR));
+                if let futures::future::Either::Right((_, rest)) =
+                    futures::future::select(drain, deadline).await
+                {
+                    ctx.wait_until(rest);
+                }
             } else {
                 ctx.wait_until(drain);
             }

@@ -165,6 +165,32 @@ async fn providers_and_models_round_trip_and_enforce_references() {
     assert_eq!(store.delete_provider("p1").await.unwrap(), Some(false));
 }
 
+/// Refused credentials are disabled one by one, never the last enabled one — also when two
+/// instances refuse two keys at once (the stored list is compared before it is replaced).
+#[tokio::test]
+async fn the_last_enabled_credential_is_never_disabled() {
+    let (_dir, store, path) = fresh().await;
+    let mut p = provider("p1", "OpenAI");
+    let mut second = p.credentials[0].clone();
+    second.id = "c2".into();
+    p.credentials.push(second);
+    store.insert_provider(&p).await.unwrap();
+    let why = |at| gateway_core::provider::Disabled { reason: "401".into(), at };
+    // Two instances on one file, each refusing a different key at the same moment.
+    let other = Store::new(open_database(&path, None).await.unwrap());
+    let (a, b) = tokio::join!(
+        store.disable_credential("p1", "c1", why(1)),
+        other.disable_credential("p1", "c2", why(1))
+    );
+    assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|d| **d).count(), 1, "one of two");
+    let stored = store.provider("p1").await.unwrap().unwrap();
+    let enabled: Vec<&str> =
+        stored.credentials.iter().filter(|c| c.disabled.is_none()).map(|c| c.id.as_str()).collect();
+    assert_eq!(enabled.len(), 1, "{stored:?}");
+    assert!(!store.disable_credential("p1", enabled[0], why(2)).await.unwrap(), "the last");
+    assert!(!store.disable_credential("p1", "nope", why(2)).await.unwrap());
+}
+
 #[tokio::test]
 async fn keys_are_found_by_hash_and_keep_their_policy() {
     let (_dir, store, _) = fresh().await;

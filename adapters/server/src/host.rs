@@ -174,37 +174,28 @@ async fn read_body(
     announced: Option<u64>,
 ) -> Result<(bytes::Bytes, Reserved), BodyError> {
     let mut held = budget.reserve();
-    let announced = announced.and_then(|n| usize::try_from(n).ok());
-    if let Some(n) = announced
-        && !held.grow(n)
-    {
-        return Err(BodyError::Busy);
-    }
-    // A body that arrives in one frame (most do) is kept as it came; only a second frame copies.
-    let mut first: Option<bytes::Bytes> = None;
     let mut buffer = bytes::BytesMut::new();
-    let mut total = 0;
+    if let Some(n) = announced.and_then(|n| usize::try_from(n).ok()) {
+        if !held.grow(n) {
+            return Err(BodyError::Busy);
+        }
+        buffer.reserve(n);
+    }
+    // Copied, even a body that came in one frame: hyper's frames are slices of its connection's
+    // read buffer, and keeping one would keep that whole buffer for the request's life.
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| BodyError::Unreadable(e.to_string()))?;
-        total += chunk.len();
+        let total = buffer.len() + chunk.len();
         if total > limit {
             return Err(BodyError::TooLarge);
         }
         if total > held.bytes() && !held.grow(total - held.bytes()) {
             return Err(BodyError::Busy);
         }
-        match first.take() {
-            None if buffer.is_empty() => first = Some(chunk),
-            Some(earlier) => {
-                buffer.reserve(announced.unwrap_or(total).max(total));
-                buffer.extend_from_slice(&earlier);
-                buffer.extend_from_slice(&chunk);
-            }
-            None => buffer.extend_from_slice(&chunk),
-        }
+        buffer.extend_from_slice(&chunk);
     }
-    Ok((first.unwrap_or_else(|| buffer.freeze()), held))
+    Ok((buffer.freeze(), held))
 }
 
 /// A future run in place that, dropped before it is done (its client hung up), finishes on a

@@ -42,8 +42,9 @@ pub(crate) struct Hasher {
     next: std::sync::atomic::AtomicUsize,
 }
 
-/// Concurrent hashes: two logins at once go at full speed on a two-core host and a burst still
-/// leaves the async workers a core.
+/// Concurrent hashes: two logins at once both go at full speed, and a burst holds at most two
+/// cores and 38 MiB (on a two-core host the async workers then share the cores with them, as
+/// they would with any other process; they are never blocked by a hash).
 const LANES: usize = 2;
 
 impl Hasher {

@@ -124,7 +124,7 @@ pub fn translation(request: &Request, from: Protocol, to: Protocol) -> Option<Tr
     if from == to {
         return None;
     }
-    let mut dropped: Vec<String> = request.extra.keys().cloned().collect();
+    let mut dropped: Vec<String> = Vec::new();
     let mut approximated = Vec::new();
     // Effort and budget become each other; which levels exist differs by protocol.
     if request.reasoning.is_some() {
@@ -137,6 +137,8 @@ pub fn translation(request: &Request, from: Protocol, to: Protocol) -> Option<Tr
         (Protocol::BedrockConverse, _, Some(ToolChoice::None)) => approximated.push("tool_choice"),
         _ => {}
     }
+    // The gateway's own names first, then the caller's unmapped fields (sorted): a cap cuts these.
+    dropped.extend(request.extra.keys().cloned());
     let dropped_tools = dropped_tools(request, to).unwrap_or_default();
     let dropped_tools = named(dropped_tools);
     Some(Translation { from, to, dropped: named(dropped), dropped_tools, approximated })

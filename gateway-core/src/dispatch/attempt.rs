@@ -296,15 +296,25 @@ async fn rotate(
             inner.router.keyring.rest(provider, credential, now + ms);
             tracing::warn!(provider = %provider.name, credential = %credential.id, rest_ms = ms, "credential rate limited; resting it");
         }
-        Rotation::Disable(_) if inner.router.keyring.available(provider, now) < 2 => return false,
+        // The last usable credential stays: its refusal reaches the caller, and the provider
+        // recovers by itself once the key works again.
         Rotation::Disable(reason) => {
-            inner.router.keyring.disable(provider, credential);
-            tracing::error!(provider = %provider.name, credential = %credential.id, %reason, "credential disabled");
-            let disabled = crate::provider::Disabled { reason, at: now };
-            if let Err(e) =
-                inner.store.disable_credential(&provider.id, &credential.id, disabled).await
-            {
-                tracing::error!(error = %e, "could not record the disabled credential");
+            if !inner.router.keyring.disable_unless_last(provider, credential, now) {
+                return false;
+            }
+            let disabled = crate::provider::Disabled { reason: reason.clone(), at: now };
+            match inner.store.disable_credential(&provider.id, &credential.id, disabled).await {
+                Ok(true) => {
+                    tracing::error!(provider = %provider.name, credential = %credential.id, %reason, "credential disabled");
+                }
+                // Another instance disabled the others meanwhile: this one is the last.
+                Ok(false) => {
+                    inner.router.keyring.undisable(provider, credential);
+                    return false;
+                }
+                Err(e) => {
+                    tracing::error!(provider = %provider.name, credential = %credential.id, %reason, error = %e, "credential disabled here; could not record it");
+                }
             }
         }
     }

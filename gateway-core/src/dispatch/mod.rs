@@ -36,7 +36,7 @@ use crate::error::{GatewayError, RequestError};
 use crate::ids;
 use crate::policy;
 use crate::reply::ErrorShape;
-use crate::routing::{self, Route};
+use crate::routing::{self, Route, RouteTarget};
 use crate::rules::Vars;
 use crate::state::{Ctx, Inner};
 use crate::store::keys::VirtualKey;
@@ -268,7 +268,9 @@ fn order(
     match &prepared.payload {
         Payload::Embeddings(_) => order.retain(|&i| prepare::embeds(&route.targets[i])),
         Payload::Pass(_) => order.retain(|&i| prepare::passes(&route.targets[i])),
-        Payload::Chat { canonical: Some(c), .. } => untranslated(route, &mut order, c, prepared)?,
+        Payload::Chat { canonical: Some(c), .. } => {
+            untranslated(&inner.router, now, route, &mut order, c, prepared)?
+        }
         Payload::Chat { canonical: None, .. } => {}
     }
     Ok(order)
@@ -280,9 +282,9 @@ fn order(
 /// sending the whole conversation (so a route whose Anthropic target is out still answers); any
 /// other field, when the route has such a target but its breaker is open, as no target available
 /// now (the model is right, the moment is not), and when it has none, naming the field.
-const RETRY_SAME_PROTOCOL_SECS: u64 = 5;
-
 fn untranslated(
+    router: &routing::Router,
+    now_ms: i64,
     route: &Route,
     order: &mut Vec<usize>,
     canonical: &Request,
@@ -298,9 +300,10 @@ fn untranslated(
     if field == "thread" {
         return Err(RequestError::ThreadNotFound.into());
     }
-    if route.targets.iter().any(|t| t.provider.protocol == inbound) {
-        let retry_after_secs = RETRY_SAME_PROTOCOL_SECS;
-        return Err(routing::NoTarget { retry_after_secs, rate_limited: false }.into());
+    let own: Vec<&RouteTarget> =
+        route.targets.iter().filter(|t| t.provider.protocol == inbound).collect();
+    if !own.is_empty() {
+        return Err(routing::no_target(router, &own, now_ms).into());
     }
     let m = format!(
         "`{field}` has no equivalent in the protocol this model's providers speak, and without \

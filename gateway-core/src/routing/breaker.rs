@@ -99,6 +99,14 @@ impl Breaker {
         }
     }
 
+    /// A half-open probe's stream started: others may try the target again, but it is on
+    /// probation — one failure (the stream breaking) opens it again, as a failed probe would.
+    pub(crate) fn started(&mut self, threshold: u32) {
+        if let Breaker::HalfOpen { .. } = self {
+            *self = Breaker::Closed { failures: threshold.max(1) - 1 };
+        }
+    }
+
     /// When the target can be tried again, and whether a rate limit closed it, if it is open.
     pub(crate) fn open_until(&self) -> Option<(i64, bool)> {
         match *self {

@@ -108,10 +108,28 @@ impl Keyring {
     }
 
     /// `credential` was refused: never use it again on this instance (until the provider's
-    /// credentials change: its id changes with them).
-    pub(crate) fn disable(&self, provider: &Provider, credential: &Credential) {
+    /// credentials change: its id changes with them) — unless no other could be used now, in one
+    /// step so two refusals at once cannot both pass; whether it was disabled.
+    pub(crate) fn disable_unless_last(
+        &self,
+        provider: &Provider,
+        credential: &Credential,
+        now_ms: i64,
+    ) -> bool {
+        let Ok(mut state) = self.state.lock() else { return false };
+        let others =
+            state.usable(provider, now_ms).iter().filter(|c| c.id != credential.id).count();
+        if others == 0 {
+            return false;
+        }
+        state.until.insert(slot(provider, credential), i64::MAX);
+        true
+    }
+
+    /// Takes back [`Keyring::disable_unless_last`] (another instance disabled the others first).
+    pub(crate) fn undisable(&self, provider: &Provider, credential: &Credential) {
         if let Ok(mut state) = self.state.lock() {
-            state.until.insert(slot(provider, credential), i64::MAX);
+            state.until.remove(&slot(provider, credential));
         }
     }
 
@@ -166,10 +184,12 @@ mod tests {
         assert!((0..4).all(|_| pick(500) == "c0"));
         assert_eq!(ring.available(&p, 500), 1);
         assert_eq!(ring.available(&p, 1000), 2, "rested until its time");
-        ring.disable(&p, &p.credentials[0]);
+        assert!(ring.disable_unless_last(&p, &p.credentials[0], 1000));
         assert_eq!(pick(500), "c1", "all resting: the least resting, never the disabled");
-        ring.disable(&p, &p.credentials[1]);
-        assert_eq!(ring.pick(&p, 500), Err(AllDisabled), "all disabled: none is sent again");
+        assert!(!ring.disable_unless_last(&p, &p.credentials[1], 1000), "never the last");
+        assert_eq!(pick(1000), "c1");
+        ring.undisable(&p, &p.credentials[0]);
+        assert_eq!(ring.available(&p, 1000), 2, "taken back");
         // Stored as disabled (after a restart) counts the same.
         let mut stored = provider(&[1]);
         stored.credentials[0].disabled =

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use self::breaker::Breaker;
 pub(crate) use self::route::{Route, RouteTarget};
-pub(crate) use self::strategy::order;
+pub(crate) use self::strategy::{no_target, order};
 
 /// How a routing config orders its targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -111,7 +111,7 @@ pub(crate) enum Outcome {
 
 /// No target can be tried now.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", if *rate_limited { "every upstream target is rate limiting; retry later" } else { "no upstream target is available right now; every target's circuit breaker is open" })]
+#[error("{}", if *rate_limited { "every upstream target that can serve this request is rate limiting; retry later" } else { "no upstream target that can serve this request is available right now; their circuit breakers are open" })]
 pub struct NoTarget {
     pub retry_after_secs: u64,
     /// Every target is out because the upstream said 429: the caller is told 429 too.
@@ -193,8 +193,8 @@ impl Router {
                     t.breaker.success();
                 } else {
                     // A half-open probe that started streaming reached a working upstream: the
-                    // target is open to others again (its count waits for the stream's end).
-                    t.breaker.neutral();
+                    // target is open to others again, on probation until the stream's end.
+                    t.breaker.started(config.failure_threshold);
                 }
                 let sample = latency_ms.max(0) as f64;
                 t.latency_ewma_ms =
@@ -377,14 +377,14 @@ mod tests {
         assert!(router.acquire("p/m", 30_000), "the half-open probe");
         router.record("p/m", 30_000, Outcome::Started { latency_ms: 5 }, &config);
         assert!(router.acquire("p/m", 30_001), "open to others while the probe streams");
+        // The probe's stream breaks: open again at once, as a failed probe.
         router.stream_ended("p/m", true, 30_100, &config);
-        router.record("p/m", 30_200, Outcome::Started { latency_ms: 5 }, &config);
-        router.stream_ended("p/m", true, 30_300, &config);
         let status = &router.status()[0];
-        assert_eq!(status.breaker, Breaker::Open { until_ms: 60_300, rate_limited: false });
-        assert_eq!(status.failures, 4);
-        assert!(router.acquire("p/m", 60_300));
-        router.record("p/m", 60_300, Outcome::Started { latency_ms: 5 }, &config);
+        assert_eq!(status.breaker, Breaker::Open { until_ms: 60_100, rate_limited: false });
+        assert_eq!(status.failures, 3);
+        assert!(!router.acquire("p/m", 30_200));
+        assert!(router.acquire("p/m", 60_100));
+        router.record("p/m", 60_100, Outcome::Started { latency_ms: 5 }, &config);
         router.stream_ended("p/m", false, 60_400, &config);
         assert_eq!(router.status()[0].breaker, Breaker::Closed { failures: 0 });
     }

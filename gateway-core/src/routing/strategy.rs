@@ -47,6 +47,21 @@ fn weighted<T: AsRef<Target>>(
     out
 }
 
+/// Why none of `targets` can be tried now (see [`NoTarget`]).
+pub(crate) fn no_target<T: AsRef<Target>>(router: &Router, targets: &[T], now_ms: i64) -> NoTarget {
+    let open = targets.iter().filter_map(|t| router.snapshot(&t.as_ref().key(), now_ms).2);
+    unavailable(open.collect(), now_ms)
+}
+
+/// When the soonest of the open breakers `open` (until, opened by a 429) lets a request through,
+/// and whether 429s closed them all.
+fn unavailable(open: Vec<(i64, bool)>, now_ms: i64) -> NoTarget {
+    let soonest = open.iter().map(|o| o.0).min().unwrap_or(now_ms + 1000);
+    let secs = ((soonest - now_ms).max(0) + 999) / 1000;
+    let rate_limited = !open.is_empty() && open.iter().all(|o| o.1);
+    NoTarget { retry_after_secs: secs.max(1) as u64, rate_limited }
+}
+
 /// Indices of `targets` (a route's, or bare targets) in the order to try them.
 pub(crate) fn order<T: AsRef<Target>>(
     router: &Router,
@@ -61,11 +76,7 @@ pub(crate) fn order<T: AsRef<Target>>(
         targets.iter().map(|t| router.snapshot(&t.as_ref().key(), now_ms)).collect();
     let pool: Vec<usize> = (0..targets.len()).filter(|&i| snapshots[i].0).collect();
     if pool.is_empty() {
-        let open: Vec<(i64, bool)> = snapshots.iter().filter_map(|s| s.2).collect();
-        let soonest = open.iter().map(|o| o.0).min().unwrap_or(now_ms + 1000);
-        let secs = ((soonest - now_ms).max(0) + 999) / 1000;
-        let rate_limited = !open.is_empty() && open.iter().all(|o| o.1);
-        return Err(NoTarget { retry_after_secs: secs.max(1) as u64, rate_limited });
+        return Err(unavailable(snapshots.iter().filter_map(|s| s.2).collect(), now_ms));
     }
     let latency = |i: usize| snapshots[i].1.unwrap_or(0.0);
     Ok(match strategy {

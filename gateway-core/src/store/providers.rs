@@ -101,28 +101,52 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Marks credential `credential_id` of `provider_id` disabled, with why; whether it was found.
+    /// Marks credential `credential_id` of `provider_id` disabled, with why, unless it is the
+    /// provider's last enabled one; whether it is disabled now. A compare-and-set on the stored
+    /// list, so instances refusing two keys at once cannot together disable the last.
     pub async fn disable_credential(
         &self,
         provider_id: &str,
         credential_id: &str,
         disabled: Disabled,
     ) -> StoreResult<bool> {
-        let Some(mut p) = self.provider(provider_id).await? else { return Ok(false) };
-        let Some(c) = p.credentials.iter_mut().find(|c| c.id == credential_id) else {
-            return Ok(false);
-        };
-        if c.disabled.is_some() {
-            return Ok(true);
+        for _ in 0..4 {
+            let before = self
+                .query_one(
+                    "SELECT credentials FROM providers WHERE id = ?",
+                    vec![provider_id.into()],
+                    |r| r.opt_text("credentials"),
+                )
+                .await?;
+            let Some(before) = before else { return Ok(false) };
+            let Some(mut p) = self.provider(provider_id).await? else { return Ok(false) };
+            let others = p
+                .credentials
+                .iter()
+                .filter(|c| c.id != credential_id && c.disabled.is_none())
+                .count();
+            let Some(c) = p.credentials.iter_mut().find(|c| c.id == credential_id) else {
+                return Ok(false);
+            };
+            if c.disabled.is_some() {
+                return Ok(true);
+            }
+            if others == 0 {
+                return Ok(false);
+            }
+            c.disabled = Some(disabled.clone());
+            let json = serde_json::to_string(&p.credentials).unwrap_or_else(|_| "[]".into());
+            let changed = self
+                .execute(
+                    "UPDATE providers SET credentials = ? WHERE id = ? AND credentials IS ?",
+                    vec![json.into(), provider_id.into(), before.into()],
+                )
+                .await?;
+            if changed == 1 {
+                return Ok(true);
+            }
         }
-        c.disabled = Some(disabled);
-        let json = serde_json::to_string(&p.credentials).unwrap_or_else(|_| "[]".into());
-        self.execute(
-            "UPDATE providers SET credentials = ? WHERE id = ?",
-            vec![json.into(), provider_id.into()],
-        )
-        .await?;
-        Ok(true)
+        Ok(false)
     }
 
     /// Deletes a provider no model uses; `Ok(None)` when models still point at it.
